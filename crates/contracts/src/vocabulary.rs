@@ -1,0 +1,145 @@
+//! The enums shared by the wire, the database and the dashboard. On the wire and in
+//! PostgreSQL they are spelled in capitals (`PRINT`, `ACTIVE`, `ADMIN`), as in the
+//! original design.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A string that names no variant of the enum it was parsed into.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{value}`, expected one of: {expected}")]
+pub struct UnknownVariant {
+    pub kind: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+macro_rules! pg_enum {
+    (
+        $(#[$doc:meta])*
+        $name:ident, sql = $sql:literal, kind = $kind:literal { $($variant:ident => $text:literal),+ $(,)? }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+        #[cfg_attr(feature = "diesel", derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow))]
+        #[cfg_attr(feature = "diesel", diesel(sql_type = crate::vocabulary::sql::$name))]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The spelling on the wire and in PostgreSQL.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = UnknownVariant;
+            /// Case-insensitive, so that `--role admin` and `ADMIN` both parse.
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $(if s.eq_ignore_ascii_case($text) { return Ok($name::$variant); })+
+                Err(UnknownVariant {
+                    kind: $kind,
+                    value: s.to_owned(),
+                    expected: concat!($($text, " "),+),
+                })
+            }
+        }
+
+        #[cfg(feature = "diesel")]
+        impl diesel::serialize::ToSql<crate::vocabulary::sql::$name, diesel::pg::Pg> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                use std::io::Write;
+                out.write_all(self.as_str().as_bytes())?;
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        #[cfg(feature = "diesel")]
+        impl diesel::deserialize::FromSql<crate::vocabulary::sql::$name, diesel::pg::Pg> for $name {
+            fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text = std::str::from_utf8(bytes.as_bytes())?;
+                Ok(text.parse::<$name>()?)
+            }
+        }
+    };
+}
+
+pg_enum!(
+    /// What a booth produced. `SESSION` is not in the original design's enum: the agent
+    /// reports sessions as stats and events total them, so they are stored like the rest.
+    MediaType, sql = "media_type", kind = "media type" {
+        Session => "SESSION",
+        Photo => "PHOTO",
+        Print => "PRINT",
+        Digital => "DIGITAL",
+        Gif => "GIF",
+    }
+);
+
+pg_enum!(
+    /// Where an event stands: `ACTIVE` while Notion says "En cours".
+    EventStatus, sql = "event_status", kind = "event status" {
+        Active => "ACTIVE",
+        Completed => "COMPLETED",
+        Archived => "ARCHIVED",
+    }
+);
+
+pg_enum!(
+    /// What a user may do: viewers read, installers also act on booths, admins manage.
+    UserRole, sql = "user_role", kind = "role" {
+        Admin => "ADMIN",
+        Installer => "INSTALLER",
+        Viewer => "VIEWER",
+    }
+);
+
+/// The PostgreSQL enum types, for Diesel's `schema.rs`.
+#[cfg(feature = "diesel")]
+pub mod sql {
+    #[derive(Debug, Clone, Copy, diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[diesel(postgres_type(name = "media_type"))]
+    pub struct MediaType;
+
+    #[derive(Debug, Clone, Copy, diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[diesel(postgres_type(name = "event_status"))]
+    pub struct EventStatus;
+
+    #[derive(Debug, Clone, Copy, diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[diesel(postgres_type(name = "user_role"))]
+    pub struct UserRole;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_parse_case_insensitively_and_name_the_choices_when_wrong() {
+        assert_eq!("admin".parse::<UserRole>(), Ok(UserRole::Admin));
+        assert_eq!("INSTALLER".parse::<UserRole>(), Ok(UserRole::Installer));
+        let err = "boss".parse::<UserRole>().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("boss") && err.contains("VIEWER"), "{err}");
+    }
+
+    #[test]
+    fn enums_travel_in_capitals() {
+        assert_eq!(serde_json::to_string(&MediaType::Gif).ok().as_deref(), Some("\"GIF\""));
+        assert_eq!(EventStatus::ALL.len(), 3);
+    }
+}

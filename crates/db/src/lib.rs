@@ -1,0 +1,156 @@
+//! PostgreSQL for LE BOOM: the Diesel schema (`schema.rs`, mirror of `migrations/`), the row
+//! types, the connection pool, and the embedded migrations.
+//!
+//! Only the gateway writes PostgreSQL; other services talk NATS. Every pooled connection
+//! names itself (`application_name`) and carries a `statement_timeout`, so a runaway query
+//! is cut and `pg_stat_activity` says who ran it. Migrations run under a PostgreSQL advisory
+//! lock, so any number of replicas may start (or `migrate`) at once.
+//!
+//! This crate owns SQL; it knows nothing of HTTP or NATS.
+
+pub mod models;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::result::{ConnectionError, Error as DieselError};
+use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use diesel_async::AsyncPgConnection as PgConnection;
+
+/// Every migration of `migrations/`, compiled in.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+/// The advisory lock key that serialises migrations across processes ("BOOMMIGR").
+const MIGRATION_LOCK_KEY: i64 = 0x424F_4F4D_4D49_4752;
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type DbConn = Object<AsyncPgConnection>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(#[from] ConnectionError),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] PoolError),
+    #[error("cannot build the database pool: {0}")]
+    Build(String),
+    #[error(transparent)]
+    Query(#[from] DieselError),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    #[error(
+        "the database is not migrated ({pending} pending migration(s), first `{first}`): run `boom-gateway migrate`"
+    )]
+    NotMigrated { pending: usize, first: String },
+}
+
+/// How the pool connects.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Shown in `pg_stat_activity.application_name`.
+    pub application_name: String,
+    pub max_connections: usize,
+    pub statement_timeout: Duration,
+    pub acquire_timeout: Duration,
+}
+
+/// Builds the pool. Connections open lazily: a service starts while PostgreSQL is down and
+/// its health check says so.
+pub fn pool(url: &str, options: &PoolOptions) -> Result<DbPool, DbError> {
+    let setup_sql = format!(
+        "SET application_name = '{}'; SET statement_timeout = {}",
+        options.application_name.replace('\'', ""),
+        options.statement_timeout.as_millis()
+    );
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.custom_setup = Box::new(move |url| {
+        let setup_sql = setup_sql.clone();
+        let url = url.to_owned();
+        Box::pin(async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            conn.batch_execute(&setup_sql)
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+    Pool::builder(manager)
+        .max_size(options.max_connections)
+        .wait_timeout(Some(options.acquire_timeout))
+        .create_timeout(Some(options.acquire_timeout))
+        .recycle_timeout(Some(options.acquire_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| DbError::Build(e.to_string()))
+}
+
+/// `SELECT 1` through the pool: what health checks ask.
+pub async fn ping(pool: &DbPool) -> Result<(), DbError> {
+    let mut conn = pool.get().await?;
+    diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+    Ok(())
+}
+
+/// Applies every pending migration, holding the advisory lock so that concurrent runs wait
+/// for each other and then find nothing left to do. Returns the versions it applied.
+pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
+    let mut conn = AsyncPgConnection::establish(url).await?;
+    lock_migrations(&mut conn).await?;
+    // The harness drives the async connection with its own blocking calls.
+    let applied = tokio::task::spawn_blocking(move || {
+        let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+        let applied = harness
+            .run_pending_migrations(MIGRATIONS)
+            .map(|done| done.iter().map(ToString::to_string).collect::<Vec<_>>())
+            .map_err(|e| DbError::Migration(e.to_string()));
+        // Dropping the connection ends the session, which releases the advisory lock.
+        drop(harness);
+        applied
+    })
+    .await
+    .map_err(|e| DbError::Migration(e.to_string()))??;
+    for version in &applied {
+        tracing::info!(%version, "migration applied");
+    }
+    Ok(applied)
+}
+
+/// Fails with [`DbError::NotMigrated`] unless every embedded migration is applied: services
+/// never serve on an unmigrated (or older) schema.
+pub async fn ensure_migrated(url: &str) -> Result<(), DbError> {
+    let conn = AsyncPgConnection::establish(url).await?;
+    let pending = tokio::task::spawn_blocking(move || {
+        let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+        harness
+            .pending_migrations(MIGRATIONS)
+            .map(|p| p.iter().map(|m| m.name().to_string()).collect::<Vec<_>>())
+            .map_err(|e| DbError::Migration(e.to_string()))
+    })
+    .await
+    .map_err(|e| DbError::Migration(e.to_string()))??;
+    match <[String]>::first(&pending) {
+        None => Ok(()),
+        Some(first) => Err(DbError::NotMigrated { pending: pending.len(), first: first.clone() }),
+    }
+}
+
+async fn lock_migrations(conn: &mut AsyncPgConnection) -> Result<(), DbError> {
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK_KEY)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// True when a Diesel error is PostgreSQL refusing a duplicate on a unique constraint.
+pub fn is_unique_violation(error: &DieselError) -> bool {
+    matches!(
+        error,
+        DieselError::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

@@ -1,0 +1,145 @@
+//! Row types: what is read (`Queryable`) and what is written (`Insertable`) per table.
+
+use boom_contracts::{EventId, EventStatus, MediaType, PhotomatonId, UserId, UserRole};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use ipnet::IpNet;
+use uuid::Uuid;
+
+use crate::schema::{events, ingest_batches, photomatons, photos, speed_tests, users};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = photomatons, check_for_backend(diesel::pg::Pg))]
+pub struct Photomaton {
+    pub id: PhotomatonId,
+    pub name: String,
+    pub hostname: String,
+    pub tailscale_ip: Option<IpNet>,
+    pub router_tailscale_ip: Option<IpNet>,
+    pub mac_address: Option<[u8; 6]>,
+    pub wake_target: Option<String>,
+    pub router_connected: bool,
+    pub pc_connected: bool,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub paper_capacity: i32,
+    pub remaining_prints: i32,
+    pub warning_threshold: i32,
+    pub critical_threshold: i32,
+    pub last_print_update: Option<DateTime<Utc>>,
+    pub agent_key_sha256: Option<String>,
+    pub agent_key_created_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A booth as the registry creates it; the database fills in the defaults (700 / 350 / 275).
+#[derive(Debug, Clone, Default, Insertable)]
+#[diesel(table_name = photomatons)]
+pub struct NewPhotomaton {
+    pub name: String,
+    pub hostname: String,
+    pub tailscale_ip: Option<IpNet>,
+    pub router_tailscale_ip: Option<IpNet>,
+    pub mac_address: Option<[u8; 6]>,
+    pub wake_target: Option<String>,
+    pub paper_capacity: Option<i32>,
+    pub remaining_prints: Option<i32>,
+    pub warning_threshold: Option<i32>,
+    pub critical_threshold: Option<i32>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
+pub struct Event {
+    pub id: EventId,
+    pub notion_page_id: String,
+    pub photomaton_id: Option<PhotomatonId>,
+    pub client_name: String,
+    pub event_type: Option<String>,
+    pub event_date: Option<DateTime<Utc>>,
+    pub album_name: Option<String>,
+    pub notion_url: Option<String>,
+    pub notion_data: serde_json::Value,
+    pub notion_last_edited: Option<DateTime<Utc>>,
+    pub total_sessions: i32,
+    pub total_photos: i32,
+    pub total_digital: i32,
+    pub total_prints: i32,
+    pub total_gifs: i32,
+    pub status: EventStatus,
+    pub synced_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = events)]
+pub struct NewEvent {
+    pub notion_page_id: String,
+    pub photomaton_id: Option<PhotomatonId>,
+    pub client_name: String,
+    pub event_type: Option<String>,
+    pub event_date: Option<DateTime<Utc>>,
+    pub album_name: Option<String>,
+    pub notion_url: Option<String>,
+    pub notion_data: serde_json::Value,
+    pub notion_last_edited: Option<DateTime<Utc>>,
+    pub status: EventStatus,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = photos)]
+pub struct NewPhoto {
+    pub event_id: Option<EventId>,
+    pub photomaton_id: PhotomatonId,
+    pub batch_id: Option<Uuid>,
+    pub media_type: MediaType,
+    pub count: i32,
+    pub timestamp: DateTime<Utc>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = speed_tests)]
+pub struct NewSpeedTest {
+    pub photomaton_id: PhotomatonId,
+    pub download_speed: f64,
+    pub upload_speed: f64,
+    pub ping: f64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub infomaniak_id: Option<String>,
+    pub role: UserRole,
+    /// An argon2id PHC string.
+    pub password_hash: String,
+    pub preferred_language: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser {
+    pub username: String,
+    pub role: UserRole,
+    /// An argon2id PHC string, never a plain password (the table checks the prefix).
+    pub password_hash: String,
+}
+
+/// The row that makes a batch count once: unique per `(photomaton, batch id)`.
+#[derive(Debug, Clone, Insertable, Queryable)]
+#[diesel(table_name = ingest_batches)]
+pub struct IngestBatch {
+    pub photomaton_id: PhotomatonId,
+    pub batch_id: Uuid,
+    pub media_count: i32,
+    pub received_at: DateTime<Utc>,
+}

@@ -1,0 +1,147 @@
+// The Diesel view of `migrations/`. Kept by hand (diesel_cli needs libpq); the tests in
+// `crates/integration-tests` read and write every table through it, so a drift fails there.
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    photomatons (id) {
+        id -> Integer,
+        name -> Text,
+        hostname -> Text,
+        tailscale_ip -> Nullable<Inet>,
+        router_tailscale_ip -> Nullable<Inet>,
+        mac_address -> Nullable<MacAddr>,
+        wake_target -> Nullable<Text>,
+        router_connected -> Bool,
+        pc_connected -> Bool,
+        last_seen -> Nullable<Timestamptz>,
+        paper_capacity -> Integer,
+        remaining_prints -> Integer,
+        warning_threshold -> Integer,
+        critical_threshold -> Integer,
+        last_print_update -> Nullable<Timestamptz>,
+        agent_key_sha256 -> Nullable<Text>,
+        agent_key_created_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use boom_contracts::vocabulary::sql::EventStatus;
+
+    events (id) {
+        id -> Integer,
+        notion_page_id -> Text,
+        photomaton_id -> Nullable<Integer>,
+        client_name -> Text,
+        event_type -> Nullable<Text>,
+        event_date -> Nullable<Timestamptz>,
+        album_name -> Nullable<Text>,
+        notion_url -> Nullable<Text>,
+        notion_data -> Jsonb,
+        notion_last_edited -> Nullable<Timestamptz>,
+        total_sessions -> Integer,
+        total_photos -> Integer,
+        total_digital -> Integer,
+        total_prints -> Integer,
+        total_gifs -> Integer,
+        status -> EventStatus,
+        synced_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use boom_contracts::vocabulary::sql::MediaType;
+
+    photos (id) {
+        id -> BigInt,
+        event_id -> Nullable<Integer>,
+        photomaton_id -> Integer,
+        batch_id -> Nullable<Uuid>,
+        media_type -> MediaType,
+        count -> Integer,
+        timestamp -> Timestamptz,
+        metadata -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    speed_tests (id) {
+        id -> BigInt,
+        photomaton_id -> Integer,
+        download_speed -> Double,
+        upload_speed -> Double,
+        ping -> Double,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use boom_contracts::vocabulary::sql::UserRole;
+
+    users (id) {
+        id -> Integer,
+        username -> Text,
+        email -> Nullable<Text>,
+        name -> Nullable<Text>,
+        infomaniak_id -> Nullable<Text>,
+        role -> UserRole,
+        password_hash -> Text,
+        preferred_language -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    audit_logs (id) {
+        id -> BigInt,
+        user_id -> Nullable<Integer>,
+        username -> Nullable<Text>,
+        action -> Text,
+        resource -> Text,
+        resource_id -> Nullable<Integer>,
+        details -> Nullable<Jsonb>,
+        ip_address -> Nullable<Inet>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    ingest_batches (photomaton_id, batch_id) {
+        photomaton_id -> Integer,
+        batch_id -> Uuid,
+        media_count -> Integer,
+        received_at -> Timestamptz,
+        committed_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(events -> photomatons (photomaton_id));
+diesel::joinable!(photos -> events (event_id));
+diesel::joinable!(photos -> photomatons (photomaton_id));
+diesel::joinable!(speed_tests -> photomatons (photomaton_id));
+diesel::joinable!(audit_logs -> users (user_id));
+diesel::joinable!(ingest_batches -> photomatons (photomaton_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    photomatons,
+    events,
+    photos,
+    speed_tests,
+    users,
+    audit_logs,
+    ingest_batches,
+);

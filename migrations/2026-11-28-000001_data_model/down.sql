@@ -1,0 +1,11 @@
+DROP TABLE ingest_batches;
+DROP TABLE audit_logs;
+DROP TABLE users;
+DROP TABLE speed_tests;
+DROP TABLE photos;
+DROP TABLE events;
+DROP TABLE photomatons;
+DROP FUNCTION boom_touch_updated_at();
+DROP TYPE user_role;
+DROP TYPE media_type;
+DROP TYPE event_status;
