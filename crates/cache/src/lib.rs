@@ -1,1 +1,79 @@
-//! placeholder
+//! Redis for LE BOOM: sessions, rate limits and short caches. [`Cache`] is a deadpool-redis
+//! pool plus the stack's key prefix (`BOOM__REDIS__PREFIX`), so that every key this stack
+//! writes is `<prefix>:<kind>:<id>` and several stacks (or tests) share one Redis.
+//!
+//! Redis holds nothing that cannot be lost: the source of truth is PostgreSQL and JetStream.
+
+use std::time::Duration;
+
+use boom_config::{ExposeSecret, RedisSettings};
+pub use deadpool_redis::redis;
+use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cannot build the Redis pool: {0}")]
+    Build(String),
+    #[error("Redis is unavailable: {0}")]
+    Pool(#[from] deadpool_redis::PoolError),
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+#[derive(Clone)]
+pub struct Cache {
+    pool: Pool,
+    prefix: String,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cache {
+    /// Builds the pool; connections open lazily, so a service starts while Redis is down.
+    pub fn new(settings: &RedisSettings) -> Result<Self, CacheError> {
+        let mut config = Config::from_url(settings.url.expose_secret());
+        let timeout = Some(Duration::from_secs(2));
+        config.pool = Some(PoolConfig {
+            max_size: settings.max_connections,
+            timeouts: Timeouts {
+                wait: timeout,
+                create: timeout,
+                recycle: timeout,
+            },
+            ..PoolConfig::default()
+        });
+        let pool = config
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| CacheError::Build(e.to_string()))?;
+        Ok(Self {
+            pool,
+            prefix: settings.prefix.clone(),
+        })
+    }
+
+    /// `<prefix>:<rest>`.
+    pub fn key(&self, rest: &str) -> String {
+        format!("{}:{rest}", self.prefix)
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub async fn connection(&self) -> Result<deadpool_redis::Connection, CacheError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// `PING`: what health checks ask.
+    pub async fn ping(&self) -> Result<(), CacheError> {
+        let mut conn = self.connection().await?;
+        let _pong: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+}

@@ -27,7 +27,11 @@ pub enum ConfigError {
     )]
     UnknownKey { key: String, env: String },
     #[error("invalid configuration key `{key}` (environment variable {env}): {reason}")]
-    Invalid { key: String, env: String, reason: String },
+    Invalid {
+        key: String,
+        env: String,
+        reason: String,
+    },
     #[error("configuration could not be read: {0}")]
     Source(String),
 }
@@ -37,7 +41,11 @@ fn env_name(key: &str) -> String {
 }
 
 fn invalid(key: &str, reason: impl std::fmt::Display) -> ConfigError {
-    ConfigError::Invalid { key: key.to_owned(), env: env_name(key), reason: reason.to_string() }
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        env: env_name(key),
+        reason: reason.to_string(),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -118,7 +126,11 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { addr: "127.0.0.1:8080".to_owned(), workers: 0, shutdown_timeout_secs: 10 }
+        Self {
+            addr: "127.0.0.1:8080".to_owned(),
+            workers: 0,
+            shutdown_timeout_secs: 10,
+        }
     }
 }
 
@@ -252,21 +264,38 @@ impl Settings {
                 .separator("__")
                 .source(Some(vars)),
         );
-        let merged = builder.build().map_err(|e| ConfigError::Source(e.to_string()))?;
+        let merged = builder
+            .build()
+            .map_err(|e| ConfigError::Source(e.to_string()))?;
 
         let mut unknown = Vec::new();
-        let settings: Settings = serde_ignored::deserialize(merged, |path| unknown.push(path.to_string()))
-            .map_err(|e| source_error(&e.to_string()))?;
+        let settings: Settings =
+            serde_ignored::deserialize(merged, |path| unknown.push(path.to_string()))
+                .map_err(|e| source_error(&e.to_string()))?;
         if let Some(key) = unknown.into_iter().next() {
-            return Err(ConfigError::UnknownKey { env: env_name(&key), key });
+            // A whole unknown section is reported as the section: any variable under it.
+            let env = if key.contains('.') {
+                env_name(&key)
+            } else {
+                format!("{}__…", env_name(&key))
+            };
+            return Err(ConfigError::UnknownKey { env, key });
         }
         settings.validate()?;
         Ok(settings)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        check_url("database.url", self.database.url.expose_secret(), &["postgres", "postgresql"])?;
-        check_url("redis.url", self.redis.url.expose_secret(), &["redis", "rediss"])?;
+        check_url(
+            "database.url",
+            self.database.url.expose_secret(),
+            &["postgres", "postgresql"],
+        )?;
+        check_url(
+            "redis.url",
+            self.redis.url.expose_secret(),
+            &["redis", "rediss"],
+        )?;
         check_url("nats.url", &self.nats.url, &["nats", "tls", "ws", "wss"])?;
         check_url("notion.base_url", &self.notion.base_url, &["http", "https"])?;
         if let Some(url) = &self.agent.ingest_url {
@@ -278,7 +307,8 @@ impl Settings {
             !p.is_empty()
                 && p.len() <= 32
                 && p.starts_with(|c: char| c.is_ascii_alphabetic())
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         };
         if !prefix_ok(&self.nats.prefix) {
             return Err(invalid(
@@ -311,7 +341,9 @@ impl Settings {
 fn source_error(message: &str) -> ConfigError {
     match message.rsplit_once("for key `") {
         Some((reason, key)) => {
-            let key = key.trim_end_matches('`').trim_end_matches(|c| c == '`' || c == ' ');
+            let key = key
+                .trim_end_matches('`')
+                .trim_end_matches(|c| c == '`' || c == ' ');
             let key = key.trim_end_matches('`');
             invalid(key, reason.trim().trim_end_matches(" for"))
         }
@@ -324,7 +356,11 @@ fn check_url(key: &str, value: &str, schemes: &[&str]) -> Result<(), ConfigError
     if !schemes.contains(&url.scheme()) {
         return Err(invalid(
             key,
-            format!("scheme `{}` is not one of {}", url.scheme(), schemes.join(", ")),
+            format!(
+                "scheme `{}` is not one of {}",
+                url.scheme(),
+                schemes.join(", ")
+            ),
         ));
     }
     if url.host_str().is_none_or(str::is_empty) {
@@ -345,7 +381,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn error_of(pairs: &[(&str, &str)]) -> String {
@@ -385,7 +424,10 @@ mod tests {
     #[test]
     fn an_unknown_key_is_refused_and_named() {
         let err = error_of(&[("BOOM__DATABASE__ULR", "postgres://x/y")]);
-        assert!(err.contains("`database.ulr`") && err.contains("BOOM__DATABASE__ULR"), "{err}");
+        assert!(
+            err.contains("`database.ulr`") && err.contains("BOOM__DATABASE__ULR"),
+            "{err}"
+        );
         let err = error_of(&[("BOOM__DATABSE__URL", "postgres://x/y")]);
         assert!(err.contains("databse"), "{err}");
     }
@@ -395,7 +437,10 @@ mod tests {
         let err = error_of(&[("BOOM__DATABASE__URL", "not a url")]);
         assert!(err.contains("`database.url`"), "{err}");
         let err = error_of(&[("BOOM__REDIS__URL", "http://127.0.0.1:6379")]);
-        assert!(err.contains("`redis.url`") && err.contains("scheme"), "{err}");
+        assert!(
+            err.contains("`redis.url`") && err.contains("scheme"),
+            "{err}"
+        );
         let err = error_of(&[("BOOM__HTTP__ADDR", "localhost")]);
         assert!(err.contains("`http.addr`"), "{err}");
     }
@@ -416,7 +461,10 @@ mod tests {
             ]),
         )?;
         let printed = format!("{s:?}");
-        assert!(!printed.contains("supersecret") && !printed.contains("hunter2"), "{printed}");
+        assert!(
+            !printed.contains("supersecret") && !printed.contains("hunter2"),
+            "{printed}"
+        );
         Ok(())
     }
 
@@ -425,12 +473,17 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("boom-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let file = dir.join("boom.toml");
-        std::fs::write(&file, "[nats]\nprefix = \"fromfile\"\n[http]\naddr = \"127.0.0.1:9999\"\n")?;
+        std::fs::write(
+            &file,
+            "[nats]\nprefix = \"fromfile\"\n[http]\naddr = \"127.0.0.1:9999\"\n",
+        )?;
         let s = Settings::from_sources(Some(&file), vars(&[("BOOM__HTTP__ADDR", "127.0.0.1:0")]))?;
         assert_eq!(s.nats.prefix, "fromfile");
         assert_eq!(s.http.addr, "127.0.0.1:0");
         std::fs::write(&file, "[nats]\nprefixx = \"typo\"\n")?;
-        let err = Settings::from_sources(Some(&file), vars(&[])).err().map(|e| e.to_string());
+        let err = Settings::from_sources(Some(&file), vars(&[]))
+            .err()
+            .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("nats.prefixx")));
         std::fs::remove_dir_all(&dir)?;
         Ok(())

@@ -157,7 +157,10 @@ pub fn generated_files() -> Vec<(String, String)> {
         .iter()
         .map(|m| (format!("schemas/{}.json", m.name), pretty(&m.schema)))
         .collect();
-    files.push(("schemas/RegistryEntry.json".to_owned(), pretty(&schema_value::<RegistryEntry>())));
+    files.push((
+        "schemas/RegistryEntry.json".to_owned(),
+        pretty(&schema_value::<RegistryEntry>()),
+    ));
     files.push(("asyncapi.json".to_owned(), pretty(&asyncapi())));
     files
 }
@@ -185,7 +188,10 @@ mod tests {
                 stale.push(path);
             }
         }
-        assert!(stale.is_empty(), "proto/ is out of date ({stale:?}): run `just proto` and commit");
+        assert!(
+            stale.is_empty(),
+            "proto/ is out of date ({stale:?}): run `just proto` and commit"
+        );
         Ok(())
     }
 

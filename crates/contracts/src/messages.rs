@@ -90,8 +90,7 @@ pub struct AgentBatchAccepted {
 impl BusMessage for AgentBatchAccepted {
     const SUBJECT: &'static str = "stats.batch.accepted";
     const DELIVERY: Delivery = Delivery::Stream(StreamKind::Stats);
-    const SUMMARY: &'static str =
-        "stats-ingest: an agent batch was authenticated and validated; the gateway records it once.";
+    const SUMMARY: &'static str = "stats-ingest: an agent batch was authenticated and validated; the gateway records it once.";
 
     fn dedupe_id(&self) -> Option<String> {
         Some(self.batch_id.to_string())
@@ -126,7 +125,11 @@ impl BusMessage for EventUpserted {
         "notion-sync: an active Notion page, to insert or update as an ACTIVE event.";
 
     fn dedupe_id(&self) -> Option<String> {
-        Some(format!("{}@{}", self.notion_page_id, self.notion_last_edited.timestamp_millis()))
+        Some(format!(
+            "{}@{}",
+            self.notion_page_id,
+            self.notion_last_edited.timestamp_millis()
+        ))
     }
 }
 
@@ -270,7 +273,11 @@ impl BusMessage for PhotomatonProbed {
         "photomaton-control: router/PC connectivity changed, or a steady-state heartbeat.";
 
     fn dedupe_id(&self) -> Option<String> {
-        Some(format!("{}@{}", self.photomaton_id, self.observed_at.timestamp_millis()))
+        Some(format!(
+            "{}@{}",
+            self.photomaton_id,
+            self.observed_at.timestamp_millis()
+        ))
     }
 }
 
@@ -379,15 +386,25 @@ mod tests {
             received_at: Utc::now(),
         };
         assert_eq!(batch.dedupe_id(), Some(id.to_string()));
-        assert_eq!(AgentBatchAccepted::subject(&Namespace::default()), "boom.stats.batch.accepted");
+        assert_eq!(
+            AgentBatchAccepted::subject(&Namespace::default()),
+            "boom.stats.batch.accepted"
+        );
     }
 
     #[test]
     fn rpc_subjects_stay_outside_every_stream() {
         // A stream that captured a request subject would answer the request itself.
-        for subject in [NotionSyncRequest::SUBJECT, ControlRequest::SUBJECT, LiveUpdate::SUBJECT] {
+        for subject in [
+            NotionSyncRequest::SUBJECT,
+            ControlRequest::SUBJECT,
+            LiveUpdate::SUBJECT,
+        ] {
             for kind in StreamKind::ALL {
-                assert!(!subject.starts_with(&format!("{}.", kind.domain())), "{subject}");
+                assert!(
+                    !subject.starts_with(&format!("{}.", kind.domain())),
+                    "{subject}"
+                );
             }
         }
     }

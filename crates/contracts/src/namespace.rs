@@ -27,7 +27,8 @@ pub enum StreamKind {
 }
 
 impl StreamKind {
-    pub const ALL: &'static [StreamKind] = &[StreamKind::Stats, StreamKind::Events, StreamKind::Probes];
+    pub const ALL: &'static [StreamKind] =
+        &[StreamKind::Stats, StreamKind::Events, StreamKind::Probes];
 
     fn suffix(self) -> &'static str {
         match self {
@@ -67,9 +68,13 @@ impl Namespace {
         let valid = !prefix.is_empty()
             && prefix.len() <= 32
             && prefix.starts_with(|c: char| c.is_ascii_alphabetic())
-            && prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if valid {
-            Ok(Self { prefix: prefix.to_owned() })
+            Ok(Self {
+                prefix: prefix.to_owned(),
+            })
         } else {
             Err(NamespaceError(prefix.to_owned()))
         }
@@ -85,7 +90,11 @@ impl Namespace {
     }
 
     pub fn stream(&self, kind: StreamKind) -> String {
-        format!("{}_{}", self.prefix.to_ascii_uppercase().replace('-', "_"), kind.suffix())
+        format!(
+            "{}_{}",
+            self.prefix.to_ascii_uppercase().replace('-', "_"),
+            kind.suffix()
+        )
     }
 
     /// Every subject the stream keeps.
@@ -116,7 +125,9 @@ impl Namespace {
 
 impl Default for Namespace {
     fn default() -> Self {
-        Self { prefix: "boom".to_owned() }
+        Self {
+            prefix: "boom".to_owned(),
+        }
     }
 }
 
@@ -127,7 +138,10 @@ mod tests {
     #[test]
     fn names_derive_from_the_prefix() -> Result<(), NamespaceError> {
         let ns = Namespace::new("t-42_x")?;
-        assert_eq!(ns.subject("stats.batch.accepted"), "t-42_x.stats.batch.accepted");
+        assert_eq!(
+            ns.subject("stats.batch.accepted"),
+            "t-42_x.stats.batch.accepted"
+        );
         assert_eq!(ns.stream(StreamKind::Stats), "T_42_X_STATS");
         assert_eq!(ns.stream_subjects(StreamKind::Events), "t-42_x.notion.>");
         assert_eq!(ns.registry_bucket(), "t_42_x_registry");

@@ -133,13 +133,20 @@ mod tests {
     fn roles_parse_case_insensitively_and_name_the_choices_when_wrong() {
         assert_eq!("admin".parse::<UserRole>(), Ok(UserRole::Admin));
         assert_eq!("INSTALLER".parse::<UserRole>(), Ok(UserRole::Installer));
-        let err = "boss".parse::<UserRole>().err().map(|e| e.to_string()).unwrap_or_default();
+        let err = "boss"
+            .parse::<UserRole>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("boss") && err.contains("VIEWER"), "{err}");
     }
 
     #[test]
     fn enums_travel_in_capitals() {
-        assert_eq!(serde_json::to_string(&MediaType::Gif).ok().as_deref(), Some("\"GIF\""));
+        assert_eq!(
+            serde_json::to_string(&MediaType::Gif).ok().as_deref(),
+            Some("\"GIF\"")
+        );
         assert_eq!(EventStatus::ALL.len(), 3);
     }
 }

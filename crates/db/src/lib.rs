@@ -135,7 +135,10 @@ pub async fn ensure_migrated(url: &str) -> Result<(), DbError> {
     .map_err(|e| DbError::Migration(e.to_string()))??;
     match <[String]>::first(&pending) {
         None => Ok(()),
-        Some(first) => Err(DbError::NotMigrated { pending: pending.len(), first: first.clone() }),
+        Some(first) => Err(DbError::NotMigrated {
+            pending: pending.len(),
+            first: first.clone(),
+        }),
     }
 }
 

@@ -24,7 +24,9 @@ pub const TRACEPARENT: &str = "traceparent";
 /// which tests rely on.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _already_set = match format {
         LogFormat::Json => builder
             .json()
@@ -50,19 +52,26 @@ tokio::task_local! {
 impl TraceContext {
     /// A new trace, for work that starts here (a request without `traceparent`, a timer).
     pub fn new_root() -> Self {
-        Self { trace_id: rand::random(), parent_id: rand::random() }
+        Self {
+            trace_id: rand::random(),
+            parent_id: rand::random(),
+        }
     }
 
     /// The same trace, one hop further: what a service attaches to the messages it sends.
     pub fn child(&self) -> Self {
-        Self { trace_id: self.trace_id, parent_id: rand::random() }
+        Self {
+            trace_id: self.trace_id,
+            parent_id: rand::random(),
+        }
     }
 
     /// Parses `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; `None` if malformed
     /// (a malformed header from outside starts a new trace rather than failing a request).
     pub fn parse(header: &str) -> Option<Self> {
         let mut parts = header.trim().split('-');
-        let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let (version, trace, parent, flags) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         if version != "00" || flags.len() != 2 || parts.next().is_some() {
             return None;
         }
@@ -71,11 +80,18 @@ impl TraceContext {
         if trace_id == [0; 16] || parent_id == [0; 8] {
             return None;
         }
-        Some(Self { trace_id, parent_id })
+        Some(Self {
+            trace_id,
+            parent_id,
+        })
     }
 
     pub fn traceparent(&self) -> String {
-        format!("00-{}-{}-01", encode_hex(&self.trace_id), encode_hex(&self.parent_id))
+        format!(
+            "00-{}-{}-01",
+            encode_hex(&self.trace_id),
+            encode_hex(&self.parent_id)
+        )
     }
 
     pub fn trace_id(&self) -> String {
@@ -145,11 +161,18 @@ mod tests {
 
     #[test]
     fn malformed_traceparent_is_ignored() {
-        for bad in ["", "00-xyz-abc-01", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01"] {
+        for bad in [
+            "",
+            "00-xyz-abc-01",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        ] {
             assert_eq!(TraceContext::parse(bad), None, "{bad}");
         }
-        assert!(TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").is_some());
+        assert!(
+            TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+                .is_some()
+        );
     }
 
     #[tokio::test]

@@ -1,1 +1,112 @@
-//! placeholder
+//! The gateway: the one door for people (dashboard, JSON API, WebSockets) and the only
+//! writer of PostgreSQL. It consumes what the other services publish on JetStream, commits
+//! it, and fans committed snapshots out to browsers.
+//!
+//! It must not talk to booths, Notion or agents directly: those go through the bus.
+
+pub mod cli;
+
+use std::time::Duration;
+
+use boom_bus::{Bus, BusMetrics};
+use boom_cache::Cache;
+use boom_config::{ExposeSecret, Settings};
+use boom_db::{DbError, DbPool, PoolOptions};
+use boom_server::{Application, Background, Check, Health};
+use prometheus_client::registry::Registry;
+
+pub const SERVICE: &str = "boom-gateway";
+
+/// How long the gateway waits at start for PostgreSQL to answer before giving up.
+const DATABASE_WAIT: Duration = Duration::from_secs(30);
+
+/// Everything a request handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DbPool,
+    pub cache: Cache,
+    pub bus: Bus,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("cache", &self.cache)
+            .field("bus", &self.bus)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the gateway: checks the schema is migrated (it never serves an unmigrated
+/// database), connects to Redis and NATS, binds `http.addr`.
+pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    let url = settings.database.url.expose_secret().to_owned();
+    wait_for_migrated_database(&url).await?;
+    let db = boom_db::pool(
+        &url,
+        &PoolOptions {
+            application_name: SERVICE.to_owned(),
+            max_connections: settings.database.max_connections,
+            statement_timeout: Duration::from_millis(settings.database.statement_timeout_ms),
+            acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+        },
+    )?;
+    let cache = Cache::new(&settings.redis)?;
+    let mut registry = Registry::default();
+    let bus = Bus::connect(&settings.nats, SERVICE, BusMetrics::register(&mut registry)).await?;
+    let state = AppState { db, cache, bus };
+
+    let background = Background::new();
+    background.spawn({
+        let bus = state.bus.clone();
+        |cancel| async move {
+            if let Err(error) = bus.ensure_streams_with_retry(&cancel).await {
+                tracing::warn!(%error, "streams not created");
+            }
+        }
+    });
+
+    let health = Health::new(vec![
+        Check::with("database", state.db.clone(), |db| async move {
+            boom_db::ping(&db).await
+        }),
+        Check::with("redis", state.cache.clone(), |cache| async move {
+            cache.ping().await
+        }),
+        Check::with(
+            "nats",
+            state.bus.clone(),
+            |bus| async move { bus.check().await },
+        ),
+        Check::disk(std::env::temp_dir(), 256 << 20),
+    ]);
+
+    let data = actix_web::web::Data::new(state);
+    Application::launch(
+        SERVICE,
+        &settings.http.addr,
+        &settings.http,
+        health,
+        registry,
+        background,
+        move |cfg| {
+            cfg.app_data(data.clone());
+        },
+    )
+}
+
+/// Waits for PostgreSQL (it may start after us), then refuses to go on if migrations are
+/// pending.
+async fn wait_for_migrated_database(url: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + DATABASE_WAIT;
+    loop {
+        match boom_db::ensure_migrated(url).await {
+            Ok(()) => return Ok(()),
+            Err(DbError::Connect(error)) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(%error, "PostgreSQL not answering yet, retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The HTTP server every service runs: bound to a listener the caller created (so tests and
+//! `Application::build` know the port before serving), with `/api/health`, `/metrics`, a JSON
+//! 404, request tracing and metrics.
+
+use std::net::TcpListener;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpRequest, HttpServer, web};
+use boom_telemetry::{TRACEPARENT, TraceContext};
+use tracing::Instrument;
+
+use crate::health::{ServiceName, health_handler};
+use crate::metrics::{RequestLabels, metrics_handler};
+use crate::{ApiError, ErrorCode, Health, Metrics};
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub service: &'static str,
+    /// 0 means one per core.
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+/// Binds the listen address (port 0 picks a free port).
+pub fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Builds the server: the service's own routes (`configure`) plus the shared ones. Signals
+/// are left to [`crate::Application`], which stops the server and the background work together.
+pub fn http_server<F>(
+    listener: TcpListener,
+    options: &HttpOptions,
+    health: Health,
+    metrics: Metrics,
+    configure: F,
+) -> std::io::Result<Server>
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    let service = ServiceName(options.service);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(observe))
+            .app_data(web::Data::new(health.clone()))
+            .app_data(web::Data::new(service))
+            .app_data(web::Data::new(metrics.clone()))
+            .app_data(json_config(64 * 1024))
+            .app_data(query_config())
+            .app_data(path_config())
+            .route("/api/health", web::get().to(health_handler))
+            .route("/metrics", web::get().to(metrics_handler))
+            .configure(configure.clone())
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(options.shutdown_timeout_secs);
+    if options.workers > 0 {
+        server = server.workers(options.workers);
+    }
+    Ok(server.run())
+}
+
+async fn not_found(request: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!(
+        "no route for {} {}",
+        request.method(),
+        request.path()
+    )))
+}
+
+/// JSON bodies: too large is 413, not JSON is 400, JSON of the wrong shape is 422.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |error, _request| {
+            let api = match &error {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("the body is larger than {limit} bytes"),
+                ),
+                JsonPayloadError::ContentType => {
+                    ApiError::bad_request("the body must be application/json")
+                }
+                JsonPayloadError::Deserialize(e) if e.is_data() => {
+                    ApiError::unprocessable(e.to_string())
+                }
+                JsonPayloadError::Deserialize(e) => {
+                    ApiError::bad_request(format!("malformed JSON: {e}"))
+                }
+                other => ApiError::bad_request(other.to_string()),
+            };
+            api.into()
+        })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _request| {
+        let message = match &error {
+            QueryPayloadError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        ApiError::bad_request(format!("bad query string: {message}")).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|error, _request| {
+        let message = match &error {
+            PathError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        ApiError::not_found(format!("no such resource ({message})")).into()
+    })
+}
+
+/// Per request: adopt the caller's `traceparent` (or start a trace), run the request in a
+/// span that carries the trace id, and count it by route pattern and status.
+async fn observe(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let trace = request
+        .headers()
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceContext::parse)
+        .map(|t| t.child())
+        .unwrap_or_else(TraceContext::new_root);
+    let method = request.method().to_string();
+    let route = request
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let metrics = request.app_data::<web::Data<Metrics>>().cloned();
+    let span = tracing::info_span!("http", %method, path = %request.path(), trace_id = %trace);
+    let started = Instant::now();
+    let response = trace
+        .scope(next.call(request))
+        .instrument(span.clone())
+        .await?;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    if let Some(metrics) = metrics {
+        let labels = RequestLabels {
+            method,
+            route,
+            status,
+        };
+        metrics.requests.get_or_create(&labels).inc();
+        metrics
+            .latency
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+    span.in_scope(|| {
+        tracing::debug!(
+            status,
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        )
+    });
+    Ok(response)
+}

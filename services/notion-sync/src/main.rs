@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    boom_server::run_service(boom_notion_sync::SERVICE, boom_notion_sync::build)
+}
