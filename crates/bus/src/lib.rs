@@ -96,6 +96,14 @@ impl Bus {
             .connect(settings.url.as_str())
             .await
             .map_err(|e| BusError::Connect(e.to_string()))?;
+        // Give the first connection a moment, so that a service whose NATS is up is ready
+        // when it starts listening; past that, it starts anyway and reports NATS down.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while client.connection_state() != async_nats::connection::State::Connected
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let jetstream = jetstream::new(client.clone());
         Ok(Self {
             client,
@@ -124,10 +132,21 @@ impl Bus {
         if self.client.connection_state() != async_nats::connection::State::Connected {
             return Err(BusError::Connect("not connected".to_owned()));
         }
-        tokio::time::timeout(Duration::from_secs(2), self.jetstream.query_account())
-            .await
-            .map_err(|_| BusError::Timeout("JetStream account info".to_owned()))?
-            .map_err(|e| BusError::JetStream(e.to_string()))?;
+        // Asked raw: async-nats' typed account info expects fields that NATS 2.9 lacks.
+        let reply = tokio::time::timeout(
+            Duration::from_secs(2),
+            self.client.request("$JS.API.INFO", Bytes::new()),
+        )
+        .await
+        .map_err(|_| BusError::Timeout("JetStream account info".to_owned()))?
+        .map_err(|e| BusError::JetStream(e.to_string()))?;
+        let info: serde_json::Value = serde_json::from_slice(&reply.payload)
+            .map_err(|e| BusError::JetStream(format!("account info: {e}")))?;
+        if let Some(error) = info.get("error") {
+            return Err(BusError::JetStream(format!(
+                "JetStream unavailable: {error}"
+            )));
+        }
         Ok(())
     }
 

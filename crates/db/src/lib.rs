@@ -157,3 +157,14 @@ pub fn is_unique_violation(error: &DieselError) -> bool {
         DieselError::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
 }
+
+/// The versions of every embedded migration, oldest first.
+pub fn embedded_migrations() -> Result<Vec<String>, DbError> {
+    use diesel::migration::MigrationSource;
+    let migrations = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+    Ok(migrations
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect())
+}

@@ -1,0 +1,292 @@
+//! The bus against the real NATS server: dedupe, ack after the side effect, nak and term,
+//! request/reply, trace context.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use boom_bus::{Bus, BusError, BusMetrics, HandleError};
+use boom_contracts::messages::{BusMessage, ControlReply, ControlRequest, PhotomatonAction};
+use boom_contracts::{AgentBatchAccepted, MediaStat, MediaType, PhotomatonId, StreamKind};
+use boom_telemetry::TraceContext;
+use boom_testkit::TestContext;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::eventually;
+
+fn batch(id: uuid::Uuid) -> AgentBatchAccepted {
+    AgentBatchAccepted {
+        batch_id: id,
+        photomaton_id: PhotomatonId(1),
+        hostname: "boom-01".to_owned(),
+        stats: vec![MediaStat {
+            media_type: MediaType::Print,
+            count: 2,
+            timestamp: chrono::Utc::now(),
+        }],
+        paper_level: Some(698),
+        speedtest: None,
+        received_at: chrono::Utc::now(),
+    }
+}
+
+async fn bus(ctx: &TestContext) -> anyhow::Result<Bus> {
+    let bus = Bus::connect(&ctx.settings.nats, "test", BusMetrics::default()).await?;
+    for &kind in StreamKind::ALL {
+        bus.ensure_stream(kind).await?;
+    }
+    Ok(bus)
+}
+
+#[tokio::test]
+async fn a_batch_published_twice_is_stored_once() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let bus = bus(&ctx).await?;
+    let message = batch(uuid::Uuid::new_v4());
+    assert!(
+        !bus.publish(&message).await?,
+        "first publish is not a duplicate"
+    );
+    assert!(
+        bus.publish(&message).await?,
+        "second publish is recognised as a duplicate"
+    );
+    let mut stream = bus.ensure_stream(StreamKind::Stats).await?;
+    assert_eq!(stream.info().await?.state.messages, 1);
+    Ok(())
+}
+
+/// Runs a consumer whose handler answers from `script` (one outcome per delivery, then Ok),
+/// and records what it saw.
+async fn consume_scripted(
+    bus: &Bus,
+    script: Vec<Result<(), HandleError>>,
+) -> (
+    Arc<Mutex<Vec<uuid::Uuid>>>,
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), BusError>>,
+) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let script = Arc::new(Mutex::new(script.into_iter()));
+    let cancel = CancellationToken::new();
+    let handle = {
+        let (bus, seen, cancel) = (bus.clone(), seen.clone(), cancel.clone());
+        tokio::spawn(async move {
+            bus.consume(
+                StreamKind::Stats,
+                StreamKind::Stats.gateway_consumer(),
+                move |m: AgentBatchAccepted| {
+                    let (seen, script) = (seen.clone(), script.clone());
+                    async move {
+                        if let Ok(mut seen) = seen.lock() {
+                            seen.push(m.batch_id);
+                        }
+                        script
+                            .lock()
+                            .ok()
+                            .and_then(|mut s| s.next())
+                            .unwrap_or(Ok(()))
+                    }
+                },
+                cancel,
+            )
+            .await
+        })
+    };
+    (seen, cancel, handle)
+}
+
+fn count(seen: &Arc<Mutex<Vec<uuid::Uuid>>>) -> usize {
+    seen.lock().map(|s| s.len()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_redelivered_and_a_success_is_not() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let bus = bus(&ctx).await?;
+    let (seen, cancel, handle) = consume_scripted(
+        &bus,
+        vec![Err(HandleError::Transient("database restarting".into()))],
+    )
+    .await;
+    bus.publish(&batch(uuid::Uuid::new_v4())).await?;
+    eventually(Duration::from_secs(10), || async { Ok(count(&seen) == 2) }).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        count(&seen),
+        2,
+        "acked after the second delivery, never again"
+    );
+    cancel.cancel();
+    handle.await??;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_poison_message_is_terminated_and_does_not_block_the_next() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let bus = bus(&ctx).await?;
+    let (seen, cancel, handle) = consume_scripted(
+        &bus,
+        vec![Err(HandleError::Poison("violates an invariant".into()))],
+    )
+    .await;
+    let (first, second) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    bus.publish(&batch(first)).await?;
+    // A payload that is not an AgentBatchAccepted at all.
+    bus.client()
+        .publish(
+            AgentBatchAccepted::subject(bus.namespace()),
+            "{not json".into(),
+        )
+        .await?;
+    bus.publish(&batch(second)).await?;
+    eventually(Duration::from_secs(10), || async { Ok(count(&seen) == 2) }).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        seen.lock().map(|s| s.clone()).unwrap_or_default(),
+        vec![first, second]
+    );
+    cancel.cancel();
+    handle.await??;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_message_in_hand_is_finished_when_the_consumer_is_stopped() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let bus = bus(&ctx).await?;
+    let cancel = CancellationToken::new();
+    let finished = Arc::new(Mutex::new(false));
+    let handle = {
+        let (bus, cancel, finished) = (bus.clone(), cancel.clone(), finished.clone());
+        let stopper = cancel.clone();
+        tokio::spawn(async move {
+            bus.consume(
+                StreamKind::Stats,
+                "slow",
+                move |_: AgentBatchAccepted| {
+                    let (finished, stopper) = (finished.clone(), stopper.clone());
+                    async move {
+                        stopper.cancel(); // SIGTERM arrives while the message is in hand
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        if let Ok(mut f) = finished.lock() {
+                            *f = true;
+                        }
+                        Ok(())
+                    }
+                },
+                cancel,
+            )
+            .await
+        })
+    };
+    bus.publish(&batch(uuid::Uuid::new_v4())).await?;
+    tokio::time::timeout(Duration::from_secs(10), handle).await???;
+    assert!(finished.lock().map(|f| *f).unwrap_or(false));
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer = bus
+        .ensure_stream(StreamKind::Stats)
+        .await?
+        .get_consumer("slow")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let info = consumer.info().await?;
+    assert_eq!(
+        (info.num_ack_pending, info.num_pending),
+        (0, 0),
+        "the finished message was acked"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_trace_context_travels_with_the_message() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let bus = bus(&ctx).await?;
+    let seen = Arc::new(Mutex::new(None));
+    let cancel = CancellationToken::new();
+    let handle = {
+        let (bus, seen, cancel) = (bus.clone(), seen.clone(), cancel.clone());
+        tokio::spawn(async move {
+            bus.consume(
+                StreamKind::Stats,
+                "trace",
+                move |_: AgentBatchAccepted| {
+                    let seen = seen.clone();
+                    async move {
+                        if let Ok(mut s) = seen.lock() {
+                            *s = TraceContext::current().map(|t| t.trace_id());
+                        }
+                        Ok(())
+                    }
+                },
+                cancel,
+            )
+            .await
+        })
+    };
+    let origin = TraceContext::new_root();
+    origin
+        .scope(bus.publish(&batch(uuid::Uuid::new_v4())))
+        .await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok(seen.lock().map(|s| s.is_some()).unwrap_or(false))
+    })
+    .await?;
+    assert_eq!(
+        seen.lock().ok().and_then(|s| s.clone()),
+        Some(origin.trace_id())
+    );
+    cancel.cancel();
+    handle.await??;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_request_without_responders_fails_fast_and_clearly() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let bus = bus(&ctx).await?;
+    let request = ControlRequest {
+        action_id: uuid::Uuid::new_v4(),
+        photomaton_id: PhotomatonId(7),
+        action: PhotomatonAction::PowerOn,
+        requested_by: None,
+    };
+    let started = std::time::Instant::now();
+    let error = bus.request(&request).await.err();
+    assert!(
+        matches!(error, Some(BusError::NoResponders(_))),
+        "{error:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "no-responders must not wait for the timeout"
+    );
+
+    let cancel = CancellationToken::new();
+    let server = {
+        let (bus, cancel) = (bus.clone(), cancel.clone());
+        tokio::spawn(async move {
+            bus.serve(
+                |r: ControlRequest| async move {
+                    ControlReply {
+                        action_id: r.action_id,
+                        ok: true,
+                        message: format!("woke {}", r.photomaton_id),
+                    }
+                },
+                cancel,
+            )
+            .await
+        })
+    };
+    // The subscription may take a moment to reach the server.
+    eventually(Duration::from_secs(5), || async {
+        Ok(bus.request(&request).await.is_ok())
+    })
+    .await?;
+    let reply = bus.request(&request).await?;
+    assert_eq!((reply.ok, reply.message), (true, "woke 7".to_owned()));
+    cancel.cancel();
+    server.await??;
+    Ok(())
+}

@@ -1,0 +1,225 @@
+use std::time::Duration;
+
+use boom_contracts::{EventStatus, PhotomatonId, UserRole};
+use boom_db::models::{IngestBatch, NewEvent, NewPhotomaton, NewUser, Photomaton};
+use boom_db::schema::{events, ingest_batches, photomatons, users};
+use boom_db::{PoolOptions, is_unique_violation};
+use boom_testkit::TestContext;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+use diesel_async::RunQueryDsl;
+
+fn booth(hostname: &str) -> NewPhotomaton {
+    NewPhotomaton {
+        name: format!("Booth {hostname}"),
+        hostname: hostname.to_owned(),
+        ..Default::default()
+    }
+}
+
+fn event(page: &str) -> NewEvent {
+    NewEvent {
+        notion_page_id: page.to_owned(),
+        photomaton_id: None,
+        client_name: "Mariage Dupont".to_owned(),
+        event_type: Some("Mariage".to_owned()),
+        event_date: None,
+        album_name: None,
+        notion_url: None,
+        notion_data: serde_json::json!({"id": page}),
+        notion_last_edited: None,
+        status: EventStatus::Active,
+    }
+}
+
+fn is_check_violation(error: &DieselError) -> bool {
+    matches!(
+        error,
+        DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, _)
+    )
+}
+
+#[tokio::test]
+async fn a_new_photomaton_gets_the_paper_defaults_of_the_original_design() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let mut conn = ctx.connection().await?;
+    let created: Photomaton = diesel::insert_into(photomatons::table)
+        .values(NewPhotomaton {
+            mac_address: Some([0x00, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e]),
+            ..booth("boom-01")
+        })
+        .returning(Photomaton::as_returning())
+        .get_result(&mut conn)
+        .await?;
+    assert_eq!(
+        (
+            created.paper_capacity,
+            created.remaining_prints,
+            created.warning_threshold,
+            created.critical_threshold
+        ),
+        (700, 700, 350, 275)
+    );
+    assert_eq!(
+        created.mac_address,
+        Some([0x00, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e])
+    );
+    assert!(!created.router_connected && !created.pc_connected);
+    Ok(())
+}
+
+#[tokio::test]
+async fn hostnames_are_unique_whatever_their_case() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let mut conn = ctx.connection().await?;
+    diesel::insert_into(photomatons::table)
+        .values(booth("boom-01"))
+        .execute(&mut conn)
+        .await?;
+    let again = diesel::insert_into(photomatons::table)
+        .values(booth("BOOM-01"))
+        .execute(&mut conn)
+        .await;
+    assert!(again.as_ref().is_err_and(is_unique_violation), "{again:?}");
+    let invalid = diesel::insert_into(photomatons::table)
+        .values(booth("not a hostname"))
+        .execute(&mut conn)
+        .await;
+    assert!(
+        invalid.as_ref().is_err_and(is_check_violation),
+        "{invalid:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_critical_threshold_above_the_warning_one_is_refused() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let mut conn = ctx.connection().await?;
+    let refused = diesel::insert_into(photomatons::table)
+        .values(NewPhotomaton {
+            warning_threshold: Some(100),
+            critical_threshold: Some(200),
+            ..booth("boom-02")
+        })
+        .execute(&mut conn)
+        .await;
+    assert!(
+        refused.as_ref().is_err_and(is_check_violation),
+        "{refused:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_notion_page_is_one_event() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let mut conn = ctx.connection().await?;
+    diesel::insert_into(events::table)
+        .values(event("page-1"))
+        .execute(&mut conn)
+        .await?;
+    let again = diesel::insert_into(events::table)
+        .values(event("page-1"))
+        .execute(&mut conn)
+        .await;
+    assert!(again.as_ref().is_err_and(is_unique_violation), "{again:?}");
+    let status: EventStatus = events::table
+        .select(events::status)
+        .first(&mut conn)
+        .await?;
+    assert_eq!(status, EventStatus::Active);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_batch_is_accepted_once_per_photomaton() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let mut conn = ctx.connection().await?;
+    let ids: Vec<PhotomatonId> = diesel::insert_into(photomatons::table)
+        .values(vec![booth("boom-01"), booth("boom-02")])
+        .returning(photomatons::id)
+        .get_results(&mut conn)
+        .await?;
+    let batch_id = uuid::Uuid::new_v4();
+    let row = |photomaton_id| IngestBatch {
+        photomaton_id,
+        batch_id,
+        media_count: 3,
+        received_at: chrono::Utc::now(),
+    };
+    diesel::insert_into(ingest_batches::table)
+        .values(row(ids[0]))
+        .execute(&mut conn)
+        .await?;
+    let again = diesel::insert_into(ingest_batches::table)
+        .values(row(ids[0]))
+        .execute(&mut conn)
+        .await;
+    assert!(again.as_ref().is_err_and(is_unique_violation), "{again:?}");
+    // The same batch id from another booth is another batch.
+    diesel::insert_into(ingest_batches::table)
+        .values(row(ids[1]))
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_user_row_cannot_hold_a_plain_password() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let mut conn = ctx.connection().await?;
+    let plain = NewUser {
+        username: "eve".to_owned(),
+        role: UserRole::Viewer,
+        password_hash: "hunter2".to_owned(),
+    };
+    let refused = diesel::insert_into(users::table)
+        .values(plain)
+        .execute(&mut conn)
+        .await;
+    assert!(
+        refused.as_ref().is_err_and(is_check_violation),
+        "{refused:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn pooled_connections_name_themselves_and_time_out_runaway_statements() -> anyhow::Result<()>
+{
+    let ctx = TestContext::new().await?;
+    let pool = boom_db::pool(
+        &ctx.database_url(),
+        &PoolOptions {
+            application_name: "boom-test-pool".to_owned(),
+            max_connections: 2,
+            statement_timeout: Duration::from_millis(300),
+            acquire_timeout: Duration::from_secs(2),
+        },
+    )?;
+    let mut conn = pool.get().await?;
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let name: Setting = diesel::sql_query("SELECT current_setting('application_name') AS value")
+        .get_result(&mut conn)
+        .await?;
+    assert_eq!(name.value, "boom-test-pool");
+    let slow = diesel::sql_query("SELECT pg_sleep(5)")
+        .execute(&mut conn)
+        .await;
+    let message = slow.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("statement timeout"), "{message}");
+    // The connection is still usable after the cancelled statement.
+    boom_db::ping(&pool).await?;
+    let users: i64 = users::table
+        .filter(users::role.eq(UserRole::Admin))
+        .count()
+        .get_result(&mut conn)
+        .await?;
+    assert_eq!(users, 0);
+    Ok(())
+}
