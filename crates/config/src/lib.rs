@@ -337,16 +337,10 @@ impl Settings {
     }
 }
 
-/// config's messages end with "for key `x.y`" when it knows the key: keep that key first.
+/// config ends its messages with "for key `x.y`" when it knows the key: name that key.
 fn source_error(message: &str) -> ConfigError {
-    match message.rsplit_once("for key `") {
-        Some((reason, key)) => {
-            let key = key
-                .trim_end_matches('`')
-                .trim_end_matches(|c| c == '`' || c == ' ');
-            let key = key.trim_end_matches('`');
-            invalid(key, reason.trim().trim_end_matches(" for"))
-        }
+    match message.rsplit_once(" for key `") {
+        Some((reason, rest)) => invalid(rest.split('`').next().unwrap_or(rest), reason.trim()),
         None => ConfigError::Source(message.to_owned()),
     }
 }

@@ -2,7 +2,9 @@
 
 use boom_testkit::TestContext;
 
-use crate::helpers::{RunningBinary, run_binary};
+use std::time::Duration;
+
+use crate::helpers::{RunningBinary, eventually, run_binary};
 
 const BINARIES: [&str; 5] = [
     "boom-gateway",

@@ -138,10 +138,10 @@ impl RunningBinary {
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(log) = serde_json::from_str::<Value>(&line) {
-                    if log["message"] == "listening" {
-                        let _ = sender.send(log["port"].as_u64());
-                    }
+                if let Ok(log) = serde_json::from_str::<Value>(&line)
+                    && log["message"] == "listening"
+                {
+                    let _ = sender.send(log["port"].as_u64());
                 }
             }
         });
@@ -161,6 +161,10 @@ impl RunningBinary {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        self.terminate_in_place()
+    }
+
+    fn terminate_in_place(&mut self) -> anyhow::Result<std::process::ExitStatus> {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()?;
@@ -177,6 +181,16 @@ impl RunningBinary {
                 bail!("no exit within 15 s of SIGTERM");
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for RunningBinary {
+    /// A test that failed half-way must not leave its service running.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }

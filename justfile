@@ -1,0 +1,52 @@
+# LE BOOM v2 — the daily loop. `./dev RECIPE` runs these on a machine without `just`.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Make sure PostgreSQL, Redis and NATS (JetStream) run here (installs and starts them).
+services:
+    ./scripts/services.sh
+
+# Build every binary.
+build:
+    cargo build --workspace --bins
+
+# Everything CI checks: formatting, clippy, then all tests against the real services.
+test: services
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --quiet -- -D warnings
+    cargo build --workspace --bins --quiet
+    cargo nextest run --workspace --no-fail-fast
+
+# The tests alone, without the lints (the quick loop while coding).
+test-only *ARGS: services
+    cargo build --workspace --bins --quiet
+    cargo nextest run --workspace {{ARGS}}
+
+# Formatting and clippy.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Apply the database migrations to the local stack's database.
+migrate: services
+    ./scripts/up.sh migrate-only
+
+# Start the whole stack locally (Ctrl-C stops it).
+up: services
+    ./scripts/up.sh
+
+# Regenerate proto/ from the message types in crates/contracts.
+proto:
+    BOOM_UPDATE_PROTO=1 cargo test --quiet -p boom-contracts proto_directory_matches_the_code
+
+# Create a user: `just user-add marie installer` (the password is asked on standard input).
+user-add USERNAME ROLE:
+    cargo run --quiet -p boom-gateway -- users add --username {{USERNAME}} --role {{ROLE}}
