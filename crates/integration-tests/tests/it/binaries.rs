@@ -21,13 +21,13 @@ async fn every_binary_starts_from_boom_variables_answers_health_and_exits_cleanl
     let client = reqwest::Client::new();
     for name in BINARIES {
         let running = RunningBinary::start(name, &ctx.environment())?;
-        let response = client
-            .get(format!("http://127.0.0.1:{}/api/health", running.port))
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await?;
-        assert_eq!(status, 200, "{name}: {body}");
+        let health = format!("http://127.0.0.1:{}/api/health", running.port);
+        let ready = eventually(Duration::from_secs(10), || async {
+            Ok(client.get(&health).send().await?.status().as_u16() == 200)
+        })
+        .await;
+        let body: serde_json::Value = client.get(&health).send().await?.json().await?;
+        assert!(ready.is_ok(), "{name} not healthy: {body}");
         assert_eq!(body["status"], "ok", "{name}: {body}");
         let metrics = client
             .get(format!("http://127.0.0.1:{}/metrics", running.port))
