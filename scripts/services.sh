@@ -44,15 +44,15 @@ if ! pg_answers; then
     log "creating PostgreSQL $version cluster"
     as_root pg_createcluster "$version" main >/dev/null
   fi
-  hba="/etc/postgresql/$version/main/pg_hba.conf"
-  if ! as_root grep -q 'boom-dev-trust' "$hba"; then
-    log "allowing trust authentication on the loopback for local development ($hba)"
-    as_root sed -i '1i host all all 127.0.0.1/32 trust # boom-dev-trust\nhost all all ::1/128 trust # boom-dev-trust' "$hba"
-  fi
   if ! pg_isready -q -h 127.0.0.1 -p 5432; then
     log "starting PostgreSQL $version"
     as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
-  else
+    wait_for "PostgreSQL server" pg_isready -q -h 127.0.0.1 -p 5432
+  fi
+  hba="/etc/postgresql/$version/main/pg_hba.conf"
+  if ! pg_answers && ! as_root grep -q 'boom-dev-trust' "$hba"; then
+    log "allowing trust authentication on the loopback for local development ($hba)"
+    as_root sed -i '1i host all all 127.0.0.1/32 trust # boom-dev-trust\nhost all all ::1/128 trust # boom-dev-trust' "$hba"
     as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload || true
   fi
 fi
