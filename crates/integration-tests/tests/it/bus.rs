@@ -124,7 +124,14 @@ async fn a_transient_failure_is_redelivered_and_a_success_is_not() -> anyhow::Re
 #[tokio::test]
 async fn a_poison_message_is_terminated_and_does_not_block_the_next() -> anyhow::Result<()> {
     let ctx = TestContext::new().await?;
-    let bus = bus(&ctx).await?;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let bus = Bus::connect(
+        &ctx.settings.nats,
+        "test",
+        BusMetrics::register(&mut registry),
+    )
+    .await?;
+    bus.ensure_stream(StreamKind::Stats).await?;
     let (seen, cancel, handle) = consume_scripted(
         &bus,
         vec![Err(HandleError::Poison("violates an invariant".into()))],
