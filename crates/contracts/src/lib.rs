@@ -8,6 +8,7 @@
 //! place where a message's shape is decided, and `proto/` is generated from it.
 
 pub mod catalogue;
+pub mod domain;
 pub mod ids;
 pub mod messages;
 pub mod namespace;

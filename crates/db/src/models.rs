@@ -143,3 +143,70 @@ pub struct IngestBatch {
     pub media_count: i32,
     pub received_at: DateTime<Utc>,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = crate::schema::audit_logs, check_for_backend(diesel::pg::Pg))]
+pub struct AuditLog {
+    pub id: boom_contracts::AuditLogId,
+    pub user_id: Option<UserId>,
+    pub username: Option<String>,
+    pub action: String,
+    pub resource: String,
+    pub resource_id: Option<i32>,
+    pub details: Option<serde_json::Value>,
+    pub ip_address: Option<IpNet>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = crate::schema::audit_logs)]
+pub struct NewAuditLog {
+    pub user_id: Option<UserId>,
+    pub username: Option<String>,
+    pub action: String,
+    pub resource: String,
+    pub resource_id: Option<i32>,
+    pub details: Option<serde_json::Value>,
+    pub ip_address: Option<IpNet>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = speed_tests, check_for_backend(diesel::pg::Pg))]
+pub struct SpeedTest {
+    pub id: boom_contracts::SpeedTestId,
+    pub photomaton_id: PhotomatonId,
+    pub download_speed: f64,
+    pub upload_speed: f64,
+    pub ping: f64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Changes to a booth; `None` leaves a column alone, `Some(None)` clears a nullable one.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = photomatons)]
+pub struct PhotomatonChanges {
+    pub name: Option<String>,
+    pub hostname: Option<String>,
+    pub tailscale_ip: Option<Option<IpNet>>,
+    pub router_tailscale_ip: Option<Option<IpNet>>,
+    pub mac_address: Option<Option<[u8; 6]>>,
+    pub wake_target: Option<Option<String>>,
+    pub paper_capacity: Option<i32>,
+    pub remaining_prints: Option<i32>,
+    pub warning_threshold: Option<i32>,
+    pub critical_threshold: Option<i32>,
+    pub last_print_update: Option<Option<DateTime<Utc>>>,
+    pub agent_key_sha256: Option<Option<String>>,
+    pub agent_key_created_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Changes to a user; `None` leaves a column alone.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub email: Option<Option<String>>,
+    pub name: Option<Option<String>>,
+    pub role: Option<UserRole>,
+    pub password_hash: Option<String>,
+    pub preferred_language: Option<String>,
+}

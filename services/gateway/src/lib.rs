@@ -4,14 +4,27 @@
 //!
 //! It must not talk to booths, Notion or agents directly: those go through the bus.
 
+pub mod account;
+pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod cli;
+pub mod control;
+pub mod errors;
+pub mod events;
+pub mod live;
+pub mod pagination;
+pub mod photomatons;
+pub mod registry;
+pub mod state;
+pub mod users;
 
 use std::time::Duration;
 
 use boom_bus::{Bus, BusMetrics};
 use boom_cache::Cache;
 use boom_config::{ExposeSecret, Settings};
-use boom_db::{DbError, DbPool, PoolOptions};
+use boom_db::{DbError, PoolOptions};
 use boom_server::{Application, Background, Check, Health};
 use prometheus_client::registry::Registry;
 
@@ -20,22 +33,7 @@ pub const SERVICE: &str = "boom-gateway";
 /// How long the gateway waits at start for PostgreSQL to answer before giving up.
 const DATABASE_WAIT: Duration = Duration::from_secs(30);
 
-/// Everything a request handler may use.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: DbPool,
-    pub cache: Cache,
-    pub bus: Bus,
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("cache", &self.cache)
-            .field("bus", &self.bus)
-            .finish_non_exhaustive()
-    }
-}
+pub use state::AppState;
 
 /// Builds the gateway: checks the schema is migrated (it never serves an unmigrated
 /// database), connects to Redis and NATS, binds `http.addr`.
@@ -54,7 +52,15 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let cache = Cache::new(&settings.redis)?;
     let mut registry = Registry::default();
     let bus = Bus::connect(&settings.nats, SERVICE, BusMetrics::register(&mut registry)).await?;
-    let state = AppState { db, cache, bus };
+    let live = live::LiveHub::default();
+    live.register_metrics(&mut registry);
+    let state = AppState {
+        registry: registry::RegistryPublisher::new(bus.clone()),
+        db,
+        cache,
+        bus,
+        live,
+    };
 
     let background = Background::new();
     background.spawn({
@@ -64,6 +70,31 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 tracing::warn!(%error, "streams not created");
             }
         }
+    });
+
+    background.spawn({
+        let state = state.clone();
+        |cancel| async move {
+            let mut delay = Duration::from_millis(500);
+            loop {
+                match state.registry.sync_all(&state.db).await {
+                    Ok(count) => {
+                        tracing::info!(count, "registry published");
+                        return;
+                    }
+                    Err(error) => tracing::warn!(%error, "registry not published yet, retrying"),
+                }
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    });
+    background.spawn({
+        let (bus, hub) = (state.bus.clone(), state.live.clone());
+        |cancel| live::run_fanout(bus, hub, cancel)
     });
 
     let health = Health::new(vec![
@@ -90,7 +121,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         registry,
         background,
         move |cfg| {
-            cfg.app_data(data.clone());
+            cfg.app_data(data.clone()).configure(api::mount);
         },
     )
 }

@@ -1,0 +1,221 @@
+//! Values that can only exist valid ("parse, don't validate"): a [`Hostname`], a
+//! [`MacAddress`], a [`WakeTarget`]. The API, the registry and photomaton-control parse into
+//! these on the way in, so nothing downstream re-checks a string.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// Why a value was refused, in a sentence a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
+/// A booth PC's hostname: one DNS label (letters, digits, inner hyphens, 1–63 characters).
+/// Compared case-insensitively, as DNS does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Hostname(String);
+
+impl FromStr for Hostname {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let valid = (1..=63).contains(&s.len())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !s.starts_with('-')
+            && !s.ends_with('-');
+        if valid {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidValue(format!(
+                "`{s}` is not a hostname: 1 to 63 letters, digits or inner hyphens"
+            )))
+        }
+    }
+}
+
+impl Hostname {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Hostname {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A PC's Ethernet address, for Wake-on-LAN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MacAddress(pub [u8; 6]);
+
+impl FromStr for MacAddress {
+    type Err = InvalidValue;
+    /// Accepts `aa:bb:cc:dd:ee:ff`, `AA-BB-CC-DD-EE-FF` (as Windows prints it) and
+    /// `aabbccddeeff`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let refuse = || {
+            InvalidValue(format!(
+                "`{s}` is not a MAC address (like 00:1a:2b:3c:4d:5e)"
+            ))
+        };
+        let hex: String = s
+            .trim()
+            .chars()
+            .filter(|c| *c != ':' && *c != '-')
+            .collect();
+        let separators = s.trim().chars().filter(|c| *c == ':' || *c == '-').count();
+        if hex.len() != 12 || !(separators == 0 || separators == 5) {
+            return Err(refuse());
+        }
+        let mut bytes = [0u8; 6];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = hex
+                .get(i * 2..i * 2 + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(refuse)?;
+        }
+        if bytes == [0; 6] || bytes == [0xff; 6] {
+            return Err(refuse());
+        }
+        Ok(Self(bytes))
+    }
+}
+
+impl fmt::Display for MacAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
+/// Where a magic packet is sent: an IP address or a hostname, and a UDP port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WakeTarget {
+    pub host: String,
+    pub port: u16,
+}
+
+/// The port Wake-on-LAN packets go to when none is given ("discard").
+pub const DEFAULT_WAKE_PORT: u16 = 9;
+
+impl FromStr for WakeTarget {
+    type Err = InvalidValue;
+    /// `host:port`, `host` (port 9), `[v6]:port`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let refuse =
+            |why: &str| InvalidValue(format!("`{s}` is not a wake target (host:port): {why}"));
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return Ok(Self {
+                host: ip.to_string(),
+                port: DEFAULT_WAKE_PORT,
+            });
+        }
+        if let Ok(addr) = s.parse::<std::net::SocketAddr>() {
+            if addr.port() == 0 {
+                return Err(refuse("port 0"));
+            }
+            return Ok(Self {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+            });
+        }
+        let (host, port) = match s.rsplit_once(':') {
+            Some((host, port)) => (host, port.parse::<u16>().map_err(|_| refuse("bad port"))?),
+            None => (s, DEFAULT_WAKE_PORT),
+        };
+        if port == 0 {
+            return Err(refuse("port 0"));
+        }
+        let host_ok = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .split('.')
+                .all(|label| label.parse::<Hostname>().is_ok());
+        if !host_ok {
+            return Err(refuse("bad host"));
+        }
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for WakeTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Parses an IP address with a sentence naming what was wrong.
+pub fn parse_ip(field: &str, s: &str) -> Result<IpAddr, InvalidValue> {
+    s.trim()
+        .parse()
+        .map_err(|_| InvalidValue(format!("{field}: `{s}` is not an IP address")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_addresses_parse_in_the_usual_spellings() -> Result<(), InvalidValue> {
+        let mac: MacAddress = "00:1A:2b:3c:4d:5e".parse()?;
+        assert_eq!(mac.to_string(), "00:1a:2b:3c:4d:5e");
+        assert_eq!("00-1A-2B-3C-4D-5E".parse::<MacAddress>()?, mac);
+        assert_eq!("001a2b3c4d5e".parse::<MacAddress>()?, mac);
+        for bad in [
+            "",
+            "00:1a:2b:3c:4d",
+            "00:1a:2b:3c:4d:5g",
+            "00:1a:2b-3c4d5e",
+            "ff:ff:ff:ff:ff:ff",
+        ] {
+            assert!(bad.parse::<MacAddress>().is_err(), "{bad}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn wake_targets_default_to_port_nine() -> Result<(), InvalidValue> {
+        assert_eq!(
+            "100.64.0.7".parse::<WakeTarget>()?.to_string(),
+            "100.64.0.7:9"
+        );
+        assert_eq!("192.168.1.255:7".parse::<WakeTarget>()?.port, 7);
+        assert_eq!(
+            "router-03.tail.ts.net:9".parse::<WakeTarget>()?.host,
+            "router-03.tail.ts.net"
+        );
+        assert_eq!(
+            "[fd7a::1]:9".parse::<WakeTarget>()?.to_string(),
+            "[fd7a::1]:9"
+        );
+        for bad in ["", ":9", "host:0", "host:99999", "bad host:9"] {
+            assert!(bad.parse::<WakeTarget>().is_err(), "{bad}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn hostnames_are_single_dns_labels() {
+        assert!("BOOM-01".parse::<Hostname>().is_ok());
+        for bad in [
+            "",
+            "-boom",
+            "boom-",
+            "boom 01",
+            "boom.local",
+            &"a".repeat(64),
+        ] {
+            assert!(bad.parse::<Hostname>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The gateway's routes, declared once: each [`Endpoint`] mounts its handler *and* describes
+//! itself (method, path, minimum role, request and response types) for
+//! `GET /api/openapi.json`. A route cannot exist without being documented, and the role
+//! matrix test checks every documented role against the handler's behaviour.
+
+use actix_web::{HttpResponse, web};
+use boom_contracts::UserRole;
+use schemars::{JsonSchema, schema_for};
+use serde_json::{Map, Value, json};
+
+use crate::{account, audit, control, events, live, pagination::Page, photomatons, users};
+
+type Schema = fn() -> Value;
+
+/// One route of the gateway.
+#[derive(Clone, Copy)]
+pub struct Endpoint {
+    /// Lowercase HTTP method.
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// `None`: no sign-in needed. `Some(role)`: that role or a higher one.
+    pub role: Option<UserRole>,
+    pub request: Option<Schema>,
+    pub response: Option<Schema>,
+    /// Mounts the handler; routes served by every service (`/api/health`, `/metrics`) are
+    /// mounted by `boom-server` and only described here.
+    pub mount: fn(&mut web::ServiceConfig),
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method.to_uppercase(), self.path)
+    }
+}
+
+fn schema<T: JsonSchema>() -> Value {
+    serde_json::to_value(schema_for!(T)).unwrap_or(Value::Null)
+}
+
+macro_rules! endpoint {
+    ($method:ident $path:literal => $handler:path, $summary:literal, $role:expr, $request:expr, $response:expr) => {
+        Endpoint {
+            method: stringify!($method),
+            path: $path,
+            summary: $summary,
+            role: $role,
+            request: $request,
+            response: $response,
+            mount: |cfg| {
+                cfg.route($path, web::$method().to($handler));
+            },
+        }
+    };
+}
+
+const VIEWER: Option<UserRole> = Some(UserRole::Viewer);
+const INSTALLER: Option<UserRole> = Some(UserRole::Installer);
+const ADMIN: Option<UserRole> = Some(UserRole::Admin);
+
+fn shared(_: &mut web::ServiceConfig) {}
+
+/// Every route of the gateway.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint {
+            method: "get",
+            path: "/api/health",
+            summary: "Health of the gateway and its dependencies (200, or 503 naming the failing ones)",
+            role: None,
+            request: None,
+            response: None,
+            mount: shared,
+        },
+        Endpoint {
+            method: "get",
+            path: "/metrics",
+            summary: "Prometheus metrics",
+            role: None,
+            request: None,
+            response: None,
+            mount: shared,
+        },
+        endpoint!(get "/api/openapi.json" => openapi, "This document", None, None, None),
+        endpoint!(post "/api/auth/login" => account::login, "Sign in: sets the session cookie, answers the user and the CSRF token", None, Some(schema::<account::Login>), Some(schema::<account::Me>)),
+        endpoint!(post "/api/auth/logout" => account::logout, "Sign out: ends the session", VIEWER, None, None),
+        endpoint!(get "/api/auth/me" => account::whoami, "The signed-in user and the CSRF token", VIEWER, None, Some(schema::<account::Me>)),
+        endpoint!(get "/api/photomatons" => photomatons::list, "Booths with their live state, by id", VIEWER, None, Some(schema::<Page<photomatons::PhotomatonView>>)),
+        endpoint!(post "/api/photomatons" => photomatons::create, "Register a booth", ADMIN, Some(schema::<photomatons::CreatePhotomaton>), Some(schema::<photomatons::PhotomatonView>)),
+        endpoint!(get "/api/photomatons/{id}" => photomatons::get, "One booth", VIEWER, None, Some(schema::<photomatons::PhotomatonView>)),
+        endpoint!(patch "/api/photomatons/{id}" => photomatons::update, "Edit a booth: name, hostname, IPs, MAC, wake target, paper capacity and thresholds", ADMIN, Some(schema::<photomatons::UpdatePhotomaton>), Some(schema::<photomatons::PhotomatonView>)),
+        endpoint!(delete "/api/photomatons/{id}" => photomatons::delete, "Remove a booth", ADMIN, None, None),
+        endpoint!(post "/api/photomatons/{id}/api-key" => photomatons::rotate_api_key, "New agent key, shown once (the previous one stops working)", ADMIN, None, Some(schema::<photomatons::ApiKey>)),
+        endpoint!(post "/api/photomatons/{id}/paper-reset" => photomatons::paper_reset, "A new paper roll", INSTALLER, Some(schema::<photomatons::PaperReset>), Some(schema::<photomatons::PhotomatonView>)),
+        endpoint!(get "/api/photomatons/{id}/speedtests" => photomatons::speed_tests, "Speed tests of a booth, newest first", VIEWER, None, Some(schema::<Page<photomatons::SpeedTestView>>)),
+        endpoint!(get "/api/events" => events::list, "Events, newest first, optionally by status (ACTIVE, COMPLETED, ARCHIVED)", VIEWER, None, Some(schema::<Page<events::EventView>>)),
+        endpoint!(get "/api/events/{id}" => events::get, "One event with totals per media type and booth, and media per hour", VIEWER, None, Some(schema::<events::EventDetail>)),
+        endpoint!(get "/api/audit-logs" => audit::list, "The audit log, newest first; filter by userId, action, from, to", ADMIN, None, Some(schema::<Page<audit::AuditLogView>>)),
+        endpoint!(get "/api/users" => users::list, "Users", ADMIN, None, Some(schema::<Page<users::UserView>>)),
+        endpoint!(post "/api/users" => users::create, "Create a user", ADMIN, Some(schema::<users::CreateUser>), Some(schema::<users::UserView>)),
+        endpoint!(patch "/api/users/{id}" => users::update, "Edit a user (a new role or password ends their sessions)", ADMIN, Some(schema::<users::UpdateUser>), Some(schema::<users::UserView>)),
+        endpoint!(delete "/api/users/{id}" => users::delete, "Delete a user and end their sessions", ADMIN, None, None),
+        endpoint!(post "/api/notion/sync" => control::notion_sync, "Sync Notion now and answer the summary", INSTALLER, None, Some(schema::<boom_contracts::NotionSyncSummary>)),
+        endpoint!(post "/api/webhooks/action" => control::action, "Act on a booth (power_on) through photomaton-control", INSTALLER, Some(schema::<control::ActionRequest>), Some(schema::<boom_contracts::ControlReply>)),
+        endpoint!(get "/ws" => live::websocket, "WebSocket: booth states, then photomaton:updated, events:updated, photomaton:action", VIEWER, None, None),
+    ]
+}
+
+/// Mounts every endpoint.
+pub fn mount(cfg: &mut web::ServiceConfig) {
+    for endpoint in endpoints() {
+        (endpoint.mount)(cfg);
+    }
+}
+
+/// Moves a schemars schema's `$defs` into `components` and points its references there.
+fn inline(schema: Value, components: &mut Map<String, Value>) -> Value {
+    let text = serde_json::to_string(&schema)
+        .unwrap_or_default()
+        .replace("#/$defs/", "#/components/schemas/");
+    let mut schema: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if let Some(Value::Object(defs)) = schema.as_object_mut().and_then(|o| o.remove("$defs")) {
+        components.extend(defs);
+    }
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("$schema");
+    }
+    schema
+}
+
+/// The OpenAPI 3.1 document of the gateway.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    let mut components = Map::new();
+    let error = json!({"$ref": "#/components/schemas/Error"});
+    for e in endpoints() {
+        let mut operation = json!({
+            "summary": e.summary,
+            "x-minimum-role": e.role,
+            "responses": {
+                "200": {"description": "OK"},
+                "400": {"description": "Malformed request", "content": {"application/json": {"schema": error}}},
+                "404": {"description": "No such resource", "content": {"application/json": {"schema": error}}},
+                "422": {"description": "A value was refused", "content": {"application/json": {"schema": error}}},
+                "503": {"description": "A dependency is unavailable", "content": {"application/json": {"schema": error}}},
+            },
+        });
+        if let Some(role) = e.role {
+            operation["security"] = json!([{"session": []}]);
+            operation["responses"]["401"] = json!({"description": "Not signed in", "content": {"application/json": {"schema": error}}});
+            operation["responses"]["403"] = json!({"description": format!("Needs the {role} role, or CSRF check failed"), "content": {"application/json": {"schema": error}}});
+        }
+        if let Some(request) = e.request {
+            operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": inline(request(), &mut components)}}});
+        }
+        if let Some(response) = e.response {
+            operation["responses"]["200"]["content"] =
+                json!({"application/json": {"schema": inline(response(), &mut components)}});
+        }
+        if e.path.contains("{id}") {
+            operation["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}]);
+        }
+        let item = paths.entry(e.path.to_owned()).or_insert_with(|| json!({}));
+        item[e.method] = operation;
+    }
+    components.insert(
+        "Error".to_owned(),
+        json!({"type": "object", "required": ["error", "message"], "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "LE BOOM gateway", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE,
+                    "description": "Mutating requests also need the X-CSRF-Token header from /api/auth/login or /api/auth/me, and the gateway's own Origin."}
+            },
+        },
+    })
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(document())
+}

@@ -1,0 +1,345 @@
+//! Sign-in, sessions and roles.
+//!
+//! A session is a random 256-bit token in an httpOnly, SameSite=Lax cookie (Secure when the
+//! request came over HTTPS); Redis keeps, under the SHA-256 of the token, who it belongs to,
+//! their role and the session's CSRF token, for 30 days after the last use (sliding). A
+//! user's sessions are indexed so that deleting the user, changing their role or password
+//! revokes them all at once.
+//!
+//! Every request that changes something and is authenticated by the cookie must carry the
+//! session's CSRF token in `X-CSRF-Token` and come from the gateway's own `Origin`; otherwise
+//! it is refused with 403 `{"error":"csrf"}`. The [`Session`] extractor enforces this, so no
+//! mutating handler can forget it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::Method;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use boom_cache::redis;
+use boom_contracts::{UserId, UserRole};
+use boom_server::{ApiError, ErrorCode};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::errors::OrApi;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "boom_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// What Redis keeps for a session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub user_id: UserId,
+    pub username: String,
+    pub role: UserRole,
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How much a role may do: viewers read, installers act on booths, admins manage.
+pub fn rank(role: UserRole) -> u8 {
+    match role {
+        UserRole::Viewer => 1,
+        UserRole::Installer => 2,
+        UserRole::Admin => 3,
+    }
+}
+
+pub fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn session_key(state: &AppState, token_hash: &str) -> String {
+    state.cache.key(&format!("session:{token_hash}"))
+}
+
+fn user_sessions_key(state: &AppState, user: UserId) -> String {
+    state.cache.key(&format!("user-sessions:{user}"))
+}
+
+/// Opens a session for `user`; returns the cookie token and the record.
+pub async fn open_session(
+    state: &AppState,
+    user_id: UserId,
+    username: &str,
+    role: UserRole,
+) -> Result<(String, SessionRecord), ApiError> {
+    let token = random_token();
+    let hash = sha256_hex(&token);
+    let record = SessionRecord {
+        user_id,
+        username: username.to_owned(),
+        role,
+        csrf: random_token(),
+        created_at: Utc::now(),
+    };
+    let body = serde_json::to_string(&record).map_err(ApiError::internal)?;
+    let mut conn = state.cache.connection().await.or_api()?;
+    let ttl = SESSION_TTL.as_secs();
+    let index = user_sessions_key(state, user_id);
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg(session_key(state, &hash))
+        .arg(body)
+        .arg("EX")
+        .arg(ttl)
+        .ignore()
+        .cmd("SADD")
+        .arg(&index)
+        .arg(&hash)
+        .ignore()
+        .cmd("EXPIRE")
+        .arg(&index)
+        .arg(ttl)
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .or_api()?;
+    Ok((token, record))
+}
+
+/// Loads a session and pushes its expiry 30 days further (sliding expiry).
+async fn load_session(
+    state: &AppState,
+    token_hash: &str,
+) -> Result<Option<SessionRecord>, ApiError> {
+    let mut conn = state.cache.connection().await.or_api()?;
+    let body: Option<String> = redis::cmd("GETEX")
+        .arg(session_key(state, token_hash))
+        .arg("EX")
+        .arg(SESSION_TTL.as_secs())
+        .query_async(&mut conn)
+        .await
+        .or_api()?;
+    Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+}
+
+pub async fn close_session(state: &AppState, session: &Session) -> Result<(), ApiError> {
+    let mut conn = state.cache.connection().await.or_api()?;
+    let _: () = redis::pipe()
+        .cmd("DEL")
+        .arg(session_key(state, &session.token_hash))
+        .ignore()
+        .cmd("SREM")
+        .arg(user_sessions_key(state, session.record.user_id))
+        .arg(&session.token_hash)
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .or_api()?;
+    Ok(())
+}
+
+/// Ends every session of `user` (deleted, role or password changed).
+pub async fn revoke_user_sessions(state: &AppState, user: UserId) -> Result<(), ApiError> {
+    let mut conn = state.cache.connection().await.or_api()?;
+    let index = user_sessions_key(state, user);
+    let hashes: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(&index)
+        .query_async(&mut conn)
+        .await
+        .or_api()?;
+    let mut pipe = redis::pipe();
+    for hash in &hashes {
+        pipe.cmd("DEL").arg(session_key(state, hash)).ignore();
+    }
+    pipe.cmd("DEL").arg(&index).ignore();
+    let _: () = pipe.query_async(&mut conn).await.or_api()?;
+    Ok(())
+}
+
+/// The session cookie for `token` (or an expired one, to sign out).
+pub fn session_cookie(request: &HttpRequest, token: Option<&str>) -> Cookie<'static> {
+    let secure = request.connection_info().scheme() == "https";
+    let mut cookie = Cookie::build(SESSION_COOKIE, token.unwrap_or_default().to_owned())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .finish();
+    match token {
+        Some(_) => cookie.set_max_age(actix_web::cookie::time::Duration::seconds(
+            i64::try_from(SESSION_TTL.as_secs()).unwrap_or(i64::MAX),
+        )),
+        None => cookie.make_removal(),
+    }
+    cookie
+}
+
+/// The gateway's own origin, as the browser sees it (`https://boom.example` behind a proxy
+/// that sets `X-Forwarded-Proto`/`Forwarded`).
+pub fn own_origin(request: &HttpRequest) -> String {
+    let info = request.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+/// A signed-in person. Extracting it refuses anonymous requests (401), expired sessions
+/// (401), and mutating requests without the CSRF token or from another origin (403).
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token_hash: String,
+    pub record: SessionRecord,
+}
+
+impl Session {
+    /// 403 unless the user's role is at least `role`.
+    pub fn require(&self, role: UserRole) -> Result<(), ApiError> {
+        if rank(self.record.role) >= rank(role) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("this needs the {role} role; you are {}", self.record.role),
+            ))
+        }
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.record.user_id
+    }
+}
+
+fn is_mutating(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Refuses a cookie-authenticated mutating request that lacks the CSRF token or comes from
+/// another origin.
+fn check_csrf(request: &HttpRequest, record: &SessionRecord) -> Result<(), ApiError> {
+    let csrf = || {
+        ApiError::new(
+            ErrorCode::Csrf,
+            "missing or wrong X-CSRF-Token, or request from another origin",
+        )
+    };
+    let origin = request
+        .headers()
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(csrf)?;
+    if origin != own_origin(request) {
+        return Err(csrf());
+    }
+    let token = request
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(csrf)?;
+    // Both are random 43-character strings; compare without an early exit.
+    let same = token.len() == record.csrf.len()
+        && token
+            .bytes()
+            .zip(record.csrf.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same { Ok(()) } else { Err(csrf()) }
+}
+
+impl FromRequest for Session {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        Box::pin(async move {
+            let state = request
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| ApiError::internal("gateway state missing"))?;
+            let token = request
+                .cookie(SESSION_COOKIE)
+                .map(|c| c.value().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "sign in first"))?;
+            let token_hash = sha256_hex(&token);
+            let record = load_session(&state, &token_hash).await?.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "your session has expired, sign in again",
+                )
+            })?;
+            if is_mutating(request.method()) {
+                check_csrf(&request, &record)?;
+            }
+            Ok(Session { token_hash, record })
+        })
+    }
+}
+
+/// A fixed-window counter in Redis: 429 with the seconds to wait once `max` is passed.
+pub async fn rate_limit(
+    state: &AppState,
+    key: &str,
+    max: u32,
+    window: Duration,
+) -> Result<(), ApiError> {
+    let mut conn = state.cache.connection().await.or_api()?;
+    let key = state.cache.key(&format!("ratelimit:{key}"));
+    let (count, ttl): (u32, i64) = redis::pipe()
+        .atomic()
+        .cmd("INCR")
+        .arg(&key)
+        .cmd("EXPIRE")
+        .arg(&key)
+        .arg(window.as_secs())
+        .arg("NX")
+        .ignore()
+        .cmd("TTL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .or_api()?;
+    if count > max {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!("too many attempts, try again in {} s", ttl.max(1)),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn reset_rate_limit(state: &AppState, key: &str) -> Result<(), ApiError> {
+    let mut conn = state.cache.connection().await.or_api()?;
+    let _: () = redis::cmd("DEL")
+        .arg(state.cache.key(&format!("ratelimit:{key}")))
+        .query_async(&mut conn)
+        .await
+        .or_api()?;
+    Ok(())
+}
+
+/// Checks a password against an argon2id PHC string, off the async threads (it costs ~20 ms
+/// of CPU by design). Without a hash (unknown user) it still spends the same time.
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3gJ8dOqV9xj3mJ0qYH3l0p9E7lBq8Q8m7Pp1b9uGzVQ";
+    tokio::task::spawn_blocking(move || {
+        let stored = hash.as_deref().unwrap_or(DUMMY);
+        let verified = PasswordHash::new(stored)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        verified && hash.is_some()
+    })
+    .await
+    .unwrap_or(false)
+}

@@ -1,0 +1,78 @@
+//! How storage failures become answers: the client learns what it can act on (409 for a
+//! duplicate, 422 for a refused value, 503 when a dependency is down), the log gets the rest.
+
+use boom_cache::CacheError;
+use boom_db::DbError;
+use boom_server::{ApiError, ErrorCode};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+pub fn from_diesel(error: DieselError) -> ApiError {
+    match &error {
+        DieselError::NotFound => ApiError::not_found("no such resource"),
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "already exists ({})",
+                info.constraint_name().unwrap_or("unique constraint")
+            ),
+        ),
+        DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, info) => {
+            ApiError::unprocessable(format!(
+                "value refused ({})",
+                info.constraint_name().unwrap_or("check constraint")
+            ))
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+            ApiError::unprocessable("refers to something that does not exist")
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+            ApiError::unavailable("the database connection was lost, try again")
+        }
+        _ => ApiError::internal(error),
+    }
+}
+
+pub fn from_db(error: DbError) -> ApiError {
+    match error {
+        DbError::Query(e) => from_diesel(e),
+        DbError::Pool(_) | DbError::Connect(_) => {
+            tracing::warn!(%error, "database unavailable");
+            ApiError::unavailable("the database is unavailable, try again shortly")
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+pub fn from_cache(error: CacheError) -> ApiError {
+    tracing::warn!(%error, "redis unavailable");
+    ApiError::unavailable("sessions are unavailable (Redis), try again shortly")
+}
+
+/// `?` on storage results inside handlers.
+pub trait OrApi<T> {
+    fn or_api(self) -> Result<T, ApiError>;
+}
+
+impl<T> OrApi<T> for Result<T, DieselError> {
+    fn or_api(self) -> Result<T, ApiError> {
+        self.map_err(from_diesel)
+    }
+}
+
+impl<T> OrApi<T> for Result<T, DbError> {
+    fn or_api(self) -> Result<T, ApiError> {
+        self.map_err(from_db)
+    }
+}
+
+impl<T> OrApi<T> for Result<T, CacheError> {
+    fn or_api(self) -> Result<T, ApiError> {
+        self.map_err(from_cache)
+    }
+}
+
+impl<T> OrApi<T> for Result<T, boom_cache::redis::RedisError> {
+    fn or_api(self) -> Result<T, ApiError> {
+        self.map_err(|e| from_cache(CacheError::Redis(e)))
+    }
+}

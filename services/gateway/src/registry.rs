@@ -1,0 +1,125 @@
+//! The booth registry on the bus: the gateway owns the `photomatons` table and mirrors what
+//! ingest and control need of it (IPs, MAC, wake target, agent key hash) into the registry
+//! KV bucket, after every committed change and in full at start (which also repairs any
+//! change that could not be mirrored while NATS was down).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use boom_bus::Bus;
+use boom_bus::async_nats::jetstream::kv;
+use boom_contracts::domain::{DEFAULT_WAKE_PORT, MacAddress};
+use boom_contracts::messages::RegistryEntry;
+use boom_db::DbPool;
+use boom_db::models::Photomaton;
+use boom_db::schema::photomatons;
+use diesel::{QueryDsl, SelectableHelper};
+use diesel_async::RunQueryDsl;
+use futures::TryStreamExt;
+use tokio::sync::OnceCell;
+
+#[derive(Debug, Clone)]
+pub struct RegistryPublisher {
+    bus: Bus,
+    store: Arc<OnceCell<kv::Store>>,
+}
+
+/// What the registry says of a booth.
+pub fn entry(booth: &Photomaton) -> RegistryEntry {
+    RegistryEntry {
+        photomaton_id: booth.id,
+        name: booth.name.clone(),
+        hostname: booth.hostname.clone(),
+        tailscale_ip: booth.tailscale_ip.map(|ip| ip.addr().to_string()),
+        router_tailscale_ip: booth.router_tailscale_ip.map(|ip| ip.addr().to_string()),
+        mac_address: booth.mac_address.map(|mac| MacAddress(mac).to_string()),
+        wake_target: effective_wake_target(booth),
+        agent_key_sha256: booth.agent_key_sha256.clone(),
+    }
+}
+
+/// The configured wake target, else the router's Tailscale IP on port 9.
+pub fn effective_wake_target(booth: &Photomaton) -> Option<String> {
+    booth.wake_target.clone().or_else(|| {
+        booth.router_tailscale_ip.map(|ip| match ip.addr() {
+            std::net::IpAddr::V4(v4) => format!("{v4}:{DEFAULT_WAKE_PORT}"),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]:{DEFAULT_WAKE_PORT}"),
+        })
+    })
+}
+
+impl RegistryPublisher {
+    pub fn new(bus: Bus) -> Self {
+        Self {
+            bus,
+            store: Arc::default(),
+        }
+    }
+
+    async fn store(&self) -> Result<&kv::Store, boom_bus::BusError> {
+        let bucket = self.bus.namespace().registry_bucket();
+        self.store
+            .get_or_try_init(|| self.bus.ensure_kv(&bucket, Duration::ZERO))
+            .await
+    }
+
+    /// Mirrors one booth; a failure is logged and repaired by the next full sync.
+    pub async fn put(&self, booth: &Photomaton) {
+        let result = async {
+            let body = serde_json::to_vec(&entry(booth)).map_err(|e| e.to_string())?;
+            let store = self.store().await.map_err(|e| e.to_string())?;
+            store
+                .put(booth.id.to_string(), body.into())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(())
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::warn!(photomaton = %booth.id, %error, "registry not updated; the next full sync will repair it");
+        }
+    }
+
+    pub async fn remove(&self, id: boom_contracts::PhotomatonId) {
+        let result = async {
+            let store = self.store().await.map_err(|e| e.to_string())?;
+            store.purge(id.to_string()).await.map_err(|e| e.to_string())
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::warn!(photomaton = %id, %error, "registry entry not removed; the next full sync will repair it");
+        }
+    }
+
+    /// Writes every booth and removes entries of booths that no longer exist.
+    pub async fn sync_all(&self, db: &DbPool) -> Result<usize, String> {
+        let mut conn = db.get().await.map_err(|e| e.to_string())?;
+        let booths: Vec<Photomaton> = photomatons::table
+            .select(Photomaton::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        drop(conn);
+        let store = self.store().await.map_err(|e| e.to_string())?;
+        let known: std::collections::HashSet<String> =
+            booths.iter().map(|b| b.id.to_string()).collect();
+        let keys: Vec<String> = store
+            .keys()
+            .await
+            .map_err(|e| e.to_string())?
+            .try_collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        for key in keys.into_iter().filter(|k| !known.contains(k)) {
+            store.purge(&key).await.map_err(|e| e.to_string())?;
+        }
+        for booth in &booths {
+            let body = serde_json::to_vec(&entry(booth)).map_err(|e| e.to_string())?;
+            store
+                .put(booth.id.to_string(), body.into())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(booths.len())
+    }
+}

@@ -1,0 +1,35 @@
+//! What every handler may use.
+
+use boom_bus::Bus;
+use boom_cache::Cache;
+use boom_db::{DbConn, DbPool};
+use boom_server::ApiError;
+
+use crate::errors::from_db;
+use crate::live::LiveHub;
+use crate::registry::RegistryPublisher;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DbPool,
+    pub cache: Cache,
+    pub bus: Bus,
+    pub live: LiveHub,
+    pub registry: RegistryPublisher,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("cache", &self.cache)
+            .field("bus", &self.bus)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// A pooled connection, or 503 when PostgreSQL is unavailable.
+    pub async fn conn(&self) -> Result<DbConn, ApiError> {
+        self.db.get().await.map_err(|e| from_db(e.into()))
+    }
+}
