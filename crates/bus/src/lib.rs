@@ -193,20 +193,29 @@ impl Bus {
         }
     }
 
-    /// Creates (or finds) a KV bucket of the stack.
+    /// Creates (or finds) a KV bucket of the stack. The bucket's stream is created with the
+    /// same settings async-nats would use, but directly: its `create_key_value` first asks
+    /// for account info, which it fails to decode from a NATS 2.9 server.
     pub async fn ensure_kv(&self, bucket: &str, max_age: Duration) -> Result<kv::Store, BusError> {
-        if let Ok(store) = self.jetstream.get_key_value(bucket).await {
-            return Ok(store);
-        }
+        let config = stream::Config {
+            name: format!("KV_{bucket}"),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: 1,
+            max_age,
+            storage: stream::StorageType::File,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            num_replicas: self.replicas,
+            discard: stream::DiscardPolicy::New,
+            ..Default::default()
+        };
         self.jetstream
-            .create_key_value(kv::Config {
-                bucket: bucket.to_owned(),
-                history: 1,
-                max_age,
-                num_replicas: self.replicas,
-                storage: stream::StorageType::File,
-                ..Default::default()
-            })
+            .get_or_create_stream(config)
+            .await
+            .map_err(|e| BusError::JetStream(e.to_string()))?;
+        self.jetstream
+            .get_key_value(bucket)
             .await
             .map_err(|e| BusError::JetStream(e.to_string()))
     }

@@ -48,7 +48,16 @@ macro_rules! endpoint {
             request: $request,
             response: $response,
             mount: |cfg| {
-                cfg.route($path, web::$method().to($handler));
+                let route = web::$method().to($handler);
+                let route = match $role {
+                    Some(role) => {
+                        route.wrap(actix_web::middleware::from_fn(move |request, next| {
+                            crate::auth::authorize(request, next, role)
+                        }))
+                    }
+                    None => route,
+                };
+                cfg.route($path, route);
             },
         }
     };

@@ -15,9 +15,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use actix_web::body::BoxBody;
 use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -252,33 +255,57 @@ fn check_csrf(request: &HttpRequest, record: &SessionRecord) -> Result<(), ApiEr
     if same { Ok(()) } else { Err(csrf()) }
 }
 
+/// Finds the request's session: 401 without one, 403 `csrf` for a mutating request that
+/// fails the CSRF check.
+async fn authenticate(request: &HttpRequest) -> Result<Session, ApiError> {
+    let state = request
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("gateway state missing"))?;
+    let token = request
+        .cookie(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "sign in first"))?;
+    let token_hash = sha256_hex(&token);
+    let record = load_session(&state, &token_hash).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unauthorized,
+            "your session has expired, sign in again",
+        )
+    })?;
+    if is_mutating(request.method()) {
+        check_csrf(request, &record)?;
+    }
+    Ok(Session { token_hash, record })
+}
+
+/// The middleware of every route that needs a role: signs the request in and checks the role
+/// *before* the handler's body is read, so that an anonymous or under-privileged caller learns
+/// nothing from validation errors.
+pub async fn authorize(
+    request: ServiceRequest,
+    next: Next<BoxBody>,
+    role: UserRole,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let session = authenticate(request.request()).await?;
+    session.require(role)?;
+    request.extensions_mut().insert(session);
+    next.call(request).await
+}
+
 impl FromRequest for Session {
     type Error = actix_web::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let authorized = request.extensions().get::<Session>().cloned();
         let request = request.clone();
         Box::pin(async move {
-            let state = request
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| ApiError::internal("gateway state missing"))?;
-            let token = request
-                .cookie(SESSION_COOKIE)
-                .map(|c| c.value().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "sign in first"))?;
-            let token_hash = sha256_hex(&token);
-            let record = load_session(&state, &token_hash).await?.ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::Unauthorized,
-                    "your session has expired, sign in again",
-                )
-            })?;
-            if is_mutating(request.method()) {
-                check_csrf(&request, &record)?;
+            match authorized {
+                Some(session) => Ok(session),
+                None => Ok(authenticate(&request).await?),
             }
-            Ok(Session { token_hash, record })
         })
     }
 }

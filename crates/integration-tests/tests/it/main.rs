@@ -4,6 +4,10 @@
 mod binaries;
 mod bus;
 mod database;
+mod gateway_api;
+mod gateway_auth;
+mod gateway_client;
+mod gateway_live;
 mod health;
 mod helpers;
 mod migrations;

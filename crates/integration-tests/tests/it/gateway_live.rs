@@ -1,0 +1,204 @@
+//! The WebSocket, driven by tokio-tungstenite as a real client.
+
+use std::time::Duration;
+
+use boom_bus::{Bus, BusMetrics};
+use boom_contracts::messages::{LiveEvent, LiveUpdate};
+use boom_testkit::TestContext;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+use crate::gateway_client::{Client, PASSWORD, Staff};
+use crate::helpers::spawn_gateway;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(client: &Client) -> anyhow::Result<Socket> {
+    let mut request =
+        format!("{}/ws", client.base.replace("http://", "ws://")).into_client_request()?;
+    if let Some(cookie) = &client.cookie {
+        request
+            .headers_mut()
+            .insert("cookie", format!("boom_session={cookie}").parse()?);
+    }
+    request.headers_mut().insert("origin", client.base.parse()?);
+    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+    Ok(socket)
+}
+
+/// The next JSON frame, skipping pings.
+async fn next_frame(socket: &mut Socket, within: Duration) -> anyhow::Result<Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("closed"))??;
+        if let Message::Text(text) = message {
+            return Ok(serde_json::from_str(&text)?);
+        }
+    }
+}
+
+/// Reads frames until one satisfies `wanted`.
+async fn frame_where(
+    socket: &mut Socket,
+    within: Duration,
+    wanted: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let frame = next_frame(
+            socket,
+            deadline.saturating_duration_since(tokio::time::Instant::now()),
+        )
+        .await?;
+        if wanted(&frame) {
+            return Ok(frame);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_websocket_needs_a_session() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let app = spawn_gateway(ctx.settings.clone()).await?;
+    let refused = connect(&Client::anonymous(&app)).await;
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("401"), "{message}");
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_client_gets_every_booth_on_connect_then_live_updates_of_its_rooms() -> anyhow::Result<()>
+{
+    let ctx = TestContext::new().await?;
+    let staff = Staff::start(&ctx).await?;
+    let first = staff.booth("boom-01").await?;
+    let second = staff.booth("boom-02").await?;
+    let mut socket = connect(&staff.viewer).await?;
+    let a = next_frame(&mut socket, Duration::from_secs(5)).await?;
+    let b = next_frame(&mut socket, Duration::from_secs(5)).await?;
+    assert_eq!(
+        (
+            a["event"].clone(),
+            a["data"]["id"].clone(),
+            b["data"]["id"].clone()
+        ),
+        (json!("photomaton:updated"), json!(first), json!(second))
+    );
+
+    socket
+        .send(Message::Text(
+            format!(r#"{{"subscribe": ["photomaton:{second}"]}}"#).into(),
+        ))
+        .await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    staff
+        .admin
+        .patch(
+            &format!("/api/photomatons/{first}"),
+            json!({"name": "Ignored"}),
+        )
+        .await?;
+    staff
+        .admin
+        .patch(
+            &format!("/api/photomatons/{second}"),
+            json!({"name": "Salle des fêtes"}),
+        )
+        .await?;
+    let update = next_frame(&mut socket, Duration::from_secs(2)).await?;
+    assert_eq!(
+        (update["data"]["id"].clone(), update["data"]["name"].clone()),
+        (json!(second), json!("Salle des fêtes")),
+        "only the subscribed room"
+    );
+
+    socket
+        .send(Message::Text("not a subscription".into()))
+        .await?;
+    let error = next_frame(&mut socket, Duration::from_secs(2)).await?;
+    assert_eq!(error["error"], "bad_request");
+    staff.app.stop().await
+}
+
+#[tokio::test]
+async fn a_change_committed_through_one_gateway_reaches_a_browser_on_another() -> anyhow::Result<()>
+{
+    let ctx = TestContext::new().await?;
+    let staff = Staff::start(&ctx).await?;
+    let other = spawn_gateway(ctx.settings.clone()).await?;
+    let viewer_on_other = Client::login(&other, "viewer", PASSWORD).await?;
+    let id = staff.booth("boom-01").await?;
+    let mut socket = connect(&viewer_on_other).await?;
+    next_frame(&mut socket, Duration::from_secs(5)).await?; // the snapshot
+    let started = std::time::Instant::now();
+    let edit = staff
+        .admin
+        .patch(
+            &format!("/api/photomatons/{id}"),
+            json!({"name": "Château"}),
+        )
+        .await?;
+    assert_eq!(edit.status, 200);
+    let update = frame_where(&mut socket, Duration::from_secs(1), |f| {
+        f["data"]["name"] == "Château"
+    })
+    .await?;
+    assert_eq!(update["event"], "photomaton:updated");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    other.stop().await?;
+    staff.app.stop().await
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_does_not_delay_the_others() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let staff = Staff::start(&ctx).await?;
+    let mut stalled = connect(&staff.viewer).await?;
+    let mut live = connect(&staff.installer).await?;
+    let bus = Bus::connect(&ctx.settings.nats, "test", BusMetrics::default()).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Far more than the stalled client's queue and socket buffers can hold.
+    let payload = json!({"padding": "x".repeat(16 * 1024)});
+    let total = 1500;
+    let reader = tokio::spawn(async move {
+        let mut received = 0;
+        while received < total {
+            match next_frame(&mut live, Duration::from_secs(20)).await {
+                Ok(frame) if frame["event"] == "events:updated" => received += 1,
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok::<_, anyhow::Error>(received)
+    });
+    for _ in 0..total {
+        bus.publish(&LiveUpdate {
+            event: LiveEvent::EventsUpdated,
+            photomaton_id: None,
+            data: payload.clone(),
+        })
+        .await?;
+    }
+    assert_eq!(reader.await??, total, "the reading client got every update");
+    // The stalled client was dropped: once it reads again, its stream ends.
+    let mut closed = false;
+    while let Ok(Some(message)) =
+        tokio::time::timeout(Duration::from_secs(10), stalled.next()).await
+    {
+        if matches!(message, Ok(Message::Close(_)) | Err(_)) {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the stalled client was disconnected");
+    let metrics = staff.app.get("/metrics").await?.1;
+    assert!(
+        metrics.contains("boom_ws_clients_dropped_total 1"),
+        "{metrics}"
+    );
+    staff.app.stop().await
+}
