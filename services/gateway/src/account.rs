@@ -163,3 +163,32 @@ pub async fn whoami(
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "this account no longer exists"))?;
     Ok(web::Json(me(user, session.record.csrf)))
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateMe {
+    /// `fr` or `en`: the dashboard's language for this user.
+    pub preferred_language: String,
+}
+
+/// Anyone may choose their own language.
+pub async fn update_me(
+    session: Session,
+    state: web::Data<AppState>,
+    body: web::Json<UpdateMe>,
+) -> Result<web::Json<Me>, ApiError> {
+    let language = body.into_inner().preferred_language;
+    if language != "fr" && language != "en" {
+        return Err(ApiError::unprocessable("preferredLanguage: `fr` or `en`"));
+    }
+    let mut conn = state.conn().await?;
+    let user: User = diesel::update(users::table.find(session.user_id()))
+        .set(users::preferred_language.eq(language))
+        .returning(User::as_returning())
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .or_api()?
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "this account no longer exists"))?;
+    Ok(web::Json(me(user, session.record.csrf)))
+}

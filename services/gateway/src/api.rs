@@ -94,6 +94,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(post "/api/auth/login" => account::login, "Sign in: sets the session cookie, answers the user and the CSRF token", None, Some(schema::<account::Login>), Some(schema::<account::Me>)),
         endpoint!(post "/api/auth/logout" => account::logout, "Sign out: ends the session", VIEWER, None, None),
         endpoint!(get "/api/auth/me" => account::whoami, "The signed-in user and the CSRF token", VIEWER, None, Some(schema::<account::Me>)),
+        endpoint!(patch "/api/auth/me" => account::update_me, "Choose one's own dashboard language", VIEWER, Some(schema::<account::UpdateMe>), Some(schema::<account::Me>)),
         endpoint!(get "/api/photomatons" => photomatons::list, "Booths with their live state, by id", VIEWER, None, Some(schema::<Page<photomatons::PhotomatonView>>)),
         endpoint!(post "/api/photomatons" => photomatons::create, "Register a booth", ADMIN, Some(schema::<photomatons::CreatePhotomaton>), Some(schema::<photomatons::PhotomatonView>)),
         endpoint!(get "/api/photomatons/{id}" => photomatons::get, "One booth", VIEWER, None, Some(schema::<photomatons::PhotomatonView>)),

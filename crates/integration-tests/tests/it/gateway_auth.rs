@@ -435,3 +435,31 @@ async fn a_sign_in_from_another_site_is_refused() -> anyhow::Result<()> {
     );
     app.stop().await
 }
+
+#[tokio::test]
+async fn anyone_chooses_their_own_language() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let staff = Staff::start(&ctx).await?;
+    assert_eq!(
+        staff.viewer.get("/api/auth/me").await?.body["preferredLanguage"],
+        "fr",
+        "French first"
+    );
+    let reply = staff
+        .viewer
+        .patch("/api/auth/me", json!({"preferredLanguage": "en"}))
+        .await?;
+    assert_eq!(
+        (reply.status, reply.body["preferredLanguage"].clone()),
+        (200, json!("en"))
+    );
+    assert_eq!(
+        staff
+            .viewer
+            .patch("/api/auth/me", json!({"preferredLanguage": "de"}))
+            .await?
+            .status,
+        422
+    );
+    staff.app.stop().await
+}
