@@ -9,6 +9,7 @@
 //! decides nothing about what a message means.
 
 mod metrics;
+pub mod registry;
 
 use std::future::Future;
 use std::time::Duration;
@@ -26,6 +27,7 @@ use tracing::Instrument;
 
 pub use async_nats;
 pub use metrics::BusMetrics;
+pub use registry::RegistryView;
 
 /// How long JetStream remembers a `Nats-Msg-Id`. The database's accepted-batch table keeps
 /// idempotence beyond it.
@@ -381,6 +383,40 @@ impl Bus {
         F: Fn(M) -> Fut + Send + Sync,
         Fut: Future<Output = Result<(), HandleError>> + Send,
     {
+        let handler = &handler;
+        self.consume_groups(
+            kind,
+            durable,
+            1,
+            move |group: Vec<M>| async move {
+                match group.into_iter().next() {
+                    Some(message) => handler(message).await,
+                    None => Ok(()),
+                }
+            },
+            cancel,
+        )
+        .await
+    }
+
+    /// Like [`Bus::consume`], but hands the handler up to `max_group` messages at a time (as
+    /// many as have already arrived, never waiting for more), so that it can commit them in
+    /// one transaction. `Ok` acks every message of the group after the handler returned;
+    /// a transient error naks them all; a poison verdict on a group is retried message by
+    /// message, so that one bad message is terminated without dropping its neighbours.
+    pub async fn consume_groups<M, F, Fut>(
+        &self,
+        kind: StreamKind,
+        durable: &str,
+        max_group: usize,
+        handler: F,
+        cancel: CancellationToken,
+    ) -> Result<(), BusError>
+    where
+        M: BusMessage,
+        F: Fn(Vec<M>) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<(), HandleError>> + Send,
+    {
         let stream = self.ensure_stream(kind).await?;
         let consumer: consumer::PullConsumer = stream
             .get_or_create_consumer(
@@ -390,6 +426,7 @@ impl Bus {
                     ack_policy: consumer::AckPolicy::Explicit,
                     ack_wait: ACK_WAIT,
                     filter_subject: M::subject(&self.namespace),
+                    max_ack_pending: 10_000,
                     ..Default::default()
                 },
             )
@@ -401,47 +438,105 @@ impl Bus {
             .map_err(|e| BusError::JetStream(e.to_string()))?;
         let stream_name = self.namespace.stream(kind);
         loop {
-            // Cancellation is only looked at between messages: the one in hand finishes.
-            let message = tokio::select! {
+            // Cancellation is only looked at between groups: the group in hand finishes.
+            let first = tokio::select! {
                 () = cancel.cancelled() => break,
-                message = messages.next() => match message {
-                    Some(Ok(m)) => m,
-                    Some(Err(e)) => {
-                        tracing::warn!(stream = %stream_name, error = %e, "pull failed, retrying");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        continue;
-                    }
-                    None => break,
-                },
+                message = messages.next() => message,
             };
-            let trace = trace_of(message.headers.as_ref());
-            let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-            let outcome = match serde_json::from_slice::<M>(&message.payload) {
-                Err(e) => Err(HandleError::Poison(format!("undecodable: {e}"))),
-                Ok(decoded) => {
-                    let span = tracing::info_span!("consume", subject = %message.subject, trace_id = %trace, delivered);
-                    trace.scope(handler(decoded)).instrument(span).await
+            let mut arrived = match first {
+                Some(Ok(m)) => vec![m],
+                Some(Err(e)) => {
+                    tracing::warn!(stream = %stream_name, error = %e, "pull failed, retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
                 }
+                None => break,
             };
-            let (kind_of_ack, label) = match &outcome {
-                Ok(()) => (AckKind::Ack, "acked"),
+            while arrived.len() < max_group.max(1) {
+                match futures::FutureExt::now_or_never(messages.next()) {
+                    Some(Some(Ok(m))) => arrived.push(m),
+                    _ => break,
+                }
+            }
+            let mut group = Vec::with_capacity(arrived.len());
+            let mut decoded = Vec::with_capacity(arrived.len());
+            for message in arrived {
+                match serde_json::from_slice::<M>(&message.payload) {
+                    Ok(m) => {
+                        decoded.push(m);
+                        group.push(message);
+                    }
+                    Err(e) => {
+                        tracing::error!(stream = %stream_name, error = %e, "undecodable message terminated");
+                        self.settle(&stream_name, &message, AckKind::Term, "terminated")
+                            .await;
+                    }
+                }
+            }
+            if group.is_empty() {
+                continue;
+            }
+            let trace = trace_of(group[0].headers.as_ref());
+            let span = tracing::info_span!("consume", stream = %stream_name, trace_id = %trace, messages = group.len());
+            let outcome = trace.scope(handler(decoded)).instrument(span).await;
+            match outcome {
+                Ok(()) => {
+                    for message in &group {
+                        self.settle(&stream_name, message, AckKind::Ack, "acked")
+                            .await;
+                    }
+                }
                 Err(HandleError::Transient(reason)) => {
-                    tracing::warn!(stream = %stream_name, %reason, delivered, "transient failure, will retry");
-                    (AckKind::Nak(Some(nak_delay(delivered))), "nacked")
+                    tracing::warn!(stream = %stream_name, %reason, "transient failure, will retry");
+                    for message in &group {
+                        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+                        self.settle(
+                            &stream_name,
+                            message,
+                            AckKind::Nak(Some(nak_delay(delivered))),
+                            "nacked",
+                        )
+                        .await;
+                    }
+                }
+                Err(HandleError::Poison(reason)) if group.len() == 1 => {
+                    tracing::error!(stream = %stream_name, %reason, "poison message terminated");
+                    self.settle(&stream_name, &group[0], AckKind::Term, "terminated")
+                        .await;
                 }
                 Err(HandleError::Poison(reason)) => {
-                    tracing::error!(stream = %stream_name, %reason, "poison message terminated");
-                    (AckKind::Term, "terminated")
+                    tracing::warn!(stream = %stream_name, %reason, "poison in a group, retrying one by one");
+                    for message in group {
+                        let Ok(single) = serde_json::from_slice::<M>(&message.payload) else {
+                            continue;
+                        };
+                        let (kind_of_ack, label) = match handler(vec![single]).await {
+                            Ok(()) => (AckKind::Ack, "acked"),
+                            Err(HandleError::Transient(_)) => {
+                                let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+                                (AckKind::Nak(Some(nak_delay(delivered))), "nacked")
+                            }
+                            Err(HandleError::Poison(reason)) => {
+                                tracing::error!(stream = %stream_name, %reason, "poison message terminated");
+                                (AckKind::Term, "terminated")
+                            }
+                        };
+                        self.settle(&stream_name, &message, kind_of_ack, label)
+                            .await;
+                    }
                 }
-            };
-            if let Err(e) = message.double_ack_with(kind_of_ack).await {
-                // Not acknowledged: JetStream redelivers after ACK_WAIT, and the handler's
-                // idempotence makes the second delivery harmless.
-                tracing::warn!(stream = %stream_name, error = %e, "ack not confirmed");
             }
-            self.metrics.consumed(&stream_name, label);
         }
         Ok(())
+    }
+
+    /// Acks, naks or terms, waiting for the server to confirm. An unconfirmed ack leads to a
+    /// redelivery after `ACK_WAIT`, which the handlers' idempotence makes harmless.
+    async fn settle(&self, stream: &str, message: &jetstream::Message, kind: AckKind, label: &str) {
+        if let Err(e) = message.double_ack_with(kind).await {
+            tracing::warn!(%stream, error = %e, "ack not confirmed");
+        }
+        self.metrics.consumed(stream, label);
     }
 }
 

@@ -226,6 +226,27 @@ impl Default for AgentSettings {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct IngestSettings {
+    /// Sync requests one agent key may make per minute.
+    pub rate_limit_per_minute: u32,
+    /// The largest request body accepted (bytes).
+    pub max_body_bytes: usize,
+    /// The most stat lines one batch may carry.
+    pub max_stats: usize,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self {
+            rate_limit_per_minute: 120,
+            max_body_bytes: 1 << 20,
+            max_stats: 5_000,
+        }
+    }
+}
+
 /// The configuration of the whole stack.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -237,6 +258,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub notion: NotionSettings,
     pub agent: AgentSettings,
+    pub ingest: IngestSettings,
 }
 
 impl Settings {

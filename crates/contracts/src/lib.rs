@@ -7,6 +7,7 @@
 //! This crate does no I/O and knows nothing of NATS clients or databases: it is the one
 //! place where a message's shape is decided, and `proto/` is generated from it.
 
+pub mod agent;
 pub mod catalogue;
 pub mod domain;
 pub mod ids;

@@ -84,6 +84,9 @@ pub struct AgentBatchAccepted {
     /// Prints left on the roll, as the agent counts them.
     pub paper_level: Option<i32>,
     pub speedtest: Option<SpeedTestSample>,
+    /// Events the agent still had buffered when it sent this batch.
+    pub backlog: Option<i64>,
+    pub agent_version: Option<String>,
     pub received_at: DateTime<Utc>,
 }
 
@@ -92,8 +95,9 @@ impl BusMessage for AgentBatchAccepted {
     const DELIVERY: Delivery = Delivery::Stream(StreamKind::Stats);
     const SUMMARY: &'static str = "stats-ingest: an agent batch was authenticated and validated; the gateway records it once.";
 
+    /// Per booth: two booths that happened to pick the same UUID are two batches.
     fn dedupe_id(&self) -> Option<String> {
-        Some(self.batch_id.to_string())
+        Some(format!("{}:{}", self.photomaton_id, self.batch_id))
     }
 }
 
@@ -383,9 +387,11 @@ mod tests {
             stats: vec![],
             paper_level: None,
             speedtest: None,
+            backlog: None,
+            agent_version: None,
             received_at: Utc::now(),
         };
-        assert_eq!(batch.dedupe_id(), Some(id.to_string()));
+        assert_eq!(batch.dedupe_id(), Some(format!("3:{id}")));
         assert_eq!(
             AgentBatchAccepted::subject(&Namespace::default()),
             "boom.stats.batch.accepted"

@@ -15,6 +15,7 @@ pub mod events;
 pub mod live;
 pub mod pagination;
 pub mod photomatons;
+pub mod recorder;
 pub mod registry;
 pub mod state;
 pub mod users;
@@ -91,6 +92,13 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 delay = (delay * 2).min(Duration::from_secs(30));
             }
         }
+    });
+    background.spawn({
+        let (state, metrics) = (
+            state.clone(),
+            recorder::RecorderMetrics::register(&mut registry),
+        );
+        |cancel| recorder::run(state, metrics, cancel)
     });
     background.spawn({
         let (bus, hub) = (state.bus.clone(), state.live.clone());

@@ -2,13 +2,18 @@
 //! booth registry (read from the bus), validates it, and answers only once the batch is
 //! durable in JetStream; the gateway then records it exactly once.
 //!
-//! It never writes PostgreSQL; Redis only holds rate-limit counters.
+//! It never writes PostgreSQL; Redis only holds rate-limit counters. Any number of instances
+//! may run behind a load balancer: they share nothing but NATS and Redis.
 
-use boom_bus::{Bus, BusMetrics};
+mod sync;
+
+use boom_bus::{Bus, BusMetrics, RegistryView};
 use boom_cache::Cache;
 use boom_config::Settings;
 use boom_server::{Application, Background, Check, Health};
 use prometheus_client::registry::Registry;
+
+pub use sync::IngestMetrics;
 
 pub const SERVICE: &str = "boom-stats-ingest";
 
@@ -17,6 +22,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let cache = Cache::new(&settings.redis)?;
     let mut registry = Registry::default();
     let bus = Bus::connect(&settings.nats, SERVICE, BusMetrics::register(&mut registry)).await?;
+    let metrics = IngestMetrics::register(&mut registry);
     let background = Background::new();
     background.spawn({
         let bus = bus.clone();
@@ -26,6 +32,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             }
         }
     });
+    let (booths, follow) = RegistryView::follow(bus.clone(), background.cancel_token());
+    background.spawn(|_| follow);
     let health = Health::new(vec![
         Check::with("nats", bus.clone(), |bus| async move { bus.check().await }),
         Check::with(
@@ -33,8 +41,23 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             cache.clone(),
             |cache| async move { cache.ping().await },
         ),
+        Check::with("registry", booths.clone(), |booths| async move {
+            if booths.is_loaded() {
+                Ok(())
+            } else {
+                Err("booth registry not loaded yet")
+            }
+        }),
         Check::disk(std::env::temp_dir(), 256 << 20),
     ]);
+    let state = actix_web::web::Data::new(sync::IngestState {
+        bus,
+        cache,
+        booths,
+        metrics,
+        limits: settings.ingest.clone(),
+    });
+    let body_limit = settings.ingest.max_body_bytes;
     Application::launch(
         SERVICE,
         &settings.http.addr,
@@ -42,6 +65,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         health,
         registry,
         background,
-        |_| {},
+        move |cfg| {
+            cfg.app_data(state.clone()).service(
+                actix_web::web::resource("/api/agent/sync")
+                    .app_data(boom_server::json_config(body_limit))
+                    .route(actix_web::web::post().to(sync::sync)),
+            );
+        },
     )
 }

@@ -25,6 +25,8 @@ fn batch(id: uuid::Uuid) -> AgentBatchAccepted {
         }],
         paper_level: Some(698),
         speedtest: None,
+        backlog: None,
+        agent_version: None,
         received_at: chrono::Utc::now(),
     }
 }

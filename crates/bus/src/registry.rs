@@ -1,0 +1,182 @@
+//! The booth registry as the services that read it see it: a local index of the registry KV
+//! bucket (written by the gateway), loaded at start and kept current by a watch. Lookups are
+//! in memory, so an agent request is authenticated without a database or network round trip.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_nats::jetstream::kv::{self, Operation};
+use boom_contracts::PhotomatonId;
+use boom_contracts::messages::RegistryEntry;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::Bus;
+
+#[derive(Debug, Default)]
+struct Index {
+    entries: HashMap<String, (u64, RegistryEntry)>,
+    by_key_hash: HashMap<String, PhotomatonId>,
+    by_hostname: HashMap<String, PhotomatonId>,
+    by_id: HashMap<PhotomatonId, String>,
+    loaded: bool,
+}
+
+impl Index {
+    fn apply(&mut self, key: &str, revision: u64, value: Option<RegistryEntry>) {
+        if self
+            .entries
+            .get(key)
+            .is_some_and(|(seen, _)| *seen > revision)
+        {
+            return; // an older value arriving late
+        }
+        if let Some((_, old)) = self.entries.remove(key) {
+            if let Some(hash) = &old.agent_key_sha256 {
+                self.by_key_hash.remove(hash);
+            }
+            self.by_hostname.remove(&old.hostname.to_ascii_lowercase());
+            self.by_id.remove(&old.photomaton_id);
+        }
+        if let Some(entry) = value {
+            if let Some(hash) = &entry.agent_key_sha256 {
+                self.by_key_hash.insert(hash.clone(), entry.photomaton_id);
+            }
+            self.by_hostname
+                .insert(entry.hostname.to_ascii_lowercase(), entry.photomaton_id);
+            self.by_id.insert(entry.photomaton_id, key.to_owned());
+            self.entries.insert(key.to_owned(), (revision, entry));
+        }
+    }
+
+    fn get(&self, id: PhotomatonId) -> Option<RegistryEntry> {
+        self.by_id
+            .get(&id)
+            .and_then(|key| self.entries.get(key))
+            .map(|(_, e)| e.clone())
+    }
+}
+
+/// A live, in-memory view of the registry bucket.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryView {
+    index: Arc<RwLock<Index>>,
+}
+
+impl RegistryView {
+    /// Starts following the registry; the view is empty (and [`RegistryView::is_loaded`]
+    /// false) until the first full load, retried while NATS is unreachable.
+    pub fn follow(
+        bus: Bus,
+        cancel: CancellationToken,
+    ) -> (Self, impl std::future::Future<Output = ()> + Send) {
+        let view = Self::default();
+        let task = {
+            let view = view.clone();
+            async move {
+                let mut delay = Duration::from_millis(200);
+                loop {
+                    if let Err(error) = view.run(&bus, &cancel).await {
+                        tracing::warn!(%error, "registry watch interrupted, restarting");
+                    }
+                    if cancel.is_cancelled() {
+                        return;
+                    }
+                    tokio::select! {
+                        () = cancel.cancelled() => return,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+            }
+        };
+        (view, task)
+    }
+
+    async fn run(&self, bus: &Bus, cancel: &CancellationToken) -> Result<(), String> {
+        let store = bus
+            .ensure_kv(&bus.namespace().registry_bucket(), Duration::ZERO)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Watch first, then load: nothing written in between is missed; revisions order them.
+        let mut watch = store.watch_all().await.map_err(|e| e.to_string())?;
+        self.load(&store).await?;
+        loop {
+            let entry = tokio::select! {
+                () = cancel.cancelled() => return Ok(()),
+                entry = watch.next() => entry,
+            };
+            let Some(entry) = entry else {
+                return Err("watch ended".to_owned());
+            };
+            let entry = entry.map_err(|e| e.to_string())?;
+            let value = match entry.operation {
+                Operation::Put => serde_json::from_slice::<RegistryEntry>(&entry.value).ok(),
+                Operation::Delete | Operation::Purge => None,
+            };
+            if let Ok(mut index) = self.index.write() {
+                index.apply(&entry.key, entry.revision, value);
+            }
+        }
+    }
+
+    async fn load(&self, store: &kv::Store) -> Result<(), String> {
+        let keys: Vec<String> = store
+            .keys()
+            .await
+            .map_err(|e| e.to_string())?
+            .filter_map(|k| async { k.ok() })
+            .collect()
+            .await;
+        let mut loaded = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(entry) = store.entry(&key).await.map_err(|e| e.to_string())? {
+                loaded.push((
+                    key,
+                    entry.revision,
+                    serde_json::from_slice::<RegistryEntry>(&entry.value).ok(),
+                ));
+            }
+        }
+        if let Ok(mut index) = self.index.write() {
+            for (key, revision, value) in loaded {
+                index.apply(&key, revision, value);
+            }
+            index.loaded = true;
+        }
+        Ok(())
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.index.read().map(|i| i.loaded).unwrap_or(false)
+    }
+
+    /// The booth whose agent key hashes to `sha256_hex`.
+    pub fn by_key_hash(&self, sha256_hex: &str) -> Option<RegistryEntry> {
+        let index = self.index.read().ok()?;
+        index
+            .by_key_hash
+            .get(sha256_hex)
+            .and_then(|id| index.get(*id))
+    }
+
+    pub fn by_hostname(&self, hostname: &str) -> Option<RegistryEntry> {
+        let index = self.index.read().ok()?;
+        index
+            .by_hostname
+            .get(&hostname.to_ascii_lowercase())
+            .and_then(|id| index.get(*id))
+    }
+
+    pub fn get(&self, id: PhotomatonId) -> Option<RegistryEntry> {
+        self.index.read().ok()?.get(id)
+    }
+
+    pub fn all(&self) -> Vec<RegistryEntry> {
+        self.index
+            .read()
+            .map(|i| i.entries.values().map(|(_, e)| e.clone()).collect())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,289 @@
+//! `POST /api/agent/sync`.
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use boom_bus::{Bus, RegistryView};
+use boom_cache::{Cache, redis};
+use boom_config::IngestSettings;
+use boom_contracts::agent::{AgentSync, AgentSyncAccepted};
+use boom_contracts::messages::{AgentBatchAccepted, MediaStat, SpeedTestSample};
+use boom_server::{ApiError, ErrorCode};
+use chrono::Utc;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use sha2::{Digest, Sha256};
+
+/// How far in the future a stat may be stamped (booth clocks drift).
+const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::hours(24);
+/// How old a stat may be (an agent offline for weeks still catches up).
+const MAX_AGE: chrono::Duration = chrono::Duration::days(365);
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+    reason: &'static str,
+}
+
+/// `boom_ingest_batches_total{outcome=accepted|duplicate|rejected, reason}`.
+#[derive(Debug, Clone, Default)]
+pub struct IngestMetrics {
+    batches: Family<OutcomeLabels, Counter>,
+}
+
+impl IngestMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
+        registry.register(
+            "boom_ingest_batches",
+            "Agent batches, by outcome",
+            metrics.batches.clone(),
+        );
+        metrics
+    }
+
+    fn count(&self, outcome: &'static str, reason: &'static str) {
+        self.batches
+            .get_or_create(&OutcomeLabels { outcome, reason })
+            .inc();
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestState {
+    pub bus: Bus,
+    pub cache: Cache,
+    pub booths: RegistryView,
+    pub metrics: IngestMetrics,
+    pub limits: IngestSettings,
+}
+
+fn reject(state: &IngestState, reason: &'static str, error: ApiError) -> ApiError {
+    state.metrics.count("rejected", reason);
+    error
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn rate_limit(state: &IngestState, key_hash: &str) -> Result<(), ApiError> {
+    let key = state.cache.key(&format!(
+        "ratelimit:agent:{}",
+        &key_hash[..16.min(key_hash.len())]
+    ));
+    let result: Result<(u32, i64), ApiError> = async {
+        let mut conn = state
+            .cache
+            .connection()
+            .await
+            .map_err(|_| ApiError::unavailable("rate limiter unavailable"))?;
+        redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg(&key)
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(60)
+            .arg("NX")
+            .ignore()
+            .cmd("TTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .map_err(|_| ApiError::unavailable("rate limiter unavailable"))
+    }
+    .await;
+    match result {
+        Ok((count, ttl)) if count > state.limits.rate_limit_per_minute => Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!("too many syncs for this key, retry in {} s", ttl.max(1)),
+        )),
+        Ok(_) => Ok(()),
+        // Redis down must not stop booths from reporting: the limit is a guard, not a gate.
+        Err(_) => {
+            tracing::warn!("rate limiter unavailable, letting the batch through");
+            Ok(())
+        }
+    }
+}
+
+fn validate(batch: &AgentSync, limits: &IngestSettings) -> Result<(), (&'static str, String)> {
+    if batch.stats.len() > limits.max_stats {
+        return Err((
+            "too_many_stats",
+            format!(
+                "{} stats, at most {} per batch",
+                batch.stats.len(),
+                limits.max_stats
+            ),
+        ));
+    }
+    let now = Utc::now();
+    for (i, stat) in batch.stats.iter().enumerate() {
+        if !(1..=10_000).contains(&stat.count) {
+            return Err((
+                "count",
+                format!(
+                    "stats[{i}].count must be between 1 and 10000, not {}",
+                    stat.count
+                ),
+            ));
+        }
+        if stat.timestamp > now + MAX_CLOCK_SKEW {
+            return Err((
+                "timestamp",
+                format!("stats[{i}].timestamp {} is in the future", stat.timestamp),
+            ));
+        }
+        if stat.timestamp < now - MAX_AGE {
+            return Err((
+                "timestamp",
+                format!(
+                    "stats[{i}].timestamp {} is more than a year old",
+                    stat.timestamp
+                ),
+            ));
+        }
+    }
+    if let Some(level) = batch.paper_level
+        && !(0..=100_000).contains(&level)
+    {
+        return Err((
+            "paper_level",
+            format!("paperLevel must be between 0 and 100000, not {level}"),
+        ));
+    }
+    if let Some(SpeedTestSample {
+        download,
+        upload,
+        ping,
+    }) = &batch.speedtest
+    {
+        for (name, value) in [("download", download), ("upload", upload), ("ping", ping)] {
+            if !value.is_finite() || *value < 0.0 || *value > 1_000_000.0 {
+                return Err((
+                    "speedtest",
+                    format!("speedtest.{name} must be a non-negative number, not {value}"),
+                ));
+            }
+        }
+    }
+    if batch.backlog.is_some_and(|b| b < 0) {
+        return Err(("backlog", "backlog must not be negative".to_owned()));
+    }
+    Ok(())
+}
+
+pub async fn sync(
+    request: HttpRequest,
+    state: web::Data<IngestState>,
+    body: web::Json<AgentSync>,
+) -> Result<HttpResponse, ApiError> {
+    let key = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            reject(
+                &state,
+                "no_key",
+                ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "missing `Authorization: Bearer <agent key>`",
+                ),
+            )
+        })?;
+    if !state.booths.is_loaded() {
+        return Err(ApiError::unavailable(
+            "the booth registry is not loaded yet, retry shortly",
+        ));
+    }
+    let key_hash = sha256_hex(key);
+    let booth = state.booths.by_key_hash(&key_hash).ok_or_else(|| {
+        reject(
+            &state,
+            "bad_key",
+            ApiError::new(ErrorCode::Unauthorized, "unknown agent key"),
+        )
+    })?;
+    rate_limit(&state, &key_hash)
+        .await
+        .map_err(|e| reject(&state, "rate_limited", e))?;
+    let batch = body.into_inner();
+    if !batch.hostname.eq_ignore_ascii_case(&booth.hostname) {
+        return Err(reject(
+            &state,
+            "wrong_booth",
+            ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "this key belongs to {}, not {}",
+                    booth.hostname, batch.hostname
+                ),
+            ),
+        ));
+    }
+    validate(&batch, &state.limits)
+        .map_err(|(reason, message)| reject(&state, reason, ApiError::unprocessable(message)))?;
+
+    let accepted = batch.stats.len();
+    let message = AgentBatchAccepted {
+        batch_id: batch.batch_id,
+        photomaton_id: booth.photomaton_id,
+        hostname: booth.hostname.clone(),
+        stats: batch
+            .stats
+            .into_iter()
+            .map(|s| MediaStat {
+                media_type: s.kind.into(),
+                count: i32::try_from(s.count).unwrap_or(i32::MAX),
+                timestamp: s.timestamp,
+            })
+            .collect(),
+        paper_level: batch
+            .paper_level
+            .map(|p| i32::try_from(p).unwrap_or(i32::MAX)),
+        speedtest: batch.speedtest,
+        backlog: batch.backlog,
+        agent_version: batch.agent_version,
+        received_at: Utc::now(),
+    };
+    let duplicate =
+        match tokio::time::timeout(Duration::from_secs(10), state.bus.publish(&message)).await {
+            Ok(Ok(duplicate)) => duplicate,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, batch = %message.batch_id, "batch not made durable");
+                return Err(ApiError::unavailable(
+                    "the batch could not be stored: retry it later, it will count once",
+                ));
+            }
+            Err(_) => {
+                return Err(ApiError::unavailable(
+                    "storing the batch timed out, retry later",
+                ));
+            }
+        };
+    state
+        .metrics
+        .count(if duplicate { "duplicate" } else { "accepted" }, "");
+    tracing::info!(batch = %message.batch_id, booth = %booth.hostname, lines = accepted, duplicate, "batch");
+    let answer = AgentSyncAccepted {
+        batch_id: message.batch_id,
+        accepted,
+        duplicate,
+    };
+    Ok(if duplicate {
+        HttpResponse::Ok().json(answer)
+    } else {
+        HttpResponse::Accepted().json(answer)
+    })
+}
