@@ -28,6 +28,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
 
+/// A booth's active events, by date.
+type Calendar = Vec<(Option<DateTime<Utc>>, EventId)>;
+
 /// Batches committed in one transaction at most.
 pub const MAX_GROUP: usize = 256;
 
@@ -231,8 +234,7 @@ async fn record_in(
         .select(Event::as_select())
         .load(conn)
         .await?;
-    let mut calendars: HashMap<PhotomatonId, Vec<(Option<DateTime<Utc>>, EventId)>> =
-        HashMap::new();
+    let mut calendars: HashMap<PhotomatonId, Calendar> = HashMap::new();
     for event in active {
         if let Some(booth) = event.photomaton_id {
             calendars
@@ -351,7 +353,7 @@ fn slot(media: MediaType) -> usize {
 
 /// The active event a media of `at` belongs to: the latest one dated before it (events are
 /// dated by their day, so a wedding's night still counts), else the earliest one.
-fn event_at(calendar: &[(Option<DateTime<Utc>>, EventId)], at: DateTime<Utc>) -> Option<EventId> {
+fn event_at(calendar: &Calendar, at: DateTime<Utc>) -> Option<EventId> {
     let dated_before = calendar
         .iter()
         .rev()
@@ -427,6 +429,6 @@ mod tests {
             Some(EventId(1)),
             "set-up the day before"
         );
-        assert_eq!(event_at(&[], at(12, 0)), None);
+        assert_eq!(event_at(&Vec::new(), at(12, 0)), None);
     }
 }
