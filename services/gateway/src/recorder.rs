@@ -359,7 +359,7 @@ fn event_at(calendar: &Calendar, at: DateTime<Utc>) -> Option<EventId> {
         .rev()
         .find(|(date, _)| date.is_some_and(|d| d <= at))
         .map(|(_, id)| *id);
-    dated_before.or_else(|| calendar.first().map(|(_, id)| *id))
+    dated_before.or_else(|| calendar.iter().next().map(|(_, id)| *id))
 }
 
 /// Pushes the committed booths and events to browsers.
