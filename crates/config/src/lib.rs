@@ -212,6 +212,20 @@ pub struct AgentSettings {
     pub hostname: Option<String>,
     /// Where the agent's SQLite file lives.
     pub data_dir: PathBuf,
+    /// How often the agent sends what it buffered (seconds); sooner when the backlog reaches
+    /// `batch_size`.
+    pub sync_interval_secs: u64,
+    /// Stat lines per batch at most.
+    pub batch_size: usize,
+    /// Prints on a full roll: the paper counter's starting value and reset value.
+    pub paper_capacity: i64,
+    /// How often a speed test runs (seconds); 0 turns them off.
+    pub speedtest_interval_secs: u64,
+    /// Where the speed test downloads from and uploads to; default stats-ingest's
+    /// `/api/agent/speedtest`, never a third-party site.
+    pub speedtest_url: Option<String>,
+    /// Bytes downloaded and uploaded per speed test.
+    pub speedtest_bytes: usize,
 }
 
 impl Default for AgentSettings {
@@ -222,6 +236,12 @@ impl Default for AgentSettings {
             key: None,
             hostname: None,
             data_dir: PathBuf::from("boom-agent-data"),
+            sync_interval_secs: 30,
+            batch_size: 500,
+            paper_capacity: 700,
+            speedtest_interval_secs: 3600,
+            speedtest_url: None,
+            speedtest_bytes: 2 << 20,
         }
     }
 }
@@ -322,6 +342,15 @@ impl Settings {
         check_url("notion.base_url", &self.notion.base_url, &["http", "https"])?;
         if let Some(url) = &self.agent.ingest_url {
             check_url("agent.ingest_url", url, &["http", "https"])?;
+        }
+        if let Some(url) = &self.agent.speedtest_url {
+            check_url("agent.speedtest_url", url, &["http", "https"])?;
+        }
+        if !(1..=5_000).contains(&self.agent.batch_size) {
+            return Err(invalid("agent.batch_size", "must be between 1 and 5000"));
+        }
+        if self.agent.sync_interval_secs == 0 {
+            return Err(invalid("agent.sync_interval_secs", "must be at least 1"));
         }
         check_addr("http.addr", &self.http.addr)?;
         check_addr("agent.listen", &self.agent.listen)?;

@@ -1,36 +1,148 @@
 //! The booth agent: runs on each booth PC (Windows or Linux), turns dslrBooth's trigger calls
-//! into stats, buffers them locally, and sends them to stats-ingest when online.
+//! into media events, buffers them in a local SQLite file, and sends them to stats-ingest when
+//! online, each counted once.
 //!
 //! Nothing in it may assume Linux: Unix-only code stays behind `#[cfg(unix)]`, the Windows
 //! service wrapper behind `#[cfg(windows)]`. It talks to no database server and no NATS.
 
-use std::path::Path;
+pub mod sender;
+pub mod speedtest;
+pub mod store;
+pub mod triggers;
 
-use boom_config::Settings;
-use boom_server::{Application, Background, Check, Health};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use boom_config::{ExposeSecret, Settings};
+use boom_server::{ApiError, Application, Background, Check, Health};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
+use tokio::sync::Notify;
+
+use crate::store::Store;
 
 pub const SERVICE: &str = "boom-agent";
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TriggerLabels {
+    event_type: String,
+}
+
+#[derive(Debug, Clone)]
+struct TriggerState {
+    store: Store,
+    wake: Arc<Notify>,
+    batch_size: i64,
+    triggers: Family<TriggerLabels, Counter>,
+}
+
+/// `GET /trigger?event_type=…&param1=…`: answered 200 once the event is stored.
+async fn trigger(
+    state: web::Data<TriggerState>,
+    query: web::Query<BTreeMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let events = triggers::media_events(&query).map_err(ApiError::bad_request)?;
+    let event_type = query.get("event_type").cloned().unwrap_or_default();
+    let stored = events.len();
+    let mut paper = None;
+    for event in events {
+        paper = Some(state.store.record(event).await.map_err(|e| {
+            tracing::error!(error = %e, "trigger not stored");
+            ApiError::unavailable(format!("the trigger could not be stored: {e}"))
+        })?);
+    }
+    state
+        .triggers
+        .get_or_create(&TriggerLabels {
+            event_type: event_type.to_ascii_lowercase(),
+        })
+        .inc();
+    if stored > 0
+        && let Ok(status) = state.store.status().await
+        && status.backlog >= state.batch_size
+    {
+        state.wake.notify_one();
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({"stored": stored, "paperRemaining": paper})))
+}
+
 /// Builds the agent on `agent.listen` (where dslrBooth's URL trigger calls).
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    let data_dir = settings.agent.data_dir.clone();
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|e| anyhow::anyhow!("cannot create agent.data_dir {}: {e}", data_dir.display()))?;
+    let agent = settings.agent.clone();
+    let store = Store::open(&agent.data_dir, agent.paper_capacity)?;
+    let wake = Arc::new(Notify::new());
+    let mut registry = Registry::default();
+    let triggers = Family::<TriggerLabels, Counter>::default();
+    registry.register(
+        "boom_agent_triggers",
+        "dslrBooth triggers received",
+        triggers.clone(),
+    );
+    let background = Background::new();
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()?;
+    match (&agent.ingest_url, &agent.key, &agent.hostname) {
+        (Some(url), Some(key), Some(hostname)) => {
+            let sender = sender::Sender {
+                store: store.clone(),
+                http: http.clone(),
+                ingest_url: url.clone(),
+                key: key.expose_secret().to_owned(),
+                hostname: hostname.clone(),
+                batch_size: agent.batch_size,
+                interval: Duration::from_secs(agent.sync_interval_secs),
+                wake: wake.clone(),
+            };
+            background.spawn(|cancel| sender.run(cancel));
+            if agent.speedtest_interval_secs > 0 {
+                let test = speedtest::SpeedTest {
+                    http,
+                    url: agent.speedtest_url.clone().unwrap_or_else(|| {
+                        format!("{}/api/agent/speedtest", url.trim_end_matches('/'))
+                    }),
+                    key: key.expose_secret().to_owned(),
+                    bytes: agent.speedtest_bytes,
+                    interval: Duration::from_secs(agent.speedtest_interval_secs),
+                    store: store.clone(),
+                };
+                background.spawn(|cancel| test.run(cancel));
+            }
+        }
+        _ => tracing::warn!(
+            "agent.ingest_url, agent.key or agent.hostname missing: buffering only, nothing is sent"
+        ),
+    }
+    let data_dir = agent.data_dir.clone();
     let health = Health::new(vec![
         Check::with("storage", data_dir.clone(), |dir| async move {
             check_writable(&dir)
         }),
         Check::disk(data_dir, 100 << 20),
     ]);
+    let state = web::Data::new(TriggerState {
+        store,
+        wake,
+        batch_size: i64::try_from(agent.batch_size).unwrap_or(i64::MAX),
+        triggers,
+    });
     Application::launch(
         SERVICE,
-        &settings.agent.listen,
+        &agent.listen,
         &settings.http,
         health,
-        Registry::default(),
-        Background::new(),
-        |_| {},
+        registry,
+        background,
+        move |cfg| {
+            cfg.app_data(state.clone())
+                .route("/trigger", web::get().to(trigger));
+        },
     )
 }
 

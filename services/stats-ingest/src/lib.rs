@@ -5,6 +5,7 @@
 //! It never writes PostgreSQL; Redis only holds rate-limit counters. Any number of instances
 //! may run behind a load balancer: they share nothing but NATS and Redis.
 
+mod speedtest;
 mod sync;
 
 use boom_bus::{Bus, BusMetrics, RegistryView};
@@ -66,11 +67,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         registry,
         background,
         move |cfg| {
-            cfg.app_data(state.clone()).service(
-                actix_web::web::resource("/api/agent/sync")
-                    .app_data(boom_server::json_config(body_limit))
-                    .route(actix_web::web::post().to(sync::sync)),
-            );
+            cfg.app_data(state.clone())
+                .service(
+                    actix_web::web::resource("/api/agent/sync")
+                        .app_data(boom_server::json_config(body_limit))
+                        .route(actix_web::web::post().to(sync::sync)),
+                )
+                .service(
+                    actix_web::web::resource("/api/agent/speedtest")
+                        .route(actix_web::web::get().to(speedtest::download))
+                        .route(actix_web::web::post().to(speedtest::upload)),
+                );
         },
     )
 }

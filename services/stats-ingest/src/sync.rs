@@ -7,7 +7,7 @@ use boom_bus::{Bus, RegistryView};
 use boom_cache::{Cache, redis};
 use boom_config::IngestSettings;
 use boom_contracts::agent::{AgentSync, AgentSyncAccepted};
-use boom_contracts::messages::{AgentBatchAccepted, MediaStat, SpeedTestSample};
+use boom_contracts::messages::{AgentBatchAccepted, MediaStat, RegistryEntry, SpeedTestSample};
 use boom_server::{ApiError, ErrorCode};
 use chrono::Utc;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -180,11 +180,11 @@ fn validate(batch: &AgentSync, limits: &IngestSettings) -> Result<(), (&'static 
     Ok(())
 }
 
-pub async fn sync(
-    request: HttpRequest,
-    state: web::Data<IngestState>,
-    body: web::Json<AgentSync>,
-) -> Result<HttpResponse, ApiError> {
+/// The booth whose agent key the request carries: 401 without one or with an unknown one.
+pub fn authenticate(
+    request: &HttpRequest,
+    state: &IngestState,
+) -> Result<(RegistryEntry, String), ApiError> {
     let key = request
         .headers()
         .get("authorization")
@@ -215,6 +215,15 @@ pub async fn sync(
             ApiError::new(ErrorCode::Unauthorized, "unknown agent key"),
         )
     })?;
+    Ok((booth, key_hash))
+}
+
+pub async fn sync(
+    request: HttpRequest,
+    state: web::Data<IngestState>,
+    body: web::Json<AgentSync>,
+) -> Result<HttpResponse, ApiError> {
+    let (booth, key_hash) = authenticate(&request, &state)?;
     rate_limit(&state, &key_hash)
         .await
         .map_err(|e| reject(&state, "rate_limited", e))?;

@@ -1,0 +1,93 @@
+//! The booth's link, measured against stats-ingest's `/api/agent/speedtest` (or the configured
+//! URL): latency of a tiny request, then a download and an upload of `agent.speedtest_bytes`.
+
+use std::time::{Duration, Instant};
+
+use boom_contracts::messages::SpeedTestSample;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct SpeedTest {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub key: String,
+    pub bytes: usize,
+    pub interval: Duration,
+    pub store: Store,
+}
+
+fn mbits(bytes: usize, elapsed: Duration) -> f64 {
+    (bytes as f64 * 8.0 / 1e6) / elapsed.as_secs_f64().max(1e-6)
+}
+
+impl SpeedTest {
+    pub async fn measure(&self) -> Result<SpeedTestSample, reqwest::Error> {
+        let timeout = Duration::from_secs(60);
+        let mut ping = f64::MAX;
+        for _ in 0..3 {
+            let started = Instant::now();
+            self.http
+                .get(format!("{}?bytes=0", self.url))
+                .bearer_auth(&self.key)
+                .timeout(timeout)
+                .send()
+                .await?
+                .error_for_status()?
+                .bytes()
+                .await?;
+            ping = ping.min(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        let started = Instant::now();
+        let body = self
+            .http
+            .get(format!("{}?bytes={}", self.url, self.bytes))
+            .bearer_auth(&self.key)
+            .timeout(timeout)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        let download = mbits(body.len(), started.elapsed());
+        let started = Instant::now();
+        self.http
+            .post(&self.url)
+            .bearer_auth(&self.key)
+            .body(vec![0u8; self.bytes])
+            .timeout(timeout)
+            .send()
+            .await?
+            .error_for_status()?;
+        let upload = mbits(self.bytes, started.elapsed());
+        Ok(SpeedTestSample {
+            download,
+            upload,
+            ping,
+        })
+    }
+
+    pub async fn run(self, cancel: CancellationToken) {
+        loop {
+            match self.measure().await {
+                Ok(sample) => {
+                    tracing::info!(
+                        download = sample.download,
+                        upload = sample.upload,
+                        ping = sample.ping,
+                        "speed test"
+                    );
+                    if let Err(error) = self.store.add_speed_test(sample).await {
+                        tracing::error!(%error, "speed test not stored");
+                    }
+                }
+                Err(error) => tracing::info!(%error, "speed test failed (offline?)"),
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(self.interval) => {}
+            }
+        }
+    }
+}

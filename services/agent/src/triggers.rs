@@ -1,0 +1,154 @@
+//! dslrBooth's URL triggers (`GET /trigger?event_type=…&param1=…&param2=…`), turned into
+//! media events. What counts:
+//!
+//! | dslrBooth event | media |
+//! |---|---|
+//! | `session_start` [mode] | a session; with mode `gif` or `boomerang` also a GIF |
+//! | `file_download` [file] | a photo (a capture from the camera) |
+//! | `printing` [file] [copies] [printer] | a print of `copies` (1 when absent) |
+//! | `file_upload` [file] [url] [type] [album] | a digital share |
+//!
+//! The other documented events (`countdown_start`, `countdown`, `capture_start`,
+//! `processing_start`, `sharing_screen`, `session_end`) are acknowledged and not stored;
+//! unknown ones are stored as such (never sent) and logged, so that a new dslrBooth version
+//! never makes the agent fail a trigger.
+
+use std::collections::BTreeMap;
+
+use boom_contracts::agent::AgentMediaKind;
+use chrono::Utc;
+
+use crate::store::MediaEvent;
+
+/// Known events that carry nothing to count.
+const IGNORED: &[&str] = &[
+    "countdown_start",
+    "countdown",
+    "capture_start",
+    "processing_start",
+    "sharing_screen",
+    "session_end",
+];
+
+/// The most copies one print trigger may claim (a guard against a garbled parameter).
+const MAX_COPIES: i64 = 50;
+
+/// What a trigger becomes: zero, one or two media events.
+pub fn media_events(query: &BTreeMap<String, String>) -> Result<Vec<MediaEvent>, String> {
+    let event_type = query
+        .get("event_type")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty());
+    let Some(event_type) = event_type else {
+        return Err("missing event_type".to_owned());
+    };
+    let event_type = event_type.to_ascii_lowercase();
+    let params: serde_json::Value = query
+        .iter()
+        .filter(|(k, _)| k.as_str() != "event_type")
+        .map(|(k, v)| (k.clone(), v.clone().into()))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let param = |n: usize| {
+        query
+            .get(&format!("param{n}"))
+            .map(|s| s.trim().to_ascii_lowercase())
+    };
+    let at = Utc::now();
+    let one = |kind: Option<AgentMediaKind>, count: i64| MediaEvent {
+        kind,
+        count,
+        event_type: event_type.clone(),
+        params: params.clone(),
+        at,
+    };
+    let events = match event_type.as_str() {
+        "session_start" => {
+            let mut events = vec![one(Some(AgentMediaKind::Session), 1)];
+            if matches!(param(1).as_deref(), Some("gif" | "boomerang")) {
+                events.push(one(Some(AgentMediaKind::Gif), 1));
+            }
+            events
+        }
+        "file_download" => vec![one(Some(AgentMediaKind::Photo), 1)],
+        "printing" => {
+            let copies = param(2)
+                .and_then(|c| c.parse::<i64>().ok())
+                .filter(|c| (1..=MAX_COPIES).contains(c))
+                .unwrap_or(1);
+            vec![one(Some(AgentMediaKind::Print), copies)]
+        }
+        "file_upload" => vec![one(Some(AgentMediaKind::Digital), 1)],
+        known if IGNORED.contains(&known) => vec![],
+        unknown => {
+            tracing::warn!(
+                event_type = unknown,
+                "unknown dslrBooth trigger kept, not counted"
+            );
+            vec![one(None, 1)]
+        }
+    };
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn kinds(pairs: &[(&str, &str)]) -> Vec<(Option<AgentMediaKind>, i64)> {
+        media_events(&query(pairs))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.kind, e.count))
+            .collect()
+    }
+
+    #[test]
+    fn dslrbooth_events_map_to_media() {
+        use AgentMediaKind::*;
+        assert_eq!(
+            kinds(&[("event_type", "session_start"), ("param1", "print")]),
+            [(Some(Session), 1)]
+        );
+        assert_eq!(
+            kinds(&[("event_type", "session_start"), ("param1", "Boomerang")]),
+            [(Some(Session), 1), (Some(Gif), 1)]
+        );
+        assert_eq!(
+            kinds(&[("event_type", "file_download"), ("param1", "IMG_0001.JPG")]),
+            [(Some(Photo), 1)]
+        );
+        assert_eq!(
+            kinds(&[
+                ("event_type", "printing"),
+                ("param1", "a.jpg"),
+                ("param2", "3"),
+                ("param3", "DS620")
+            ]),
+            [(Some(Print), 3)]
+        );
+        assert_eq!(
+            kinds(&[("event_type", "printing"), ("param1", "a.jpg")]),
+            [(Some(Print), 1)]
+        );
+        assert_eq!(
+            kinds(&[("event_type", "printing"), ("param2", "9999")]),
+            [(Some(Print), 1)],
+            "a garbled count is one print"
+        );
+        assert_eq!(
+            kinds(&[("event_type", "file_upload"), ("param3", "gif")]),
+            [(Some(Digital), 1)]
+        );
+        assert_eq!(kinds(&[("event_type", "countdown"), ("param1", "50")]), []);
+        assert_eq!(kinds(&[("event_type", "hologram_start")]), [(None, 1)]);
+        assert!(media_events(&query(&[("param1", "x")])).is_err());
+    }
+}
