@@ -50,13 +50,10 @@ async fn trigger(
     let events = triggers::media_events(&query).map_err(ApiError::bad_request)?;
     let event_type = query.get("event_type").cloned().unwrap_or_default();
     let stored = events.len();
-    let mut paper = None;
-    for event in events {
-        paper = Some(state.store.record(event).await.map_err(|e| {
-            tracing::error!(error = %e, "trigger not stored");
-            ApiError::unavailable(format!("the trigger could not be stored: {e}"))
-        })?);
-    }
+    let paper = state.store.record(events).await.map_err(|e| {
+        tracing::error!(error = %e, "trigger not stored");
+        ApiError::unavailable(format!("the trigger could not be stored: {e}"))
+    })?;
     state
         .triggers
         .get_or_create(&TriggerLabels {

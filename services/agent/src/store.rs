@@ -240,23 +240,29 @@ impl Store {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    /// Commits one media event (and for prints, the paper counter) before the trigger is
-    /// answered. Returns the paper left.
-    pub async fn record(&self, event: MediaEvent) -> Result<i64, StoreError> {
+    /// Commits the media events of one trigger (and for prints, the paper counter) in one
+    /// transaction, before the trigger is answered. Returns the paper left.
+    pub async fn record(&self, events: Vec<MediaEvent>) -> Result<i64, StoreError> {
         self.with(move |conn| {
             conn.immediate_transaction::<_, diesel::result::Error, _>(|conn| {
-                diesel::sql_query(
-                    "INSERT INTO media (kind, count, occurred_at, event_type, params) VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind::<Nullable<Text>, _>(event.kind.map(AgentMediaKind::as_str))
-                .bind::<BigInt, _>(event.count)
-                .bind::<Text, _>(event.at.to_rfc3339())
-                .bind::<Text, _>(&event.event_type)
-                .bind::<Text, _>(event.params.to_string())
-                .execute(conn)?;
                 let mut remaining = paper(conn)?;
-                if event.kind == Some(AgentMediaKind::Print) {
-                    remaining = (remaining - event.count).max(0);
+                let mut printed = false;
+                for event in &events {
+                    diesel::sql_query(
+                        "INSERT INTO media (kind, count, occurred_at, event_type, params) VALUES (?, ?, ?, ?, ?)",
+                    )
+                    .bind::<Nullable<Text>, _>(event.kind.map(AgentMediaKind::as_str))
+                    .bind::<BigInt, _>(event.count)
+                    .bind::<Text, _>(event.at.to_rfc3339())
+                    .bind::<Text, _>(&event.event_type)
+                    .bind::<Text, _>(event.params.to_string())
+                    .execute(conn)?;
+                    if event.kind == Some(AgentMediaKind::Print) {
+                        remaining = (remaining - event.count).max(0);
+                        printed = true;
+                    }
+                }
+                if printed {
                     set_setting(conn, "paper_remaining", &remaining.to_string())?;
                 }
                 Ok(remaining)
@@ -437,11 +443,11 @@ mod tests {
     -> Result<(), Box<dyn std::error::Error>> {
         let dir = std::env::temp_dir().join(format!("boom-agent-store-{}", Uuid::new_v4()));
         let store = Store::open(&dir, 700)?;
-        assert_eq!(store.record(event(AgentMediaKind::Print, 2)).await?, 698);
-        store.record(event(AgentMediaKind::Session, 1)).await?;
+        assert_eq!(store.record(vec![event(AgentMediaKind::Print, 2)]).await?, 698);
+        store.record(vec![event(AgentMediaKind::Session, 1)]).await?;
         let first = store.next_batch(10).await?.ok_or("no batch")?;
         assert_eq!((first.stats.len(), first.paper_level), (2, Some(698)));
-        store.record(event(AgentMediaKind::Gif, 1)).await?;
+        store.record(vec![event(AgentMediaKind::Gif, 1)]).await?;
         // Not acknowledged (the answer was lost): the same batch again, not the new event.
         assert_eq!(store.next_batch(10).await?.as_ref(), Some(&first));
         // Reopened after a crash: still the same.
@@ -466,10 +472,10 @@ mod tests {
     {
         let dir = std::env::temp_dir().join(format!("boom-agent-store-{}", Uuid::new_v4()));
         let store = Store::open(&dir, 700)?;
-        store.record(event(AgentMediaKind::Print, 1)).await?;
+        store.record(vec![event(AgentMediaKind::Print, 1)]).await?;
         let bad = store.next_batch(10).await?.ok_or("no batch")?;
         store.quarantine(bad.batch_id, "refused".into()).await?;
-        store.record(event(AgentMediaKind::Photo, 1)).await?;
+        store.record(vec![event(AgentMediaKind::Photo, 1)]).await?;
         let next = store.next_batch(10).await?.ok_or("no batch")?;
         assert_ne!(next.batch_id, bad.batch_id);
         assert_eq!(store.status().await?.quarantined, 1);
