@@ -443,8 +443,13 @@ mod tests {
     -> Result<(), Box<dyn std::error::Error>> {
         let dir = std::env::temp_dir().join(format!("boom-agent-store-{}", Uuid::new_v4()));
         let store = Store::open(&dir, 700)?;
-        assert_eq!(store.record(vec![event(AgentMediaKind::Print, 2)]).await?, 698);
-        store.record(vec![event(AgentMediaKind::Session, 1)]).await?;
+        assert_eq!(
+            store.record(vec![event(AgentMediaKind::Print, 2)]).await?,
+            698
+        );
+        store
+            .record(vec![event(AgentMediaKind::Session, 1)])
+            .await?;
         let first = store.next_batch(10).await?.ok_or("no batch")?;
         assert_eq!((first.stats.len(), first.paper_level), (2, Some(698)));
         store.record(vec![event(AgentMediaKind::Gif, 1)]).await?;

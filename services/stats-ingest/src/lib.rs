@@ -58,7 +58,6 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         metrics,
         limits: settings.ingest.clone(),
     });
-    let body_limit = settings.ingest.max_body_bytes;
     Application::launch(
         SERVICE,
         &settings.http.addr,
@@ -70,7 +69,6 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             cfg.app_data(state.clone())
                 .service(
                     actix_web::web::resource("/api/agent/sync")
-                        .app_data(boom_server::json_config(body_limit))
                         .route(actix_web::web::post().to(sync::sync)),
                 )
                 .service(

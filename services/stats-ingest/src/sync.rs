@@ -194,7 +194,7 @@ pub fn authenticate(
         .filter(|k| !k.is_empty())
         .ok_or_else(|| {
             reject(
-                &state,
+                state,
                 "no_key",
                 ApiError::new(
                     ErrorCode::Unauthorized,
@@ -210,7 +210,7 @@ pub fn authenticate(
     let key_hash = sha256_hex(key);
     let booth = state.booths.by_key_hash(&key_hash).ok_or_else(|| {
         reject(
-            &state,
+            state,
             "bad_key",
             ApiError::new(ErrorCode::Unauthorized, "unknown agent key"),
         )
@@ -218,16 +218,50 @@ pub fn authenticate(
     Ok((booth, key_hash))
 }
 
+/// Reads the body after the caller was authenticated: 413 past the limit, 400 for what is
+/// not JSON, 422 for JSON of the wrong shape.
+async fn read_batch(mut payload: web::Payload, limit: usize) -> Result<AgentSync, ApiError> {
+    use futures::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("cannot read the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the body is larger than {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        if e.is_data() {
+            ApiError::unprocessable(e.to_string())
+        } else {
+            ApiError::bad_request(format!("malformed JSON: {e}"))
+        }
+    })
+}
+
 pub async fn sync(
     request: HttpRequest,
     state: web::Data<IngestState>,
-    body: web::Json<AgentSync>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (booth, key_hash) = authenticate(&request, &state)?;
     rate_limit(&state, &key_hash)
         .await
         .map_err(|e| reject(&state, "rate_limited", e))?;
-    let batch = body.into_inner();
+    let batch = read_batch(payload, state.limits.max_body_bytes)
+        .await
+        .map_err(|e| {
+            let reason = match e.code {
+                ErrorCode::PayloadTooLarge => "too_large",
+                ErrorCode::BadRequest => "malformed",
+                _ => "invalid",
+            };
+            reject(&state, reason, e)
+        })?;
     if !batch.hostname.eq_ignore_ascii_case(&booth.hostname) {
         return Err(reject(
             &state,

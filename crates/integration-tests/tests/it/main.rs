@@ -11,3 +11,4 @@ mod gateway_live;
 mod health;
 mod helpers;
 mod migrations;
+mod pipeline;

@@ -1,0 +1,613 @@
+//! Booth agent → stats-ingest → JetStream → gateway recorder: every print counted once.
+
+use std::time::Duration;
+
+use boom_contracts::agent::AgentMediaKind;
+use boom_contracts::messages::BusMessage;
+use boom_contracts::{EventStatus, PhotomatonId, StreamKind};
+use boom_db::models::NewEvent;
+use boom_db::schema::events;
+use boom_testkit::TestContext;
+use diesel_async::RunQueryDsl;
+use serde_json::{Value, json};
+
+use crate::gateway_client::{Client, Reply, Staff};
+use crate::helpers::{RunningBinary, TestApp, eventually, spawn_gateway, spawn_stats_ingest};
+
+/// A gateway with staff, one booth with an agent key and an active event, and stats-ingest.
+pub struct Pipeline {
+    pub ctx: TestContext,
+    pub staff: Staff,
+    pub ingest: TestApp,
+    pub booth: i64,
+    pub key: String,
+    pub event: i32,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("booth", &self.booth)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn batch(id: uuid::Uuid, hostname: &str, stats: &[(&str, i64)], paper: Option<i64>) -> Value {
+    let now = chrono::Utc::now().to_rfc3339();
+    json!({
+        "batchId": id,
+        "hostname": hostname,
+        "stats": stats.iter().map(|(kind, count)| json!({"type": kind, "count": count, "timestamp": now})).collect::<Vec<_>>(),
+        "paperLevel": paper,
+    })
+}
+
+impl Pipeline {
+    pub async fn start(mut ctx: TestContext) -> anyhow::Result<Self> {
+        ctx.settings.ingest.rate_limit_per_minute = 1_000;
+        let staff = Staff::start(&ctx).await?;
+        let booth = staff.booth("boom-01").await?;
+        let key = staff
+            .admin
+            .post(&format!("/api/photomatons/{booth}/api-key"), json!({}))
+            .await?
+            .body["apiKey"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let mut conn = ctx.connection().await?;
+        let event: boom_contracts::EventId = diesel::insert_into(events::table)
+            .values(NewEvent {
+                notion_page_id: "page-wedding".into(),
+                photomaton_id: Some(PhotomatonId(i32::try_from(booth)?)),
+                client_name: "Mariage Dupont".into(),
+                event_type: Some("Mariage".into()),
+                event_date: Some(chrono::Utc::now() - chrono::Duration::hours(6)),
+                album_name: None,
+                notion_url: None,
+                notion_data: json!({}),
+                notion_last_edited: None,
+                status: EventStatus::Active,
+            })
+            .returning(events::id)
+            .get_result(&mut conn)
+            .await?;
+        let ingest = spawn_stats_ingest(ctx.settings.clone()).await?;
+        let pipeline = Self {
+            ctx,
+            staff,
+            ingest,
+            booth,
+            key,
+            event: event.0,
+        };
+        // Ingest knows the key once it answers something other than 401 (here 422 for `{}`).
+        eventually(Duration::from_secs(10), || async {
+            Ok(pipeline.post_raw("{}", &pipeline.key).await?.status == 422)
+        })
+        .await?;
+        Ok(pipeline)
+    }
+
+    pub async fn post_raw(&self, body: &str, key: &str) -> anyhow::Result<Reply> {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/agent/sync", self.ingest.address))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await?;
+        Client::reply(response).await
+    }
+
+    pub async fn post(&self, body: &Value) -> anyhow::Result<Reply> {
+        self.post_raw(&body.to_string(), &self.key).await
+    }
+
+    pub async fn totals(&self) -> anyhow::Result<Value> {
+        Ok(self
+            .staff
+            .viewer
+            .get(&format!("/api/events/{}", self.event))
+            .await?
+            .body["totals"]
+            .clone())
+    }
+
+    /// Waits until the event's totals are `expected` (and checks they stay so).
+    pub async fn expect_totals(&self, expected: Value, within: Duration) -> anyhow::Result<()> {
+        let reached = eventually(within, || async { Ok(self.totals().await? == expected) }).await;
+        let last = self.totals().await?;
+        anyhow::ensure!(reached.is_ok(), "totals {last} never became {expected}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        anyhow::ensure!(
+            self.totals().await? == expected,
+            "totals moved past {expected}"
+        );
+        Ok(())
+    }
+}
+
+fn totals(sessions: i64, photos: i64, prints: i64, digital: i64, gifs: i64) -> Value {
+    json!({"sessions": sessions, "photos": photos, "prints": prints, "digital": digital, "gifs": gifs})
+}
+
+#[tokio::test]
+async fn a_batch_posted_twice_counts_once() -> anyhow::Result<()> {
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let body = batch(
+        uuid::Uuid::new_v4(),
+        "boom-01",
+        &[("print", 3), ("session", 1), ("gif", 1)],
+        Some(697),
+    );
+    let first = p.post(&body).await?;
+    assert_eq!(
+        (
+            first.status,
+            first.body["accepted"].clone(),
+            first.body["duplicate"].clone()
+        ),
+        (202, json!(3), json!(false)),
+        "{first:?}"
+    );
+    let again = p.post(&body).await?;
+    assert_eq!(
+        (again.status, again.body["duplicate"].clone()),
+        (200, json!(true)),
+        "{again:?}"
+    );
+    p.expect_totals(totals(1, 0, 3, 0, 1), Duration::from_secs(10))
+        .await?;
+    let booth = p
+        .staff
+        .viewer
+        .get(&format!("/api/photomatons/{}", p.booth))
+        .await?
+        .body;
+    assert_eq!(
+        (
+            booth["remainingPrints"].clone(),
+            booth["lastSeen"].is_string()
+        ),
+        (json!(697), true)
+    );
+    p.staff.app.stop().await
+}
+
+#[tokio::test]
+async fn a_batch_redelivered_after_a_crash_between_commit_and_ack_counts_once() -> anyhow::Result<()>
+{
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    // What JetStream redelivers after a crash is the same message again: publish it twice
+    // without a dedupe id, so that both copies reach the recorder.
+    let bus = boom_bus::Bus::connect(
+        &p.ctx.settings.nats,
+        "test",
+        boom_bus::BusMetrics::default(),
+    )
+    .await?;
+    let message = boom_contracts::AgentBatchAccepted {
+        batch_id: uuid::Uuid::new_v4(),
+        photomaton_id: PhotomatonId(i32::try_from(p.booth)?),
+        hostname: "boom-01".into(),
+        stats: vec![boom_contracts::MediaStat {
+            media_type: boom_contracts::MediaType::Print,
+            count: 2,
+            timestamp: chrono::Utc::now(),
+        }],
+        paper_level: None,
+        speedtest: None,
+        backlog: None,
+        agent_version: None,
+        received_at: chrono::Utc::now(),
+    };
+    let subject = boom_contracts::AgentBatchAccepted::subject(bus.namespace());
+    for _ in 0..2 {
+        bus.jetstream()
+            .publish(subject.clone(), serde_json::to_vec(&message)?.into())
+            .await?
+            .await?;
+    }
+    p.expect_totals(totals(0, 0, 2, 0, 0), Duration::from_secs(10))
+        .await?;
+    let mut stream = bus.ensure_stream(StreamKind::Stats).await?;
+    assert_eq!(
+        stream.info().await?.state.messages,
+        2,
+        "both copies were delivered"
+    );
+    p.staff.app.stop().await
+}
+
+#[tokio::test]
+async fn with_the_gateway_stopped_agents_keep_posting_and_totals_are_exact_after_it_starts()
+-> anyhow::Result<()> {
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let Pipeline { staff, .. } = &p;
+    let settings = p.ctx.settings.clone();
+    // Stop the gateway (the staff clients keep their sessions in Redis).
+    let address = staff.app.address.clone();
+    let mut prints = 0;
+    let p = {
+        let Pipeline {
+            ctx,
+            staff,
+            ingest,
+            booth,
+            key,
+            event,
+        } = p;
+        staff.app.stop().await?;
+        for i in 1..=20 {
+            let body = batch(
+                uuid::Uuid::new_v4(),
+                "boom-01",
+                &[("print", i), ("digital", 1)],
+                None,
+            );
+            let reply = Pipeline::post_with(&ingest, &key, &body).await?;
+            assert_eq!(reply.status, 202, "{reply:?}");
+            prints += i;
+        }
+        let app = spawn_gateway(settings).await?;
+        let viewer = Client::login(&app, "viewer", crate::gateway_client::PASSWORD).await?;
+        let staff = Staff {
+            viewer: viewer.clone(),
+            admin: viewer.clone(),
+            installer: viewer.clone(),
+            anonymous: Client::anonymous(&app),
+            app,
+        };
+        Pipeline {
+            ctx,
+            staff,
+            ingest,
+            booth,
+            key,
+            event,
+        }
+    };
+    assert_ne!(address, p.staff.app.address);
+    p.expect_totals(totals(0, 0, prints, 20, 0), Duration::from_secs(20))
+        .await?;
+    p.staff.app.stop().await
+}
+
+impl Pipeline {
+    async fn post_with(ingest: &TestApp, key: &str, body: &Value) -> anyhow::Result<Reply> {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/agent/sync", ingest.address))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await?;
+        Client::reply(response).await
+    }
+}
+
+#[tokio::test]
+async fn bad_batches_get_their_own_status_and_change_nothing() -> anyhow::Result<()> {
+    let mut ctx = TestContext::new().await?;
+    ctx.settings.ingest.max_body_bytes = 64 * 1024;
+    let p = Pipeline::start(ctx).await?;
+    let other = p.staff.booth("boom-02").await?;
+    let other_key = p
+        .staff
+        .admin
+        .post(&format!("/api/photomatons/{other}/api-key"), json!({}))
+        .await?
+        .body["apiKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    eventually(Duration::from_secs(10), || async {
+        Ok(p.post_raw("{}", &other_key).await?.status == 422)
+    })
+    .await?;
+    let good = batch(uuid::Uuid::new_v4(), "boom-01", &[("print", 1)], None).to_string();
+    let future = json!({"batchId": uuid::Uuid::new_v4(), "hostname": "boom-01",
+        "stats": [{"type": "print", "count": 1, "timestamp": "2099-01-01T00:00:00Z"}]})
+    .to_string();
+    let cases: Vec<(u16, &str, String, &str)> = vec![
+        (401, "no such key", good.clone(), "boom_not-a-key"),
+        (403, "another booth's key", good.clone(), &other_key),
+        (400, "malformed JSON", "{\"batchId\": ".to_owned(), &p.key),
+        (
+            422,
+            "wrong types",
+            json!({"batchId": "not-a-uuid", "hostname": "boom-01", "stats": []}).to_string(),
+            &p.key,
+        ),
+        (
+            422,
+            "negative count",
+            batch(uuid::Uuid::new_v4(), "boom-01", &[("print", -2)], None).to_string(),
+            &p.key,
+        ),
+        (
+            422,
+            "unknown media type",
+            batch(uuid::Uuid::new_v4(), "boom-01", &[("hologram", 1)], None).to_string(),
+            &p.key,
+        ),
+        (422, "timestamp in the future", future, &p.key),
+        (
+            422,
+            "negative paper",
+            batch(uuid::Uuid::new_v4(), "boom-01", &[], Some(-1)).to_string(),
+            &p.key,
+        ),
+        (
+            413,
+            "oversized body",
+            format!(
+                "{{\"batchId\": \"{}\", \"pad\": \"{}\"}}",
+                uuid::Uuid::new_v4(),
+                "x".repeat(100 * 1024)
+            ),
+            &p.key,
+        ),
+    ];
+    for (status, what, body, key) in cases {
+        let reply = p.post_raw(&body, key).await?;
+        assert_eq!(reply.status, status, "{what}: {reply:?}");
+        assert!(
+            reply.body["error"].is_string() && reply.body["message"].is_string(),
+            "{what}: {reply:?}"
+        );
+    }
+    let unauthenticated = reqwest::Client::new()
+        .post(format!("{}/api/agent/sync", p.ingest.address))
+        .json(&json!({}))
+        .send()
+        .await?;
+    assert_eq!(unauthenticated.status().as_u16(), 401);
+
+    let bus = boom_bus::Bus::connect(
+        &p.ctx.settings.nats,
+        "test",
+        boom_bus::BusMetrics::default(),
+    )
+    .await?;
+    let mut stream = bus.ensure_stream(StreamKind::Stats).await?;
+    assert_eq!(
+        stream.info().await?.state.messages,
+        0,
+        "nothing reached the stream"
+    );
+    assert_eq!(p.totals().await?, totals(0, 0, 0, 0, 0));
+    p.staff.app.stop().await
+}
+
+#[tokio::test]
+async fn an_agent_key_that_posts_too_often_is_rate_limited() -> anyhow::Result<()> {
+    let mut ctx = TestContext::new().await?;
+    ctx.settings.ingest.rate_limit_per_minute = 3;
+    let staff = Staff::start(&ctx).await?;
+    let booth = staff.booth("boom-01").await?;
+    let key = staff
+        .admin
+        .post(&format!("/api/photomatons/{booth}/api-key"), json!({}))
+        .await?
+        .body["apiKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let ingest = spawn_stats_ingest(ctx.settings.clone()).await?;
+    let mut statuses = Vec::new();
+    for _ in 0..100 {
+        let reply = Pipeline::post_with(
+            &ingest,
+            &key,
+            &batch(uuid::Uuid::new_v4(), "boom-01", &[("photo", 1)], None),
+        )
+        .await?;
+        statuses.push(reply.status);
+        if reply.status == 429 {
+            assert_eq!(reply.body["error"], "rate_limited");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await; // until ingest knows the key
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        3,
+        "{statuses:?}"
+    );
+    staff.app.stop().await
+}
+
+fn agent_settings(p: &Pipeline) -> boom_config::Settings {
+    let mut settings = p.ctx.settings.clone();
+    settings.agent.ingest_url = Some(p.ingest.address.clone());
+    settings.agent.key = Some(boom_config::SecretString::from(p.key.clone()));
+    settings.agent.hostname = Some("boom-01".into());
+    settings.agent.sync_interval_secs = 1;
+    settings.agent.speedtest_interval_secs = 0;
+    settings
+}
+
+/// dslrBooth calls its URL trigger like this.
+async fn trigger(agent: &str, query: &[(&str, &str)]) -> anyhow::Result<u16> {
+    let url = url::Url::parse_with_params(&format!("{agent}/trigger"), query)?;
+    Ok(reqwest::Client::new()
+        .get(url)
+        .send()
+        .await?
+        .status()
+        .as_u16())
+}
+
+#[tokio::test]
+async fn dslrbooth_triggers_reach_the_dashboard_counted_once() -> anyhow::Result<()> {
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let agent = crate::helpers::spawn_agent(agent_settings(&p)).await?;
+    let a = agent.address.clone();
+    for _ in 0..3 {
+        assert_eq!(
+            trigger(&a, &[("event_type", "session_start"), ("param1", "print")]).await?,
+            200
+        );
+        for step in ["countdown_start", "capture_start"] {
+            assert_eq!(trigger(&a, &[("event_type", step)]).await?, 200);
+        }
+        assert_eq!(
+            trigger(
+                &a,
+                &[("event_type", "file_download"), ("param1", "IMG_0001.JPG")]
+            )
+            .await?,
+            200
+        );
+        assert_eq!(
+            trigger(
+                &a,
+                &[
+                    ("event_type", "printing"),
+                    ("param1", "final.jpg"),
+                    ("param2", "2"),
+                    ("param3", "DS620")
+                ]
+            )
+            .await?,
+            200
+        );
+        assert_eq!(
+            trigger(
+                &a,
+                &[
+                    ("event_type", "file_upload"),
+                    ("param1", "final.jpg"),
+                    ("param2", "https://x"),
+                    ("param3", "jpg")
+                ]
+            )
+            .await?,
+            200
+        );
+        assert_eq!(trigger(&a, &[("event_type", "session_end")]).await?, 200);
+    }
+    assert_eq!(
+        trigger(
+            &a,
+            &[("event_type", "session_start"), ("param1", "boomerang")]
+        )
+        .await?,
+        200
+    );
+    assert_eq!(
+        trigger(&a, &[("event_type", "brand_new_event")]).await?,
+        200,
+        "unknown events are kept, not refused"
+    );
+    assert_eq!(trigger(&a, &[("param1", "x")]).await?, 400);
+    p.expect_totals(totals(4, 3, 6, 3, 1), Duration::from_secs(15))
+        .await?;
+    let booth = p
+        .staff
+        .viewer
+        .get(&format!("/api/photomatons/{}", p.booth))
+        .await?
+        .body;
+    assert_eq!(booth["remainingPrints"], 694, "700 minus 3 × 2 copies");
+    agent.stop().await?;
+    p.staff.app.stop().await
+}
+
+#[tokio::test]
+async fn an_agent_offline_for_a_day_catches_up_in_bounded_batches_with_exact_totals()
+-> anyhow::Result<()> {
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let settings = agent_settings(&p);
+    let store = boom_agent::store::Store::open(&settings.agent.data_dir, 700)?;
+    // A day of events while the 4G link is down.
+    let start = chrono::Utc::now() - chrono::Duration::hours(5);
+    let events: Vec<boom_agent::store::MediaEvent> = (0..10_000)
+        .map(|i| boom_agent::store::MediaEvent {
+            kind: Some(if i % 4 == 0 {
+                AgentMediaKind::Print
+            } else {
+                AgentMediaKind::Photo
+            }),
+            count: 1,
+            event_type: "simulated".into(),
+            params: json!({}),
+            at: start + chrono::Duration::seconds(i),
+        })
+        .collect();
+    store.record(events).await?;
+    assert_eq!(store.status().await?.backlog, 10_000);
+    drop(store);
+    let agent = crate::helpers::spawn_agent(settings.clone()).await?;
+    p.expect_totals(totals(0, 7_500, 2_500, 0, 0), Duration::from_secs(60))
+        .await?;
+    agent.stop().await?;
+    // Bounded batches: none larger than agent.batch_size.
+    use diesel::{ExpressionMethods, QueryDsl};
+    let mut conn = p.ctx.connection().await?;
+    let sizes: Vec<i32> = boom_db::schema::ingest_batches::table
+        .select(boom_db::schema::ingest_batches::media_count)
+        .order(boom_db::schema::ingest_batches::media_count.desc())
+        .load(&mut conn)
+        .await?;
+    assert!(
+        sizes.len() >= 20 && sizes[0] as usize <= settings.agent.batch_size,
+        "{sizes:?}"
+    );
+    let store = boom_agent::store::Store::open(&settings.agent.data_dir, 700)?;
+    assert_eq!(store.status().await?.backlog, 0);
+    p.staff.app.stop().await
+}
+
+#[tokio::test]
+async fn an_agent_killed_while_sending_counts_every_answered_trigger_once() -> anyhow::Result<()> {
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let mut env = p.ctx.environment();
+    env.extend([
+        (
+            "BOOM__AGENT__INGEST_URL".to_owned(),
+            p.ingest.address.clone(),
+        ),
+        ("BOOM__AGENT__KEY".to_owned(), p.key.clone()),
+        ("BOOM__AGENT__HOSTNAME".to_owned(), "boom-01".to_owned()),
+        ("BOOM__AGENT__SYNC_INTERVAL_SECS".to_owned(), "1".to_owned()),
+        ("BOOM__AGENT__BATCH_SIZE".to_owned(), "7".to_owned()),
+        (
+            "BOOM__AGENT__SPEEDTEST_INTERVAL_SECS".to_owned(),
+            "0".to_owned(),
+        ),
+    ]);
+    let mut answered = 0;
+    for round in 0..3 {
+        let mut agent = RunningBinary::start("boom-agent", &env)?;
+        let address = format!("http://127.0.0.1:{}", agent.port);
+        for i in 0..40 {
+            if trigger(&address, &[("event_type", "printing"), ("param2", "1")]).await? == 200 {
+                answered += 1;
+            }
+            if i % 10 == 0 {
+                tokio::time::sleep(Duration::from_millis(150)).await; // let sends overlap
+            }
+        }
+        // kill -9, while the sender is busy.
+        tokio::time::sleep(Duration::from_millis(100 * (round + 1))).await;
+        agent.child.kill()?;
+        agent.child.wait()?;
+    }
+    let agent = RunningBinary::start("boom-agent", &env)?;
+    p.expect_totals(totals(0, 0, answered, 0, 0), Duration::from_secs(30))
+        .await?;
+    assert!(agent.terminate()?.success());
+    let (code, stdout, _) =
+        crate::helpers::run_binary("boom-agent", &["status", "--json"], &env, "")?;
+    assert_eq!(code, 0);
+    let status: Value = serde_json::from_str(&stdout)?;
+    assert_eq!(
+        (status["backlog"].clone(), status["paperRemaining"].clone()),
+        (json!(0), json!(700 - answered))
+    );
+    assert!(status["lastSync"].is_string());
+    p.staff.app.stop().await
+}
