@@ -228,6 +228,19 @@ pub struct AgentSettings {
     pub speedtest_bytes: usize,
 }
 
+/// Where the agent keeps its buffer by default: a service's working directory on Windows is
+/// System32, so there it is ProgramData.
+fn default_agent_data_dir() -> PathBuf {
+    #[cfg(windows)]
+    {
+        PathBuf::from(r"C:\ProgramData\LeBoom\agent")
+    }
+    #[cfg(not(windows))]
+    {
+        PathBuf::from("boom-agent-data")
+    }
+}
+
 impl Default for AgentSettings {
     fn default() -> Self {
         Self {
@@ -235,7 +248,7 @@ impl Default for AgentSettings {
             ingest_url: None,
             key: None,
             hostname: None,
-            data_dir: PathBuf::from("boom-agent-data"),
+            data_dir: default_agent_data_dir(),
             sync_interval_secs: 30,
             batch_size: 500,
             paper_capacity: 700,

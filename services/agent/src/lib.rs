@@ -9,6 +9,8 @@ pub mod sender;
 pub mod speedtest;
 pub mod store;
 pub mod triggers;
+#[cfg(windows)]
+pub mod windows;
 
 use std::collections::BTreeMap;
 use std::path::Path;

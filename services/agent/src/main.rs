@@ -29,12 +29,25 @@ enum Command {
         #[arg(long)]
         prints: Option<i64>,
     },
+    /// Run under the Windows Service Control Manager (what `sc.exe create` starts).
+    #[cfg(windows)]
+    Service,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = match cli.command.unwrap_or(Command::Run) {
         Command::Run => return boom_server::run_service(boom_agent::SERVICE, boom_agent::build),
+        #[cfg(windows)]
+        Command::Service => {
+            return match boom_agent::windows::dispatch() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("boom-agent: not started by the Service Control Manager: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         other => other,
     };
     let settings = match Settings::load() {
@@ -77,7 +90,9 @@ fn main() -> ExitCode {
                         store.reset_paper(prints).await?;
                         println!("paper counter set to {prints}");
                     }
-                    Command::Run => {}
+                    #[cfg(windows)]
+                Command::Service => {}
+                Command::Run => {}
                 }
                 anyhow::Ok(())
             })
