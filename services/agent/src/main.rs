@@ -91,8 +91,8 @@ fn main() -> ExitCode {
                         println!("paper counter set to {prints}");
                     }
                     #[cfg(windows)]
-                Command::Service => {}
-                Command::Run => {}
+                    Command::Service => {}
+                    Command::Run => {}
                 }
                 anyhow::Ok(())
             })

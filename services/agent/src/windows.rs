@@ -1,7 +1,7 @@
-//! Running as a Windows service (`boom-agent service`, registered with `sc.exe create`; see docs/agent.md).
-//! The Service Control Manager starts the process, this module
-//! reports "running", runs the same application as on Linux, and turns the SCM's Stop and
-//! Shutdown into the graceful stop that SIGTERM triggers elsewhere.
+//! Running as a Windows service (`boom-agent service`, registered with `sc.exe create`, see
+//! docs/agent.md). The Service Control Manager starts the process; this module reports
+//! "running", runs the same application as on Linux, and turns the SCM's Stop and Shutdown
+//! into the graceful stop that SIGTERM triggers elsewhere.
 //!
 //! Compiled on Windows only; kept small so that it can be reviewed by eye.
 
@@ -30,7 +30,10 @@ pub fn dispatch() -> windows_service::Result<()> {
 
 fn service_main(_arguments: Vec<OsString>) {
     if let Err(error) = run() {
-        tracing::error!(error = format!("{error:#}"), "the agent service stopped on error");
+        tracing::error!(
+            error = format!("{error:#}"),
+            "the agent service stopped on error"
+        );
     }
 }
 
@@ -76,6 +79,10 @@ fn run() -> anyhow::Result<()> {
         anyhow::Ok(())
     });
     let code = if outcome.is_ok() { 0 } else { 1 };
-    handle.set_service_status(status(ServiceState::Stopped, ServiceControlAccept::empty(), code))?;
+    handle.set_service_status(status(
+        ServiceState::Stopped,
+        ServiceControlAccept::empty(),
+        code,
+    ))?;
     outcome
 }
