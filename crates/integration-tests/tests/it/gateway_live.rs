@@ -15,7 +15,7 @@ use crate::helpers::spawn_gateway;
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(client: &Client) -> anyhow::Result<Socket> {
+pub async fn connect(client: &Client) -> anyhow::Result<Socket> {
     let mut request =
         format!("{}/ws", client.base.replace("http://", "ws://")).into_client_request()?;
     if let Some(cookie) = &client.cookie {
@@ -42,7 +42,7 @@ async fn next_frame(socket: &mut Socket, within: Duration) -> anyhow::Result<Val
 }
 
 /// Reads frames until one satisfies `wanted`.
-async fn frame_where(
+pub async fn frame_where(
     socket: &mut Socket,
     within: Duration,
     wanted: impl Fn(&Value) -> bool,

@@ -611,3 +611,39 @@ async fn an_agent_killed_while_sending_counts_every_answered_trigger_once() -> a
     assert!(status["lastSync"].is_string());
     p.staff.app.stop().await
 }
+
+#[tokio::test]
+async fn a_recorded_batch_reaches_browsers_on_another_gateway_within_a_second() -> anyhow::Result<()>
+{
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let other = spawn_gateway(p.ctx.settings.clone()).await?;
+    let viewer = Client::login(&other, "viewer", crate::gateway_client::PASSWORD).await?;
+    let mut socket = crate::gateway_live::connect(&viewer).await?;
+    crate::gateway_live::frame_where(&mut socket, Duration::from_secs(5), |f| {
+        f["event"] == "photomaton:updated"
+    })
+    .await?;
+    let started = std::time::Instant::now();
+    let reply = p
+        .post(&batch(
+            uuid::Uuid::new_v4(),
+            "boom-01",
+            &[("print", 1)],
+            Some(650),
+        ))
+        .await?;
+    assert_eq!(reply.status, 202);
+    let update = crate::gateway_live::frame_where(&mut socket, Duration::from_secs(1), |f| {
+        f["event"] == "photomaton:updated" && f["data"]["remainingPrints"] == 650
+    })
+    .await?;
+    assert_eq!(update["data"]["hostname"], "boom-01");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let totals = crate::gateway_live::frame_where(&mut socket, Duration::from_secs(1), |f| {
+        f["event"] == "events:updated"
+    })
+    .await?;
+    assert_eq!(totals["data"]["totals"]["prints"], 1);
+    other.stop().await?;
+    p.staff.app.stop().await
+}
