@@ -8,6 +8,7 @@
 //! outcome counted in metrics). Subjects and names come from `boom_contracts`; this crate
 //! decides nothing about what a message means.
 
+pub mod lease;
 mod metrics;
 pub mod registry;
 
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use async_nats;
+pub use lease::Lease;
 pub use metrics::BusMetrics;
 pub use registry::RegistryView;
 

@@ -98,8 +98,9 @@ pub async fn action(
     )
     .await;
     let outcome = state.bus.request(&request).await;
+    // Packets sent is not a PC up: photomaton-control reports the outcome when the PC answers.
     let (phase, message) = match &outcome {
-        Ok(reply) if reply.ok => (ActionPhase::Succeeded, reply.message.clone()),
+        Ok(reply) if reply.ok => (ActionPhase::Pending, reply.message.clone()),
         Ok(reply) => (ActionPhase::Failed, reply.message.clone()),
         Err(error) => (ActionPhase::Failed, error.to_string()),
     };

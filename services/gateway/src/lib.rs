@@ -15,6 +15,7 @@ pub mod events;
 pub mod live;
 pub mod pagination;
 pub mod photomatons;
+pub mod probes;
 pub mod recorder;
 pub mod registry;
 pub mod state;
@@ -99,6 +100,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             recorder::RecorderMetrics::register(&mut registry),
         );
         |cancel| recorder::run(state, metrics, cancel)
+    });
+    background.spawn({
+        let state = state.clone();
+        |cancel| probes::run_probes(state, cancel)
+    });
+    background.spawn({
+        let state = state.clone();
+        |cancel| probes::run_actions(state, cancel)
     });
     background.spawn({
         let (bus, hub) = (state.bus.clone(), state.live.clone());

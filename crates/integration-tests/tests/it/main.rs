@@ -3,6 +3,7 @@
 
 mod binaries;
 mod bus;
+mod control;
 mod database;
 mod gateway_api;
 mod gateway_auth;
