@@ -292,7 +292,11 @@ impl Bus {
         let sent = async_nats::Request::new()
             .payload(payload)
             .headers(self.headers())
-            .timeout(Some(self.request_timeout));
+            .timeout(Some(
+                R::TIMEOUT
+                    .unwrap_or(self.request_timeout)
+                    .max(self.request_timeout),
+            ));
         let reply = self
             .client
             .send_request(subject.clone(), sent)
@@ -427,7 +431,7 @@ impl Bus {
                     durable_name: Some(durable.to_owned()),
                     ack_policy: consumer::AckPolicy::Explicit,
                     ack_wait: ACK_WAIT,
-                    filter_subject: M::subject(&self.namespace),
+                    filter_subject: M::filter(&self.namespace),
                     max_ack_pending: 10_000,
                     ..Default::default()
                 },

@@ -39,6 +39,12 @@ pub trait BusMessage: Serialize + DeserializeOwned + JsonSchema + Send + Sync + 
     fn subject(ns: &Namespace) -> String {
         ns.subject(Self::SUBJECT)
     }
+
+    /// What a consumer of this type pulls: its own subject, unless the type stands for
+    /// several messages that must be handled in order (see [`NotionUpdate`]).
+    fn filter(ns: &Namespace) -> String {
+        Self::subject(ns)
+    }
 }
 
 /// A request answered over NATS request/reply by a queue group of workers.
@@ -46,6 +52,9 @@ pub trait BusRequest: BusMessage {
     type Reply: BusMessage;
     /// The queue group the workers join so that each request is handled once.
     const QUEUE_GROUP: &'static str;
+    /// How long the requester waits, when the stack's `nats.request_timeout_ms` is too short
+    /// for the work (a Notion sync reads many pages at 3 requests per second).
+    const TIMEOUT: Option<std::time::Duration> = None;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -158,6 +167,32 @@ impl BusMessage for NotionSyncCompleted {
     }
 }
 
+/// Everything notion-sync publishes, consumed in publication order by one consumer, so that a
+/// completion is never applied before the upserts of the sync it closes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum NotionUpdate {
+    Upserted(EventUpserted),
+    Completed(NotionSyncCompleted),
+}
+
+impl BusMessage for NotionUpdate {
+    const SUBJECT: &'static str = "notion.>";
+    const DELIVERY: Delivery = Delivery::Stream(StreamKind::Events);
+    const SUMMARY: &'static str = "gateway: reads EventUpserted and NotionSyncCompleted in order.";
+
+    fn dedupe_id(&self) -> Option<String> {
+        match self {
+            NotionUpdate::Upserted(m) => m.dedupe_id(),
+            NotionUpdate::Completed(m) => m.dedupe_id(),
+        }
+    }
+
+    fn filter(ns: &Namespace) -> String {
+        ns.stream_subjects(StreamKind::Events)
+    }
+}
+
 /// Asks notion-sync to sync now (`POST /api/notion/sync`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -178,6 +213,7 @@ impl BusMessage for NotionSyncRequest {
 impl BusRequest for NotionSyncRequest {
     type Reply = NotionSyncSummary;
     const QUEUE_GROUP: &'static str = "notion-sync";
+    const TIMEOUT: Option<std::time::Duration> = Some(std::time::Duration::from_secs(120));
 }
 
 /// What a sync did.
@@ -237,6 +273,8 @@ impl BusMessage for ControlRequest {
 impl BusRequest for ControlRequest {
     type Reply = ControlReply;
     const QUEUE_GROUP: &'static str = "photomaton-control";
+    /// A relay command may take up to 20 s (SSH to a router on 4G).
+    const TIMEOUT: Option<std::time::Duration> = Some(std::time::Duration::from_secs(30));
 }
 
 /// What photomaton-control did with a request.

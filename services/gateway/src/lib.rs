@@ -13,6 +13,7 @@ pub mod control;
 pub mod errors;
 pub mod events;
 pub mod live;
+pub mod notion;
 pub mod pagination;
 pub mod photomatons;
 pub mod probes;
@@ -104,6 +105,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     background.spawn({
         let state = state.clone();
         |cancel| probes::run_probes(state, cancel)
+    });
+    background.spawn({
+        let state = state.clone();
+        |cancel| notion::run(state, cancel)
     });
     background.spawn({
         let state = state.clone();
