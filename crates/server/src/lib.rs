@@ -19,4 +19,4 @@ pub use metrics::Metrics;
 pub use shutdown::{Application, Background, Stopper, termination};
 
 mod main_support;
-pub use main_support::{EXIT_CONFIG, run_service};
+pub use main_support::{EXIT_CONFIG, install_crypto_provider, run_service};

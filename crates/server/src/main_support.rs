@@ -11,6 +11,12 @@ use crate::Application;
 /// EX_CONFIG from sysexits.h: the configuration is wrong; restarting will not help.
 pub const EXIT_CONFIG: u8 = 78;
 
+/// Several TLS stacks meet in one process (NATS, Notion over HTTPS); rustls needs to be told
+/// which cryptography to use when more than one is compiled in.
+pub fn install_crypto_provider() {
+    let _already = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Loads the settings and runs the service that `build` makes from them.
 pub fn run_service<B, Fut>(service: &'static str, build: B) -> ExitCode
 where
@@ -25,6 +31,7 @@ where
         }
     };
     boom_telemetry::init(settings.log.format);
+    install_crypto_provider();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

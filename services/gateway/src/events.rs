@@ -27,7 +27,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, media: MediaType, n: i64) {
+    pub fn add(&mut self, media: MediaType, n: i64) {
         match media {
             MediaType::Session => self.sessions += n,
             MediaType::Photo => self.photos += n,

@@ -21,6 +21,7 @@ pub mod recorder;
 pub mod registry;
 pub mod state;
 pub mod users;
+pub mod web;
 
 use std::time::Duration;
 

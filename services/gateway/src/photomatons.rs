@@ -102,13 +102,21 @@ pub struct PhotomatonView {
     pub has_agent_key: bool,
     pub agent_key_created_at: Option<DateTime<Utc>>,
     pub current_event: Option<EventSummary>,
+    /// Media made since midnight (company time, Europe/Paris), event or not.
+    pub today: crate::events::Totals,
     pub latest_speed_test: Option<SpeedTestView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-fn view(booth: Photomaton, event: Option<&Event>, speed: Option<SpeedTest>) -> PhotomatonView {
+fn view(
+    booth: Photomaton,
+    event: Option<&Event>,
+    speed: Option<SpeedTest>,
+    today: crate::events::Totals,
+) -> PhotomatonView {
     PhotomatonView {
+        today,
         wake_target: effective_wake_target(&booth),
         paper_state: paper_state(
             booth.remaining_prints,
@@ -144,6 +152,16 @@ fn view(booth: Photomaton, event: Option<&Event>, speed: Option<SpeedTest>) -> P
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct TodayRow {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    photomaton_id: PhotomatonId,
+    #[diesel(sql_type = boom_contracts::vocabulary::sql::MediaType)]
+    media_type: boom_contracts::MediaType,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
 /// Views of `booths` with their current event and latest speed test: three queries in all.
 pub async fn views(
     conn: &mut DbConn,
@@ -174,11 +192,29 @@ pub async fn views(
         .or_api()?;
     let mut speeds: HashMap<PhotomatonId, SpeedTest> =
         latest.into_iter().map(|t| (t.photomaton_id, t)).collect();
+    let counts: Vec<TodayRow> = diesel::sql_query(
+        "SELECT photomaton_id, media_type, sum(count)::bigint AS n FROM photos \
+         WHERE photomaton_id = ANY($1) \
+           AND \"timestamp\" >= date_trunc('day', now() AT TIME ZONE 'Europe/Paris') AT TIME ZONE 'Europe/Paris' \
+         GROUP BY 1, 2",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(ids.iter().map(|id| id.0).collect::<Vec<_>>())
+    .load(conn)
+    .await
+    .or_api()?;
+    let mut today: HashMap<PhotomatonId, crate::events::Totals> = HashMap::new();
+    for row in counts {
+        today
+            .entry(row.photomaton_id)
+            .or_default()
+            .add(row.media_type, row.n);
+    }
     Ok(booths
         .into_iter()
         .map(|b| {
             let (event, speed) = (current.get(&b.id), speeds.remove(&b.id));
-            view(b, event, speed)
+            let counts = today.remove(&b.id).unwrap_or_default();
+            view(b, event, speed, counts)
         })
         .collect())
 }

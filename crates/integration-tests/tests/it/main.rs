@@ -2,6 +2,7 @@
 //! its own database, NATS prefix and Redis prefix (see `boom-testkit`).
 
 mod binaries;
+mod browser;
 mod bus;
 mod control;
 mod database;

@@ -1,0 +1,355 @@
+//! The dashboard as a person uses it, in headless Chromium driven over WebDriver
+//! (chromedriver), against the real gateway, ingest and photomaton-control. Screenshots go to
+//! `screenshots/` at the top of the workspace.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::{eventually, spawn_gateway, spawn_photomaton_control};
+use crate::pipeline::{Pipeline, batch};
+
+/// chromedriver and the browser session it drives; both end when this is dropped.
+struct Browser {
+    client: Client,
+    driver: Child,
+    profile: PathBuf,
+}
+
+impl Browser {
+    async fn start() -> anyhow::Result<Self> {
+        boom_server::install_crypto_provider();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "chromedriver not found ({e}): `just test` installs chromium-driver"
+                )
+            })?;
+        let profile = std::env::temp_dir().join(format!("boom-chromium-{}", uuid::Uuid::new_v4()));
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": "/usr/bin/chromium", "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage",
+                "--window-size=1440,900", format!("--user-data-dir={}", profile.display()),
+            ]}),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        for _ in 0..50 {
+            match ClientBuilder::rustls()?
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Ok(Self {
+                        client,
+                        driver,
+                        profile,
+                    });
+                }
+                Err(e) => last = Some(e.to_string()),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("cannot start a browser session: {last:?}")
+    }
+
+    async fn text(&self, css: &str) -> anyhow::Result<String> {
+        Ok(self.client.find(Locator::Css(css)).await?.text().await?)
+    }
+
+    async fn wait_for(&self, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
+        Ok(self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await?)
+    }
+
+    async fn sign_in(&self, base: &str, username: &str) -> anyhow::Result<()> {
+        self.client.goto(&format!("{base}/#/login")).await?;
+        self.wait_for("form.login input[name=username]")
+            .await?
+            .send_keys(username)
+            .await?;
+        self.client
+            .find(Locator::Css("form.login input[name=password]"))
+            .await?
+            .send_keys(crate::gateway_client::PASSWORD)
+            .await?;
+        self.client
+            .find(Locator::Css("form.login button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        self.wait_for("#fleet").await?;
+        Ok(())
+    }
+
+    async fn screenshot(&self, name: &str) -> anyhow::Result<()> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../screenshots");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            dir.join(format!("{name}.png")),
+            self.client.screenshot().await?,
+        )?;
+        Ok(())
+    }
+
+    async fn attr(&self, css: &str, name: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .client
+            .find(Locator::Css(css))
+            .await?
+            .attr(name)
+            .await?)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+#[tokio::test]
+async fn staff_watch_the_fleet_live_and_power_a_booth_on() -> anyhow::Result<()> {
+    let mut ctx = boom_testkit::TestContext::new().await?;
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    let pc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    ctx.settings.control.pc_tcp_port = pc.local_addr()?.port();
+    ctx.settings.control.icmp = false;
+    ctx.settings.control.probe_interval_secs = 3600;
+    ctx.settings.control.lease_ttl_secs = 3;
+    let p = Pipeline::start(ctx).await?;
+    let booth = p.booth;
+    p.staff
+        .admin
+        .patch(
+            &format!("/api/photomatons/{booth}"),
+            json!({"name": "Château de Vaux", "macAddress": "00:1a:2b:3c:4d:5e",
+            "tailscaleIp": "127.0.0.1", "wakeTarget": udp.local_addr()?.to_string()}),
+        )
+        .await?;
+    p.staff.booth("boom-02").await?;
+    let control = spawn_photomaton_control(p.ctx.settings.clone()).await?;
+    let base = p.staff.app.address.clone();
+
+    let browser = Browser::start().await?;
+    // Signed out, the dashboard asks to sign in, in French.
+    browser.client.goto(&base).await?;
+    browser.wait_for("form.login").await?;
+    assert_eq!(browser.text("form.login h1").await?, "Connexion");
+    browser.sign_in(&base, "installer").await?;
+    let card = format!("[data-booth=\"{booth}\"]");
+    browser.wait_for(&card).await?;
+    assert!(
+        browser
+            .text(&format!("{card} h3"))
+            .await?
+            .contains("Château de Vaux")
+    );
+    assert!(
+        browser.text("#user").await?.contains("Installateur"),
+        "the role is visible"
+    );
+
+    // An agent batch changes the card without reload.
+    assert_eq!(
+        p.post(&batch(
+            uuid::Uuid::new_v4(),
+            "boom-01",
+            &[("print", 3), ("session", 2)],
+            Some(300)
+        ))
+        .await?
+        .status,
+        202
+    );
+    eventually(Duration::from_secs(10), || async {
+        Ok(browser
+            .text(&format!("{card} [data-count=prints] b"))
+            .await?
+            == "3"
+            && browser.text(&format!("{card} .remaining")).await? == "300")
+    })
+    .await?;
+    assert_eq!(
+        browser.attr(&card, "data-paper").await?.as_deref(),
+        Some("warning")
+    );
+    // Below the critical threshold (275), the card turns critical.
+    assert_eq!(
+        p.post(&batch(
+            uuid::Uuid::new_v4(),
+            "boom-01",
+            &[("print", 1)],
+            Some(200)
+        ))
+        .await?
+        .status,
+        202
+    );
+    eventually(Duration::from_secs(10), || async {
+        Ok(browser.attr(&card, "data-paper").await?.as_deref() == Some("critical"))
+    })
+    .await?;
+    browser.screenshot("fleet-desktop").await?;
+
+    // Power on: packets reach the booth's wake target, the card shows pending then success.
+    browser
+        .client
+        .find(Locator::Css(&format!("{card} button.power")))
+        .await?
+        .click()
+        .await?;
+    let mut packet = [0u8; 128];
+    let (n, _) =
+        tokio::time::timeout(Duration::from_secs(10), udp.recv_from(&mut packet)).await??;
+    assert_eq!((n, &packet[..6]), (102, &[0xff; 6][..]));
+    eventually(Duration::from_secs(15), || async {
+        Ok(browser
+            .attr(&format!("{card} [data-phase]"), "data-phase")
+            .await?
+            .as_deref()
+            == Some("succeeded"))
+    })
+    .await?;
+
+    // The booth page.
+    browser
+        .client
+        .goto(&format!("{base}/#/booth/{booth}"))
+        .await?;
+    browser.wait_for("section.panel").await?;
+    browser.screenshot("booth-page").await?;
+
+    // A phone.
+    browser.client.set_window_size(390, 844).await?;
+    browser.client.goto(&format!("{base}/#/")).await?;
+    browser.wait_for(&card).await?;
+    browser.screenshot("fleet-phone").await?;
+    browser.client.set_window_size(1440, 900).await?;
+
+    // English, remembered for the user.
+    browser
+        .client
+        .find(Locator::Css("#lang"))
+        .await?
+        .click()
+        .await?;
+    eventually(Duration::from_secs(5), || async {
+        Ok(browser.text("nav a[href='#/']").await? == "Fleet")
+    })
+    .await?;
+    assert_eq!(
+        p.staff.installer.get("/api/auth/me").await?.body["preferredLanguage"],
+        "en"
+    );
+
+    // Sign out.
+    browser
+        .client
+        .find(Locator::Css("#logout"))
+        .await?
+        .click()
+        .await?;
+    browser.wait_for("form.login").await?;
+
+    // A viewer sees the fleet but no Power on button.
+    browser.sign_in(&base, "viewer").await?;
+    browser.wait_for(&card).await?;
+    assert!(
+        browser
+            .client
+            .find(Locator::Css(&format!("{card} button.power")))
+            .await
+            .is_err(),
+        "no Power on for a viewer"
+    );
+
+    browser.client.clone().close().await?;
+    control.stop().await?;
+    p.staff.app.stop().await
+}
+
+#[tokio::test]
+async fn the_dashboard_reconnects_after_the_gateway_restarts_and_shows_fresh_state()
+-> anyhow::Result<()> {
+    let ctx = boom_testkit::TestContext::new().await?;
+    let p = Pipeline::start(ctx).await?;
+    let booth = p.booth;
+    let port = url::Url::parse(&p.staff.app.address)?.port().unwrap_or(0);
+    let base = p.staff.app.address.clone();
+    let browser = Browser::start().await?;
+    browser.sign_in(&base, "viewer").await?;
+    let card = format!("[data-booth=\"{booth}\"]");
+    browser.wait_for(&card).await?;
+    eventually(Duration::from_secs(5), || async {
+        Ok(browser
+            .attr("#live", "class")
+            .await?
+            .is_some_and(|c| c.contains("on")))
+    })
+    .await?;
+
+    // The gateway goes away; the page says so.
+    let mut settings = p.ctx.settings.clone();
+    let Pipeline {
+        staff,
+        ingest,
+        key,
+        ctx,
+        ..
+    } = p;
+    staff.app.stop().await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok(browser.attr("#banner", "hidden").await?.is_none())
+    })
+    .await?;
+    // Meanwhile a booth reports.
+    let body = batch(
+        uuid::Uuid::new_v4(),
+        "boom-01",
+        &[("digital", 4)],
+        Some(650),
+    );
+    let reply = reqwest::Client::new()
+        .post(format!("{}/api/agent/sync", ingest.address))
+        .bearer_auth(&key)
+        .json(&body)
+        .send()
+        .await?;
+    assert_eq!(reply.status().as_u16(), 202);
+    // The gateway comes back on the same address: the page reconnects and shows the new state.
+    settings.http.addr = format!("127.0.0.1:{port}");
+    let gateway = spawn_gateway(settings).await?;
+    eventually(Duration::from_secs(40), || async {
+        Ok(browser.attr("#banner", "hidden").await?.is_some()
+            && browser
+                .text(&format!("{card} [data-count=digital] b"))
+                .await?
+                == "4"
+            && browser.text(&format!("{card} .remaining")).await? == "650")
+    })
+    .await?;
+    browser.client.clone().close().await?;
+    drop(ctx);
+    gateway.stop().await
+}

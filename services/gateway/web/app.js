@@ -1,0 +1,401 @@
+// LE BOOM dashboard: one small ES module, no framework, no CDN. State comes from the JSON API
+// and stays current through the WebSocket; the page reconnects on its own and refetches what
+// it shows after a reconnect, so nothing on screen is stale after a network cut or a restart.
+
+const I18N = {
+  fr: {
+    'nav.fleet': 'Flotte', 'nav.events': 'Événements', 'nav.admin': 'Admin', 'nav.logout': 'Déconnexion',
+    'login.title': 'Connexion', 'login.username': "Nom d'utilisateur", 'login.password': 'Mot de passe', 'login.submit': 'Se connecter',
+    'live.on': 'En direct', 'live.off': 'Déconnecté', 'banner.offline': 'Connexion perdue — reconnexion…',
+    'fleet.search': 'Rechercher', 'sort.attention': 'À surveiller d’abord', 'sort.offline': 'Hors ligne d’abord', 'sort.paper': 'Papier critique d’abord', 'sort.name': 'Par nom', 'sort.event': 'Par événement',
+    'router': 'Routeur', 'pc': 'PC', 'paper': 'Papier', 'prints': 'impressions', 'never': 'jamais vu', 'seen': 'vu',
+    'c.sessions': 'Sessions', 'c.prints': 'Impr.', 'c.digital': 'Partages', 'c.gifs': 'GIF', 'c.photos': 'Photos',
+    'power': 'Allumer', 'power.sending': 'Envoi…', 'phase.pending': 'En cours', 'phase.succeeded': 'Allumé', 'phase.failed': 'Échec',
+    'no.event': 'Aucun événement en cours', 'no.booths': 'Aucun photomaton enregistré.', 'today': 'Aujourd’hui',
+    'booth.reset': 'Nouveau rouleau', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
+    'events.active': 'En cours', 'events.completed': 'Terminés', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Photomaton', 'events.notion': 'Notion', 'events.sync': 'Synchroniser Notion',
+    'admin.booths': 'Photomatons', 'admin.users': 'Utilisateurs', 'admin.audit': 'Journal', 'admin.create': 'Créer', 'admin.save': 'Enregistrer', 'admin.key': 'Clé agent', 'admin.edit': 'Modifier', 'admin.delete': 'Supprimer',
+    'admin.key.once': 'Copiez cette clé maintenant : elle ne sera plus affichée.', 'admin.copy': 'Copier', 'admin.close': 'Fermer',
+    'f.name': 'Nom', 'f.hostname': 'Nom d’hôte', 'f.tailscaleIp': 'IP Tailscale du PC', 'f.routerTailscaleIp': 'IP Tailscale du routeur', 'f.macAddress': 'Adresse MAC', 'f.wakeTarget': 'Cible WoL (hôte:port)', 'f.warningThreshold': 'Seuil alerte', 'f.criticalThreshold': 'Seuil critique', 'f.paperCapacity': 'Capacité',
+    'f.username': 'Utilisateur', 'f.password': 'Mot de passe', 'f.role': 'Rôle', 'f.action': 'Action', 'f.when': 'Quand', 'f.who': 'Qui', 'f.what': 'Détails',
+    'role.ADMIN': 'Admin', 'role.INSTALLER': 'Installateur', 'role.VIEWER': 'Lecteur', 'saved': 'Enregistré', 'speed.down': 'Desc.', 'speed.up': 'Mont.', 'speed.ping': 'Ping',
+  },
+  en: {
+    'nav.fleet': 'Fleet', 'nav.events': 'Events', 'nav.admin': 'Admin', 'nav.logout': 'Sign out',
+    'login.title': 'Sign in', 'login.username': 'Username', 'login.password': 'Password', 'login.submit': 'Sign in',
+    'live.on': 'Live', 'live.off': 'Disconnected', 'banner.offline': 'Connection lost — reconnecting…',
+    'fleet.search': 'Search', 'sort.attention': 'Needs attention first', 'sort.offline': 'Offline first', 'sort.paper': 'Paper critical first', 'sort.name': 'By name', 'sort.event': 'By event',
+    'router': 'Router', 'pc': 'PC', 'paper': 'Paper', 'prints': 'prints', 'never': 'never seen', 'seen': 'seen',
+    'c.sessions': 'Sessions', 'c.prints': 'Prints', 'c.digital': 'Shares', 'c.gifs': 'GIFs', 'c.photos': 'Photos',
+    'power': 'Power on', 'power.sending': 'Sending…', 'phase.pending': 'In progress', 'phase.succeeded': 'Up', 'phase.failed': 'Failed',
+    'no.event': 'No event under way', 'no.booths': 'No booth registered yet.', 'today': 'Today',
+    'booth.reset': 'New roll', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
+    'events.active': 'Under way', 'events.completed': 'Completed', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Booth', 'events.notion': 'Notion', 'events.sync': 'Sync Notion',
+    'admin.booths': 'Booths', 'admin.users': 'Users', 'admin.audit': 'Audit log', 'admin.create': 'Create', 'admin.save': 'Save', 'admin.key': 'Agent key', 'admin.edit': 'Edit', 'admin.delete': 'Delete',
+    'admin.key.once': 'Copy this key now: it will not be shown again.', 'admin.copy': 'Copy', 'admin.close': 'Close',
+    'f.name': 'Name', 'f.hostname': 'Hostname', 'f.tailscaleIp': 'PC Tailscale IP', 'f.routerTailscaleIp': 'Router Tailscale IP', 'f.macAddress': 'MAC address', 'f.wakeTarget': 'WoL target (host:port)', 'f.warningThreshold': 'Warning at', 'f.criticalThreshold': 'Critical at', 'f.paperCapacity': 'Capacity',
+    'f.username': 'User', 'f.password': 'Password', 'f.role': 'Role', 'f.action': 'Action', 'f.when': 'When', 'f.who': 'Who', 'f.what': 'Details',
+    'role.ADMIN': 'Admin', 'role.INSTALLER': 'Installer', 'role.VIEWER': 'Viewer', 'saved': 'Saved', 'speed.down': 'Down', 'speed.up': 'Up', 'speed.ping': 'Ping',
+  },
+};
+
+const RANK = { VIEWER: 1, INSTALLER: 2, ADMIN: 3 };
+const state = { me: null, booths: new Map(), events: new Map(), actions: new Map(), socket: null, live: false, retry: 0, sort: 'attention', filter: '' };
+let lang = localStorage.getItem('lang') || 'fr';
+const $ = (sel, root = document) => root.querySelector(sel);
+const t = (key) => I18N[lang][key] ?? I18N.fr[key] ?? key;
+const may = (role) => state.me && RANK[state.me.role] >= RANK[role];
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'text') el.textContent = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && state.me) headers['X-CSRF-Token'] = state.me.csrfToken;
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
+  if (res.status === 401 && path !== '/api/auth/login') { signedOut(); throw new Error(data?.message || 'unauthorized'); }
+  if (!res.ok) throw Object.assign(new Error(data?.message || res.statusText), { status: res.status, data });
+  return data;
+}
+
+function ago(iso) {
+  if (!iso) return t('never');
+  const seconds = Math.round((new Date(iso) - Date.now()) / 1000);
+  const fmt = new Intl.RelativeTimeFormat(lang, { numeric: 'auto' });
+  const abs = Math.abs(seconds);
+  if (abs < 60) return fmt.format(seconds, 'second');
+  if (abs < 3600) return fmt.format(Math.round(seconds / 60), 'minute');
+  if (abs < 86400) return fmt.format(Math.round(seconds / 3600), 'hour');
+  return fmt.format(Math.round(seconds / 86400), 'day');
+}
+const seen = (iso) => iso ? `${t('seen')} ${ago(iso)}` : t('never');
+const day = (iso) => iso ? new Date(iso).toLocaleDateString(lang === 'fr' ? 'fr-FR' : 'en-GB') : '—';
+const when = (iso) => iso ? new Date(iso).toLocaleString(lang === 'fr' ? 'fr-FR' : 'en-GB') : '—';
+
+// ---------------------------------------------------------------------------------------- chrome
+function chrome() {
+  document.documentElement.lang = lang;
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  $('#lang').textContent = lang === 'fr' ? 'EN' : 'FR';
+  $('#nav').hidden = !state.me;
+  $('#logout').hidden = !state.me;
+  $('#nav-admin').hidden = !may('ADMIN');
+  $('#user').textContent = state.me ? `${state.me.username} · ${t('role.' + state.me.role)}` : '';
+  const live = $('#live');
+  live.hidden = !state.me;
+  live.className = 'live ' + (state.live ? 'on' : 'off');
+  live.textContent = t(state.live ? 'live.on' : 'live.off');
+  $('#banner').hidden = !state.me || state.live || state.retry === 0;
+  $('#banner').textContent = t('banner.offline');
+  for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.getAttribute('href') === '#' + (location.hash.slice(1).split('/').slice(0, 2).join('/') || '/'));
+}
+
+function signedOut() {
+  state.me = null;
+  if (state.socket) { state.socket.onclose = null; state.socket.close(); state.socket = null; }
+  state.live = false; state.retry = 0;
+  location.hash = '#/login';
+  render();
+}
+
+// --------------------------------------------------------------------------------------- live
+function connect() {
+  if (!state.me || state.socket) return;
+  const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+  state.socket = socket;
+  socket.onopen = async () => {
+    state.live = true;
+    const reconnected = state.retry > 0;
+    state.retry = 0;
+    chrome();
+    if (reconnected) { await loadFleet(); render(); }
+  };
+  socket.onmessage = (message) => {
+    let frame;
+    try { frame = JSON.parse(message.data); } catch { return; }
+    if (frame.event === 'photomaton:updated') {
+      if (frame.data.deleted) state.booths.delete(frame.data.id); else state.booths.set(frame.data.id, frame.data);
+      updateBooth(frame.data.id);
+    } else if (frame.event === 'events:updated') {
+      state.events.set(frame.data.id, frame.data);
+      if (location.hash.startsWith('#/events')) render();
+    } else if (frame.event === 'photomaton:action') {
+      state.actions.set(frame.data.photomatonId, frame.data);
+      updateBooth(frame.data.photomatonId);
+    }
+  };
+  socket.onclose = async () => {
+    state.socket = null; state.live = false;
+    state.retry += 1;
+    chrome();
+    // A closed socket may be a signed-out session (401: stop); a gateway away: keep trying.
+    try { await api('GET', '/api/auth/me'); } catch (err) { if (!state.me) return; }
+    const delay = Math.min(30000, 1000 * 2 ** Math.min(state.retry - 1, 5)) * (0.75 + Math.random() / 2);
+    setTimeout(connect, delay);
+  };
+}
+
+async function loadFleet() {
+  const page = await api('GET', '/api/photomatons?limit=1000');
+  state.booths = new Map(page.items.map((b) => [b.id, b]));
+}
+
+// -------------------------------------------------------------------------------------- fleet
+function attention(b) {
+  return (b.pcConnected || b.routerConnected ? 0 : 4) + ({ critical: 2, warning: 1, ok: 0 }[b.paperState] || 0);
+}
+
+function sorted() {
+  const q = state.filter.trim().toLowerCase();
+  let list = [...state.booths.values()].filter((b) => !q || [b.name, b.hostname, b.currentEvent?.clientName].some((s) => s?.toLowerCase().includes(q)));
+  const byName = (a, b) => a.name.localeCompare(b.name);
+  const order = {
+    attention: (a, b) => attention(b) - attention(a) || byName(a, b),
+    offline: (a, b) => (a.pcConnected - b.pcConnected) || (a.routerConnected - b.routerConnected) || byName(a, b),
+    paper: (a, b) => a.remainingPrints - a.criticalThreshold - (b.remainingPrints - b.criticalThreshold) || byName(a, b),
+    name: byName,
+    event: (a, b) => (a.currentEvent?.clientName || '~').localeCompare(b.currentEvent?.clientName || '~') || byName(a, b),
+  }[state.sort];
+  return list.sort(order);
+}
+
+function powerOn(id) {
+  return async (e) => {
+    e.target.disabled = true;
+    state.actions.set(id, { phase: 'pending', message: t('power.sending') });
+    updateBooth(id);
+    try {
+      const reply = await api('POST', '/api/webhooks/action', { photomatonId: id, action: 'power_on' });
+      if (!reply.ok) state.actions.set(id, { phase: 'failed', message: reply.message });
+      else if (state.actions.get(id)?.phase === 'pending') state.actions.set(id, { phase: 'pending', message: reply.message });
+    } catch (err) {
+      state.actions.set(id, { phase: 'failed', message: err.message });
+    }
+    updateBooth(id);
+  };
+}
+
+function card(b) {
+  const offline = !b.pcConnected && !b.routerConnected;
+  const pct = Math.max(0, Math.min(100, Math.round((100 * b.remainingPrints) / (b.paperCapacity || 700))));
+  const today = b.today || {};
+  const action = state.actions.get(b.id);
+  return h('article', { class: `card ${b.paperState}${offline ? ' offline' : ''}`, 'data-booth': b.id, 'data-paper': b.paperState },
+    h('h3', {}, h('a', { href: `#/booth/${b.id}`, text: b.name }), h('span', { class: 'muted', text: b.hostname })),
+    h('div', { class: 'dots' },
+      h('span', { class: `dot ${b.routerConnected ? 'up' : 'down'}`, 'data-router': b.routerConnected, text: t('router') }),
+      h('span', { class: `dot ${b.pcConnected ? 'up' : 'down'}`, 'data-pc': b.pcConnected, text: t('pc') }),
+      h('span', { class: 'muted', 'data-iso': b.lastSeen || '', text: seen(b.lastSeen) })),
+    h('div', {}, h('div', { class: 'muted' }, `${t('paper')} · `, h('b', { class: 'remaining', text: b.remainingPrints }), ` / ${b.paperCapacity} ${t('prints')}`),
+      h('div', { class: 'gauge', role: 'meter', 'aria-valuenow': b.remainingPrints, 'aria-valuemax': b.paperCapacity }, h('span', { style: `width:${pct}%` }))),
+    h('div', { class: 'counts', title: t('today') },
+      ...[['sessions', 'c.sessions'], ['prints', 'c.prints'], ['digital', 'c.digital'], ['gifs', 'c.gifs']].map(([k, label]) =>
+        h('div', { 'data-count': k }, h('b', { text: today[k] ?? 0 }), h('span', { class: 'muted', text: t(label) })))),
+    h('div', { class: 'event' }, b.currentEvent
+      ? [h('b', { text: b.currentEvent.clientName }), b.currentEvent.eventType ? ` · ${b.currentEvent.eventType}` : '', b.currentEvent.albumName ? ` · ${b.currentEvent.albumName}` : '']
+      : h('span', { class: 'muted', text: t('no.event') })),
+    may('INSTALLER') ? h('div', { class: 'toolbar' },
+      h('button', { class: 'btn primary power', type: 'button', disabled: action?.phase === 'pending', onclick: powerOn(b.id), text: t('power') }),
+      action ? h('span', { class: `action ${action.phase}`, 'data-phase': action.phase, text: `${t('phase.' + action.phase)} — ${action.message}` }) : null) : null);
+}
+
+function updateBooth(id) {
+  const route = location.hash;
+  if (route.startsWith('#/booth/')) { if (route === `#/booth/${id}`) render(); return; }
+  if (!(route === '' || route === '#/' || route === '#')) return;
+  const old = document.querySelector(`[data-booth="${id}"]`);
+  const b = state.booths.get(id);
+  if (!b) { old?.remove(); return; }
+  if (old) old.replaceWith(card(b)); else render();
+}
+
+function fleet() {
+  const grid = h('section', { class: 'grid', id: 'fleet' }, state.booths.size ? sorted().map(card) : h('p', { class: 'muted', text: t('no.booths') }));
+  const sort = h('select', { 'aria-label': 'sort', onchange: (e) => { state.sort = e.target.value; render(); } },
+    ...['attention', 'offline', 'paper', 'name', 'event'].map((k) => h('option', { value: k, selected: state.sort === k, text: t('sort.' + k) })));
+  const search = h('input', { type: 'search', placeholder: t('fleet.search'), value: state.filter, oninput: (e) => { state.filter = e.target.value; grid.replaceChildren(...sorted().map(card)); } });
+  return [h('div', { class: 'toolbar' }, search, sort), grid];
+}
+
+// ---------------------------------------------------------------------------------------- booth
+function bars(timeline) {
+  const width = 600, height = 140, max = Math.max(1, ...timeline.map((b) => b.totals.sessions + b.totals.prints + b.totals.digital + b.totals.gifs));
+  const w = width / Math.max(1, timeline.length);
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('class', 'chart'); svg.setAttribute('viewBox', `0 0 ${width} ${height}`); svg.setAttribute('preserveAspectRatio', 'none');
+  timeline.forEach((b, i) => {
+    const total = b.totals.sessions + b.totals.prints + b.totals.digital + b.totals.gifs;
+    const r = document.createElementNS(svg.namespaceURI, 'rect');
+    const bh = (height - 10) * total / max;
+    r.setAttribute('x', i * w + 2); r.setAttribute('width', Math.max(1, w - 4)); r.setAttribute('y', height - bh); r.setAttribute('height', bh); r.setAttribute('fill', '#5b3cc4');
+    const title = document.createElementNS(svg.namespaceURI, 'title'); title.textContent = `${when(b.hour)}: ${total}`; r.append(title);
+    svg.append(r);
+  });
+  return svg;
+}
+
+async function booth(id) {
+  const b = state.booths.get(id) || await api('GET', `/api/photomatons/${id}`);
+  const [speed, event] = await Promise.all([
+    api('GET', `/api/photomatons/${id}/speedtests?limit=20`).catch(() => ({ items: [] })),
+    b.currentEvent ? api('GET', `/api/events/${b.currentEvent.id}`).catch(() => null) : null,
+  ]);
+  const reset = may('INSTALLER') ? h('form', { class: 'toolbar', onsubmit: async (e) => {
+    e.preventDefault();
+    const n = e.target.elements.prints.value;
+    const updated = await api('POST', `/api/photomatons/${id}/paper-reset`, n ? { remainingPrints: Number(n) } : {});
+    state.booths.set(id, updated); render();
+  } }, h('input', { name: 'prints', type: 'number', min: 0, placeholder: String(b.paperCapacity) }), h('button', { class: 'btn', type: 'submit', text: t('booth.reset') })) : null;
+  const action = state.actions.get(id);
+  return [
+    h('section', { class: 'grid' }, card(b)),
+    h('section', { class: 'panel' }, h('h2', { text: t('booth.details') }),
+      h('p', { class: 'muted' }, `${t('f.tailscaleIp')}: ${b.tailscaleIp || '—'} · ${t('f.routerTailscaleIp')}: ${b.routerTailscaleIp || '—'} · ${t('f.macAddress')}: ${b.macAddress || '—'} · ${t('f.wakeTarget')}: ${b.wakeTarget || '—'}`),
+      h('p', { class: 'muted' }, `${t('f.warningThreshold')}: ${b.warningThreshold} · ${t('f.criticalThreshold')}: ${b.criticalThreshold} · ${t('admin.key')}: ${b.hasAgentKey ? '✓' : '—'}`),
+      reset),
+    event?.timeline?.length ? h('section', { class: 'panel' }, h('h2', { text: `${t('booth.hourly')} — ${event.clientName}` }), bars(event.timeline)) : null,
+    h('section', { class: 'panel' }, h('h2', { text: t('booth.speed') }),
+      h('table', {}, h('tr', {}, h('th', { text: t('f.when') }), h('th', { text: t('speed.down') }), h('th', { text: t('speed.up') }), h('th', { text: t('speed.ping') })),
+        ...speed.items.map((s) => h('tr', {}, h('td', { text: when(s.createdAt) }), h('td', { text: `${s.download.toFixed(1)} Mbit/s` }), h('td', { text: `${s.upload.toFixed(1)} Mbit/s` }), h('td', { text: `${Math.round(s.ping)} ms` }))))),
+    action ? h('section', { class: 'panel' }, h('h2', { text: t('booth.actions') }), h('p', { class: `action ${action.phase}`, text: `${t('phase.' + action.phase)} — ${action.message}` })) : null,
+  ];
+}
+
+// --------------------------------------------------------------------------------------- events
+async function events() {
+  const [active, done] = await Promise.all([api('GET', '/api/events?status=ACTIVE&limit=200'), api('GET', '/api/events?status=COMPLETED&limit=50')]);
+  for (const e of [...active.items, ...done.items]) state.events.set(e.id, e);
+  const boothName = (id) => state.booths.get(id)?.name || '—';
+  const table = (items) => h('table', {},
+    h('tr', {}, ...['events.client', 'events.type', 'events.date', 'events.booth', 'c.sessions', 'c.prints', 'c.digital', 'c.gifs', 'events.notion'].map((k) => h('th', { text: t(k) }))),
+    ...items.map((e) => h('tr', { 'data-event': e.id }, h('td', { text: e.clientName }), h('td', { text: e.eventType || '—' }), h('td', { text: day(e.eventDate) }), h('td', { text: boothName(e.photomatonId) }),
+      h('td', { text: e.totals.sessions }), h('td', { text: e.totals.prints }), h('td', { text: e.totals.digital }), h('td', { text: e.totals.gifs }),
+      h('td', {}, e.notionUrl ? h('a', { href: e.notionUrl, target: '_blank', rel: 'noopener', text: '↗' }) : '—'))));
+  const sync = may('INSTALLER') ? h('button', { class: 'btn', type: 'button', onclick: async (ev) => {
+    ev.target.disabled = true;
+    try { await api('POST', '/api/notion/sync', {}); } catch (err) { alert(err.message); }
+    render();
+  }, text: t('events.sync') }) : null;
+  return [h('div', { class: 'toolbar' }, sync), h('h2', { text: t('events.active') }), table(active.items), h('h2', { text: t('events.completed') }), table(done.items)];
+}
+
+// ---------------------------------------------------------------------------------------- admin
+function form(fields, values, submit, label) {
+  return h('form', { class: 'toolbar', onsubmit: async (e) => {
+    e.preventDefault();
+    const body = {};
+    for (const [name, type] of fields) {
+      const v = e.target.elements[name].value.trim();
+      if (v !== '') body[name] = type === 'number' ? Number(v) : v;
+    }
+    const out = e.target.querySelector('.error');
+    try { await submit(body); out.textContent = t('saved'); render(); } catch (err) { out.textContent = err.message; }
+  } }, ...fields.map(([name, type, options]) => options
+    ? h('select', { name, 'aria-label': t('f.' + name) }, ...options.map((o) => h('option', { value: o, selected: values?.[name] === o, text: t('role.' + o) })))
+    : h('input', { name, type, placeholder: t('f.' + name), 'aria-label': t('f.' + name), value: values?.[name] ?? '' })),
+  h('button', { class: 'btn primary', type: 'submit', text: label }), h('span', { class: 'error' }));
+}
+
+function showKey(key) {
+  const dialog = h('dialog', {}, h('p', { text: t('admin.key.once') }), h('code', { class: 'key', text: key }),
+    h('div', { class: 'toolbar' }, h('button', { class: 'btn', type: 'button', onclick: () => navigator.clipboard?.writeText(key), text: t('admin.copy') }),
+      h('button', { class: 'btn primary', type: 'button', onclick: () => dialog.close(), text: t('admin.close') })));
+  dialog.addEventListener('close', () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+}
+
+async function admin() {
+  const [users, audit] = await Promise.all([api('GET', '/api/users?limit=200'), api('GET', '/api/audit-logs?limit=50')]);
+  const boothFields = [['name', 'text'], ['hostname', 'text'], ['tailscaleIp', 'text'], ['routerTailscaleIp', 'text'], ['macAddress', 'text'], ['wakeTarget', 'text'], ['paperCapacity', 'number'], ['warningThreshold', 'number'], ['criticalThreshold', 'number']];
+  const editing = state.editing ? state.booths.get(state.editing) : null;
+  return [
+    h('section', { class: 'panel' }, h('h2', { text: t('admin.booths') }),
+      form(boothFields, editing, async (body) => {
+        const saved = editing ? await api('PATCH', `/api/photomatons/${editing.id}`, body) : await api('POST', '/api/photomatons', body);
+        state.booths.set(saved.id, saved); state.editing = null;
+      }, editing ? t('admin.save') : t('admin.create')),
+      h('table', {}, ...sorted().map((b) => h('tr', {}, h('td', { text: b.name }), h('td', { text: b.hostname }), h('td', { text: b.macAddress || '—' }),
+        h('td', {}, h('button', { class: 'link', type: 'button', onclick: () => { state.editing = b.id; render(); }, text: t('admin.edit') }), ' · ',
+          h('button', { class: 'link', type: 'button', onclick: async () => showKey((await api('POST', `/api/photomatons/${b.id}/api-key`, {})).apiKey), text: t('admin.key') }), ' · ',
+          h('button', { class: 'link', type: 'button', onclick: async () => { if (confirm(`${t('admin.delete')} ${b.name} ?`)) { await api('DELETE', `/api/photomatons/${b.id}`); state.booths.delete(b.id); render(); } }, text: t('admin.delete') })))))),
+    h('section', { class: 'panel' }, h('h2', { text: t('admin.users') }),
+      form([['username', 'text'], ['password', 'password'], ['role', 'select', ['VIEWER', 'INSTALLER', 'ADMIN']]], null, (body) => api('POST', '/api/users', body), t('admin.create')),
+      h('table', {}, ...users.items.map((u) => h('tr', {}, h('td', { text: u.username }), h('td', { text: t('role.' + u.role) }),
+        h('td', {}, u.id === state.me.id ? '' : h('button', { class: 'link', type: 'button', onclick: async () => { if (confirm(`${t('admin.delete')} ${u.username} ?`)) { await api('DELETE', `/api/users/${u.id}`); render(); } }, text: t('admin.delete') })))))),
+    h('section', { class: 'panel' }, h('h2', { text: t('admin.audit') }),
+      h('table', {}, h('tr', {}, ...['f.when', 'f.who', 'f.action', 'f.what'].map((k) => h('th', { text: t(k) }))),
+        ...audit.items.map((a) => h('tr', {}, h('td', { text: when(a.createdAt) }), h('td', { text: a.username || '—' }), h('td', { text: a.action }), h('td', { class: 'muted', text: a.details ? JSON.stringify(a.details) : '' }))))),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------- login
+function login() {
+  const error = h('p', { class: 'error', role: 'alert' });
+  return h('form', { class: 'login panel', onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      state.me = await api('POST', '/api/auth/login', { username: e.target.elements.username.value, password: e.target.elements.password.value });
+      lang = state.me.preferredLanguage || lang;
+      localStorage.setItem('lang', lang);
+      await loadFleet();
+      connect();
+      location.hash = '#/';
+    } catch (err) { error.textContent = err.message; }
+  } }, h('h1', { text: t('login.title') }),
+  h('input', { name: 'username', autocomplete: 'username', placeholder: t('login.username'), 'aria-label': t('login.username'), required: true }),
+  h('input', { name: 'password', type: 'password', autocomplete: 'current-password', placeholder: t('login.password'), 'aria-label': t('login.password'), required: true }),
+  h('button', { class: 'btn primary', type: 'submit', text: t('login.submit') }), error);
+}
+
+// --------------------------------------------------------------------------------------- router
+let rendering = 0;
+async function render() {
+  const ticket = ++rendering;
+  chrome();
+  const route = location.hash.replace(/^#/, '') || '/';
+  const main = $('#main');
+  if (!state.me) { if (route !== '/login') { location.hash = '#/login'; return; } main.replaceChildren(login()); return; }
+  let view;
+  try {
+    if (route.startsWith('/booth/')) view = await booth(Number(route.split('/')[2]));
+    else if (route === '/events') view = await events();
+    else if (route === '/admin' && may('ADMIN')) view = await admin();
+    else if (route === '/login') { location.hash = '#/'; return; }
+    else view = fleet();
+  } catch (err) { view = h('p', { class: 'error', text: err.message }); }
+  if (ticket === rendering) main.replaceChildren(...[view].flat().filter(Boolean));
+}
+
+$('#lang').addEventListener('click', async () => {
+  lang = lang === 'fr' ? 'en' : 'fr';
+  localStorage.setItem('lang', lang);
+  if (state.me) { try { state.me = await api('PATCH', '/api/auth/me', { preferredLanguage: lang }); } catch { /* kept locally */ } }
+  render();
+});
+$('#logout').addEventListener('click', async () => { try { await api('POST', '/api/auth/logout', {}); } finally { signedOut(); } });
+window.addEventListener('hashchange', render);
+setInterval(() => { for (const el of document.querySelectorAll('[data-iso]')) el.textContent = seen(el.dataset.iso || null); }, 30000);
+
+(async () => {
+  try {
+    state.me = await api('GET', '/api/auth/me');
+    lang = state.me.preferredLanguage || lang;
+    await loadFleet();
+    connect();
+  } catch { state.me = null; }
+  render();
+})();
