@@ -10,19 +10,24 @@ default:
 services:
     ./scripts/services.sh
 
+# Make sure headless Chromium and chromedriver are here (dashboard tests).
+browser:
+    ./scripts/browser.sh
+
 # Build every binary.
 build:
     cargo build --workspace --bins
 
-# Everything CI checks: formatting, clippy, then all tests against the real services.
-test: services
+# Everything CI checks: formatting, clippy, then all tests against the real services and a
+# headless browser. Dashboard screenshots land in screenshots/.
+test: services browser
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     cargo build --workspace --bins --quiet
     cargo nextest run --workspace --no-fail-fast
 
 # The tests alone, without the lints (the quick loop while coding).
-test-only *ARGS: services
+test-only *ARGS: services browser
     cargo build --workspace --bins --quiet
     cargo nextest run --workspace {{ARGS}}
 

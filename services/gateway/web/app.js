@@ -233,7 +233,7 @@ function fleet() {
 // ---------------------------------------------------------------------------------------- booth
 function bars(timeline) {
   const width = 600, height = 140, max = Math.max(1, ...timeline.map((b) => b.totals.sessions + b.totals.prints + b.totals.digital + b.totals.gifs));
-  const w = width / Math.max(1, timeline.length);
+  const w = Math.min(40, width / Math.max(1, timeline.length));
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.setAttribute('class', 'chart'); svg.setAttribute('viewBox', `0 0 ${width} ${height}`); svg.setAttribute('preserveAspectRatio', 'none');
   timeline.forEach((b, i) => {

@@ -678,3 +678,48 @@ async fn the_openapi_document_lists_every_route_of_the_contract() -> anyhow::Res
     }
     staff.app.stop().await
 }
+
+#[tokio::test]
+async fn the_dashboard_loads_small_compressed_and_from_nowhere_else() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let app = crate::helpers::spawn_gateway(ctx.settings.clone()).await?;
+    let http = reqwest::Client::new();
+    let mut transferred = 0;
+    for path in ["/", "/app.js", "/app.css"] {
+        let response = http
+            .get(format!("{}{path}", app.address))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await?;
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("content-encoding")
+                .and_then(|v| v.to_str().ok()),
+            Some("gzip"),
+            "{path}"
+        );
+        let etag = response.headers().get("etag").cloned();
+        transferred += response.bytes().await?.len();
+        let again = http
+            .get(format!("{}{path}", app.address))
+            .header(
+                "if-none-match",
+                etag.ok_or_else(|| anyhow::anyhow!("no etag"))?,
+            )
+            .send()
+            .await?;
+        assert_eq!(again.status().as_u16(), 304, "{path} revalidates");
+    }
+    assert!(
+        transferred < 30 * 1024,
+        "first load transfers {transferred} bytes"
+    );
+    let html = http.get(&app.address).send().await?.text().await?;
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no third-party resource"
+    );
+    app.stop().await
+}
