@@ -108,7 +108,11 @@ pub async fn action(
         .details(json!({"actionId": request.action_id, "outcome": phase, "message": message}))
         .write(&mut conn, &http, Who::Session(&session))
         .await?;
-    progress(&state, &request, phase, &message).await;
+    // Success is reported later by photomaton-control, when the PC answers; a second
+    // "pending" now could overtake that report.
+    if phase == ActionPhase::Failed {
+        progress(&state, &request, phase, &message).await;
+    }
     outcome
         .map(web::Json)
         .map_err(|e| unavailable("photomaton-control", e))

@@ -133,6 +133,9 @@ function connect() {
       state.events.set(frame.data.id, frame.data);
       if (location.hash.startsWith('#/events')) render();
     } else if (frame.event === 'photomaton:action') {
+      const previous = state.actions.get(frame.data.photomatonId);
+      // An outcome is final: a late "pending" of the same action does not undo it.
+      if (previous?.actionId === frame.data.actionId && previous.phase !== 'pending' && frame.data.phase === 'pending') return;
       state.actions.set(frame.data.photomatonId, frame.data);
       updateBooth(frame.data.photomatonId);
     }
@@ -179,8 +182,10 @@ function powerOn(id) {
     updateBooth(id);
     try {
       const reply = await api('POST', '/api/webhooks/action', { photomatonId: id, action: 'power_on' });
-      if (!reply.ok) state.actions.set(id, { phase: 'failed', message: reply.message });
-      else if (state.actions.get(id)?.phase === 'pending') state.actions.set(id, { phase: 'pending', message: reply.message });
+      const current = state.actions.get(id);
+      const settled = current?.actionId === reply.actionId && current.phase !== 'pending';
+      if (!reply.ok) state.actions.set(id, { actionId: reply.actionId, phase: 'failed', message: reply.message });
+      else if (!settled) state.actions.set(id, { actionId: reply.actionId, phase: 'pending', message: reply.message });
     } catch (err) {
       state.actions.set(id, { phase: 'failed', message: err.message });
     }
