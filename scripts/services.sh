@@ -25,10 +25,16 @@ wait_for() { # name, command...
   log "$name did not answer within 60 s"; return 1
 }
 
+pg_answers() { psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'SELECT 1' >/dev/null 2>&1; }
+redis_answers() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; }
+
+# Install only what is neither running (a CI service container, say) nor installed.
 missing=()
-command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql postgresql-client)
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-[ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+pg_answers || command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+redis_answers || command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+port_open 4222 || [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   as_root apt-get update -qq
@@ -36,7 +42,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- PostgreSQL ----------------------------------------------------------------------------
-pg_answers() { psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'SELECT 1' >/dev/null 2>&1; }
 if ! pg_answers; then
   version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1 || true)
   if [ -z "$version" ]; then
@@ -59,7 +64,6 @@ fi
 wait_for PostgreSQL pg_answers
 
 # --- Redis ---------------------------------------------------------------------------------
-redis_answers() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; }
 if ! redis_answers; then
   log "starting Redis"
   as_root mkdir -p /var/lib/redis /var/log/redis

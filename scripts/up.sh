@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts the LE BOOM stack on this machine: creates and migrates the `boom` database,
 # creates a first admin (password generated and printed once) when there is no user yet,
-# then runs the four services with a prefix per service on their log lines. Ctrl-C stops
-# them all. `up.sh migrate-only` stops after the migrations.
+# then runs the four services and a demo fleet (boom-demo: simulated booths with real
+# boom-agent processes, a local Notion-compatible server, Wake-on-LAN listeners), with a
+# prefix per program on their log lines. Ctrl-C stops them all. `up.sh migrate-only` stops
+# after the migrations; BOOM_DEMO=0 starts no demo fleet.
 #
 # Expects PostgreSQL, Redis and NATS to run (`just services`). Any BOOM__… variable you set
 # is passed through; ports default to 8080 (gateway) to 8083.
@@ -41,10 +43,30 @@ if [ "$(psql "$BOOM__DATABASE__URL" -Atqc 'SELECT count(*) FROM users')" = 0 ]; 
 MSG
 fi
 
+# The demo fleet signs in as `demo` (an admin whose password lives in the build directory).
+demo=${BOOM_DEMO:-1}
+demo_dir=${CARGO_TARGET_DIR:-target}/demo
+if [ "$demo" = 1 ]; then
+  mkdir -p "$demo_dir"
+  if [ ! -s "$demo_dir/password" ]; then
+    head -c 18 /dev/urandom | base64 | tr '+/' '-_' > "$demo_dir/password"
+    psql "$BOOM__DATABASE__URL" -qc "DELETE FROM users WHERE username = 'demo'" >/dev/null
+  fi
+  if [ "$(psql "$BOOM__DATABASE__URL" -Atqc "SELECT count(*) FROM users WHERE username = 'demo'")" = 0 ]; then
+    "$bin/boom-gateway" users add --username demo --role admin < "$demo_dir/password" >/dev/null
+  fi
+  # The demo's booths live on loopback addresses: probe their ports, not ICMP (loopback
+  # always answers), and read events from the demo's Notion-compatible server.
+  export BOOM__CONTROL__ICMP=false BOOM__CONTROL__PC_TCP_PORT=13389 BOOM__CONTROL__ROUTER_TCP_PORT=8443 \
+    BOOM__CONTROL__PROBE_INTERVAL_SECS=10 BOOM__CONTROL__WAKE_TIMEOUT_SECS=60 \
+    BOOM__NOTION__BASE_URL=http://127.0.0.1:8090/v1 BOOM__NOTION__TOKEN=ntn_test_token \
+    BOOM__NOTION__DATABASE_ID=0f0e0d0c-0b0a-4909-8807-060504030201 BOOM__NOTION__SYNC_INTERVAL_SECS=60
+fi
+
 pids=()
 stop() {
   log "stopping"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
   wait
   exit 0
 }
@@ -61,6 +83,14 @@ start stats-ingest "${BOOM_UP_INGEST_PORT:-8081}"
 start notion-sync "${BOOM_UP_NOTION_PORT:-8082}"
 start photomaton-control "${BOOM_UP_CONTROL_PORT:-8083}"
 
+if [ "$demo" = 1 ]; then
+  BOOM_DEMO_GATEWAY="http://127.0.0.1:${BOOM_UP_GATEWAY_PORT:-8080}" BOOM_DEMO_INGEST="http://127.0.0.1:${BOOM_UP_INGEST_PORT:-8081}" \
+    BOOM_DEMO_PASSWORD="$(cat "$demo_dir/password")" BOOM_DEMO_AGENT_BIN="$bin/boom-agent" BOOM_DEMO_DATA="$demo_dir" \
+    "$bin/boom-demo" &
+  pids+=($!)
+fi
+
+log "dashboard:    http://127.0.0.1:${BOOM_UP_GATEWAY_PORT:-8080}/  (sign in as admin, or as demo with the password in $demo_dir/password)"
 log "gateway:      http://127.0.0.1:${BOOM_UP_GATEWAY_PORT:-8080}/api/health"
 log "stats-ingest: http://127.0.0.1:${BOOM_UP_INGEST_PORT:-8081}/api/health"
 log "Ctrl-C stops everything"

@@ -5,12 +5,14 @@
 //!   migrated once per migration set, ~25 ms), its own NATS prefix (subjects, streams, KV
 //!   buckets) and its own Redis key prefix, and [`Settings`] that point there with the HTTP
 //!   listener on port 0. Dropping it removes all three.
+//! - [`notion::FakeNotion`] answers like the Notion API, with scriptable faults.
 //! - [`Proxy`] stands between a service and a dependency and can cut it, to test what a
 //!   service does when PostgreSQL, Redis or NATS goes away and comes back.
 //!
 //! Where the servers are: `BOOM_TEST_DATABASE_URL` (an admin URL, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`), `BOOM_TEST_NATS_URL`, `BOOM_TEST_REDIS_URL`.
 
+pub mod notion;
 mod proxy;
 
 use std::hash::{Hash, Hasher};

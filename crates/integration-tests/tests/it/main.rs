@@ -1,11 +1,13 @@
 //! Integration tests of LE BOOM: one binary, real PostgreSQL, NATS and Redis, each test in
 //! its own database, NATS prefix and Redis prefix (see `boom-testkit`).
 
+mod backup;
 mod binaries;
 mod browser;
 mod bus;
 mod control;
 mod database;
+mod deploy;
 mod fake_notion;
 mod gateway_api;
 mod gateway_auth;

@@ -1,0 +1,1 @@
+//! Holds no code: the demo is the `boom-demo` binary.

@@ -1,0 +1,281 @@
+//! `boom-demo`: a demo fleet for `./dev up`, so that a newcomer sees LE BOOM alive.
+//!
+//! - a local Notion-compatible server with an "En cours" event per booth;
+//! - booths registered through the gateway's API, each with an agent key;
+//! - per booth, a real `boom-agent` process fed by a simulator that calls its trigger URL as
+//!   dslrBooth would over an evening (sessions, photos, prints, shares, GIFs: paper runs down);
+//! - per booth, a Wake-on-LAN listener (UDP) standing for the sleeping PC: a magic packet
+//!   "boots" it, and its remote-desktop port starts answering the probes.
+//!
+//! Everything listens on loopback addresses (127.0.x.y). Ctrl-C stops the agents and exits.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use boom_testkit::notion::{DATABASE, FakeNotion, event_properties, page, select};
+use serde_json::{Value, json};
+
+const CLIENTS: [&str; 6] = [
+    "Mariage Dupont",
+    "Soirée Acme",
+    "Anniversaire Léa",
+    "Gala Lumière",
+    "Mariage Martin",
+    "Salon Bio",
+];
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+struct Gateway {
+    base: String,
+    http: reqwest::Client,
+    cookie: String,
+    csrf: String,
+}
+
+impl Gateway {
+    async fn sign_in(base: &str, username: &str, password: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::new();
+        for _ in 0..120 {
+            if http
+                .get(format!("{base}/api/health"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let response = http
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("cannot sign in as {username}: {}", response.text().await?);
+        }
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_default()
+            .to_owned();
+        let me: Value = response.json().await?;
+        Ok(Self {
+            base: base.to_owned(),
+            http,
+            cookie,
+            csrf: me["csrfToken"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("origin", &self.base)
+            .header("x-csrf-token", &self.csrf);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{path}: {status} {body}");
+        }
+        Ok(body)
+    }
+}
+
+/// Stands for a booth PC: asleep until a magic packet arrives, then its remote-desktop port
+/// answers (what photomaton-control probes).
+async fn sleeping_pc(wake: tokio::net::UdpSocket, pc: SocketAddr, name: String) {
+    let mut buffer = [0u8; 256];
+    loop {
+        let Ok((n, _)) = wake.recv_from(&mut buffer).await else {
+            return;
+        };
+        if n >= 102 && buffer[..6] == [0xff; 6] {
+            println!("[demo] {name}: magic packet received, booting…");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            match tokio::net::TcpListener::bind(pc).await {
+                Ok(listener) => {
+                    println!("[demo] {name}: PC up on {pc}");
+                    tokio::spawn(async move { while listener.accept().await.is_ok() {} });
+                }
+                Err(error) => println!("[demo] {name}: {error}"),
+            }
+        }
+    }
+}
+
+/// dslrBooth's triggers for one guest session.
+async fn session(http: &reqwest::Client, agent: &str) {
+    let mode = ["print", "print", "print", "gif", "boomerang"][rand::random_range(0..5)];
+    let mut calls: Vec<Vec<(&str, String)>> = vec![
+        vec![
+            ("event_type", "session_start".into()),
+            ("param1", mode.into()),
+        ],
+        vec![
+            ("event_type", "countdown_start".into()),
+            ("param1", "3".into()),
+        ],
+        vec![("event_type", "capture_start".into())],
+        vec![
+            ("event_type", "file_download".into()),
+            ("param1", "IMG_0001.JPG".into()),
+        ],
+        vec![("event_type", "processing_start".into())],
+    ];
+    if mode == "print" {
+        let copies = rand::random_range(1..=2).to_string();
+        calls.push(vec![
+            ("event_type", "printing".into()),
+            ("param1", "final.jpg".into()),
+            ("param2", copies),
+            ("param3", "DS620".into()),
+        ]);
+    }
+    if rand::random_bool(0.6) {
+        calls.push(vec![
+            ("event_type", "file_upload".into()),
+            ("param1", "final.jpg".into()),
+            ("param2", "https://share".into()),
+            ("param3", "jpg".into()),
+        ]);
+    }
+    calls.push(vec![("event_type", "session_end".into())]);
+    for call in calls {
+        if let Ok(url) = url::Url::parse_with_params(&format!("{agent}/trigger"), &call) {
+            let _ = http.get(url).send().await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let gateway_url = env("BOOM_DEMO_GATEWAY", "http://127.0.0.1:8080");
+    let ingest_url = env("BOOM_DEMO_INGEST", "http://127.0.0.1:8081");
+    let password = std::env::var("BOOM_DEMO_PASSWORD")
+        .context("BOOM_DEMO_PASSWORD (the demo admin's) is not set")?;
+    let booths: usize = env("BOOM_DEMO_BOOTHS", "4")
+        .parse()
+        .context("BOOM_DEMO_BOOTHS")?;
+    let agent_bin = env("BOOM_DEMO_AGENT_BIN", "target/debug/boom-agent");
+    let data = std::path::PathBuf::from(env("BOOM_DEMO_DATA", "target/demo"));
+    let notion_port: u16 = env("BOOM_DEMO_NOTION_PORT", "8090")
+        .parse()
+        .context("BOOM_DEMO_NOTION_PORT")?;
+
+    let notion = FakeNotion::start_on(notion_port).await?;
+    println!(
+        "[demo] Notion-compatible server on {} (database {DATABASE})",
+        notion.base_url
+    );
+    let gateway = Gateway::sign_in(&gateway_url, "demo", &password).await?;
+    let existing = gateway
+        .send(reqwest::Method::GET, "/api/photomatons?limit=1000", None)
+        .await?;
+    let mut agents = Vec::new();
+    let http = reqwest::Client::new();
+    for i in 0..booths {
+        let hostname = format!("demo-booth-{:02}", i + 1);
+        let pc: SocketAddr = format!("127.0.1.{}:13389", 10 + i).parse()?;
+        let wake = tokio::net::UdpSocket::bind(format!("127.0.2.{}:9", 10 + i)).await?;
+        let router = tokio::net::TcpListener::bind(format!("127.0.3.{}:8443", 10 + i)).await?;
+        tokio::spawn(async move { while router.accept().await.is_ok() {} });
+        let body = json!({
+            "name": format!("Photomaton {}", i + 1), "hostname": hostname,
+            "tailscaleIp": pc.ip().to_string(), "routerTailscaleIp": format!("127.0.3.{}", 10 + i),
+            "macAddress": format!("02:00:00:00:00:{:02x}", i + 1), "wakeTarget": wake.local_addr()?.to_string(),
+        });
+        let id = match existing["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|b| b["hostname"] == hostname.as_str()))
+        {
+            Some(booth) => booth["id"].clone(),
+            None => gateway
+                .send(reqwest::Method::POST, "/api/photomatons", Some(body))
+                .await?["id"]
+                .clone(),
+        };
+        let key = gateway
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/photomatons/{id}/api-key"),
+                Some(json!({})),
+            )
+            .await?["apiKey"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        tokio::spawn(sleeping_pc(wake, pc, hostname.clone()));
+        let client = CLIENTS[i % CLIENTS.len()];
+        notion.with(|s| {
+            s.pages.push(page(
+                &format!("demo-page-{i}"),
+                "2026-06-13T08:00:00.000Z",
+                event_properties(
+                    client,
+                    "En cours",
+                    json!({"id": "p", "type": "select", "select": select(&hostname)}),
+                ),
+            ))
+        });
+        let listen = format!("127.0.0.1:{}", 18765 + i);
+        let agent = tokio::process::Command::new(&agent_bin)
+            .env("BOOM__AGENT__LISTEN", &listen)
+            .env("BOOM__AGENT__INGEST_URL", &ingest_url)
+            .env("BOOM__AGENT__KEY", &key)
+            .env("BOOM__AGENT__HOSTNAME", &hostname)
+            .env("BOOM__AGENT__DATA_DIR", data.join(&hostname))
+            .env("BOOM__AGENT__SYNC_INTERVAL_SECS", "5")
+            .env("BOOM__AGENT__SPEEDTEST_INTERVAL_SECS", "120")
+            .env("BOOM__AGENT__SPEEDTEST_BYTES", "262144")
+            .env("BOOM__LOG__FORMAT", "pretty")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {agent_bin}"))?;
+        agents.push(agent);
+        let trigger_base = format!("http://{listen}");
+        let http = http.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            loop {
+                session(&http, &trigger_base).await;
+                tokio::time::sleep(Duration::from_millis(rand::random_range(2_000..9_000))).await;
+            }
+        });
+        println!(
+            "[demo] {hostname}: agent on {listen}, PC {pc}, Wake-on-LAN target 127.0.2.{}:9",
+            10 + i
+        );
+    }
+    // The first sync found no booths (they were just created): ask for one now.
+    let _ = gateway
+        .send(reqwest::Method::POST, "/api/notion/sync", Some(json!({})))
+        .await;
+    println!("[demo] {booths} booths running; the evening goes on (Ctrl-C stops)");
+    tokio::signal::ctrl_c().await?;
+    for mut agent in agents {
+        let _ = agent.kill().await;
+    }
+    Ok(())
+}
