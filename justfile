@@ -48,6 +48,12 @@ migrate: services
 up: services
     ./scripts/up.sh
 
+# Benchmarks beside their references (docs/benchmarks.md, target/bench/report.json).
+# `just bench --quick` for a smoke run; `--clients 10000` for the big fan-out.
+bench *ARGS: services
+    cargo build --profile bench-run --workspace --bins --quiet
+    ${CARGO_TARGET_DIR:-target}/bench-run/boom-bench {{ARGS}}
+
 # Regenerate proto/ from the message types in crates/contracts.
 proto:
     BOOM_UPDATE_PROTO=1 cargo test --quiet -p boom-contracts proto_directory_matches_the_code

@@ -152,14 +152,21 @@ fn view(
     }
 }
 
+/// A booth's media of today, from `photomaton_daily_totals`.
 #[derive(diesel::QueryableByName)]
 struct TodayRow {
     #[diesel(sql_type = diesel::sql_types::Integer)]
     photomaton_id: PhotomatonId,
-    #[diesel(sql_type = boom_contracts::vocabulary::sql::MediaType)]
-    media_type: boom_contracts::MediaType,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
+    sessions: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    photos: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    prints: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    digital: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    gifs: i64,
 }
 
 /// Views of `booths` with their current event and latest speed test: three queries in all.
@@ -193,22 +200,26 @@ pub async fn views(
     let mut speeds: HashMap<PhotomatonId, SpeedTest> =
         latest.into_iter().map(|t| (t.photomaton_id, t)).collect();
     let counts: Vec<TodayRow> = diesel::sql_query(
-        "SELECT photomaton_id, media_type, sum(count)::bigint AS n FROM photos \
-         WHERE photomaton_id = ANY($1) \
-           AND \"timestamp\" >= date_trunc('day', now() AT TIME ZONE 'Europe/Paris') AT TIME ZONE 'Europe/Paris' \
-         GROUP BY 1, 2",
+        "SELECT photomaton_id, sessions, photos, prints, digital, gifs FROM photomaton_daily_totals \
+         WHERE photomaton_id = ANY($1) AND day = (now() AT TIME ZONE 'Europe/Paris')::date",
     )
     .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(ids.iter().map(|id| id.0).collect::<Vec<_>>())
     .load(conn)
     .await
     .or_api()?;
-    let mut today: HashMap<PhotomatonId, crate::events::Totals> = HashMap::new();
-    for row in counts {
-        today
-            .entry(row.photomaton_id)
-            .or_default()
-            .add(row.media_type, row.n);
-    }
+    let mut today: HashMap<PhotomatonId, crate::events::Totals> = counts
+        .into_iter()
+        .map(|r| {
+            let totals = crate::events::Totals {
+                sessions: r.sessions,
+                photos: r.photos,
+                prints: r.prints,
+                digital: r.digital,
+                gifs: r.gifs,
+            };
+            (r.photomaton_id, totals)
+        })
+        .collect();
     Ok(booths
         .into_iter()
         .map(|b| {

@@ -298,6 +298,7 @@ async fn record_in(
             .execute(conn)
             .await?;
     }
+    add_daily_totals(conn, &media).await?;
     for (event, [sessions, photos_n, prints, digital, gifs]) in totals {
         let add = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
         diesel::update(events::table.find(event))
@@ -339,6 +340,55 @@ async fn record_in(
         }
     }
     Ok(recorded)
+}
+
+/// Adds the media to `photomaton_daily_totals`. They are summed per booth and UTC hour here
+/// (a handful of rows per batch); PostgreSQL turns each hour into the company's day (Paris
+/// changes offset on whole hours, so an hour never straddles two days).
+async fn add_daily_totals(
+    conn: &mut AsyncPgConnection,
+    media: &[NewPhoto],
+) -> Result<(), diesel::result::Error> {
+    use diesel::sql_types::{Array, BigInt, Integer, Timestamptz};
+    let mut hours: BTreeMap<(PhotomatonId, i64), [i64; 5]> = BTreeMap::new();
+    for m in media {
+        let hour = m.timestamp.timestamp().div_euclid(3600);
+        hours.entry((m.photomaton_id, hour)).or_default()[slot(m.media_type)] += i64::from(m.count);
+    }
+    if hours.is_empty() {
+        return Ok(());
+    }
+    let (mut booths, mut starts) = (Vec::new(), Vec::new());
+    let mut columns: [Vec<i64>; 5] = Default::default();
+    for ((booth, hour), totals) in hours {
+        booths.push(booth.0);
+        starts.push(DateTime::from_timestamp(hour * 3600, 0).unwrap_or_default());
+        for (column, total) in columns.iter_mut().zip(totals) {
+            column.push(total);
+        }
+    }
+    let [sessions, photos_n, prints, digital, gifs] = columns;
+    diesel::sql_query(
+        "INSERT INTO photomaton_daily_totals (photomaton_id, day, sessions, photos, prints, digital, gifs) \
+         SELECT b, (h AT TIME ZONE 'Europe/Paris')::date, sum(s), sum(p), sum(pr), sum(d), sum(g) \
+         FROM unnest($1, $2, $3, $4, $5, $6, $7) AS t(b, h, s, p, pr, d, g) GROUP BY 1, 2 \
+         ON CONFLICT (photomaton_id, day) DO UPDATE SET \
+           sessions = photomaton_daily_totals.sessions + excluded.sessions, \
+           photos = photomaton_daily_totals.photos + excluded.photos, \
+           prints = photomaton_daily_totals.prints + excluded.prints, \
+           digital = photomaton_daily_totals.digital + excluded.digital, \
+           gifs = photomaton_daily_totals.gifs + excluded.gifs",
+    )
+    .bind::<Array<Integer>, _>(booths)
+    .bind::<Array<Timestamptz>, _>(starts)
+    .bind::<Array<BigInt>, _>(sessions)
+    .bind::<Array<BigInt>, _>(photos_n)
+    .bind::<Array<BigInt>, _>(prints)
+    .bind::<Array<BigInt>, _>(digital)
+    .bind::<Array<BigInt>, _>(gifs)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 fn slot(media: MediaType) -> usize {

@@ -217,6 +217,7 @@ async fn lists_are_paginated_with_stable_cursors() -> anyhow::Result<()> {
     let ctx = TestContext::new().await?;
     let staff = Staff::start(&ctx).await?;
     let empty = staff.viewer.get("/api/photomatons").await?;
+    assert_eq!(empty.status, 200, "{empty:?}");
     assert_eq!(
         (
             empty.body["items"].clone(),
