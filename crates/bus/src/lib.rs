@@ -197,6 +197,21 @@ impl Bus {
         }
     }
 
+    /// The background work every service starts with: create the stack's streams, retrying
+    /// while NATS is away, and log if it had to give up (on shutdown).
+    pub fn setup_streams(
+        &self,
+    ) -> impl FnOnce(CancellationToken) -> futures::future::BoxFuture<'static, ()> + use<> {
+        let bus = self.clone();
+        move |cancel| {
+            Box::pin(async move {
+                if let Err(error) = bus.ensure_streams_with_retry(&cancel).await {
+                    tracing::warn!(%error, "streams not created");
+                }
+            })
+        }
+    }
+
     /// Creates (or finds) a KV bucket of the stack. The bucket's stream is created with the
     /// same settings async-nats would use, but directly: its `create_key_value` first asks
     /// for account info, which it fails to decode from a NATS 2.9 server.

@@ -67,14 +67,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     };
 
     let background = Background::new();
-    background.spawn({
-        let bus = state.bus.clone();
-        |cancel| async move {
-            if let Err(error) = bus.ensure_streams_with_retry(&cancel).await {
-                tracing::warn!(%error, "streams not created");
-            }
-        }
-    });
+    background.spawn(state.bus.setup_streams());
 
     background.spawn({
         let state = state.clone();

@@ -25,14 +25,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let bus = Bus::connect(&settings.nats, SERVICE, BusMetrics::register(&mut registry)).await?;
     let metrics = IngestMetrics::register(&mut registry);
     let background = Background::new();
-    background.spawn({
-        let bus = bus.clone();
-        |cancel| async move {
-            if let Err(error) = bus.ensure_streams_with_retry(&cancel).await {
-                tracing::warn!(%error, "streams not created");
-            }
-        }
-    });
+    background.spawn(bus.setup_streams());
     let (booths, follow) = RegistryView::follow(bus.clone(), background.cancel_token());
     background.spawn(|_| follow);
     let health = Health::new(vec![
