@@ -63,8 +63,8 @@ async fn trigger(
         })
         .inc();
     if stored > 0
-        && let Ok(status) = state.store.status().await
-        && status.backlog >= state.batch_size
+        && let Ok(waiting) = state.store.unbatched().await
+        && waiting >= state.batch_size
     {
         state.wake.notify_one();
     }

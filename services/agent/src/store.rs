@@ -407,6 +407,17 @@ impl Store {
         .await
     }
 
+    /// Media events not yet in a batch: what decides whether the sender leaves early.
+    pub async fn unbatched(&self) -> Result<i64, StoreError> {
+        self.with(|conn| {
+            Ok(count(
+                conn,
+                "SELECT count(*) AS n FROM media WHERE batch_id IS NULL AND kind IS NOT NULL",
+            )?)
+        })
+        .await
+    }
+
     pub async fn status(&self) -> Result<Status, StoreError> {
         let database = self.path.display().to_string();
         self.with(move |conn| {

@@ -115,24 +115,8 @@ pub async fn apply(state: &AppState, update: NotionUpdate) -> Result<(), HandleE
         )
         .await;
         // The booth's card shows its current event.
-        if let Some(id) = booth
-            && let Ok(mut conn) = state.db.get().await
-            && let Ok(Some(row)) = photomatons::table
-                .find(id)
-                .select(boom_db::models::Photomaton::as_select())
-                .first(&mut conn)
-                .await
-                .optional()
-            && let Ok(mut views) = crate::photomatons::views(&mut conn, vec![row]).await
-            && let Some(view) = views.pop()
-        {
-            crate::live::publish(
-                &state.bus,
-                LiveEvent::PhotomatonUpdated,
-                Some(id),
-                json!(view),
-            )
-            .await;
+        if let Some(id) = booth {
+            crate::photomatons::publish_views(state, &[id]).await;
         }
     }
     Ok(())

@@ -264,6 +264,40 @@ pub async fn all_views(state: &AppState) -> Result<Vec<serde_json::Value>, ApiEr
         .collect())
 }
 
+/// Pushes the current view of each booth to every browser, after a committed change made
+/// elsewhere (recorder, probes, Notion). A failure is logged, never an error: the change is
+/// committed, and browsers refetch state when they reconnect.
+pub async fn publish_views(state: &AppState, ids: &[PhotomatonId]) {
+    if ids.is_empty() {
+        return;
+    }
+    let loaded = async {
+        let mut conn = state.conn().await?;
+        let booths: Vec<Photomaton> = photomatons::table
+            .filter(photomatons::id.eq_any(ids))
+            .select(Photomaton::as_select())
+            .load(&mut conn)
+            .await
+            .or_api()?;
+        views(&mut conn, booths).await
+    }
+    .await;
+    match loaded {
+        Ok(views) => {
+            for view in views {
+                live::publish(
+                    &state.bus,
+                    LiveEvent::PhotomatonUpdated,
+                    Some(view.id),
+                    json!(view),
+                )
+                .await;
+            }
+        }
+        Err(error) => tracing::warn!(?error, "booth views not published"),
+    }
+}
+
 /// After a committed change: mirror to the registry, tell every browser.
 async fn announce(state: &AppState, booth: &Photomaton, view: &PhotomatonView) {
     state.registry.put(booth).await;

@@ -44,17 +44,8 @@ pub async fn apply_probe(state: &AppState, probe: PhotomatonProbed) -> Result<()
         .map_err(transient)?;
     // A booth deleted meanwhile: nothing to update.
     let Some(booth) = updated else { return Ok(()) };
-    if let Ok(mut views) = crate::photomatons::views(&mut conn, vec![booth]).await
-        && let Some(view) = views.pop()
-    {
-        crate::live::publish(
-            &state.bus,
-            LiveEvent::PhotomatonUpdated,
-            Some(view.id),
-            json!(view),
-        )
-        .await;
-    }
+    drop(conn);
+    crate::photomatons::publish_views(state, &[booth.id]).await;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use boom_bus::HandleError;
 use boom_contracts::messages::{AgentBatchAccepted, LiveEvent};
 use boom_contracts::{EventId, EventStatus, MediaType, PhotomatonId, StreamKind};
-use boom_db::models::{Event, IngestBatch, NewPhoto, NewSpeedTest, Photomaton};
+use boom_db::models::{Event, IngestBatch, NewPhoto, NewSpeedTest};
 use boom_db::schema::{events, ingest_batches, photomatons, photos, speed_tests};
 use chrono::{DateTime, Utc};
 use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
@@ -417,29 +417,11 @@ async fn announce(state: &AppState, recorded: &Recorded) {
     if recorded.booths.is_empty() {
         return;
     }
+    let ids: Vec<PhotomatonId> = recorded.booths.iter().copied().collect();
+    crate::photomatons::publish_views(state, &ids).await;
     let Ok(mut conn) = state.db.get().await else {
         return;
     };
-    let ids: Vec<PhotomatonId> = recorded.booths.iter().copied().collect();
-    let Ok(booths) = photomatons::table
-        .filter(photomatons::id.eq_any(&ids))
-        .select(Photomaton::as_select())
-        .load::<Photomaton>(&mut conn)
-        .await
-    else {
-        return;
-    };
-    if let Ok(views) = crate::photomatons::views(&mut conn, booths).await {
-        for view in views {
-            crate::live::publish(
-                &state.bus,
-                LiveEvent::PhotomatonUpdated,
-                Some(view.id),
-                json!(view),
-            )
-            .await;
-        }
-    }
     let event_ids: Vec<EventId> = recorded.events.iter().copied().collect();
     if let Ok(events) = events::table
         .filter(events::id.eq_any(&event_ids))
