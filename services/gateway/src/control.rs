@@ -51,7 +51,7 @@ async fn progress(state: &AppState, request: &ControlRequest, phase: ActionPhase
         at: Utc::now(),
     };
     live::publish(
-        &state.bus,
+        state,
         LiveEvent::PhotomatonAction,
         Some(request.photomaton_id),
         json!(progress),

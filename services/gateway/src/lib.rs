@@ -12,6 +12,7 @@ pub mod cli;
 pub mod control;
 pub mod errors;
 pub mod events;
+pub mod fleet;
 pub mod live;
 pub mod notion;
 pub mod pagination;
@@ -64,6 +65,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         cache,
         bus,
         live,
+        fleet: fleet::FleetCache::default(),
     };
 
     let background = Background::new();
@@ -109,8 +111,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         |cancel| probes::run_actions(state, cancel)
     });
     background.spawn({
-        let (bus, hub) = (state.bus.clone(), state.live.clone());
-        |cancel| live::run_fanout(bus, hub, cancel)
+        let (bus, hub, fleet) = (state.bus.clone(), state.live.clone(), state.fleet.clone());
+        |cancel| live::run_fanout(bus, hub, fleet, cancel)
     });
 
     let health = Health::new(vec![

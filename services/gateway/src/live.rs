@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Session, own_origin};
+use crate::fleet::FleetCache;
 use crate::state::AppState;
 
 /// Frames a client may have queued before it is considered stalled and dropped.
@@ -160,12 +161,17 @@ impl LiveHub {
 /// Publishes a committed change for every gateway instance's clients. A failure is logged:
 /// the change is committed, and browsers refetch state when they reconnect.
 pub async fn publish(
-    bus: &Bus,
+    state: &AppState,
     event: LiveEvent,
     photomaton_id: Option<PhotomatonId>,
     data: serde_json::Value,
 ) {
-    if let Err(error) = bus
+    // Before the publish: a read that follows this write must not be served the old fleet.
+    if FleetCache::changes_views(event) {
+        state.fleet.invalidate();
+    }
+    if let Err(error) = state
+        .bus
         .publish(&LiveUpdate {
             event,
             photomaton_id,
@@ -177,8 +183,9 @@ pub async fn publish(
     }
 }
 
-/// Hears every instance's live updates and hands them to this instance's hub, until `cancel`.
-pub async fn run_fanout(bus: Bus, hub: LiveHub, cancel: CancellationToken) {
+/// Hears every instance's live updates and hands them to this instance's hub, until `cancel`;
+/// each one that can change a booth's view invalidates this instance's fleet.
+pub async fn run_fanout(bus: Bus, hub: LiveHub, fleet: FleetCache, cancel: CancellationToken) {
     let subject = LiveUpdate::subject(bus.namespace());
     loop {
         let subscription = tokio::select! {
@@ -200,7 +207,12 @@ pub async fn run_fanout(bus: Bus, hub: LiveHub, cancel: CancellationToken) {
             };
             let Some(message) = message else { break };
             match serde_json::from_slice::<LiveUpdate>(&message.payload) {
-                Ok(update) => hub.dispatch(&update),
+                Ok(update) => {
+                    if FleetCache::changes_views(update.event) {
+                        fleet.invalidate();
+                    }
+                    hub.dispatch(&update);
+                }
                 Err(error) => tracing::warn!(%error, "undecodable live update ignored"),
             }
         }
@@ -244,7 +256,7 @@ pub async fn websocket(
     {
         return Err(ApiError::new(ErrorCode::Forbidden, "WebSocket from another origin").into());
     }
-    let snapshot = crate::photomatons::all_views(&state).await?;
+    let snapshot = state.fleet.get(&state).await?;
     let (response, mut socket, mut incoming) = actix_ws::handle(&request, body)?;
     let hub = state.live.clone();
     let (id, mut queue, rooms) = hub.join();
@@ -252,16 +264,14 @@ pub async fn websocket(
         let mut ping = actix_web::rt::time::interval(PING_INTERVAL);
         let mut last_heard = Instant::now();
         let mut close = None;
-        for booth in &snapshot {
-            if socket
-                .text(frame(LiveEvent::PhotomatonUpdated, booth))
-                .await
-                .is_err()
-            {
+        for booth in &snapshot.booths {
+            if socket.text(booth.frame.clone()).await.is_err() {
                 hub.leave(id);
                 return;
             }
         }
+        // Shared by every client that connected meanwhile: not kept for the connection's life.
+        drop(snapshot);
         loop {
             tokio::select! {
                 queued = queue.recv() => match queued {

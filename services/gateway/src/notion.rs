@@ -108,7 +108,7 @@ pub async fn apply(state: &AppState, update: NotionUpdate) -> Result<(), HandleE
     for event in changed {
         let booth = event.photomaton_id;
         crate::live::publish(
-            &state.bus,
+            state,
             LiveEvent::EventsUpdated,
             booth,
             json!(EventView::from(event)),

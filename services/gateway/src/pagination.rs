@@ -54,6 +54,11 @@ impl PageQuery {
     }
 }
 
+/// The cursor of the page that starts after the row `id`.
+pub fn cursor(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("id:{id}"))
+}
+
 /// Builds the page from `limit + 1` rows fetched: the extra row only says there is more.
 pub fn page<T, R>(
     mut rows: Vec<R>,
@@ -64,8 +69,7 @@ pub fn page<T, R>(
     let limit = usize::try_from(limit).unwrap_or(0);
     let next_cursor = if rows.len() > limit {
         rows.truncate(limit);
-        rows.last()
-            .map(|last| URL_SAFE_NO_PAD.encode(format!("id:{}", id_of(last))))
+        rows.last().map(|last| cursor(id_of(last)))
     } else {
         None
     };

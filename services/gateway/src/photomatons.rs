@@ -248,8 +248,8 @@ async fn view_of(conn: &mut DbConn, booth: Photomaton) -> Result<PhotomatonView,
         .ok_or_else(|| ApiError::internal("view lost"))
 }
 
-/// Every booth's view, as JSON, for a WebSocket client that just connected.
-pub async fn all_views(state: &AppState) -> Result<Vec<serde_json::Value>, ApiError> {
+/// Every booth's view, by id: what [`crate::fleet::FleetCache`] serves.
+pub async fn all_views(state: &AppState) -> Result<Vec<PhotomatonView>, ApiError> {
     let mut conn = state.conn().await?;
     let booths: Vec<Photomaton> = photomatons::table
         .order(photomatons::id)
@@ -257,11 +257,7 @@ pub async fn all_views(state: &AppState) -> Result<Vec<serde_json::Value>, ApiEr
         .load(&mut conn)
         .await
         .or_api()?;
-    let views = views(&mut conn, booths).await?;
-    Ok(views
-        .iter()
-        .filter_map(|v| serde_json::to_value(v).ok())
-        .collect())
+    views(&mut conn, booths).await
 }
 
 /// Pushes the current view of each booth to every browser, after a committed change made
@@ -286,7 +282,7 @@ pub async fn publish_views(state: &AppState, ids: &[PhotomatonId]) {
         Ok(views) => {
             for view in views {
                 live::publish(
-                    &state.bus,
+                    state,
                     LiveEvent::PhotomatonUpdated,
                     Some(view.id),
                     json!(view),
@@ -302,7 +298,7 @@ pub async fn publish_views(state: &AppState, ids: &[PhotomatonId]) {
 async fn announce(state: &AppState, booth: &Photomaton, view: &PhotomatonView) {
     state.registry.put(booth).await;
     live::publish(
-        &state.bus,
+        state,
         LiveEvent::PhotomatonUpdated,
         Some(booth.id),
         json!(view),
@@ -489,29 +485,19 @@ fn is_empty(changes: &PhotomatonChanges) -> bool {
 // ------------------------------------------------------------------------------------------
 // Handlers.
 
+/// Served from this instance's fleet (see [`crate::fleet`]), which it builds when stale.
 pub async fn list(
     session: Session,
     state: web::Data<AppState>,
     query: web::Query<PageQuery>,
-) -> Result<web::Json<Page<PhotomatonView>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     session.require(UserRole::Viewer)?;
     let (limit, after) = (query.limit()?, query.after()?);
-    let mut conn = state.conn().await?;
-    let mut q = photomatons::table
-        .order(photomatons::id.asc())
-        .limit(limit + 1)
-        .select(Photomaton::as_select())
-        .into_boxed();
-    if let Some(after) = after {
-        q = q.filter(photomatons::id.gt(i32::try_from(after).unwrap_or(i32::MAX)));
-    }
-    let rows: Vec<Photomaton> = q.load(&mut conn).await.or_api()?;
-    let paged = page(rows, limit, |b| i64::from(b.id.0), |b| b);
-    let items = views(&mut conn, paged.items).await?;
-    Ok(web::Json(Page {
-        items,
-        next_cursor: paged.next_cursor,
-    }))
+    let fleet = state.fleet.get(&state).await?;
+    let body = fleet.page(usize::try_from(limit).unwrap_or(0), after);
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body))
 }
 
 pub async fn get(
@@ -613,7 +599,7 @@ pub async fn delete(
         .await?;
     state.registry.remove(id).await;
     live::publish(
-        &state.bus,
+        &state,
         LiveEvent::PhotomatonUpdated,
         Some(id),
         json!({"id": id, "deleted": true}),

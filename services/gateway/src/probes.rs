@@ -76,7 +76,7 @@ pub async fn apply_action(
         .await
         .map_err(transient)?;
     crate::live::publish(
-        &state.bus,
+        state,
         LiveEvent::PhotomatonAction,
         Some(progress.photomaton_id),
         json!(progress),

@@ -432,7 +432,7 @@ async fn announce(state: &AppState, recorded: &Recorded) {
         for event in events {
             let booth = event.photomaton_id;
             let view = crate::events::EventView::from(event);
-            crate::live::publish(&state.bus, LiveEvent::EventsUpdated, booth, json!(view)).await;
+            crate::live::publish(state, LiveEvent::EventsUpdated, booth, json!(view)).await;
         }
     }
 }

@@ -6,6 +6,7 @@ use boom_db::{DbConn, DbPool};
 use boom_server::ApiError;
 
 use crate::errors::from_db;
+use crate::fleet::FleetCache;
 use crate::live::LiveHub;
 use crate::registry::RegistryPublisher;
 
@@ -15,6 +16,8 @@ pub struct AppState {
     pub cache: Cache,
     pub bus: Bus,
     pub live: LiveHub,
+    /// Every booth's view, serialised once (see [`crate::fleet`]).
+    pub fleet: FleetCache,
     pub registry: RegistryPublisher,
 }
 
