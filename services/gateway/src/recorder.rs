@@ -13,7 +13,7 @@ use boom_bus::HandleError;
 use boom_contracts::messages::{AgentBatchAccepted, LiveEvent};
 use boom_contracts::{EventId, EventStatus, MediaType, PhotomatonId, StreamKind};
 use boom_db::models::{Event, IngestBatch, NewPhoto, NewSpeedTest};
-use boom_db::schema::{events, ingest_batches, photomatons, photos, speed_tests};
+use boom_db::schema::{events, ingest_batches, photomatons, speed_tests};
 use chrono::{DateTime, Utc};
 use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -285,13 +285,7 @@ async fn record_in(
             *newest = batch;
         }
     }
-    // PostgreSQL takes at most 65535 parameters per statement: 7 per media row.
-    for chunk in media.chunks(8_000) {
-        diesel::insert_into(photos::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
-    }
+    insert_media(conn, &media).await?;
     if !tests.is_empty() {
         diesel::insert_into(speed_tests::table)
             .values(&tests)
@@ -340,6 +334,50 @@ async fn record_in(
         }
     }
     Ok(recorded)
+}
+
+/// Writes the media rows with one `INSERT … SELECT FROM unnest(…)`: six array parameters
+/// whatever the number of rows, where a multi-row `VALUES` takes seven parameters per row
+/// (and PostgreSQL parses and plans each of them).
+async fn insert_media(
+    conn: &mut AsyncPgConnection,
+    media: &[NewPhoto],
+) -> Result<usize, diesel::result::Error> {
+    use diesel::sql_types::{Array, Integer, Nullable, Timestamptz, Uuid};
+    if media.is_empty() {
+        return Ok(0);
+    }
+    let n = media.len();
+    let (mut events, mut booths, mut batches) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut types, mut counts, mut times) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for m in media {
+        events.push(m.event_id.map(|e| e.0));
+        booths.push(m.photomaton_id.0);
+        batches.push(m.batch_id);
+        types.push(m.media_type);
+        counts.push(m.count);
+        times.push(m.timestamp);
+    }
+    diesel::sql_query(
+        "INSERT INTO photos (event_id, photomaton_id, batch_id, media_type, count, \"timestamp\") \
+         SELECT * FROM unnest($1::integer[], $2::integer[], $3::uuid[], $4::media_type[], $5::integer[], $6::timestamptz[])",
+    )
+    .bind::<Array<Nullable<Integer>>, _>(events)
+    .bind::<Array<Integer>, _>(booths)
+    .bind::<Array<Nullable<Uuid>>, _>(batches)
+    .bind::<Array<boom_contracts::vocabulary::sql::MediaType>, _>(types)
+    .bind::<Array<Integer>, _>(counts)
+    .bind::<Array<Timestamptz>, _>(times)
+    .execute(conn)
+    .await
 }
 
 /// Adds the media to `photomaton_daily_totals`. They are summed per booth and UTC hour here
