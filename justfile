@@ -49,8 +49,10 @@ up: services
     ./scripts/up.sh
 
 # Benchmarks beside their references (docs/benchmarks.md, target/bench/report.json).
-# `just bench --quick` for a smoke run; `--clients 10000` for the big fan-out.
+# `just bench --quick` for a smoke run; `--clients 10000` for the big fan-out. Installs Node.js,
+# the Socket.IO peer (npm) and perf when missing (scripts/bench-tools.sh).
 bench *ARGS: services
+    ./scripts/bench-tools.sh
     cargo build --profile bench-run --workspace --bins --quiet
     ${CARGO_TARGET_DIR:-target}/bench-run/boom-bench {{ARGS}}
 

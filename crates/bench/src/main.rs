@@ -249,6 +249,7 @@ async fn ingest(
     let (ingest_cpu0, _) = usage(ingest.child.id());
     let (gateway_cpu0, _) = usage(gateway.child.id());
     let sent = Arc::new(AtomicU64::new(0));
+    let profile = Profile::start("ingest");
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
@@ -283,6 +284,13 @@ async fn ingest(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let profile = profile.map(|p| {
+        p.finish(&[
+            (gateway.child.id(), "gateway"),
+            (ingest.child.id(), "stats-ingest"),
+            (std::process::id(), "agents (bench)"),
+        ])
+    });
     let committed = count(
         ctx,
         "SELECT coalesce(sum(count), 0)::bigint AS n FROM photos",
@@ -384,6 +392,7 @@ async fn ingest(
         "ingest": {"cpuSeconds": ingest_cpu1 - ingest_cpu0, "peakRssKiB": ingest_peak},
         "gateway": {"cpuSeconds": gateway_cpu1 - gateway_cpu0, "peakRssKiB": gateway_peak},
         "agents": booths, "linesPerBatch": lines,
+        "profile": profile,
     }))
 }
 
@@ -498,6 +507,7 @@ async fn fanout(
     let rss_connected = rss(gateway.child.id());
     let until = Instant::now() + Duration::from_secs(seconds + 3);
     let readers = listen(sockets, until);
+    let profile = Profile::start("fanout");
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / rate));
     let end = Instant::now() + Duration::from_secs(seconds);
     while Instant::now() < end {
@@ -512,6 +522,12 @@ async fn fanout(
         .await?;
     }
     let rss_peak = usage(gateway.child.id()).1;
+    let profile = profile.map(|p| {
+        p.finish(&[
+            (gateway.child.id(), "gateway"),
+            (std::process::id(), "clients (bench)"),
+        ])
+    });
     let mut results = Vec::new();
     for reader in readers {
         results.push(reader.await?);
@@ -535,13 +551,101 @@ async fn fanout(
         results.push(reader.await?);
     }
     let (bare, bare_p50, bare_p99, bare_received) = summarize(results, seconds as f64);
+    let peer = socketio_peer(n, rate, seconds)
+        .await
+        .unwrap_or_else(|error| json!({"error": format!("{error:#}")}));
+    let peer_ratio = ours / peer["framesPerSecond"].as_f64().unwrap_or(0.0).max(1.0);
     Ok(json!({
         "scenario": "fanout", "clients": n, "updatesPerSecond": rate,
         "oursFramesPerSecond": ours, "bareFramesPerSecond": bare, "ratio": ours / bare.max(1.0),
         "latencyMs": {"p50": p50, "p99": p99}, "bareLatencyMs": {"p50": bare_p50, "p99": bare_p99},
         "dropped": expected.saturating_sub(received as u64), "bareDropped": expected.saturating_sub(bare_received as u64),
         "gatewayRssKiB": {"idle": rss_before, "connected": rss_connected, "peak": rss_peak},
-        "socketIoPeer": "not measured in this version",
+        "socketIo": peer, "ratioToSocketIo": peer_ratio,
+        "profile": profile,
+    }))
+}
+
+/// The original design's choice, measured beside ours: a Node.js Socket.IO server
+/// (`crates/bench/socketio/server.js`) broadcasting the same frames at the same rate to `n`
+/// socket.io-client connections in a second Node.js process (`clients.js`).
+async fn socketio_peer(n: usize, rate: u64, seconds: u64) -> anyhow::Result<Value> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("socketio");
+    if !dir.join("node_modules/socket.io").exists() {
+        bail!(
+            "the Socket.IO peer is not installed: run through `just bench` (scripts/bench-tools.sh)"
+        );
+    }
+    let port = free_port()?;
+    let mut server = tokio::process::Command::new("node")
+        .arg("server.js")
+        .args([port.to_string(), rate.to_string(), seconds.to_string()])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("node not found: run through `just bench`")?;
+    let server_pid = server.id().context("server pid")?;
+    let mut server_out = BufReader::new(server.stdout.take().context("server stdout")?).lines();
+    let mut server_in = server.stdin.take().context("server stdin")?;
+    let line = tokio::time::timeout(Duration::from_secs(20), server_out.next_line()).await;
+    if !matches!(line, Ok(Ok(Some(ref l))) if l == "listening") {
+        bail!("the Socket.IO server did not start: {line:?}");
+    }
+    let rss_idle = rss(server_pid);
+    let mut clients = tokio::process::Command::new("node")
+        .arg("clients.js")
+        .args([
+            format!("http://127.0.0.1:{port}"),
+            n.to_string(),
+            seconds.to_string(),
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let clients_pid = clients.id().context("clients pid")?;
+    let mut clients_out = BufReader::new(clients.stdout.take().context("clients stdout")?).lines();
+    let line = tokio::time::timeout(Duration::from_secs(120), clients_out.next_line()).await;
+    if !matches!(line, Ok(Ok(Some(ref l))) if l == "ready") {
+        bail!("the Socket.IO clients did not connect: {line:?}");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_connected = rss(server_pid);
+    let profile = Profile::start("fanout-socketio");
+    server_in.write_all(b"start\n").await?;
+    let done = tokio::time::timeout(Duration::from_secs(seconds + 30), server_out.next_line())
+        .await??
+        .unwrap_or_default();
+    let emitted: u64 = done
+        .strip_prefix("done ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let summary = tokio::time::timeout(Duration::from_secs(seconds + 30), clients_out.next_line())
+        .await??
+        .unwrap_or_default();
+    let profile = profile.map(|p| {
+        p.finish(&[
+            (server_pid, "Socket.IO server (node)"),
+            (clients_pid, "Socket.IO clients (node)"),
+        ])
+    });
+    let peak = usage(server_pid).1;
+    drop(server_in);
+    let _ = server.wait().await;
+    let _ = clients.wait().await;
+    let summary: Value = serde_json::from_str(&summary)
+        .with_context(|| format!("the Socket.IO clients answered {summary:?}"))?;
+    let received = summary["received"].as_u64().unwrap_or(0);
+    Ok(json!({
+        "framesPerSecond": received as f64 / seconds as f64,
+        "latencyMs": {"p50": summary["p50"], "p99": summary["p99"]},
+        "broadcasts": emitted,
+        "dropped": (emitted * n as u64).saturating_sub(received),
+        "serverRssKiB": {"idle": rss_idle, "connected": rss_connected, "peak": peak},
+        "profile": profile,
     }))
 }
 
@@ -608,8 +712,16 @@ async fn api(
     let list_url = format!("{base}/api/photomatons?limit=1000");
     let event_url = format!("{base}/api/events/{event}");
     let cookie = Some(session.cookie.clone());
+    let programs = [
+        (gateway.child.id(), "gateway"),
+        (std::process::id(), "clients (bench)"),
+    ];
+    let profile = Profile::start("api-photomatons");
     let (list_rps, list_p99) = closed_loop(list_url.clone(), cookie.clone(), 32, seconds).await;
+    let list_profile = profile.map(|p| p.finish(&programs));
+    let profile = Profile::start("api-event");
     let (event_rps, event_p99) = closed_loop(event_url.clone(), cookie.clone(), 32, seconds).await;
+    let event_profile = profile.map(|p| p.finish(&programs));
 
     let get = |url: String| {
         let cookie = session.cookie.clone();
@@ -666,9 +778,179 @@ async fn api(
     handle.stop(false).await;
     Ok(json!({
         "scenario": "api", "concurrency": 32,
-        "photomatons": {"bytes": list_bytes.len(), "oursRps": list_rps, "oursP99Ms": list_p99, "referenceRps": ref_list_rps, "referenceP99Ms": ref_list_p99, "ratio": list_rps / ref_list_rps.max(1.0)},
-        "eventDetail": {"mediaRows": 100000, "bytes": event_bytes.len(), "oursRps": event_rps, "oursP99Ms": event_p99, "referenceRps": ref_event_rps, "referenceP99Ms": ref_event_p99, "ratio": event_rps / ref_event_rps.max(1.0)},
+        "photomatons": {"bytes": list_bytes.len(), "oursRps": list_rps, "oursP99Ms": list_p99, "referenceRps": ref_list_rps, "referenceP99Ms": ref_list_p99, "ratio": list_rps / ref_list_rps.max(1.0), "profile": list_profile},
+        "eventDetail": {"mediaRows": 100000, "bytes": event_bytes.len(), "oursRps": event_rps, "oursP99Ms": event_p99, "referenceRps": ref_event_rps, "referenceP99Ms": ref_event_p99, "ratio": event_rps / ref_event_rps.max(1.0), "profile": event_profile},
     }))
+}
+
+// ----------------------------------------------------------------------------------------------
+// Profiles: `perf record` of the whole machine during our side of a scenario, with the
+// software clock (these virtual machines expose no hardware counters) and without call graphs
+// (Rust omits frame pointers). Each sample is put down to a program (our services by pid,
+// others by name) and a symbol: the report gives each program's share and the hottest symbols.
+
+/// A system-wide sampling profile, running until [`Profile::finish`]ed or dropped.
+struct Profile {
+    name: String,
+    child: Option<Child>,
+    data: PathBuf,
+}
+
+fn bench_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench")
+}
+
+impl Profile {
+    /// Starts sampling every CPU at 250 Hz; `None` when `perf` is missing.
+    fn start(name: &str) -> Option<Self> {
+        std::fs::create_dir_all(bench_dir()).ok()?;
+        let data = bench_dir().join(format!("{name}.perf.data"));
+        let child = Command::new("perf")
+            .args([
+                "record",
+                "-a",
+                "-F",
+                "250",
+                "-e",
+                "cpu-clock",
+                "--quiet",
+                "-o",
+            ])
+            .arg(&data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        // perf needs a moment to open its buffers on every CPU.
+        std::thread::sleep(Duration::from_millis(300));
+        Some(Self {
+            name: name.to_owned(),
+            child: Some(child),
+            data,
+        })
+    }
+
+    /// Stops sampling and puts the samples down to programs (`programs`: pid → name).
+    fn finish(mut self, programs: &[(u32, &str)]) -> Value {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+        let Ok(output) = Command::new("perf")
+            .args(["script", "-F", "comm,pid,ip,sym,dso", "-i"])
+            .arg(&self.data)
+            .stderr(Stdio::null())
+            .output()
+        else {
+            return json!({"error": "perf script failed"});
+        };
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut by_program: HashMap<String, usize> = HashMap::new();
+        let mut by_symbol: HashMap<(String, String), usize> = HashMap::new();
+        let mut total = 0usize;
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let Some(at) = fields.iter().position(|f| f.parse::<u32>().is_ok()) else {
+                continue;
+            };
+            let (Ok(pid), Some(comm)) = (fields[at].parse::<u32>(), fields.get(..at)) else {
+                continue;
+            };
+            let comm = comm.join(" ");
+            let program = programs
+                .iter()
+                .find(|(p, _)| *p == pid)
+                .map(|(_, name)| (*name).to_owned())
+                .unwrap_or_else(|| match comm.as_str() {
+                    "swapper" => "idle".to_owned(),
+                    "postgres" => "PostgreSQL".to_owned(),
+                    "nats-server" => "NATS".to_owned(),
+                    "redis-server" => "Redis".to_owned(),
+                    "perf" => "perf (the profiler)".to_owned(),
+                    other => other.to_owned(),
+                });
+            let symbol = fields
+                .get(at + 2..fields.len().saturating_sub(1))
+                .map(|s| s.join(" "))
+                .unwrap_or_default();
+            let dso = fields.last().copied().unwrap_or_default();
+            let symbol = if symbol == "[unknown]" || symbol.is_empty() {
+                format!(
+                    "[{}]",
+                    dso.trim_matches(['(', ')'])
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(dso)
+                )
+            } else {
+                symbol
+            };
+            total += 1;
+            *by_program.entry(program.clone()).or_default() += 1;
+            *by_symbol
+                .entry((program, short_symbol(&symbol)))
+                .or_default() += 1;
+        }
+        let share = |n: usize| (n as f64 * 1000.0 / total.max(1) as f64).round() / 10.0;
+        let mut programs: Vec<(String, usize)> = by_program.into_iter().collect();
+        programs.sort_by_key(|p| std::cmp::Reverse(p.1));
+        let mut symbols: Vec<((String, String), usize)> = by_symbol
+            .into_iter()
+            .filter(|((program, _), _)| program != "idle")
+            .collect();
+        symbols.sort_by_key(|s| std::cmp::Reverse(s.1));
+        let _ = std::fs::remove_file(&self.data);
+        json!({
+            "name": self.name,
+            "samples": total,
+            "programs": programs.iter().take(8).map(|(p, n)| json!({"program": p, "share": share(*n)})).collect::<Vec<_>>(),
+            "hottest": symbols.iter().take(12).map(|((p, s), n)| json!({"program": p, "symbol": s, "share": share(*n)})).collect::<Vec<_>>(),
+        })
+    }
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A symbol without its hash and with generic arguments elided, at most 100 characters.
+fn short_symbol(symbol: &str) -> String {
+    let symbol = symbol.split("+0x").next().unwrap_or(symbol);
+    let mut out = String::with_capacity(symbol.len());
+    let mut depth = 0usize;
+    for c in symbol.chars() {
+        match c {
+            '<' => {
+                depth += 1;
+                match depth {
+                    1 => out.push('<'),
+                    2 => out.push_str("<…>"),
+                    _ => {}
+                }
+            }
+            '>' => {
+                if depth == 1 {
+                    out.push('>');
+                }
+                depth = depth.saturating_sub(1);
+            }
+            _ if depth <= 1 => out.push(c),
+            _ => {}
+        }
+    }
+    let out = match out.rfind("::h") {
+        Some(i) if out.len() - i == 19 => out[..i].to_owned(),
+        _ => out,
+    };
+    out.chars().take(100).collect()
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -701,6 +983,7 @@ fn probing(booths: usize) -> anyhow::Result<Value> {
             ..Default::default()
         };
         let cpu0 = usage(std::process::id()).0;
+        let profile = Profile::start("probing");
         let started = Instant::now();
         let observed = boom_photomaton_control::prober::observe(
             &entries,
@@ -709,6 +992,8 @@ fn probing(booths: usize) -> anyhow::Result<Value> {
         )
         .await;
         let round = started.elapsed().as_secs_f64();
+        let profile =
+            profile.map(|p| p.finish(&[(std::process::id(), "photomaton-control's prober")]));
         let cpu = usage(std::process::id()).0 - cpu0;
         let up = observed
             .iter()
@@ -717,6 +1002,7 @@ fn probing(booths: usize) -> anyhow::Result<Value> {
         anyhow::Ok(json!({
             "scenario": "probing", "booths": booths, "probes": booths * 2, "answered": up,
             "roundSeconds": round, "cpuSeconds": cpu, "coreShareAt30sInterval": cpu / 30.0,
+            "profile": profile,
         }))
     })
 }
@@ -778,6 +1064,8 @@ fn report(results: &[Value], args: &Args) -> anyhow::Result<()> {
 | fan-out, {} clients (frames/s) | {} | bare tokio-tungstenite {} | {} | ≥ 70 % |
 | fan-out latency (ms, p50 / p99) | {} / {} | {} / {} | — | p99 < 100 |
 | fan-out gateway RSS (KiB: idle / connected / peak) | {} / {} / {} | — | — | 10k clients < 200 MB |
+| fan-out vs the original design (frames/s) | {} | Node.js Socket.IO {} | {} | — |
+| Socket.IO peer: latency (ms, p50 / p99), server RSS (KiB, connected / peak) | — | {} / {}, {} / {} | — | — |
 | `GET /api/photomatons`, 1,000 booths (req/s, p99 ms) | {} / {} | {} / {} | {} | p99 < 20 ms |
 | `GET /api/events/{{id}}`, 100,000 media (req/s, p99 ms) | {} / {} | {} / {} | {} | — |
 | probing {} booths: one round (s), CPU (s) | {} / {} | — | {} of a core per 30 s | < 25 % |",
@@ -799,6 +1087,15 @@ fn report(results: &[Value], args: &Args) -> anyhow::Result<()> {
         f["gatewayRssKiB"]["idle"],
         f["gatewayRssKiB"]["connected"],
         f["gatewayRssKiB"]["peak"],
+        num(&f["oursFramesPerSecond"]),
+        f["socketIo"]["framesPerSecond"]
+            .as_f64()
+            .map_or_else(|| format!("not measured: {}", f["socketIo"]["error"]), |v| num(&json!(v))),
+        pct(&f["ratioToSocketIo"]),
+        num(&f["socketIo"]["latencyMs"]["p50"]),
+        num(&f["socketIo"]["latencyMs"]["p99"]),
+        f["socketIo"]["serverRssKiB"]["connected"],
+        f["socketIo"]["serverRssKiB"]["peak"],
         num(&a["photomatons"]["oursRps"]),
         num(&a["photomatons"]["oursP99Ms"]),
         num(&a["photomatons"]["referenceRps"]),
@@ -815,19 +1112,71 @@ fn report(results: &[Value], args: &Args) -> anyhow::Result<()> {
         pct(&p["coreShareAt30sInterval"]),
     );
     let notes = std::fs::read_to_string(root.join("docs/benchmarks-notes.md")).unwrap_or_default();
+    let profiles = [
+        ("Ingest, end to end", &i["profile"]),
+        ("Live fan-out, LE BOOM", &f["profile"]),
+        (
+            "Live fan-out, the Socket.IO peer",
+            &f["socketIo"]["profile"],
+        ),
+        ("`GET /api/photomatons`", &a["photomatons"]["profile"]),
+        ("`GET /api/events/{id}`", &a["eventDetail"]["profile"]),
+        ("Probing", &p["profile"]),
+    ]
+    .iter()
+    .map(|(title, profile)| profile_section(title, profile))
+    .collect::<String>();
     let doc = format!(
-        "# Benchmarks\n\nGenerated by `just bench{}` on {} (commit {}, {} cores, {}). Each scenario runs beside its reference in the same run; figures are ratios because this machine is noisy. Raw figures: `target/bench/report.json`.\n\n{}\n\n{}",
+        "# Benchmarks\n\nGenerated by `just bench{}` on {} (commit {}, {} cores, {}). Each scenario runs beside its reference in the same run; figures are ratios because this machine is noisy. Raw figures: `target/bench/report.json`.\n\n{}\n\n{}\n## Profiles of this run\n\n`perf record -a -F 250 -e cpu-clock` over the whole machine during our side of each scenario (software clock: these virtual machines expose no hardware counters; no call graphs: Rust omits frame pointers). Shares are of all samples on both cores, idle included; our services are told apart by process id, the rest by program name.\n\n{}",
         if args.quick { " --quick" } else { "" },
         meta["date"].as_str().unwrap_or(""),
         commit,
         cores,
         memory.trim(),
         table,
-        notes
+        notes,
+        profiles
     );
     std::fs::write(root.join("docs/benchmarks.md"), doc)?;
     println!("{table}");
     Ok(())
+}
+
+/// One scenario's profile as Markdown: the share of each program, then the hottest symbols.
+fn profile_section(title: &str, profile: &Value) -> String {
+    if profile.is_null() {
+        return format!(
+            "### {title}\n\nNo profile: `perf` is missing (Debian's `linux-perf`).\n\n"
+        );
+    }
+    let programs = profile["programs"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|p| format!("{} {} %", p["program"].as_str().unwrap_or("?"), p["share"]))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let hottest = profile["hottest"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|h| {
+                    format!(
+                        "| {} % | {} | `{}` |\n",
+                        h["share"],
+                        h["program"].as_str().unwrap_or("?"),
+                        h["symbol"].as_str().unwrap_or("?").replace('|', "\\|")
+                    )
+                })
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    format!(
+        "### {title}\n\n{} samples. By program: {programs}.\n\n| share | program | hottest symbols |\n|---|---|---|\n{hottest}\n",
+        profile["samples"]
+    )
 }
 
 fn main() -> anyhow::Result<()> {
