@@ -6,6 +6,7 @@ use boom_db::models::Event;
 use boom_db::schema::events;
 use boom_server::ApiError;
 use chrono::{DateTime, Utc};
+use diesel::QueryableByName;
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
 use diesel_async::RunQueryDsl;
 use schemars::JsonSchema;
@@ -16,17 +17,32 @@ use crate::errors::OrApi;
 use crate::pagination::{Page, PageQuery, page};
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+/// Media counts by type; also the columns of the totals tables (`photomaton_daily_totals`,
+/// `event_hourly_totals`).
+#[derive(Debug, Clone, Default, Serialize, JsonSchema, QueryableByName)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub sessions: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub photos: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub prints: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub digital: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub gifs: i64,
 }
 
 impl Totals {
+    pub fn merge(&mut self, other: &Self) {
+        self.sessions += other.sessions;
+        self.photos += other.photos;
+        self.prints += other.prints;
+        self.digital += other.digital;
+        self.gifs += other.gifs;
+    }
+
     pub fn add(&mut self, media: MediaType, n: i64) {
         match media {
             MediaType::Session => self.sessions += n,
@@ -109,16 +125,15 @@ pub struct EventDetail {
     pub notion_data: serde_json::Value,
 }
 
-#[derive(diesel::QueryableByName)]
-struct MediaRow {
+/// A row of `event_hourly_totals`.
+#[derive(QueryableByName)]
+struct HourRow {
     #[diesel(sql_type = diesel::sql_types::Timestamptz)]
     hour: DateTime<Utc>,
     #[diesel(sql_type = diesel::sql_types::Integer)]
     photomaton_id: PhotomatonId,
-    #[diesel(sql_type = boom_contracts::vocabulary::sql::MediaType)]
-    media_type: MediaType,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
+    #[diesel(embed)]
+    totals: Totals,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -179,9 +194,9 @@ pub async fn get(
         .or_api()?
         .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
 
-    let hourly: Vec<MediaRow> = diesel::sql_query(
-        "SELECT date_trunc('hour', \"timestamp\") AS hour, photomaton_id, media_type, sum(count)::bigint AS n \
-         FROM photos WHERE event_id = $1 GROUP BY 1, 2, 3 ORDER BY 1, 2",
+    let hourly: Vec<HourRow> = diesel::sql_query(
+        "SELECT hour, photomaton_id, sessions, photos, prints, digital, gifs \
+         FROM event_hourly_totals WHERE event_id = $1 ORDER BY hour, photomaton_id",
     )
     .bind::<diesel::sql_types::Integer, _>(id.0)
     .load(&mut conn)
@@ -191,19 +206,18 @@ pub async fn get(
     let mut per_booth: std::collections::BTreeMap<PhotomatonId, Totals> =
         std::collections::BTreeMap::new();
     for row in hourly {
-        if timeline.last().is_none_or(|b| b.hour != row.hour) {
-            timeline.push(HourBucket {
+        let totals = row.totals;
+        match timeline.last_mut() {
+            Some(bucket) if bucket.hour == row.hour => bucket.totals.merge(&totals),
+            _ => timeline.push(HourBucket {
                 hour: row.hour,
-                totals: Totals::default(),
-            });
-        }
-        if let Some(bucket) = timeline.last_mut() {
-            bucket.totals.add(row.media_type, row.n);
+                totals: totals.clone(),
+            }),
         }
         per_booth
             .entry(row.photomaton_id)
             .or_default()
-            .add(row.media_type, row.n);
+            .merge(&totals);
     }
     let per_photomaton = per_booth
         .into_iter()

@@ -11,6 +11,7 @@ use boom_db::models::{Event, NewPhotomaton, Photomaton, PhotomatonChanges, Speed
 use boom_db::schema::{events, photomatons, speed_tests};
 use boom_server::ApiError;
 use chrono::{DateTime, Utc};
+use diesel::QueryableByName;
 use diesel::{
     ExpressionMethods, OptionalExtension, PgSortExpressionMethods, QueryDsl, SelectableHelper,
 };
@@ -153,20 +154,12 @@ fn view(
 }
 
 /// A booth's media of today, from `photomaton_daily_totals`.
-#[derive(diesel::QueryableByName)]
+#[derive(QueryableByName)]
 struct TodayRow {
     #[diesel(sql_type = diesel::sql_types::Integer)]
     photomaton_id: PhotomatonId,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    sessions: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    photos: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    prints: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    digital: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    gifs: i64,
+    #[diesel(embed)]
+    totals: crate::events::Totals,
 }
 
 /// Views of `booths` with their current event and latest speed test: three queries in all.
@@ -209,16 +202,7 @@ pub async fn views(
     .or_api()?;
     let mut today: HashMap<PhotomatonId, crate::events::Totals> = counts
         .into_iter()
-        .map(|r| {
-            let totals = crate::events::Totals {
-                sessions: r.sessions,
-                photos: r.photos,
-                prints: r.prints,
-                digital: r.digital,
-                gifs: r.gifs,
-            };
-            (r.photomaton_id, totals)
-        })
+        .map(|r| (r.photomaton_id, r.totals))
         .collect();
     Ok(booths
         .into_iter()

@@ -104,14 +104,31 @@ impl Pipeline {
         self.post_raw(&body.to_string(), &self.key).await
     }
 
+    /// The event's totals, after checking that its page adds up: the totals per booth (from
+    /// `event_hourly_totals`) sum to the event's totals (kept by the recorder).
     pub async fn totals(&self) -> anyhow::Result<Value> {
-        Ok(self
+        let detail = self
             .staff
             .viewer
             .get(&format!("/api/events/{}", self.event))
             .await?
-            .body["totals"]
-            .clone())
+            .body;
+        let mut sums = serde_json::Map::new();
+        for kind in ["sessions", "photos", "prints", "digital", "gifs"] {
+            let sum: i64 = detail["perPhotomaton"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|booth| booth["totals"][kind].as_i64())
+                .sum();
+            sums.insert(kind.into(), sum.into());
+        }
+        anyhow::ensure!(
+            Value::Object(sums.clone()) == detail["totals"],
+            "per booth {sums:?} does not add up to {}",
+            detail["totals"]
+        );
+        Ok(detail["totals"].clone())
     }
 
     /// Waits until the event's totals are `expected` (and checks they stay so).
