@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::MediaType;
-use crate::messages::SpeedTestSample;
+use crate::messages::{PaperReset, SpeedTestSample};
 
 /// A kind of media as the agent reports it (lowercase on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -82,6 +82,10 @@ pub struct AgentSync {
     pub backlog: Option<i64>,
     #[serde(default)]
     pub agent_version: Option<String>,
+    /// When the paper counter behind `paperLevel` was last reset (an extension of the
+    /// contract): a level counted before the dashboard's last reset is not taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper_reset_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/agent/sync` answer: 202 when accepted now, 200 when it already was.
@@ -93,4 +97,7 @@ pub struct AgentSyncAccepted {
     pub accepted: usize,
     /// True when this batch had been accepted before (a retry).
     pub duplicate: bool,
+    /// A new roll declared on the dashboard that this batch's counter does not know yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper_reset: Option<PaperReset>,
 }

@@ -81,6 +81,15 @@ pub struct SpeedTestSample {
     pub ping: f64,
 }
 
+/// A new paper roll declared on the dashboard: when, and the prints it holds. The agent
+/// applies it when it learns of it: the roll minus what it printed since `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PaperReset {
+    pub at: DateTime<Utc>,
+    pub prints: i32,
+}
+
 /// A batch that stats-ingest authenticated, validated and made durable. The gateway writes
 /// it in one transaction with an accepted-batch row unique per `(photomaton, batchId)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -92,6 +101,9 @@ pub struct AgentBatchAccepted {
     pub stats: Vec<MediaStat>,
     /// Prints left on the roll, as the agent counts them.
     pub paper_level: Option<i32>,
+    /// The last paper reset the agent had applied when it counted `paper_level`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper_reset_at: Option<DateTime<Utc>>,
     pub speedtest: Option<SpeedTestSample>,
     /// Events the agent still had buffered when it sent this batch.
     pub backlog: Option<i64>,
@@ -373,6 +385,9 @@ pub struct RegistryEntry {
     /// SHA-256 (hex) of the agent key. Keys are 256-bit random, so a fast hash is enough
     /// and lets ingest check every request cheaply.
     pub agent_key_sha256: Option<String>,
+    /// The last new roll declared on the dashboard, for ingest to hand to the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper_reset: Option<PaperReset>,
 }
 
 // ------------------------------------------------------------------------------------------
@@ -424,6 +439,7 @@ mod tests {
             hostname: "boom-03".into(),
             stats: vec![],
             paper_level: None,
+            paper_reset_at: None,
             speedtest: None,
             backlog: None,
             agent_version: None,

@@ -30,6 +30,9 @@ pub struct Photomaton {
     pub agent_key_created_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The last new roll declared on the dashboard, and its prints.
+    pub paper_reset_at: Option<DateTime<Utc>>,
+    pub paper_reset_prints: Option<i32>,
 }
 
 /// A booth as the registry creates it; the database fills in the defaults (700 / 350 / 275).
@@ -198,6 +201,8 @@ pub struct PhotomatonChanges {
     pub last_print_update: Option<Option<DateTime<Utc>>>,
     pub agent_key_sha256: Option<Option<String>>,
     pub agent_key_created_at: Option<Option<DateTime<Utc>>>,
+    pub paper_reset_at: Option<Option<DateTime<Utc>>>,
+    pub paper_reset_prints: Option<Option<i32>>,
 }
 
 /// Changes to a user; `None` leaves a column alone.

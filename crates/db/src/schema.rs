@@ -24,6 +24,8 @@ diesel::table! {
         agent_key_created_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        paper_reset_at -> Nullable<Timestamptz>,
+        paper_reset_prints -> Nullable<Integer>,
     }
 }
 

@@ -79,6 +79,10 @@ fn main() -> ExitCode {
                             println!("unknown events:  {}", status.unknown_events);
                             println!("paper remaining: {}", status.paper_remaining);
                             println!(
+                                "new roll:        {}",
+                                status.paper_reset_at.as_deref().unwrap_or("never declared")
+                            );
+                            println!(
                                 "last sync:       {}",
                                 status.last_sync.as_deref().unwrap_or("never")
                             );

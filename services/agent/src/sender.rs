@@ -71,6 +71,7 @@ impl Sender {
             hostname: self.hostname.clone(),
             stats: batch.stats.clone(),
             paper_level: batch.paper_level,
+            paper_reset_at: batch.paper_reset_at,
             speedtest: batch.speedtest.clone(),
             backlog: backlog.map(|b| b.max(0)),
             agent_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
@@ -100,7 +101,18 @@ impl Sender {
                     tracing::error!(%error, "batch acknowledged by ingest but not forgotten locally");
                     return Attempt::Failed;
                 }
-                tracing::info!(batch = %batch.batch_id, lines = batch.stats.len(), duplicate = answer.is_some_and(|a| a.duplicate), "batch sent");
+                tracing::info!(batch = %batch.batch_id, lines = batch.stats.len(), duplicate = answer.as_ref().is_some_and(|a| a.duplicate), "batch sent");
+                if let Some(reset) = answer.and_then(|a| a.paper_reset) {
+                    match self.store.apply_reset(reset).await {
+                        Ok(Some(remaining)) => {
+                            tracing::info!(at = %reset.at, prints = reset.prints, remaining, "new paper roll declared on the dashboard")
+                        }
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::error!(%error, "new paper roll not applied; ingest will say it again")
+                        }
+                    }
+                }
                 Attempt::Sent
             }
             401 | 403 => {

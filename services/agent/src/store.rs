@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use boom_contracts::agent::{AgentMediaKind, AgentStat};
-use boom_contracts::messages::SpeedTestSample;
+use boom_contracts::messages::{PaperReset, SpeedTestSample};
 use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Double, Nullable, Text};
@@ -48,7 +48,22 @@ CREATE TABLE IF NOT EXISTS speed_tests (
     batch_id TEXT
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS prints (
+    occurred_us INTEGER NOT NULL,
+    copies INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS prints_occurred ON prints (occurred_us);
 ";
+
+/// Columns added after the first release, for buffers created by an older agent.
+const UPGRADES: &[(&str, &str)] = &[(
+    "batches",
+    "ALTER TABLE batches ADD COLUMN paper_reset_at TEXT",
+)];
+
+/// How long prints are remembered, to apply a reset declared on the dashboard while the
+/// booth was offline.
+const PRINT_LOG_DAYS: i64 = 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -79,6 +94,8 @@ pub struct PendingBatch {
     pub batch_id: Uuid,
     pub stats: Vec<AgentStat>,
     pub paper_level: Option<i64>,
+    /// The reset `paper_level` counts from (none before the first one).
+    pub paper_reset_at: Option<DateTime<Utc>>,
     pub speedtest: Option<SpeedTestSample>,
 }
 
@@ -93,6 +110,8 @@ pub struct Status {
     pub quarantined: i64,
     pub unknown_events: i64,
     pub paper_remaining: i64,
+    /// When the paper counter was last reset (here or on the dashboard).
+    pub paper_reset_at: Option<String>,
     pub last_sync: Option<String>,
     pub database: String,
 }
@@ -115,6 +134,8 @@ struct BatchRow {
     batch_id: String,
     #[diesel(sql_type = Nullable<BigInt>)]
     paper_level: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    paper_reset_at: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     speedtest: Option<String>,
 }
@@ -181,6 +202,15 @@ fn set_setting(
     Ok(())
 }
 
+/// Times kept in settings and batches: RFC 3339 in UTC, to the microsecond.
+fn format_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())
+}
+
 fn paper(conn: &mut SqliteConnection) -> Result<i64, diesel::result::Error> {
     Ok(setting(conn, "paper_remaining")?
         .and_then(|v| v.parse().ok())
@@ -203,6 +233,21 @@ impl Store {
         )
         .map_err(|e| fail(e.to_string()))?;
         conn.batch_execute(SCHEMA)
+            .map_err(|e| fail(e.to_string()))?;
+        for (table, upgrade) in UPGRADES {
+            // SQLite has no ADD COLUMN IF NOT EXISTS: a duplicate column is what is expected
+            // on every start after the first.
+            if let Err(error) = conn.batch_execute(upgrade)
+                && !error.to_string().contains("duplicate column")
+            {
+                return Err(fail(format!("upgrading {table}: {error}")));
+            }
+        }
+        diesel::sql_query("DELETE FROM prints WHERE occurred_us < ?")
+            .bind::<BigInt, _>(
+                (Utc::now() - chrono::Duration::days(PRINT_LOG_DAYS)).timestamp_micros(),
+            )
+            .execute(&mut conn)
             .map_err(|e| fail(e.to_string()))?;
         if setting(&mut conn, "paper_remaining")
             .map_err(|e| fail(e.to_string()))?
@@ -260,6 +305,10 @@ impl Store {
                     if event.kind == Some(AgentMediaKind::Print) {
                         remaining = (remaining - event.count).max(0);
                         printed = true;
+                        diesel::sql_query("INSERT INTO prints (occurred_us, copies) VALUES (?, ?)")
+                            .bind::<BigInt, _>(event.at.timestamp_micros())
+                            .bind::<BigInt, _>(event.count)
+                            .execute(conn)?;
                     }
                 }
                 if printed {
@@ -279,7 +328,7 @@ impl Store {
         self.with(move |conn| {
             conn.immediate_transaction::<_, diesel::result::Error, _>(|conn| {
                 let open: Option<BatchRow> = diesel::sql_query(
-                    "SELECT batch_id, paper_level, speedtest FROM batches WHERE rejected IS NULL ORDER BY created_at LIMIT 1",
+                    "SELECT batch_id, paper_level, paper_reset_at, speedtest FROM batches WHERE rejected IS NULL ORDER BY created_at LIMIT 1",
                 )
                 .load::<BatchRow>(conn)?
                 .pop();
@@ -300,10 +349,12 @@ impl Store {
                             serde_json::json!({"download": s.download, "upload": s.upload, "ping": s.ping}).to_string()
                         });
                         let paper_level = paper(conn)?;
-                        diesel::sql_query("INSERT INTO batches (batch_id, created_at, paper_level, speedtest) VALUES (?, ?, ?, ?)")
+                        let paper_reset_at = setting(conn, "paper_reset_at")?;
+                        diesel::sql_query("INSERT INTO batches (batch_id, created_at, paper_level, paper_reset_at, speedtest) VALUES (?, ?, ?, ?, ?)")
                             .bind::<Text, _>(&batch_id)
                             .bind::<Text, _>(Utc::now().to_rfc3339())
                             .bind::<BigInt, _>(paper_level)
+                            .bind::<Nullable<Text>, _>(&paper_reset_at)
                             .bind::<Nullable<Text>, _>(&speedtest)
                             .execute(conn)?;
                         diesel::sql_query(
@@ -317,7 +368,7 @@ impl Store {
                         diesel::sql_query("UPDATE speed_tests SET batch_id = ? WHERE batch_id IS NULL")
                             .bind::<Text, _>(&batch_id)
                             .execute(conn)?;
-                        BatchRow { batch_id, paper_level: Some(paper_level), speedtest }
+                        BatchRow { batch_id, paper_level: Some(paper_level), paper_reset_at, speedtest }
                     }
                 };
                 let rows: Vec<MediaRow> =
@@ -338,6 +389,7 @@ impl Store {
                     batch_id: batch.batch_id.parse().unwrap_or_default(),
                     stats,
                     paper_level: batch.paper_level,
+                    paper_reset_at: batch.paper_reset_at.as_deref().and_then(parse_time),
                     speedtest: batch.speedtest.and_then(|s| serde_json::from_str(&s).ok()),
                 }))
             })
@@ -395,14 +447,45 @@ impl Store {
         .await
     }
 
-    /// A new roll.
+    /// A new roll put in here, now (`boom-agent paper-reset`).
     pub async fn reset_paper(&self, prints: i64) -> Result<(), StoreError> {
         self.with(move |conn| {
-            Ok(set_setting(
-                conn,
-                "paper_remaining",
-                &prints.max(0).to_string(),
-            )?)
+            conn.immediate_transaction::<_, diesel::result::Error, _>(|conn| {
+                set_setting(conn, "paper_remaining", &prints.max(0).to_string())?;
+                set_setting(conn, "paper_reset_at", &format_time(Utc::now()))
+            })
+            .map_err(StoreError::from)
+        })
+        .await
+    }
+
+    /// A new roll declared on the dashboard, learnt from ingest's answer: the roll minus what
+    /// was printed here since it was declared. Returns the paper left when it was newer than
+    /// the last reset applied here, `None` when it was already known.
+    pub async fn apply_reset(&self, reset: PaperReset) -> Result<Option<i64>, StoreError> {
+        self.with(move |conn| {
+            conn.immediate_transaction::<_, diesel::result::Error, _>(|conn| {
+                let applied = setting(conn, "paper_reset_at")?
+                    .as_deref()
+                    .and_then(parse_time);
+                // Kept to the microsecond, like PostgreSQL, where `reset.at` comes from.
+                if applied.is_some_and(|applied| {
+                    applied.timestamp_micros() >= reset.at.timestamp_micros()
+                }) {
+                    return Ok(None);
+                }
+                let printed: i64 = diesel::sql_query(
+                    "SELECT coalesce(sum(copies), 0) AS n FROM prints WHERE occurred_us >= ?",
+                )
+                .bind::<BigInt, _>(reset.at.timestamp_micros())
+                .get_result::<Count>(conn)?
+                .n;
+                let remaining = (i64::from(reset.prints) - printed).max(0);
+                set_setting(conn, "paper_remaining", &remaining.to_string())?;
+                set_setting(conn, "paper_reset_at", &format_time(reset.at))?;
+                Ok(Some(remaining))
+            })
+            .map_err(StoreError::from)
         })
         .await
     }
@@ -427,6 +510,7 @@ impl Store {
                 quarantined: count(conn, "SELECT count(*) AS n FROM media WHERE batch_id IN (SELECT batch_id FROM batches WHERE rejected IS NOT NULL)")?,
                 unknown_events: count(conn, "SELECT count(*) AS n FROM media WHERE kind IS NULL")?,
                 paper_remaining: paper(conn)?,
+                paper_reset_at: setting(conn, "paper_reset_at")?,
                 last_sync: setting(conn, "last_sync_at")?,
                 database,
             })
@@ -495,6 +579,56 @@ mod tests {
         let next = store.next_batch(10).await?.ok_or("no batch")?;
         assert_ne!(next.batch_id, bad.batch_id);
         assert_eq!(store.status().await?.quarantined, 1);
+        std::fs::remove_dir_all(dir)?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_roll_declared_on_the_dashboard_counts_the_prints_made_since()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("boom-agent-store-{}", Uuid::new_v4()));
+        let store = Store::open(&dir, 700)?;
+        let printed_at = |minutes: i64, count: i64| MediaEvent {
+            at: Utc::now() + chrono::Duration::minutes(minutes),
+            ..event(AgentMediaKind::Print, count)
+        };
+        // 600 prints on the old roll, then the roll is changed (declared on the dashboard at
+        // `at`) while the booth is offline, and 3 more are printed on the new one.
+        store.record(vec![printed_at(-60, 600)]).await?;
+        let at = Utc::now() - chrono::Duration::minutes(10);
+        store.record(vec![printed_at(-5, 3)]).await?;
+        assert_eq!(store.status().await?.paper_remaining, 97);
+        let before = store.next_batch(10).await?.ok_or("no batch")?;
+        assert_eq!(
+            (before.paper_level, before.paper_reset_at),
+            (Some(97), None)
+        );
+
+        let reset = PaperReset { at, prints: 700 };
+        assert_eq!(store.apply_reset(reset).await?, Some(697));
+        // Said again by the next answers: already applied.
+        assert_eq!(store.apply_reset(reset).await?, None);
+        // An older reset never undoes a newer one.
+        let older = PaperReset {
+            at: at - chrono::Duration::hours(1),
+            prints: 10,
+        };
+        assert_eq!(store.apply_reset(older).await?, None);
+        assert_eq!(store.status().await?.paper_remaining, 697);
+
+        store.acknowledge(before.batch_id).await?;
+        store.record(vec![printed_at(0, 1)]).await?;
+        let after = store.next_batch(10).await?.ok_or("no batch")?;
+        assert_eq!(after.paper_level, Some(696));
+        assert_eq!(
+            after.paper_reset_at.map(|t| t.timestamp_micros()),
+            Some(at.timestamp_micros())
+        );
+
+        // A roll changed here, later, wins over the dashboard's.
+        store.reset_paper(500).await?;
+        assert_eq!(store.apply_reset(reset).await?, None);
+        assert_eq!(store.status().await?.paper_remaining, 500);
         std::fs::remove_dir_all(dir)?;
         Ok(())
     }

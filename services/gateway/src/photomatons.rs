@@ -100,6 +100,8 @@ pub struct PhotomatonView {
     pub critical_threshold: i32,
     pub paper_state: PaperState,
     pub last_print_update: Option<DateTime<Utc>>,
+    /// The last new roll declared on the dashboard.
+    pub paper_reset_at: Option<DateTime<Utc>>,
     pub has_agent_key: bool,
     pub agent_key_created_at: Option<DateTime<Utc>>,
     pub current_event: Option<EventSummary>,
@@ -138,6 +140,7 @@ fn view(
         warning_threshold: booth.warning_threshold,
         critical_threshold: booth.critical_threshold,
         last_print_update: booth.last_print_update,
+        paper_reset_at: booth.paper_reset_at,
         has_agent_key: booth.agent_key_sha256.is_some(),
         agent_key_created_at: booth.agent_key_created_at,
         current_event: event.map(|e| EventSummary {
@@ -641,10 +644,15 @@ pub async fn paper_reset(
     let mut conn = state.conn().await?;
     let booth = load(&mut conn, id).await?;
     let remaining = remaining.unwrap_or(booth.paper_capacity);
+    // The agent learns of the reset on its next sync (through the registry); until then the
+    // recorder counts down from here rather than take the old roll's level it reports.
+    let now = Utc::now();
     let booth: Photomaton = diesel::update(photomatons::table.find(id))
         .set((
             photomatons::remaining_prints.eq(remaining),
-            photomatons::last_print_update.eq(Some(Utc::now())),
+            photomatons::last_print_update.eq(Some(now)),
+            photomatons::paper_reset_at.eq(Some(now)),
+            photomatons::paper_reset_prints.eq(Some(remaining)),
         ))
         .returning(Photomaton::as_returning())
         .get_result(&mut conn)

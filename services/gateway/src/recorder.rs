@@ -175,10 +175,11 @@ async fn record_in(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let existing: HashSet<PhotomatonId> = photomatons::table
+    // With the last new roll declared on the dashboard, which decides whose paper level counts.
+    let resets: HashMap<PhotomatonId, Option<DateTime<Utc>>> = photomatons::table
         .filter(photomatons::id.eq_any(&ids))
-        .select(photomatons::id)
-        .load(conn)
+        .select((photomatons::id, photomatons::paper_reset_at))
+        .load::<(PhotomatonId, Option<DateTime<Utc>>)>(conn)
         .await?
         .into_iter()
         .collect();
@@ -188,7 +189,7 @@ async fn record_in(
     let candidates: Vec<AgentBatchAccepted> = group
         .into_iter()
         .filter(|b| {
-            if !existing.contains(&b.photomaton_id) {
+            if !resets.contains_key(&b.photomaton_id) {
                 tracing::warn!(photomaton = %b.photomaton_id, batch = %b.batch_id, "batch of a deleted photomaton dropped");
                 return false;
             }
@@ -307,9 +308,8 @@ async fn record_in(
             .await?;
     }
     for (booth, batch) in latest {
-        let printed = batches.iter().any(|b| {
-            b.photomaton_id == booth && b.stats.iter().any(|s| s.media_type == MediaType::Print)
-        });
+        let mine = || batches.iter().filter(move |b| b.photomaton_id == booth);
+        let printed = mine().any(|b| b.stats.iter().any(|s| s.media_type == MediaType::Print));
         let now = Utc::now();
         let target = photomatons::table.find(booth);
         diesel::update(target)
@@ -318,22 +318,72 @@ async fn record_in(
             >("greatest(last_seen, now())")))
             .execute(conn)
             .await?;
-        if let Some(level) = batch.paper_level {
-            diesel::update(target)
-                .set((
-                    photomatons::remaining_prints.eq(level),
-                    photomatons::last_print_update.eq(Some(now)),
-                ))
-                .execute(conn)
-                .await?;
-        } else if printed {
-            diesel::update(target)
-                .set(photomatons::last_print_update.eq(Some(now)))
-                .execute(conn)
-                .await?;
+        match paper(batch, resets.get(&booth).copied().flatten()) {
+            Paper::Level(level) => {
+                diesel::update(target)
+                    .set((
+                        photomatons::remaining_prints.eq(level),
+                        photomatons::last_print_update.eq(Some(now)),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            Paper::CountDownSince(reset) => {
+                let prints: i64 = mine()
+                    .flat_map(|b| &b.stats)
+                    .filter(|s| s.media_type == MediaType::Print && s.timestamp >= reset)
+                    .map(|s| i64::from(s.count))
+                    .sum();
+                let prints = i32::try_from(prints).unwrap_or(i32::MAX);
+                if prints == 0 {
+                    continue;
+                }
+                diesel::update(target)
+                    .set((
+                        photomatons::remaining_prints.eq(diesel::dsl::sql::<
+                            diesel::sql_types::Integer,
+                        >(
+                            "greatest(remaining_prints - "
+                        )
+                        .bind::<diesel::sql_types::Integer, _>(prints)
+                        .sql(", 0)")),
+                        photomatons::last_print_update.eq(Some(now)),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            Paper::Unknown if printed => {
+                diesel::update(target)
+                    .set(photomatons::last_print_update.eq(Some(now)))
+                    .execute(conn)
+                    .await?;
+            }
+            Paper::Unknown => {}
         }
     }
     Ok(recorded)
+}
+
+/// What a booth's latest batch says of its paper.
+#[derive(Debug, PartialEq, Eq)]
+enum Paper {
+    /// The agent's level, counted from the last reset: it is the truth.
+    Level(i32),
+    /// The agent still counts the roll before the reset declared on the dashboard at this
+    /// time (it learns of it in the answer to this batch): count its prints down instead.
+    CountDownSince(DateTime<Utc>),
+    Unknown,
+}
+
+fn paper(batch: &AgentBatchAccepted, reset: Option<DateTime<Utc>>) -> Paper {
+    match (batch.paper_level, reset) {
+        (Some(level), None) => Paper::Level(level),
+        (Some(level), Some(reset)) if batch.paper_reset_at.is_some_and(|a| a >= reset) => {
+            Paper::Level(level)
+        }
+        (_, Some(reset)) => Paper::CountDownSince(reset),
+        (None, None) => Paper::Unknown,
+    }
 }
 
 /// Writes the media rows with one `INSERT … SELECT FROM unnest(…)`: six array parameters
@@ -483,6 +533,47 @@ mod tests {
         chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 6, day, hour, 0, 0)
             .single()
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_level_counted_before_the_dashboards_reset_is_not_taken() {
+        let batch = |level: Option<i32>, reset_at: Option<DateTime<Utc>>| AgentBatchAccepted {
+            batch_id: uuid::Uuid::nil(),
+            photomaton_id: PhotomatonId(1),
+            hostname: "b".into(),
+            stats: Vec::new(),
+            paper_level: level,
+            paper_reset_at: reset_at,
+            speedtest: None,
+            backlog: None,
+            agent_version: None,
+            received_at: at(13, 20),
+        };
+        let reset = at(13, 18);
+        assert_eq!(paper(&batch(Some(90), None), None), Paper::Level(90));
+        assert_eq!(paper(&batch(None, None), None), Paper::Unknown);
+        // The agent has not heard of the reset yet (an old agent never will).
+        assert_eq!(
+            paper(&batch(Some(90), None), Some(reset)),
+            Paper::CountDownSince(reset)
+        );
+        assert_eq!(
+            paper(&batch(Some(90), Some(at(12, 9))), Some(reset)),
+            Paper::CountDownSince(reset)
+        );
+        assert_eq!(
+            paper(&batch(None, None), Some(reset)),
+            Paper::CountDownSince(reset)
+        );
+        // It applied it, or reset its own counter later.
+        assert_eq!(
+            paper(&batch(Some(690), Some(reset)), Some(reset)),
+            Paper::Level(690)
+        );
+        assert_eq!(
+            paper(&batch(Some(40), Some(at(13, 19))), Some(reset)),
+            Paper::Level(40)
+        );
     }
 
     #[test]

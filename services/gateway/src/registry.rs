@@ -9,7 +9,7 @@ use std::time::Duration;
 use boom_bus::Bus;
 use boom_bus::async_nats::jetstream::kv;
 use boom_contracts::domain::{DEFAULT_WAKE_PORT, MacAddress};
-use boom_contracts::messages::RegistryEntry;
+use boom_contracts::messages::{PaperReset, RegistryEntry};
 use boom_db::DbPool;
 use boom_db::models::Photomaton;
 use boom_db::schema::photomatons;
@@ -35,6 +35,10 @@ pub fn entry(booth: &Photomaton) -> RegistryEntry {
         mac_address: booth.mac_address.map(|mac| MacAddress(mac).to_string()),
         wake_target: effective_wake_target(booth),
         agent_key_sha256: booth.agent_key_sha256.clone(),
+        paper_reset: booth
+            .paper_reset_at
+            .zip(booth.paper_reset_prints)
+            .map(|(at, prints)| PaperReset { at, prints }),
     }
 }
 

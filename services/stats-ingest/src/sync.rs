@@ -295,11 +295,19 @@ pub async fn sync(
         paper_level: batch
             .paper_level
             .map(|p| i32::try_from(p).unwrap_or(i32::MAX)),
+        paper_reset_at: batch.paper_reset_at,
         speedtest: batch.speedtest,
         backlog: batch.backlog,
         agent_version: batch.agent_version,
         received_at: Utc::now(),
     };
+    // A new roll declared on the dashboard after the one this batch's counter started from:
+    // the agent applies it on receipt.
+    let paper_reset = booth.paper_reset.filter(|reset| {
+        message
+            .paper_reset_at
+            .is_none_or(|applied| applied < reset.at)
+    });
     let duplicate =
         match tokio::time::timeout(Duration::from_secs(10), state.bus.publish(&message)).await {
             Ok(Ok(duplicate)) => duplicate,
@@ -323,6 +331,7 @@ pub async fn sync(
         batch_id: message.batch_id,
         accepted,
         duplicate,
+        paper_reset,
     };
     Ok(if duplicate {
         HttpResponse::Ok().json(answer)

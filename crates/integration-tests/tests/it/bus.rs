@@ -24,6 +24,7 @@ fn batch(id: uuid::Uuid) -> AgentBatchAccepted {
             timestamp: chrono::Utc::now(),
         }],
         paper_level: Some(698),
+        paper_reset_at: None,
         speedtest: None,
         backlog: None,
         agent_version: None,

@@ -321,6 +321,7 @@ async fn a_thousand_booths_half_silent_are_probed_in_about_one_timeout() -> anyh
         mac_address: None,
         wake_target: None,
         agent_key_sha256: None,
+        paper_reset: None,
     };
     let timeout = Duration::from_millis(500);
     let silent_settings = boom_config::ControlSettings {

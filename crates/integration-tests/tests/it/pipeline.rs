@@ -214,6 +214,7 @@ async fn a_batch_redelivered_after_a_crash_between_commit_and_ack_counts_once() 
             timestamp: chrono::Utc::now(),
         }],
         paper_level: None,
+        paper_reset_at: None,
         speedtest: None,
         backlog: None,
         agent_version: None,
@@ -529,6 +530,83 @@ async fn dslrbooth_triggers_reach_the_dashboard_counted_once() -> anyhow::Result
         .await?
         .body;
     assert_eq!(booth["remainingPrints"], 694, "700 minus 3 × 2 copies");
+    agent.stop().await?;
+    p.staff.app.stop().await
+}
+
+/// A print trigger as dslrBooth sends it; answers the agent's paper counter.
+async fn print(agent: &str, copies: u32) -> anyhow::Result<Value> {
+    let copies = copies.to_string();
+    let url = url::Url::parse_with_params(
+        &format!("{agent}/trigger"),
+        &[
+            ("event_type", "printing"),
+            ("param1", "final.jpg"),
+            ("param2", copies.as_str()),
+            ("param3", "DS620"),
+        ],
+    )?;
+    let response = reqwest::Client::new().get(url).send().await?;
+    anyhow::ensure!(
+        response.status() == 200,
+        "trigger answered {}",
+        response.status()
+    );
+    Ok(response.json::<Value>().await?["paperRemaining"].clone())
+}
+
+#[tokio::test]
+async fn a_new_roll_declared_on_the_dashboard_is_not_undone_by_the_agent_and_reaches_it()
+-> anyhow::Result<()> {
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let agent = crate::helpers::spawn_agent(agent_settings(&p)).await?;
+    let a = agent.address.clone();
+    let remaining = || async {
+        Ok::<_, anyhow::Error>(
+            p.staff
+                .viewer
+                .get(&format!("/api/photomatons/{}", p.booth))
+                .await?
+                .body["remainingPrints"]
+                .clone(),
+        )
+    };
+    assert_eq!(print(&a, 2).await?, 698);
+    assert_eq!(print(&a, 2).await?, 696);
+    eventually(Duration::from_secs(10), || async {
+        Ok(remaining().await? == 696)
+    })
+    .await?;
+
+    // At 11 p.m. the installer puts a new roll in and says so on the dashboard.
+    let reset = p
+        .staff
+        .installer
+        .post(
+            &format!("/api/photomatons/{}/paper-reset", p.booth),
+            json!({}),
+        )
+        .await?;
+    assert_eq!(reset.status, 200, "{reset:?}");
+    assert_eq!(reset.body["remainingPrints"], 700);
+    assert!(reset.body["paperResetAt"].is_string());
+
+    // The agent does not know yet: it counts this print on the old roll and reports 695.
+    assert_eq!(print(&a, 1).await?, 695);
+    // The dashboard counts it on the new roll instead, and the agent learns of the roll from
+    // the answer to that batch.
+    eventually(Duration::from_secs(10), || async {
+        Ok(remaining().await? == 699)
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(remaining().await?, 699, "the old roll's level came back");
+    // From now on the agent counts on the new roll, and its levels are taken again.
+    assert_eq!(print(&a, 1).await?, 698);
+    eventually(Duration::from_secs(10), || async {
+        Ok(remaining().await? == 698)
+    })
+    .await?;
     agent.stop().await?;
     p.staff.app.stop().await
 }

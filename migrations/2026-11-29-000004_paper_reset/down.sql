@@ -1,0 +1,1 @@
+ALTER TABLE photomatons DROP COLUMN paper_reset_at, DROP COLUMN paper_reset_prints;
