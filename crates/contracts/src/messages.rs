@@ -295,7 +295,35 @@ impl BusRequest for ControlRequest {
 pub struct ControlReply {
     pub action_id: Uuid,
     pub ok: bool,
+    /// In English, for logs and scripts; the dashboard shows `code` in the user's language.
     pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<ActionCode>,
+}
+
+/// What happened to an action, for the dashboard to say in the user's language (with
+/// `seconds` where the text needs it); `message` keeps the technical detail in English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ActionCode {
+    /// Handed to photomaton-control.
+    Sent,
+    /// Magic packets sent (or the router asked); waiting for the PC to answer.
+    Waking,
+    /// The PC answered after `seconds`.
+    PcAnswered,
+    /// The PC did not answer within `seconds`.
+    PcSilent,
+    NotInRegistry,
+    NoMacAddress,
+    NoWakeTarget,
+    BadSecureOnPassword,
+    /// The magic packet could not be sent (`message` says why).
+    SendFailed,
+    /// The router's wake command failed (`message` says why).
+    RelayFailed,
+    /// photomaton-control is not running or did not answer.
+    ControlUnavailable,
 }
 
 impl BusMessage for ControlReply {
@@ -353,6 +381,10 @@ pub struct PhotomatonActionProgress {
     pub action: PhotomatonAction,
     pub phase: ActionPhase,
     pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<ActionCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u64>,
     pub at: DateTime<Utc>,
 }
 

@@ -5,8 +5,8 @@
 use actix_web::{HttpRequest, web};
 use boom_bus::BusError;
 use boom_contracts::messages::{
-    ActionPhase, ControlReply, ControlRequest, LiveEvent, NotionSyncRequest, NotionSyncSummary,
-    PhotomatonAction, PhotomatonActionProgress,
+    ActionCode, ActionPhase, ControlReply, ControlRequest, LiveEvent, NotionSyncRequest,
+    NotionSyncSummary, PhotomatonAction, PhotomatonActionProgress,
 };
 use boom_contracts::{PhotomatonId, UserRole};
 use boom_db::schema::photomatons;
@@ -41,13 +41,21 @@ fn unavailable(service: &str, error: BusError) -> ApiError {
     }
 }
 
-async fn progress(state: &AppState, request: &ControlRequest, phase: ActionPhase, message: &str) {
+async fn progress(
+    state: &AppState,
+    request: &ControlRequest,
+    phase: ActionPhase,
+    code: Option<ActionCode>,
+    message: &str,
+) {
     let progress = PhotomatonActionProgress {
         action_id: request.action_id,
         photomaton_id: request.photomaton_id,
         action: request.action,
         phase,
         message: message.to_owned(),
+        code,
+        seconds: None,
         at: Utc::now(),
     };
     live::publish(
@@ -94,15 +102,20 @@ pub async fn action(
         &state,
         &request,
         ActionPhase::Pending,
+        Some(ActionCode::Sent),
         "sent to photomaton-control",
     )
     .await;
     let outcome = state.bus.request(&request).await;
     // Packets sent is not a PC up: photomaton-control reports the outcome when the PC answers.
-    let (phase, message) = match &outcome {
-        Ok(reply) if reply.ok => (ActionPhase::Pending, reply.message.clone()),
-        Ok(reply) => (ActionPhase::Failed, reply.message.clone()),
-        Err(error) => (ActionPhase::Failed, error.to_string()),
+    let (phase, code, message) = match &outcome {
+        Ok(reply) if reply.ok => (ActionPhase::Pending, reply.code, reply.message.clone()),
+        Ok(reply) => (ActionPhase::Failed, reply.code, reply.message.clone()),
+        Err(error) => (
+            ActionPhase::Failed,
+            Some(ActionCode::ControlUnavailable),
+            error.to_string(),
+        ),
     };
     Audit::new("photomaton.power_on", "photomaton", Some(photomaton_id.0))
         .details(json!({"actionId": request.action_id, "outcome": phase, "message": message}))
@@ -111,7 +124,7 @@ pub async fn action(
     // Success is reported later by photomaton-control, when the PC answers; a second
     // "pending" now could overtake that report.
     if phase == ActionPhase::Failed {
-        progress(&state, &request, phase, &message).await;
+        progress(&state, &request, phase, code, &message).await;
     }
     outcome
         .map(web::Json)

@@ -10,7 +10,7 @@ const I18N = {
     'fleet.search': 'Rechercher', 'sort.attention': 'À surveiller d’abord', 'sort.offline': 'Hors ligne d’abord', 'sort.paper': 'Papier critique d’abord', 'sort.name': 'Par nom', 'sort.event': 'Par événement',
     'router': 'Routeur', 'pc': 'PC', 'paper': 'Papier', 'prints': 'impressions', 'never': 'jamais vu', 'seen': 'vu',
     'c.sessions': 'Sessions', 'c.prints': 'Impr.', 'c.digital': 'Partages', 'c.gifs': 'GIF', 'c.photos': 'Photos',
-    'power': 'Allumer', 'power.sending': 'Envoi…', 'phase.pending': 'En cours', 'phase.succeeded': 'Allumé', 'phase.failed': 'Échec',
+    'power': 'Allumer', 'power.sending': 'Envoi…', 'code.sent': 'demande envoyée au service de contrôle', 'code.waking': 'paquets de réveil envoyés, on attend que le PC réponde', 'code.pcAnswered': 'le PC a répondu après {s} s', 'code.pcSilent': 'le PC n’a pas répondu en {s} s', 'code.notInRegistry': 'le service de contrôle ne connaît pas encore ce photomaton, réessayez dans un instant', 'code.noMacAddress': 'pas d’adresse MAC valide : à renseigner dans la fiche du photomaton', 'code.noWakeTarget': 'ni cible de réveil ni IP du routeur dans la fiche du photomaton', 'code.badSecureOnPassword': 'mot de passe SecureOn invalide dans la configuration du service de contrôle', 'code.sendFailed': 'le paquet de réveil n’a pas pu partir', 'code.relayFailed': 'le routeur n’a pas pu réveiller le PC', 'code.controlUnavailable': 'le service de contrôle ne répond pas : rien n’a été fait', 'phase.pending': 'En cours', 'phase.succeeded': 'Allumé', 'phase.failed': 'Échec',
     'no.event': 'Aucun événement en cours', 'no.booths': 'Aucun photomaton enregistré.', 'today': 'Aujourd’hui',
     'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
     'events.active': 'En cours', 'events.completed': 'Terminés', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Photomaton', 'events.notion': 'Notion', 'events.sync': 'Synchroniser Notion',
@@ -27,7 +27,7 @@ const I18N = {
     'fleet.search': 'Search', 'sort.attention': 'Needs attention first', 'sort.offline': 'Offline first', 'sort.paper': 'Paper critical first', 'sort.name': 'By name', 'sort.event': 'By event',
     'router': 'Router', 'pc': 'PC', 'paper': 'Paper', 'prints': 'prints', 'never': 'never seen', 'seen': 'seen',
     'c.sessions': 'Sessions', 'c.prints': 'Prints', 'c.digital': 'Shares', 'c.gifs': 'GIFs', 'c.photos': 'Photos',
-    'power': 'Power on', 'power.sending': 'Sending…', 'phase.pending': 'In progress', 'phase.succeeded': 'Up', 'phase.failed': 'Failed',
+    'power': 'Power on', 'power.sending': 'Sending…', 'code.sent': 'request sent to the control service', 'code.waking': 'wake-up packets sent, waiting for the PC to answer', 'code.pcAnswered': 'the PC answered after {s} s', 'code.pcSilent': 'the PC did not answer within {s} s', 'code.notInRegistry': 'the control service does not know this booth yet, try again in a moment', 'code.noMacAddress': 'no valid MAC address: set it in the booth’s details', 'code.noWakeTarget': 'neither a wake target nor a router IP in the booth’s details', 'code.badSecureOnPassword': 'invalid SecureOn password in the control service’s configuration', 'code.sendFailed': 'the wake-up packet could not be sent', 'code.relayFailed': 'the router could not wake the PC', 'code.controlUnavailable': 'the control service does not answer: nothing was done', 'phase.pending': 'In progress', 'phase.succeeded': 'Up', 'phase.failed': 'Failed',
     'no.event': 'No event under way', 'no.booths': 'No booth registered yet.', 'today': 'Today',
     'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
     'events.active': 'Under way', 'events.completed': 'Completed', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Booth', 'events.notion': 'Notion', 'events.sync': 'Sync Notion',
@@ -175,6 +175,14 @@ function sorted() {
   return list.sort(order);
 }
 
+/** An action's progress in the user's language; the technical detail stays in English. */
+function say(a) {
+  const text = a.code ? I18N[lang]['code.' + a.code] ?? I18N.fr['code.' + a.code] : null;
+  if (!text) return a.message;
+  const said = text.replace('{s}', a.seconds ?? '');
+  return a.code === 'sendFailed' || a.code === 'relayFailed' ? `${said} (${a.message})` : said;
+}
+
 function powerOn(id) {
   return async (e) => {
     e.target.disabled = true;
@@ -184,8 +192,8 @@ function powerOn(id) {
       const reply = await api('POST', '/api/webhooks/action', { photomatonId: id, action: 'power_on' });
       const current = state.actions.get(id);
       const settled = current?.actionId === reply.actionId && current.phase !== 'pending';
-      if (!reply.ok) state.actions.set(id, { actionId: reply.actionId, phase: 'failed', message: reply.message });
-      else if (!settled) state.actions.set(id, { actionId: reply.actionId, phase: 'pending', message: reply.message });
+      if (!reply.ok) state.actions.set(id, { actionId: reply.actionId, phase: 'failed', message: reply.message, code: reply.code });
+      else if (!settled) state.actions.set(id, { actionId: reply.actionId, phase: 'pending', message: reply.message, code: reply.code });
     } catch (err) {
       state.actions.set(id, { phase: 'failed', message: err.message });
     }
@@ -214,7 +222,7 @@ function card(b) {
       : h('span', { class: 'muted', text: t('no.event') })),
     may('INSTALLER') ? h('div', { class: 'toolbar' },
       h('button', { class: 'btn primary power', type: 'button', disabled: action?.phase === 'pending', onclick: powerOn(b.id), text: t('power') }),
-      action ? h('span', { class: `action ${action.phase}`, 'data-phase': action.phase, text: `${t('phase.' + action.phase)} — ${action.message}` }) : null) : null);
+      action ? h('span', { class: `action ${action.phase}`, 'data-phase': action.phase, text: `${t('phase.' + action.phase)} — ${say(action)}`, title: action.message }) : null) : null);
 }
 
 function updateBooth(id) {
@@ -275,7 +283,7 @@ async function booth(id) {
     h('section', { class: 'panel' }, h('h2', { text: t('booth.speed') }),
       h('table', {}, h('tr', {}, h('th', { text: t('f.when') }), h('th', { text: t('speed.down') }), h('th', { text: t('speed.up') }), h('th', { text: t('speed.ping') })),
         ...speed.items.map((s) => h('tr', {}, h('td', { text: when(s.createdAt) }), h('td', { text: `${s.download.toFixed(1)} Mbit/s` }), h('td', { text: `${s.upload.toFixed(1)} Mbit/s` }), h('td', { text: `${Math.round(s.ping)} ms` }))))),
-    action ? h('section', { class: 'panel' }, h('h2', { text: t('booth.actions') }), h('p', { class: `action ${action.phase}`, text: `${t('phase.' + action.phase)} — ${action.message}` })) : null,
+    action ? h('section', { class: 'panel' }, h('h2', { text: t('booth.actions') }), h('p', { class: `action ${action.phase}`, text: `${t('phase.' + action.phase)} — ${say(action)}`, title: action.message })) : null,
   ];
 }
 

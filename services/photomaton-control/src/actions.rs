@@ -8,7 +8,8 @@ use boom_bus::{Bus, RegistryView};
 use boom_config::{ControlSettings, ExposeSecret, WakeMode};
 use boom_contracts::domain::{MacAddress, WakeTarget};
 use boom_contracts::messages::{
-    ActionPhase, ControlReply, ControlRequest, PhotomatonAction, PhotomatonActionProgress,
+    ActionCode, ActionPhase, ControlReply, ControlRequest, PhotomatonAction,
+    PhotomatonActionProgress,
 };
 use chrono::Utc;
 
@@ -23,11 +24,12 @@ pub struct Controller {
     pub icmp: IcmpAccess,
 }
 
-fn refuse(request: &ControlRequest, message: impl Into<String>) -> ControlReply {
+fn refuse(request: &ControlRequest, code: ActionCode, message: impl Into<String>) -> ControlReply {
     ControlReply {
         action_id: request.action_id,
         ok: false,
         message: message.into(),
+        code: Some(code),
     }
 }
 
@@ -42,6 +44,7 @@ impl Controller {
         let Some(booth) = self.booths.get(request.photomaton_id) else {
             return refuse(
                 &request,
+                ActionCode::NotInRegistry,
                 format!(
                     "photomaton {} is not in the registry",
                     request.photomaton_id
@@ -55,6 +58,7 @@ impl Controller {
         else {
             return refuse(
                 &request,
+                ActionCode::NoMacAddress,
                 format!(
                     "{} has no valid MAC address: set it in the booth's settings",
                     booth.name
@@ -69,7 +73,7 @@ impl Controller {
         {
             None => None,
             Some(Ok(password)) => Some(password),
-            Some(Err(error)) => return refuse(&request, error),
+            Some(Err(error)) => return refuse(&request, ActionCode::BadSecureOnPassword, error),
         };
         let packet = wol::magic_packet(mac, secureon);
         let mut sent = Vec::new();
@@ -81,6 +85,7 @@ impl Controller {
             else {
                 return refuse(
                     &request,
+                    ActionCode::NoWakeTarget,
                     format!("{} has no wake target and no router IP", booth.name),
                 );
             };
@@ -94,7 +99,13 @@ impl Controller {
             .await
             {
                 Ok(address) => sent.push(format!("{burst} magic packet(s) for {mac} to {address}")),
-                Err(error) => return refuse(&request, format!("cannot send to {target}: {error}")),
+                Err(error) => {
+                    return refuse(
+                        &request,
+                        ActionCode::SendFailed,
+                        format!("cannot send to {target}: {error}"),
+                    );
+                }
             }
         }
         if matches!(self.settings.wake_mode, WakeMode::Relay | WakeMode::Both)
@@ -109,7 +120,7 @@ impl Controller {
             );
             match wol::run_relay(&arguments, Duration::from_secs(20)).await {
                 Ok(_) => sent.push(format!("router asked to wake {mac}")),
-                Err(error) => return refuse(&request, error),
+                Err(error) => return refuse(&request, ActionCode::RelayFailed, error),
             }
         }
         tracing::info!(photomaton = %booth.photomaton_id, sent = ?sent, "power on");
@@ -118,6 +129,7 @@ impl Controller {
             action_id: request.action_id,
             ok: true,
             message: format!("{}; waiting for the PC", sent.join("; ")),
+            code: Some(ActionCode::Waking),
         }
     }
 
@@ -129,7 +141,7 @@ impl Controller {
             let deadline = Duration::from_secs(settings.wake_timeout_secs);
             let timeout = Duration::from_millis(settings.probe_timeout_ms);
             let ip = pc.as_deref().and_then(|p| p.parse().ok());
-            let (phase, message) = loop {
+            let (phase, code, message) = loop {
                 if let Some(ip) = ip
                     && probe::host(icmp, ip, settings.pc_tcp_port, timeout)
                         .await
@@ -137,12 +149,14 @@ impl Controller {
                 {
                     break (
                         ActionPhase::Succeeded,
+                        (ActionCode::PcAnswered, started.elapsed().as_secs()),
                         format!("the PC answered after {} s", started.elapsed().as_secs()),
                     );
                 }
                 if started.elapsed() >= deadline || ip.is_none() {
                     break (
                         ActionPhase::Failed,
+                        (ActionCode::PcSilent, deadline.as_secs()),
                         format!("the PC did not answer within {} s", deadline.as_secs()),
                     );
                 }
@@ -154,6 +168,8 @@ impl Controller {
                 action: request.action,
                 phase,
                 message,
+                code: Some(code.0),
+                seconds: Some(code.1),
                 at: Utc::now(),
             };
             if let Err(error) = bus.publish(&progress).await {

@@ -282,6 +282,7 @@ async fn a_request_without_responders_fails_fast_and_clearly() -> anyhow::Result
                         action_id: r.action_id,
                         ok: true,
                         message: format!("woke {}", r.photomaton_id),
+                        code: None,
                     }
                 },
                 cancel,

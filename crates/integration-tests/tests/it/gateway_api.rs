@@ -425,6 +425,7 @@ async fn power_on_answers_what_photomaton_control_did() -> anyhow::Result<()> {
                         action_id: r.action_id,
                         ok: true,
                         message: format!("3 magic packets sent to booth {}", r.photomaton_id),
+                        code: None,
                     }
                 },
                 cancel,
