@@ -125,8 +125,12 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // The whole process group: chromedriver and the browsers it started. Spelled with
+        // `-s KILL --`: procps-ng 4.0.2's `kill -KILL -PGID` reads the digits of `-PGID` as
+        // options, and with a group id starting with 1 it sent SIGKILL to pid -1, that is to
+        // every process of the machine (the test run, the databases, CI itself).
         let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.driver.id())])
+            .args(["-s", "KILL", "--", &format!("-{}", self.driver.id())])
             .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -237,6 +241,12 @@ async fn staff_watch_the_fleet_live_and_power_a_booth_on() -> anyhow::Result<()>
             == Some("succeeded"))
     })
     .await?;
+    // Said in French, the dashboard's first language (the English detail is in the tooltip).
+    let said = browser.text(&format!("{card} [data-phase]")).await?;
+    assert!(
+        said.starts_with("Allumé — le PC a répondu après "),
+        "{said}"
+    );
 
     // The booth page.
     browser
