@@ -411,12 +411,14 @@ type Socket =
 async fn clients(url: &str, cookie: Option<&str>, n: usize) -> anyhow::Result<Vec<Socket>> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut sockets = Vec::with_capacity(n);
-    for _ in 0..n {
+    for i in 0..n {
         let mut request = url.into_client_request()?;
         if let Some(cookie) = cookie {
             request.headers_mut().insert("cookie", cookie.parse()?);
         }
-        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .with_context(|| format!("WebSocket client {i} of {n} to {url}"))?;
         sockets.push(socket);
     }
     Ok(sockets)
