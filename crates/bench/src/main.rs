@@ -983,6 +983,7 @@ fn probing(booths: usize) -> anyhow::Result<Value> {
                 wake_target: None,
                 agent_key_sha256: None,
                 paper_reset: None,
+                speed_test_requested_at: None,
             })
             .collect();
         let settings = boom_config::ControlSettings {

@@ -226,6 +226,9 @@ pub struct AgentSettings {
     pub speedtest_url: Option<String>,
     /// Bytes downloaded and uploaded per speed test.
     pub speedtest_bytes: usize,
+    /// How often the agent asks ingest what the dashboard wants of it (a new paper roll, a
+    /// speed test now), in seconds.
+    pub command_interval_secs: u64,
 }
 
 /// Where the agent keeps its buffer by default: a service's working directory on Windows is
@@ -255,6 +258,7 @@ impl Default for AgentSettings {
             speedtest_interval_secs: 3600,
             speedtest_url: None,
             speedtest_bytes: 2 << 20,
+            command_interval_secs: 30,
         }
     }
 }
@@ -429,6 +433,9 @@ impl Settings {
         }
         if self.agent.sync_interval_secs == 0 {
             return Err(invalid("agent.sync_interval_secs", "must be at least 1"));
+        }
+        if self.agent.command_interval_secs == 0 {
+            return Err(invalid("agent.command_interval_secs", "must be at least 1"));
         }
         check_addr("http.addr", &self.http.addr)?;
         check_addr("agent.listen", &self.agent.listen)?;

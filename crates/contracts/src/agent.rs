@@ -88,6 +88,17 @@ pub struct AgentSync {
     pub paper_reset_at: Option<DateTime<Utc>>,
 }
 
+/// `GET /api/agent/commands` answer: what the dashboard asked of this booth lately. The agent
+/// polls it and acts on what is newer than what it already did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentCommands {
+    /// The last new roll declared on the dashboard.
+    pub paper_reset: Option<PaperReset>,
+    /// The last time an installer asked for a speed test.
+    pub speed_test_requested_at: Option<DateTime<Utc>>,
+}
+
 /// `POST /api/agent/sync` answer: 202 when accepted now, 200 when it already was.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

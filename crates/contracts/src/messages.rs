@@ -420,6 +420,9 @@ pub struct RegistryEntry {
     /// The last new roll declared on the dashboard, for ingest to hand to the agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paper_reset: Option<PaperReset>,
+    /// The last time an installer asked for a speed test, for ingest to hand to the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed_test_requested_at: Option<DateTime<Utc>>,
 }
 
 // ------------------------------------------------------------------------------------------

@@ -33,6 +33,8 @@ pub struct Photomaton {
     /// The last new roll declared on the dashboard, and its prints.
     pub paper_reset_at: Option<DateTime<Utc>>,
     pub paper_reset_prints: Option<i32>,
+    /// The last time an installer asked for a speed test.
+    pub speed_test_requested_at: Option<DateTime<Utc>>,
 }
 
 /// A booth as the registry creates it; the database fills in the defaults (700 / 350 / 275).

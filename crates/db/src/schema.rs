@@ -26,6 +26,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         paper_reset_at -> Nullable<Timestamptz>,
         paper_reset_prints -> Nullable<Integer>,
+        speed_test_requested_at -> Nullable<Timestamptz>,
     }
 }
 

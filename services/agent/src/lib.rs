@@ -5,6 +5,7 @@
 //! Nothing in it may assume Linux: Unix-only code stays behind `#[cfg(unix)]`, the Windows
 //! service wrapper behind `#[cfg(windows)]`. It talks to no database server and no NATS.
 
+pub mod commands;
 pub mod sender;
 pub mod speedtest;
 pub mod store;
@@ -100,17 +101,27 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 wake: wake.clone(),
             };
             background.spawn(|cancel| sender.run(cancel));
+            let test = speedtest::SpeedTest {
+                http: http.clone(),
+                url: agent.speedtest_url.clone().unwrap_or_else(|| {
+                    format!("{}/api/agent/speedtest", url.trim_end_matches('/'))
+                }),
+                key: key.expose_secret().to_owned(),
+                bytes: agent.speedtest_bytes,
+                interval: Duration::from_secs(agent.speedtest_interval_secs),
+                store: store.clone(),
+            };
+            let commands = commands::Commands {
+                store: store.clone(),
+                http,
+                ingest_url: url.clone(),
+                key: key.expose_secret().to_owned(),
+                interval: Duration::from_secs(agent.command_interval_secs),
+                speed_test: test.clone(),
+                wake: wake.clone(),
+            };
+            background.spawn(|cancel| commands.run(cancel));
             if agent.speedtest_interval_secs > 0 {
-                let test = speedtest::SpeedTest {
-                    http,
-                    url: agent.speedtest_url.clone().unwrap_or_else(|| {
-                        format!("{}/api/agent/speedtest", url.trim_end_matches('/'))
-                    }),
-                    key: key.expose_secret().to_owned(),
-                    bytes: agent.speedtest_bytes,
-                    interval: Duration::from_secs(agent.speedtest_interval_secs),
-                    store: store.clone(),
-                };
                 background.spawn(|cancel| test.run(cancel));
             }
         }

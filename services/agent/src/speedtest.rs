@@ -68,22 +68,27 @@ impl SpeedTest {
         })
     }
 
+    /// Measures once and keeps the result for the next batch.
+    pub async fn once(&self) {
+        match self.measure().await {
+            Ok(sample) => {
+                tracing::info!(
+                    download = sample.download,
+                    upload = sample.upload,
+                    ping = sample.ping,
+                    "speed test"
+                );
+                if let Err(error) = self.store.add_speed_test(sample).await {
+                    tracing::error!(%error, "speed test not stored");
+                }
+            }
+            Err(error) => tracing::info!(%error, "speed test failed (offline?)"),
+        }
+    }
+
     pub async fn run(self, cancel: CancellationToken) {
         loop {
-            match self.measure().await {
-                Ok(sample) => {
-                    tracing::info!(
-                        download = sample.download,
-                        upload = sample.upload,
-                        ping = sample.ping,
-                        "speed test"
-                    );
-                    if let Err(error) = self.store.add_speed_test(sample).await {
-                        tracing::error!(%error, "speed test not stored");
-                    }
-                }
-                Err(error) => tracing::info!(%error, "speed test failed (offline?)"),
-            }
+            self.once().await;
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = tokio::time::sleep(self.interval) => {}

@@ -490,6 +490,25 @@ impl Store {
         .await
     }
 
+    /// Records a speed test request from the dashboard; true when it is newer than the last
+    /// one taken (so that each request runs one test, however often it is polled).
+    pub async fn take_speed_test_request(&self, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.with(move |conn| {
+            conn.immediate_transaction::<_, diesel::result::Error, _>(|conn| {
+                let taken = setting(conn, "speed_test_requested_at")?
+                    .as_deref()
+                    .and_then(parse_time);
+                if taken.is_some_and(|taken| taken.timestamp_micros() >= at.timestamp_micros()) {
+                    return Ok(false);
+                }
+                set_setting(conn, "speed_test_requested_at", &format_time(at))?;
+                Ok(true)
+            })
+            .map_err(StoreError::from)
+        })
+        .await
+    }
+
     /// Media events not yet in a batch: what decides whether the sender leaves early.
     pub async fn unbatched(&self) -> Result<i64, StoreError> {
         self.with(|conn| {

@@ -102,6 +102,8 @@ pub struct PhotomatonView {
     pub last_print_update: Option<DateTime<Utc>>,
     /// The last new roll declared on the dashboard.
     pub paper_reset_at: Option<DateTime<Utc>>,
+    /// The last time an installer asked for a speed test.
+    pub speed_test_requested_at: Option<DateTime<Utc>>,
     pub has_agent_key: bool,
     pub agent_key_created_at: Option<DateTime<Utc>>,
     pub current_event: Option<EventSummary>,
@@ -141,6 +143,7 @@ fn view(
         critical_threshold: booth.critical_threshold,
         last_print_update: booth.last_print_update,
         paper_reset_at: booth.paper_reset_at,
+        speed_test_requested_at: booth.speed_test_requested_at,
         has_agent_key: booth.agent_key_sha256.is_some(),
         agent_key_created_at: booth.agent_key_created_at,
         current_event: event.map(|e| EventSummary {
@@ -660,6 +663,33 @@ pub async fn paper_reset(
         .or_api()?;
     Audit::new("photomaton.paper_reset", "photomaton", Some(id.0))
         .details(json!({"remainingPrints": remaining}))
+        .write(&mut conn, &request, Who::Session(&session))
+        .await?;
+    let view = view_of(&mut conn, booth.clone()).await?;
+    announce(&state, &booth, &view).await;
+    Ok(web::Json(view))
+}
+
+/// Asks the booth's agent for a speed test: the agent learns of it when it next polls ingest
+/// for commands (through the registry) and sends the result with its next batch.
+pub async fn request_speed_test(
+    request: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    id: web::Path<i32>,
+) -> Result<web::Json<PhotomatonView>, ApiError> {
+    session.require(UserRole::Installer)?;
+    let id = PhotomatonId(*id);
+    let mut conn = state.conn().await?;
+    let booth: Photomaton = diesel::update(photomatons::table.find(id))
+        .set(photomatons::speed_test_requested_at.eq(Some(Utc::now())))
+        .returning(Photomaton::as_returning())
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .or_api()?
+        .ok_or_else(|| ApiError::not_found(format!("no photomaton {id}")))?;
+    Audit::new("photomaton.speed_test_request", "photomaton", Some(id.0))
         .write(&mut conn, &request, Who::Session(&session))
         .await?;
     let view = view_of(&mut conn, booth.clone()).await?;

@@ -39,6 +39,7 @@ pub fn entry(booth: &Photomaton) -> RegistryEntry {
             .paper_reset_at
             .zip(booth.paper_reset_prints)
             .map(|(at, prints)| PaperReset { at, prints }),
+        speed_test_requested_at: booth.speed_test_requested_at,
     }
 }
 

@@ -12,7 +12,7 @@ const I18N = {
     'c.sessions': 'Sessions', 'c.prints': 'Impr.', 'c.digital': 'Partages', 'c.gifs': 'GIF', 'c.photos': 'Photos',
     'power': 'Allumer', 'power.sending': 'Envoi…', 'code.sent': 'demande envoyée au service de contrôle', 'code.waking': 'paquets de réveil envoyés, on attend que le PC réponde', 'code.pcAnswered': 'le PC a répondu après {s} s', 'code.pcSilent': 'le PC n’a pas répondu en {s} s', 'code.notInRegistry': 'le service de contrôle ne connaît pas encore ce photomaton, réessayez dans un instant', 'code.noMacAddress': 'pas d’adresse MAC valide : à renseigner dans la fiche du photomaton', 'code.noWakeTarget': 'ni cible de réveil ni IP du routeur dans la fiche du photomaton', 'code.badSecureOnPassword': 'mot de passe SecureOn invalide dans la configuration du service de contrôle', 'code.sendFailed': 'le paquet de réveil n’a pas pu partir', 'code.relayFailed': 'le routeur n’a pas pu réveiller le PC', 'code.controlUnavailable': 'le service de contrôle ne répond pas : rien n’a été fait', 'phase.pending': 'En cours', 'phase.succeeded': 'Allumé', 'phase.failed': 'Échec',
     'no.event': 'Aucun événement en cours', 'no.booths': 'Aucun photomaton enregistré.', 'today': 'Aujourd’hui',
-    'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
+    'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'speed.request': 'Tester le débit maintenant', 'speed.requested': 'Test demandé à {t} : le résultat arrive d’ici une minute si le PC est en ligne', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
     'events.active': 'En cours', 'events.completed': 'Terminés', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Photomaton', 'events.notion': 'Notion', 'events.sync': 'Synchroniser Notion',
     'admin.booths': 'Photomatons', 'admin.users': 'Utilisateurs', 'admin.audit': 'Journal', 'admin.create': 'Créer', 'admin.save': 'Enregistrer', 'admin.key': 'Clé agent', 'admin.edit': 'Modifier', 'admin.delete': 'Supprimer',
     'admin.key.once': 'Copiez cette clé maintenant : elle ne sera plus affichée.', 'admin.copy': 'Copier', 'admin.close': 'Fermer',
@@ -29,7 +29,7 @@ const I18N = {
     'c.sessions': 'Sessions', 'c.prints': 'Prints', 'c.digital': 'Shares', 'c.gifs': 'GIFs', 'c.photos': 'Photos',
     'power': 'Power on', 'power.sending': 'Sending…', 'code.sent': 'request sent to the control service', 'code.waking': 'wake-up packets sent, waiting for the PC to answer', 'code.pcAnswered': 'the PC answered after {s} s', 'code.pcSilent': 'the PC did not answer within {s} s', 'code.notInRegistry': 'the control service does not know this booth yet, try again in a moment', 'code.noMacAddress': 'no valid MAC address: set it in the booth’s details', 'code.noWakeTarget': 'neither a wake target nor a router IP in the booth’s details', 'code.badSecureOnPassword': 'invalid SecureOn password in the control service’s configuration', 'code.sendFailed': 'the wake-up packet could not be sent', 'code.relayFailed': 'the router could not wake the PC', 'code.controlUnavailable': 'the control service does not answer: nothing was done', 'phase.pending': 'In progress', 'phase.succeeded': 'Up', 'phase.failed': 'Failed',
     'no.event': 'No event under way', 'no.booths': 'No booth registered yet.', 'today': 'Today',
-    'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
+    'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'speed.request': 'Test the link now', 'speed.requested': 'Test requested at {t}: the result arrives within a minute if the PC is online', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
     'events.active': 'Under way', 'events.completed': 'Completed', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Booth', 'events.notion': 'Notion', 'events.sync': 'Sync Notion',
     'admin.booths': 'Booths', 'admin.users': 'Users', 'admin.audit': 'Audit log', 'admin.create': 'Create', 'admin.save': 'Save', 'admin.key': 'Agent key', 'admin.edit': 'Edit', 'admin.delete': 'Delete',
     'admin.key.once': 'Copy this key now: it will not be shown again.', 'admin.copy': 'Copy', 'admin.close': 'Close',
@@ -272,6 +272,14 @@ async function booth(id) {
     const updated = await api('POST', `/api/photomatons/${id}/paper-reset`, n ? { remainingPrints: Number(n) } : {});
     state.booths.set(id, updated); render();
   } }, h('input', { name: 'prints', type: 'number', min: 0, placeholder: String(b.paperCapacity) }), h('button', { class: 'btn', type: 'submit', text: t('booth.reset') })) : null;
+  const speedRequest = may('INSTALLER') ? h('div', { class: 'toolbar' },
+    h('button', { class: 'btn', type: 'button', 'data-speed-request': id, text: t('speed.request'), onclick: async (e) => {
+      e.target.disabled = true;
+      const updated = await api('POST', `/api/photomatons/${id}/speedtests`, {});
+      state.booths.set(id, updated); render();
+    } }),
+    b.speedTestRequestedAt && !(speed.items[0] && new Date(speed.items[0].createdAt) >= new Date(b.speedTestRequestedAt))
+      ? h('span', { class: 'muted', 'data-speed-requested': '', text: t('speed.requested').replace('{t}', when(b.speedTestRequestedAt)) }) : null) : null;
   const action = state.actions.get(id);
   return [
     h('section', { class: 'grid' }, card(b)),
@@ -280,7 +288,7 @@ async function booth(id) {
       h('p', { class: 'muted' }, `${t('f.warningThreshold')}: ${b.warningThreshold} · ${t('f.criticalThreshold')}: ${b.criticalThreshold} · ${t('admin.key')}: ${b.hasAgentKey ? '✓' : '—'} · ${t('booth.lastRoll')}: ${b.paperResetAt ? when(b.paperResetAt) : '—'}`),
       reset),
     event?.timeline?.length ? h('section', { class: 'panel' }, h('h2', { text: `${t('booth.hourly')} — ${event.clientName}` }), bars(event.timeline)) : null,
-    h('section', { class: 'panel' }, h('h2', { text: t('booth.speed') }),
+    h('section', { class: 'panel' }, h('h2', { text: t('booth.speed') }), speedRequest,
       h('table', {}, h('tr', {}, h('th', { text: t('f.when') }), h('th', { text: t('speed.down') }), h('th', { text: t('speed.up') }), h('th', { text: t('speed.ping') })),
         ...speed.items.map((s) => h('tr', {}, h('td', { text: when(s.createdAt) }), h('td', { text: `${s.download.toFixed(1)} Mbit/s` }), h('td', { text: `${s.upload.toFixed(1)} Mbit/s` }), h('td', { text: `${Math.round(s.ping)} ms` }))))),
     action ? h('section', { class: 'panel' }, h('h2', { text: t('booth.actions') }), h('p', { class: `action ${action.phase}`, text: `${t('phase.' + action.phase)} — ${say(action)}`, title: action.message })) : null,

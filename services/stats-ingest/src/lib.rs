@@ -65,6 +65,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                         .route(actix_web::web::post().to(sync::sync)),
                 )
                 .service(
+                    actix_web::web::resource("/api/agent/commands")
+                        .route(actix_web::web::get().to(sync::commands)),
+                )
+                .service(
                     actix_web::web::resource("/api/agent/speedtest")
                         .route(actix_web::web::get().to(speedtest::download))
                         .route(actix_web::web::post().to(speedtest::upload)),

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use boom_bus::{Bus, RegistryView};
 use boom_cache::{Cache, redis};
 use boom_config::IngestSettings;
-use boom_contracts::agent::{AgentSync, AgentSyncAccepted};
+use boom_contracts::agent::{AgentCommands, AgentSync, AgentSyncAccepted};
 use boom_contracts::messages::{AgentBatchAccepted, MediaStat, RegistryEntry, SpeedTestSample};
 use boom_server::{ApiError, ErrorCode};
 use chrono::Utc;
@@ -338,4 +338,21 @@ pub async fn sync(
     } else {
         HttpResponse::Accepted().json(answer)
     })
+}
+
+/// `GET /api/agent/commands`: what the dashboard last asked of this booth (a new roll, a speed
+/// test), from the registry; the agent polls it every `agent.command_interval_secs` and acts
+/// on what is newer than what it already did. Rate-limited with the syncs of the same key.
+pub async fn commands(
+    request: HttpRequest,
+    state: web::Data<IngestState>,
+) -> Result<web::Json<AgentCommands>, ApiError> {
+    let (booth, key_hash) = authenticate(&request, &state)?;
+    rate_limit(&state, &key_hash)
+        .await
+        .map_err(|e| reject(&state, "rate_limited", e))?;
+    Ok(web::Json(AgentCommands {
+        paper_reset: booth.paper_reset,
+        speed_test_requested_at: booth.speed_test_requested_at,
+    }))
 }

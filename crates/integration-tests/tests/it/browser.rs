@@ -254,6 +254,18 @@ async fn staff_watch_the_fleet_live_and_power_a_booth_on() -> anyhow::Result<()>
         .goto(&format!("{base}/#/booth/{booth}"))
         .await?;
     browser.wait_for("section.panel").await?;
+    // Ask for a speed test: the page says it is on its way until the agent answers.
+    browser
+        .wait_for("[data-speed-request]")
+        .await?
+        .click()
+        .await?;
+    let requested = browser
+        .wait_for("[data-speed-requested]")
+        .await?
+        .text()
+        .await?;
+    assert!(requested.starts_with("Test demandé à "), "{requested}");
     browser.screenshot("booth-page").await?;
 
     // A phone.

@@ -612,6 +612,60 @@ async fn a_new_roll_declared_on_the_dashboard_is_not_undone_by_the_agent_and_rea
 }
 
 #[tokio::test]
+async fn a_speed_test_and_a_new_roll_asked_on_the_dashboard_reach_an_idle_agent()
+-> anyhow::Result<()> {
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let mut settings = agent_settings(&p);
+    settings.agent.command_interval_secs = 1;
+    settings.agent.speedtest_bytes = 64 * 1024;
+    let data_dir = settings.agent.data_dir.clone();
+    // No trigger at all: the agent has nothing to send, it only polls for commands.
+    let agent = crate::helpers::spawn_agent(settings).await?;
+    let tests_path = format!("/api/photomatons/{}/speedtests", p.booth);
+    let speed_tests = || async {
+        Ok::<_, anyhow::Error>(
+            p.staff.viewer.get(&tests_path).await?.body["items"]
+                .as_array()
+                .map_or(0, Vec::len),
+        )
+    };
+    assert_eq!(speed_tests().await?, 0);
+
+    let asked = p.staff.installer.post(&tests_path, json!({})).await?;
+    assert_eq!(asked.status, 200, "{asked:?}");
+    assert!(asked.body["speedTestRequestedAt"].is_string());
+    assert_eq!(
+        p.staff.viewer.post(&tests_path, json!({})).await?.status,
+        403
+    );
+    eventually(Duration::from_secs(15), || async {
+        Ok(speed_tests().await? == 1)
+    })
+    .await?;
+    // One request, one test, however many polls see it.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(speed_tests().await?, 1);
+
+    // A new roll reaches the idle agent as well.
+    let reset = p
+        .staff
+        .installer
+        .post(
+            &format!("/api/photomatons/{}/paper-reset", p.booth),
+            json!({"remainingPrints": 500}),
+        )
+        .await?;
+    assert_eq!(reset.status, 200, "{reset:?}");
+    let store = boom_agent::store::Store::open(&data_dir, 700)?;
+    eventually(Duration::from_secs(10), || async {
+        Ok(store.status().await?.paper_remaining == 500)
+    })
+    .await?;
+    agent.stop().await?;
+    p.staff.app.stop().await
+}
+
+#[tokio::test]
 async fn an_agent_offline_for_a_day_catches_up_in_bounded_batches_with_exact_totals()
 -> anyhow::Result<()> {
     let p = Pipeline::start(TestContext::new().await?).await?;

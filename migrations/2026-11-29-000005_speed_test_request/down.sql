@@ -1,0 +1,1 @@
+ALTER TABLE photomatons DROP COLUMN speed_test_requested_at;

@@ -1,0 +1,88 @@
+//! What the dashboard asks of this booth, polled from stats-ingest (`GET /api/agent/commands`)
+//! every `agent.command_interval_secs`: a new paper roll (applied as the roll minus what was
+//! printed since it was declared) and a speed test now (run once per request, its result sent
+//! with the next batch). Polling keeps the agent reachable behind any 4G router without an open
+//! port; a poll that fails is simply tried again at the next interval.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use boom_contracts::agent::AgentCommands;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::speedtest::SpeedTest;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct Commands {
+    pub store: Store,
+    pub http: reqwest::Client,
+    pub ingest_url: String,
+    pub key: String,
+    pub interval: Duration,
+    pub speed_test: SpeedTest,
+    /// Rung after a requested speed test, so that its result leaves at once.
+    pub wake: Arc<Notify>,
+}
+
+impl Commands {
+    async fn poll(&self) -> Result<AgentCommands, reqwest::Error> {
+        self.http
+            .get(format!(
+                "{}/api/agent/commands",
+                self.ingest_url.trim_end_matches('/')
+            ))
+            .bearer_auth(&self.key)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await
+    }
+
+    /// One poll, and what it asks for.
+    pub async fn once(&self) {
+        let commands = match self.poll().await {
+            Ok(commands) => commands,
+            Err(error) => {
+                tracing::debug!(%error, "commands not polled (offline?)");
+                return;
+            }
+        };
+        if let Some(reset) = commands.paper_reset {
+            match self.store.apply_reset(reset).await {
+                Ok(Some(remaining)) => {
+                    tracing::info!(at = %reset.at, prints = reset.prints, remaining, "new paper roll declared on the dashboard")
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(%error, "new paper roll not applied; asked again at the next poll")
+                }
+            }
+        }
+        if let Some(at) = commands.speed_test_requested_at {
+            match self.store.take_speed_test_request(at).await {
+                Ok(true) => {
+                    tracing::info!(requested_at = %at, "speed test requested from the dashboard");
+                    self.speed_test.once().await;
+                    self.wake.notify_one();
+                }
+                Ok(false) => {}
+                Err(error) => tracing::error!(%error, "speed test request not recorded"),
+            }
+        }
+    }
+
+    /// The polling loop, until `cancel`.
+    pub async fn run(self, cancel: CancellationToken) {
+        loop {
+            self.once().await;
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(self.interval) => {}
+            }
+        }
+    }
+}
