@@ -35,6 +35,9 @@ pub struct Photomaton {
     pub paper_reset_prints: Option<i32>,
     /// The last time an installer asked for a speed test.
     pub speed_test_requested_at: Option<DateTime<Utc>>,
+    /// Events the agent still had buffered, and its version, as of its last batch.
+    pub agent_backlog: Option<i64>,
+    pub agent_version: Option<String>,
 }
 
 /// A booth as the registry creates it; the database fills in the defaults (700 / 350 / 275).

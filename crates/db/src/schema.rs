@@ -27,6 +27,8 @@ diesel::table! {
         paper_reset_at -> Nullable<Timestamptz>,
         paper_reset_prints -> Nullable<Integer>,
         speed_test_requested_at -> Nullable<Timestamptz>,
+        agent_backlog -> Nullable<BigInt>,
+        agent_version -> Nullable<Text>,
     }
 }
 
@@ -132,7 +134,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+
+    paper_levels (id) {
+        id -> BigInt,
+        photomaton_id -> Integer,
+        at -> Timestamptz,
+        remaining -> Integer,
+    }
+}
+
 diesel::joinable!(events -> photomatons (photomaton_id));
+diesel::joinable!(paper_levels -> photomatons (photomaton_id));
 diesel::joinable!(photos -> events (event_id));
 diesel::joinable!(photos -> photomatons (photomaton_id));
 diesel::joinable!(speed_tests -> photomatons (photomaton_id));
@@ -147,4 +161,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     audit_logs,
     ingest_batches,
+    paper_levels,
 );

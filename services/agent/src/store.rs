@@ -229,7 +229,9 @@ impl Store {
         let mut conn = SqliteConnection::establish(&path.to_string_lossy())
             .map_err(|e| fail(e.to_string()))?;
         conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+            // The busy timeout first: a buffer still closing in another connection (an agent
+            // that was just stopped) holds its lock for a moment, and even switching to WAL waits.
+            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
         )
         .map_err(|e| fail(e.to_string()))?;
         conn.batch_execute(SCHEMA)

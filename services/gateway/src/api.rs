@@ -106,6 +106,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(post "/api/photomatons/{id}/api-key" => photomatons::rotate_api_key, "New agent key, shown once (the previous one stops working)", ADMIN, None, Some(schema::<photomatons::ApiKey>)),
         endpoint!(post "/api/photomatons/{id}/paper-reset" => photomatons::paper_reset, "A new paper roll", INSTALLER, Some(schema::<photomatons::PaperReset>), Some(schema::<photomatons::PhotomatonView>)),
         endpoint!(post "/api/photomatons/{id}/speedtests" => photomatons::request_speed_test, "Ask the booth's agent for a speed test now (it polls ingest: the result follows within about a minute)", INSTALLER, None, Some(schema::<photomatons::PhotomatonView>)),
+        endpoint!(get "/api/photomatons/{id}/paper-levels" => photomatons::paper_levels, "A booth's paper level at each change, newest first", VIEWER, None, Some(schema::<Page<photomatons::PaperLevelView>>)),
         endpoint!(get "/api/photomatons/{id}/speedtests" => photomatons::speed_tests, "Speed tests of a booth, newest first", VIEWER, None, Some(schema::<Page<photomatons::SpeedTestView>>)),
         endpoint!(get "/api/events" => events::list, "Events, newest first, optionally by status (ACTIVE, COMPLETED, ARCHIVED)", VIEWER, None, Some(schema::<Page<events::EventView>>)),
         endpoint!(get "/api/events/{id}" => events::get, "One event with totals per media type and booth, and media per hour", VIEWER, None, Some(schema::<events::EventDetail>)),

@@ -104,6 +104,9 @@ pub struct PhotomatonView {
     pub paper_reset_at: Option<DateTime<Utc>>,
     /// The last time an installer asked for a speed test.
     pub speed_test_requested_at: Option<DateTime<Utc>>,
+    /// Events the agent still had buffered, and its version, as of its last batch.
+    pub agent_backlog: Option<i64>,
+    pub agent_version: Option<String>,
     pub has_agent_key: bool,
     pub agent_key_created_at: Option<DateTime<Utc>>,
     pub current_event: Option<EventSummary>,
@@ -144,6 +147,8 @@ fn view(
         last_print_update: booth.last_print_update,
         paper_reset_at: booth.paper_reset_at,
         speed_test_requested_at: booth.speed_test_requested_at,
+        agent_backlog: booth.agent_backlog,
+        agent_version: booth.agent_version,
         has_agent_key: booth.agent_key_sha256.is_some(),
         agent_key_created_at: booth.agent_key_created_at,
         current_event: event.map(|e| EventSummary {
@@ -724,6 +729,42 @@ pub async fn speed_tests(
         |t| t.id.0,
         SpeedTestView::from,
     )))
+}
+
+/// One point of a booth's paper history.
+#[derive(Debug, Serialize, JsonSchema, diesel::Queryable)]
+#[serde(rename_all = "camelCase")]
+pub struct PaperLevelView {
+    #[serde(skip)]
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub remaining_prints: i32,
+}
+
+/// `GET /api/photomatons/{id}/paper-levels`: every change of the paper level, newest first.
+pub async fn paper_levels(
+    session: Session,
+    state: web::Data<AppState>,
+    id: web::Path<i32>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<Page<PaperLevelView>>, ApiError> {
+    use boom_db::schema::paper_levels;
+    session.require(UserRole::Viewer)?;
+    let id = PhotomatonId(*id);
+    let (limit, after) = (query.limit()?, query.after()?);
+    let mut conn = state.conn().await?;
+    load(&mut conn, id).await?;
+    let mut q = paper_levels::table
+        .filter(paper_levels::photomaton_id.eq(id))
+        .order(paper_levels::id.desc())
+        .limit(limit + 1)
+        .select((paper_levels::id, paper_levels::at, paper_levels::remaining))
+        .into_boxed();
+    if let Some(after) = after {
+        q = q.filter(paper_levels::id.lt(after));
+    }
+    let rows: Vec<PaperLevelView> = q.load(&mut conn).await.or_api()?;
+    Ok(web::Json(page(rows, limit, |p| p.id, |p| p)))
 }
 
 #[cfg(test)]

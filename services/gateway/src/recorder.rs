@@ -313,9 +313,13 @@ async fn record_in(
         let now = Utc::now();
         let target = photomatons::table.find(booth);
         diesel::update(target)
-            .set(photomatons::last_seen.eq(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-            >("greatest(last_seen, now())")))
+            .set((
+                photomatons::last_seen.eq(diesel::dsl::sql::<
+                    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                >("greatest(last_seen, now())")),
+                photomatons::agent_backlog.eq(batch.backlog),
+                photomatons::agent_version.eq(batch.agent_version.clone()),
+            ))
             .execute(conn)
             .await?;
         match paper(batch, resets.get(&booth).copied().flatten()) {

@@ -12,7 +12,7 @@ const I18N = {
     'c.sessions': 'Sessions', 'c.prints': 'Impr.', 'c.digital': 'Partages', 'c.gifs': 'GIF', 'c.photos': 'Photos',
     'power': 'Allumer', 'power.sending': 'Envoi…', 'code.sent': 'demande envoyée au service de contrôle', 'code.waking': 'paquets de réveil envoyés, on attend que le PC réponde', 'code.pcAnswered': 'le PC a répondu après {s} s', 'code.pcSilent': 'le PC n’a pas répondu en {s} s', 'code.notInRegistry': 'le service de contrôle ne connaît pas encore ce photomaton, réessayez dans un instant', 'code.noMacAddress': 'pas d’adresse MAC valide : à renseigner dans la fiche du photomaton', 'code.noWakeTarget': 'ni cible de réveil ni IP du routeur dans la fiche du photomaton', 'code.badSecureOnPassword': 'mot de passe SecureOn invalide dans la configuration du service de contrôle', 'code.sendFailed': 'le paquet de réveil n’a pas pu partir', 'code.relayFailed': 'le routeur n’a pas pu réveiller le PC', 'code.controlUnavailable': 'le service de contrôle ne répond pas : rien n’a été fait', 'phase.pending': 'En cours', 'phase.succeeded': 'Allumé', 'phase.failed': 'Échec',
     'no.event': 'Aucun événement en cours', 'no.booths': 'Aucun photomaton enregistré.', 'today': 'Aujourd’hui',
-    'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'speed.request': 'Tester le débit maintenant', 'speed.requested': 'Test demandé à {t} : le résultat arrive d’ici une minute si le PC est en ligne', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
+    'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'booth.agent': 'Agent', 'booth.backlog': 'en attente d’envoi', 'booth.paper': 'Papier au fil du temps', 'speed.request': 'Tester le débit maintenant', 'speed.requested': 'Test demandé à {t} : le résultat arrive d’ici une minute si le PC est en ligne', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
     'events.active': 'En cours', 'events.completed': 'Terminés', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Photomaton', 'events.notion': 'Notion', 'events.sync': 'Synchroniser Notion',
     'admin.booths': 'Photomatons', 'admin.users': 'Utilisateurs', 'admin.audit': 'Journal', 'admin.create': 'Créer', 'admin.save': 'Enregistrer', 'admin.key': 'Clé agent', 'admin.edit': 'Modifier', 'admin.delete': 'Supprimer',
     'admin.key.once': 'Copiez cette clé maintenant : elle ne sera plus affichée.', 'admin.copy': 'Copier', 'admin.close': 'Fermer',
@@ -29,7 +29,7 @@ const I18N = {
     'c.sessions': 'Sessions', 'c.prints': 'Prints', 'c.digital': 'Shares', 'c.gifs': 'GIFs', 'c.photos': 'Photos',
     'power': 'Power on', 'power.sending': 'Sending…', 'code.sent': 'request sent to the control service', 'code.waking': 'wake-up packets sent, waiting for the PC to answer', 'code.pcAnswered': 'the PC answered after {s} s', 'code.pcSilent': 'the PC did not answer within {s} s', 'code.notInRegistry': 'the control service does not know this booth yet, try again in a moment', 'code.noMacAddress': 'no valid MAC address: set it in the booth’s details', 'code.noWakeTarget': 'neither a wake target nor a router IP in the booth’s details', 'code.badSecureOnPassword': 'invalid SecureOn password in the control service’s configuration', 'code.sendFailed': 'the wake-up packet could not be sent', 'code.relayFailed': 'the router could not wake the PC', 'code.controlUnavailable': 'the control service does not answer: nothing was done', 'phase.pending': 'In progress', 'phase.succeeded': 'Up', 'phase.failed': 'Failed',
     'no.event': 'No event under way', 'no.booths': 'No booth registered yet.', 'today': 'Today',
-    'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'speed.request': 'Test the link now', 'speed.requested': 'Test requested at {t}: the result arrives within a minute if the PC is online', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
+    'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'booth.agent': 'Agent', 'booth.backlog': 'waiting to be sent', 'booth.paper': 'Paper over time', 'speed.request': 'Test the link now', 'speed.requested': 'Test requested at {t}: the result arrives within a minute if the PC is online', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
     'events.active': 'Under way', 'events.completed': 'Completed', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Booth', 'events.notion': 'Notion', 'events.sync': 'Sync Notion',
     'admin.booths': 'Booths', 'admin.users': 'Users', 'admin.audit': 'Audit log', 'admin.create': 'Create', 'admin.save': 'Save', 'admin.key': 'Agent key', 'admin.edit': 'Edit', 'admin.delete': 'Delete',
     'admin.key.once': 'Copy this key now: it will not be shown again.', 'admin.copy': 'Copy', 'admin.close': 'Close',
@@ -244,6 +244,28 @@ function fleet() {
 }
 
 // ---------------------------------------------------------------------------------------- booth
+/** Lines over time: `series` is [{points: [[Date, value]…], color, label}], newest last. */
+function lines(series, max) {
+  const width = 600, height = 140, ns = 'http://www.w3.org/2000/svg';
+  const all = series.flatMap((s) => s.points);
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('class', 'chart'); svg.setAttribute('viewBox', `0 0 ${width} ${height}`); svg.setAttribute('preserveAspectRatio', 'none');
+  if (all.length === 0) return svg;
+  const t0 = Math.min(...all.map(([t]) => +t)), t1 = Math.max(...all.map(([t]) => +t));
+  const top = max ?? Math.max(1, ...all.map(([, v]) => v));
+  const x = (t) => (t1 === t0 ? width / 2 : ((+t - t0) / (t1 - t0)) * (width - 4) + 2);
+  const y = (v) => height - 4 - (Math.max(0, v) / top) * (height - 8);
+  for (const s of series) {
+    const path = document.createElementNS(ns, 'polyline');
+    path.setAttribute('points', s.points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' '));
+    path.setAttribute('fill', 'none'); path.setAttribute('stroke', s.color); path.setAttribute('stroke-width', '2');
+    path.setAttribute('vector-effect', 'non-scaling-stroke');
+    const title = document.createElementNS(ns, 'title'); title.textContent = s.label; path.append(title);
+    svg.append(path);
+  }
+  return svg;
+}
+
 function bars(timeline) {
   const width = 600, height = 140, max = Math.max(1, ...timeline.map((b) => b.totals.sessions + b.totals.prints + b.totals.digital + b.totals.gifs));
   const w = Math.min(40, width / Math.max(1, timeline.length));
@@ -262,10 +284,14 @@ function bars(timeline) {
 
 async function booth(id) {
   const b = state.booths.get(id) || await api('GET', `/api/photomatons/${id}`);
-  const [speed, event] = await Promise.all([
+  const [speed, event, paper] = await Promise.all([
     api('GET', `/api/photomatons/${id}/speedtests?limit=20`).catch(() => ({ items: [] })),
     b.currentEvent ? api('GET', `/api/events/${b.currentEvent.id}`).catch(() => null) : null,
+    api('GET', `/api/photomatons/${id}/paper-levels?limit=500`).catch(() => ({ items: [] })),
   ]);
+  const paperPoints = paper.items.map((p) => [new Date(p.at), p.remainingPrints]).reverse();
+  if (paperPoints.length) paperPoints.push([new Date(), b.remainingPrints]);
+  const speedPoints = (k) => speed.items.map((s) => [new Date(s.createdAt), s[k]]).reverse();
   const reset = may('INSTALLER') ? h('form', { class: 'toolbar', onsubmit: async (e) => {
     e.preventDefault();
     const n = e.target.elements.prints.value;
@@ -286,9 +312,16 @@ async function booth(id) {
     h('section', { class: 'panel' }, h('h2', { text: t('booth.details') }),
       h('p', { class: 'muted' }, `${t('f.tailscaleIp')}: ${b.tailscaleIp || '—'} · ${t('f.routerTailscaleIp')}: ${b.routerTailscaleIp || '—'} · ${t('f.macAddress')}: ${b.macAddress || '—'} · ${t('f.wakeTarget')}: ${b.wakeTarget || '—'}`),
       h('p', { class: 'muted' }, `${t('f.warningThreshold')}: ${b.warningThreshold} · ${t('f.criticalThreshold')}: ${b.criticalThreshold} · ${t('admin.key')}: ${b.hasAgentKey ? '✓' : '—'} · ${t('booth.lastRoll')}: ${b.paperResetAt ? when(b.paperResetAt) : '—'}`),
+      h('p', { class: 'muted', 'data-agent': '' }, `${t('booth.agent')}: ${b.agentVersion ? 'v' + b.agentVersion : '—'} · ${t('booth.backlog')}: ${b.agentBacklog ?? '—'}`),
       reset),
+    h('section', { class: 'panel' }, h('h2', { text: t('booth.paper') }),
+      h('div', { 'data-paper-history': paperPoints.length }, lines([{ points: paperPoints, color: '#c43c3c', label: t('paper') }], b.paperCapacity || 700))),
     event?.timeline?.length ? h('section', { class: 'panel' }, h('h2', { text: `${t('booth.hourly')} — ${event.clientName}` }), bars(event.timeline)) : null,
     h('section', { class: 'panel' }, h('h2', { text: t('booth.speed') }), speedRequest,
+      speed.items.length ? h('div', { 'data-speed-chart': speed.items.length }, lines([
+        { points: speedPoints('download'), color: '#5b3cc4', label: t('speed.down') },
+        { points: speedPoints('upload'), color: '#1a9a5a', label: t('speed.up') },
+      ]), h('p', { class: 'muted' }, h('span', { style: 'color:#5b3cc4', text: `■ ${t('speed.down')}` }), '  ', h('span', { style: 'color:#1a9a5a', text: `■ ${t('speed.up')}` }))) : null,
       h('table', {}, h('tr', {}, h('th', { text: t('f.when') }), h('th', { text: t('speed.down') }), h('th', { text: t('speed.up') }), h('th', { text: t('speed.ping') })),
         ...speed.items.map((s) => h('tr', {}, h('td', { text: when(s.createdAt) }), h('td', { text: `${s.download.toFixed(1)} Mbit/s` }), h('td', { text: `${s.upload.toFixed(1)} Mbit/s` }), h('td', { text: `${Math.round(s.ping)} ms` }))))),
     action ? h('section', { class: 'panel' }, h('h2', { text: t('booth.actions') }), h('p', { class: `action ${action.phase}`, text: `${t('phase.' + action.phase)} — ${say(action)}`, title: action.message })) : null,

@@ -254,6 +254,14 @@ async fn staff_watch_the_fleet_live_and_power_a_booth_on() -> anyhow::Result<()>
         .goto(&format!("{base}/#/booth/{booth}"))
         .await?;
     browser.wait_for("section.panel").await?;
+    assert_ne!(
+        browser
+            .attr("[data-paper-history]", "data-paper-history")
+            .await?
+            .as_deref(),
+        Some("0"),
+        "the paper history has points"
+    );
     // Ask for a speed test: the page says it is on its way until the agent answers.
     browser
         .wait_for("[data-speed-request]")

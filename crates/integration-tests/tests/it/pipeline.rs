@@ -530,6 +530,24 @@ async fn dslrbooth_triggers_reach_the_dashboard_counted_once() -> anyhow::Result
         .await?
         .body;
     assert_eq!(booth["remainingPrints"], 694, "700 minus 3 × 2 copies");
+    // The booth page's agent line and paper history.
+    assert_eq!(booth["agentVersion"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(booth["agentBacklog"], 0);
+    let history = p
+        .staff
+        .viewer
+        .get(&format!("/api/photomatons/{}/paper-levels", p.booth))
+        .await?
+        .body;
+    let levels: Vec<i64> = history["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["remainingPrints"].as_i64())
+        .collect();
+    // Newest first, from 694 back to the booth's creation at 700.
+    assert!(matches!(levels.as_slice(), [694, .., 700]), "{history}");
+    assert!(levels.windows(2).all(|w| w[0] < w[1]), "{levels:?}");
     agent.stop().await?;
     p.staff.app.stop().await
 }
