@@ -289,8 +289,11 @@ async function booth(id) {
     b.currentEvent ? api('GET', `/api/events/${b.currentEvent.id}`).catch(() => null) : null,
     api('GET', `/api/photomatons/${id}/paper-levels?limit=500`).catch(() => ({ items: [] })),
   ]);
-  const paperPoints = paper.items.map((p) => [new Date(p.at), p.remainingPrints]).reverse();
-  if (paperPoints.length) paperPoints.push([new Date(), b.remainingPrints]);
+  // A level holds until the next change: drawn as steps, up to now.
+  const paperPoints = paper.items.slice().reverse().flatMap((p, i, all) => {
+    const next = all[i + 1] ? new Date(all[i + 1].at) : new Date();
+    return [[new Date(p.at), p.remainingPrints], [next, p.remainingPrints]];
+  });
   const speedPoints = (k) => speed.items.map((s) => [new Date(s.createdAt), s[k]]).reverse();
   const reset = may('INSTALLER') ? h('form', { class: 'toolbar', onsubmit: async (e) => {
     e.preventDefault();
