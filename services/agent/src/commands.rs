@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use boom_contracts::agent::AgentCommands;
+use boom_contracts::messages::PaperReset;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -52,15 +53,7 @@ impl Commands {
             }
         };
         if let Some(reset) = commands.paper_reset {
-            match self.store.apply_reset(reset).await {
-                Ok(Some(remaining)) => {
-                    tracing::info!(at = %reset.at, prints = reset.prints, remaining, "new paper roll declared on the dashboard")
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    tracing::error!(%error, "new paper roll not applied; asked again at the next poll")
-                }
-            }
+            apply_reset(&self.store, reset).await;
         }
         if let Some(at) = commands.speed_test_requested_at {
             match self.store.take_speed_test_request(at).await {
@@ -77,12 +70,33 @@ impl Commands {
 
     /// The polling loop, until `cancel`.
     pub async fn run(self, cancel: CancellationToken) {
-        loop {
-            self.once().await;
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = tokio::time::sleep(self.interval) => {}
-            }
+        every(self.interval, cancel, || self.once()).await;
+    }
+}
+
+/// Applies a new roll declared on the dashboard, from a poll or a sync answer; a failure is
+/// logged, and the next poll says it again.
+pub async fn apply_reset(store: &Store, reset: PaperReset) {
+    match store.apply_reset(reset).await {
+        Ok(Some(remaining)) => {
+            tracing::info!(at = %reset.at, prints = reset.prints, remaining, "new paper roll declared on the dashboard");
+        }
+        Ok(None) => {}
+        Err(error) => tracing::error!(%error, "new paper roll not applied; it is asked again"),
+    }
+}
+
+/// Runs `work` now and then every `interval`, until `cancel`.
+pub async fn every<F, Fut>(interval: Duration, cancel: CancellationToken, mut work: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    loop {
+        work().await;
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
         }
     }
 }

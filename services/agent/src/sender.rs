@@ -103,15 +103,7 @@ impl Sender {
                 }
                 tracing::info!(batch = %batch.batch_id, lines = batch.stats.len(), duplicate = answer.as_ref().is_some_and(|a| a.duplicate), "batch sent");
                 if let Some(reset) = answer.and_then(|a| a.paper_reset) {
-                    match self.store.apply_reset(reset).await {
-                        Ok(Some(remaining)) => {
-                            tracing::info!(at = %reset.at, prints = reset.prints, remaining, "new paper roll declared on the dashboard")
-                        }
-                        Ok(None) => {}
-                        Err(error) => {
-                            tracing::error!(%error, "new paper roll not applied; ingest will say it again")
-                        }
-                    }
+                    crate::commands::apply_reset(&self.store, reset).await;
                 }
                 Attempt::Sent
             }

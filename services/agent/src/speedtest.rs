@@ -87,12 +87,6 @@ impl SpeedTest {
     }
 
     pub async fn run(self, cancel: CancellationToken) {
-        loop {
-            self.once().await;
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = tokio::time::sleep(self.interval) => {}
-            }
-        }
+        crate::commands::every(self.interval, cancel, || self.once()).await;
     }
 }
