@@ -12,7 +12,7 @@ const I18N = {
     'c.sessions': 'Sessions', 'c.prints': 'Impr.', 'c.digital': 'Partages', 'c.gifs': 'GIF', 'c.photos': 'Photos',
     'power': 'Allumer', 'power.sending': 'Envoi…', 'code.sent': 'demande envoyée au service de contrôle', 'code.waking': 'paquets de réveil envoyés, on attend que le PC réponde', 'code.pcAnswered': 'le PC a répondu après {s} s', 'code.pcSilent': 'le PC n’a pas répondu en {s} s', 'code.notInRegistry': 'le service de contrôle ne connaît pas encore ce photomaton, réessayez dans un instant', 'code.noMacAddress': 'pas d’adresse MAC valide : à renseigner dans la fiche du photomaton', 'code.noWakeTarget': 'ni cible de réveil ni IP du routeur dans la fiche du photomaton', 'code.badSecureOnPassword': 'mot de passe SecureOn invalide dans la configuration du service de contrôle', 'code.sendFailed': 'le paquet de réveil n’a pas pu partir', 'code.relayFailed': 'le routeur n’a pas pu réveiller le PC', 'code.controlUnavailable': 'le service de contrôle ne répond pas : rien n’a été fait', 'phase.pending': 'En cours', 'phase.succeeded': 'Allumé', 'phase.failed': 'Échec',
     'no.event': 'Aucun événement en cours', 'no.booths': 'Aucun photomaton enregistré.', 'today': 'Aujourd’hui',
-    'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'booth.agent': 'Agent', 'booth.backlog': 'en attente d’envoi', 'booth.paper': 'Papier au fil du temps', 'speed.request': 'Tester le débit maintenant', 'speed.requested': 'Test demandé à {t} : le résultat arrive d’ici une minute si le PC est en ligne', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
+    'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'audit.anyone': 'Tout le monde', 'audit.from': 'Depuis', 'audit.to': 'Jusqu’à', 'audit.filter': 'Filtrer', 'booth.agent': 'Agent', 'booth.backlog': 'en attente d’envoi', 'booth.paper': 'Papier au fil du temps', 'speed.request': 'Tester le débit maintenant', 'speed.requested': 'Test demandé à {t} : le résultat arrive d’ici une minute si le PC est en ligne', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
     'events.active': 'En cours', 'events.completed': 'Terminés', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Photomaton', 'events.notion': 'Notion', 'events.sync': 'Synchroniser Notion',
     'admin.booths': 'Photomatons', 'admin.users': 'Utilisateurs', 'admin.audit': 'Journal', 'admin.create': 'Créer', 'admin.save': 'Enregistrer', 'admin.key': 'Clé agent', 'admin.edit': 'Modifier', 'admin.delete': 'Supprimer',
     'admin.key.once': 'Copiez cette clé maintenant : elle ne sera plus affichée.', 'admin.copy': 'Copier', 'admin.close': 'Fermer',
@@ -29,7 +29,7 @@ const I18N = {
     'c.sessions': 'Sessions', 'c.prints': 'Prints', 'c.digital': 'Shares', 'c.gifs': 'GIFs', 'c.photos': 'Photos',
     'power': 'Power on', 'power.sending': 'Sending…', 'code.sent': 'request sent to the control service', 'code.waking': 'wake-up packets sent, waiting for the PC to answer', 'code.pcAnswered': 'the PC answered after {s} s', 'code.pcSilent': 'the PC did not answer within {s} s', 'code.notInRegistry': 'the control service does not know this booth yet, try again in a moment', 'code.noMacAddress': 'no valid MAC address: set it in the booth’s details', 'code.noWakeTarget': 'neither a wake target nor a router IP in the booth’s details', 'code.badSecureOnPassword': 'invalid SecureOn password in the control service’s configuration', 'code.sendFailed': 'the wake-up packet could not be sent', 'code.relayFailed': 'the router could not wake the PC', 'code.controlUnavailable': 'the control service does not answer: nothing was done', 'phase.pending': 'In progress', 'phase.succeeded': 'Up', 'phase.failed': 'Failed',
     'no.event': 'No event under way', 'no.booths': 'No booth registered yet.', 'today': 'Today',
-    'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'booth.agent': 'Agent', 'booth.backlog': 'waiting to be sent', 'booth.paper': 'Paper over time', 'speed.request': 'Test the link now', 'speed.requested': 'Test requested at {t}: the result arrives within a minute if the PC is online', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
+    'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'audit.anyone': 'Anyone', 'audit.from': 'From', 'audit.to': 'To', 'audit.filter': 'Filter', 'booth.agent': 'Agent', 'booth.backlog': 'waiting to be sent', 'booth.paper': 'Paper over time', 'speed.request': 'Test the link now', 'speed.requested': 'Test requested at {t}: the result arrives within a minute if the PC is online', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
     'events.active': 'Under way', 'events.completed': 'Completed', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Booth', 'events.notion': 'Notion', 'events.sync': 'Sync Notion',
     'admin.booths': 'Booths', 'admin.users': 'Users', 'admin.audit': 'Audit log', 'admin.create': 'Create', 'admin.save': 'Save', 'admin.key': 'Agent key', 'admin.edit': 'Edit', 'admin.delete': 'Delete',
     'admin.key.once': 'Copy this key now: it will not be shown again.', 'admin.copy': 'Copy', 'admin.close': 'Close',
@@ -376,7 +376,24 @@ function showKey(key) {
 }
 
 async function admin() {
-  const [users, audit] = await Promise.all([api('GET', '/api/users?limit=200'), api('GET', '/api/audit-logs?limit=50')]);
+  const f = state.auditFilter || {};
+  const auditQuery = new URLSearchParams({ limit: 50 });
+  for (const k of ['userId', 'action', 'from', 'to']) if (f[k]) auditQuery.set(k, f[k]);
+  const [users, audit] = await Promise.all([api('GET', '/api/users?limit=200'), api('GET', `/api/audit-logs?${auditQuery}`)]);
+  const local = (iso) => (iso ? new Date(new Date(iso).getTime() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16) : '');
+  const auditFilter = h('form', { class: 'toolbar', 'data-audit-filter': '', onsubmit: (e) => {
+    e.preventDefault();
+    const el = e.target.elements;
+    const iso = (v) => (v ? new Date(v).toISOString() : '');
+    state.auditFilter = { userId: el.userId.value, action: el.action.value.trim(), from: iso(el.from.value), to: iso(el.to.value) };
+    render();
+  } },
+  h('select', { name: 'userId', 'aria-label': t('f.who') }, h('option', { value: '', text: t('audit.anyone') }),
+    ...users.items.map((u) => h('option', { value: u.id, selected: String(f.userId) === String(u.id), text: u.username }))),
+  h('input', { name: 'action', placeholder: t('f.action'), 'aria-label': t('f.action'), value: f.action || '' }),
+  h('input', { name: 'from', type: 'datetime-local', 'aria-label': t('audit.from'), value: local(f.from) }),
+  h('input', { name: 'to', type: 'datetime-local', 'aria-label': t('audit.to'), value: local(f.to) }),
+  h('button', { class: 'btn', type: 'submit', text: t('audit.filter') }));
   const boothFields = [['name', 'text'], ['hostname', 'text'], ['tailscaleIp', 'text'], ['routerTailscaleIp', 'text'], ['macAddress', 'text'], ['wakeTarget', 'text'], ['paperCapacity', 'number'], ['warningThreshold', 'number'], ['criticalThreshold', 'number']];
   const editing = state.editing ? state.booths.get(state.editing) : null;
   return [
@@ -391,10 +408,14 @@ async function admin() {
           h('button', { class: 'link', type: 'button', onclick: async () => { if (confirm(`${t('admin.delete')} ${b.name} ?`)) { await api('DELETE', `/api/photomatons/${b.id}`); state.booths.delete(b.id); render(); } }, text: t('admin.delete') })))))),
     h('section', { class: 'panel' }, h('h2', { text: t('admin.users') }),
       form([['username', 'text'], ['password', 'password'], ['role', 'select', ['VIEWER', 'INSTALLER', 'ADMIN']]], null, (body) => api('POST', '/api/users', body), t('admin.create')),
-      h('table', {}, ...users.items.map((u) => h('tr', {}, h('td', { text: u.username }), h('td', { text: t('role.' + u.role) }),
+      h('table', {}, ...users.items.map((u) => h('tr', {}, h('td', { text: u.username }),
+        h('td', {}, u.id === state.me.id ? t('role.' + u.role) : h('select', { 'data-role-of': u.username, 'aria-label': `${t('f.role')} ${u.username}`, onchange: async (e) => {
+          try { await api('PATCH', `/api/users/${u.id}`, { role: e.target.value }); } catch (err) { alert(err.message); }
+          render();
+        } }, ...['VIEWER', 'INSTALLER', 'ADMIN'].map((r) => h('option', { value: r, selected: u.role === r, text: t('role.' + r) })))),
         h('td', {}, u.id === state.me.id ? '' : h('button', { class: 'link', type: 'button', onclick: async () => { if (confirm(`${t('admin.delete')} ${u.username} ?`)) { await api('DELETE', `/api/users/${u.id}`); render(); } }, text: t('admin.delete') })))))),
-    h('section', { class: 'panel' }, h('h2', { text: t('admin.audit') }),
-      h('table', {}, h('tr', {}, ...['f.when', 'f.who', 'f.action', 'f.what'].map((k) => h('th', { text: t(k) }))),
+    h('section', { class: 'panel' }, h('h2', { text: t('admin.audit') }), auditFilter,
+      h('table', { 'data-audit': audit.items.length }, h('tr', {}, ...['f.when', 'f.who', 'f.action', 'f.what'].map((k) => h('th', { text: t(k) }))),
         ...audit.items.map((a) => h('tr', {}, h('td', { text: when(a.createdAt) }), h('td', { text: a.username || '—' }), h('td', { text: a.action }), h('td', { class: 'muted', text: a.details ? JSON.stringify(a.details) : '' }))))),
   ];
 }

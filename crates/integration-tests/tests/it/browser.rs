@@ -389,3 +389,57 @@ async fn the_dashboard_reconnects_after_the_gateway_restarts_and_shows_fresh_sta
     drop(ctx);
     gateway.stop().await
 }
+
+#[tokio::test]
+async fn an_admin_changes_a_role_and_filters_the_audit_log() -> anyhow::Result<()> {
+    let ctx = boom_testkit::TestContext::new().await?;
+    let staff = crate::gateway_client::Staff::start(&ctx).await?;
+    let base = staff.app.address.clone();
+    let browser = Browser::start().await?;
+    browser.sign_in(&base, "admin").await?;
+    browser.client.goto(&format!("{base}/#/admin")).await?;
+
+    // The viewer becomes an installer.
+    let select = browser.wait_for("select[data-role-of=viewer]").await?;
+    select.select_by_value("INSTALLER").await?;
+    eventually(Duration::from_secs(10), || async {
+        let users = staff.admin.get("/api/users").await?.body;
+        Ok(users["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|u| u["username"] == "viewer" && u["role"] == "INSTALLER"))
+    })
+    .await?;
+
+    // Only the role changes in the audit log, once filtered.
+    eventually(Duration::from_secs(10), || async {
+        Ok(browser.attr("[data-audit]", "data-audit").await?.as_deref() != Some("0"))
+    })
+    .await?;
+    let filter = browser.wait_for("form[data-audit-filter]").await?;
+    filter
+        .find(Locator::Css("input[name=action]"))
+        .await?
+        .send_keys("user.update")
+        .await?;
+    filter
+        .find(Locator::Css("button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    eventually(Duration::from_secs(10), || async {
+        let rows = browser
+            .client
+            .find_all(Locator::Css("[data-audit] tr td:nth-child(3)"))
+            .await?;
+        let mut actions = Vec::new();
+        for row in rows {
+            actions.push(row.text().await?);
+        }
+        Ok(actions == ["user.update"])
+    })
+    .await?;
+    browser.screenshot("admin").await?;
+    staff.app.stop().await
+}

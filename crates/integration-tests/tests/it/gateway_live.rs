@@ -164,18 +164,27 @@ async fn a_client_that_stops_reading_does_not_delay_the_others() -> anyhow::Resu
     // Far more than the stalled client's queue and socket buffers can hold.
     let payload = json!({"padding": "x".repeat(16 * 1024)});
     let total = 1500;
+    // The reading client reads as fast as it can; the publisher never runs more than half a
+    // queue ahead of it, so that a slow machine cannot make the reader itself look stalled.
+    let (progress, mut read) = tokio::sync::watch::channel(0usize);
     let reader = tokio::spawn(async move {
         let mut received = 0;
         while received < total {
             match next_frame(&mut live, Duration::from_secs(20)).await {
-                Ok(frame) if frame["event"] == "events:updated" => received += 1,
+                Ok(frame) if frame["event"] == "events:updated" => {
+                    received += 1;
+                    let _ = progress.send(received);
+                }
                 Ok(_) => {}
                 Err(e) => return Err(e),
             }
         }
         Ok::<_, anyhow::Error>(received)
     });
-    for _ in 0..total {
+    for published in 0..total {
+        while published >= *read.borrow() + boom_gateway::live::CLIENT_QUEUE / 2 {
+            tokio::time::timeout(Duration::from_secs(20), read.changed()).await??;
+        }
         bus.publish(&LiveUpdate {
             event: LiveEvent::EventsUpdated,
             photomaton_id: None,
