@@ -56,14 +56,20 @@ impl Commands {
             apply_reset(&self.store, reset).await;
         }
         if let Some(at) = commands.speed_test_requested_at {
-            match self.store.take_speed_test_request(at).await {
+            match self.store.speed_test_requested_since(at).await {
                 Ok(true) => {
                     tracing::info!(requested_at = %at, "speed test requested from the dashboard");
-                    self.speed_test.once().await;
+                    // Taken only once measured: a test that failed is tried again at the next
+                    // poll, not forgotten.
+                    if self.speed_test.once().await
+                        && let Err(error) = self.store.take_speed_test_request(at).await
+                    {
+                        tracing::error!(%error, "speed test request not recorded");
+                    }
                     self.wake.notify_one();
                 }
                 Ok(false) => {}
-                Err(error) => tracing::error!(%error, "speed test request not recorded"),
+                Err(error) => tracing::error!(%error, "speed test request not read"),
             }
         }
     }

@@ -68,8 +68,8 @@ impl SpeedTest {
         })
     }
 
-    /// Measures once and keeps the result for the next batch.
-    pub async fn once(&self) {
+    /// Measures once and keeps the result for the next batch; true when it was kept.
+    pub async fn once(&self) -> bool {
         match self.measure().await {
             Ok(sample) => {
                 tracing::info!(
@@ -78,15 +78,25 @@ impl SpeedTest {
                     ping = sample.ping,
                     "speed test"
                 );
-                if let Err(error) = self.store.add_speed_test(sample).await {
-                    tracing::error!(%error, "speed test not stored");
+                match self.store.add_speed_test(sample).await {
+                    Ok(()) => true,
+                    Err(error) => {
+                        tracing::error!(%error, "speed test not stored");
+                        false
+                    }
                 }
             }
-            Err(error) => tracing::info!(%error, "speed test failed (offline?)"),
+            Err(error) => {
+                tracing::info!(%error, "speed test failed (offline?)");
+                false
+            }
         }
     }
 
     pub async fn run(self, cancel: CancellationToken) {
-        crate::commands::every(self.interval, cancel, || self.once()).await;
+        crate::commands::every(self.interval, cancel, || async {
+            self.once().await;
+        })
+        .await;
     }
 }

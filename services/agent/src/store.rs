@@ -492,8 +492,19 @@ impl Store {
         .await
     }
 
-    /// Records a speed test request from the dashboard; true when it is newer than the last
-    /// one taken (so that each request runs one test, however often it is polled).
+    /// Whether a speed test request from the dashboard is newer than the last one taken.
+    pub async fn speed_test_requested_since(&self, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.with(move |conn| {
+            let taken = setting(conn, "speed_test_requested_at")?
+                .as_deref()
+                .and_then(parse_time);
+            Ok(taken.is_none_or(|taken| taken.timestamp_micros() < at.timestamp_micros()))
+        })
+        .await
+    }
+
+    /// Records a speed test request from the dashboard as done; true when it is newer than the
+    /// last one taken (so that each request runs one test, however often it is polled).
     pub async fn take_speed_test_request(&self, at: DateTime<Utc>) -> Result<bool, StoreError> {
         self.with(move |conn| {
             conn.immediate_transaction::<_, diesel::result::Error, _>(|conn| {

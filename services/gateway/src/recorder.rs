@@ -176,8 +176,13 @@ async fn record_in(
         .into_iter()
         .collect();
     // With the last new roll declared on the dashboard, which decides whose paper level counts.
+    // Locked (in id order, like every writer of several booths) until the commit: a new roll
+    // declared meanwhile waits for this transaction, then counts from what it wrote, instead
+    // of being overwritten by a level this transaction decided on before it.
     let resets: HashMap<PhotomatonId, Option<DateTime<Utc>>> = photomatons::table
         .filter(photomatons::id.eq_any(&ids))
+        .order(photomatons::id)
+        .for_update()
         .select((photomatons::id, photomatons::paper_reset_at))
         .load::<(PhotomatonId, Option<DateTime<Utc>>)>(conn)
         .await?
