@@ -211,6 +211,17 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())
 }
 
+/// Whether `at` is later than the time kept under `key` (or nothing is kept yet). Compared to
+/// the microsecond, like PostgreSQL, where the dashboard's times come from.
+fn newer_than_setting(
+    conn: &mut SqliteConnection,
+    key: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, diesel::result::Error> {
+    let kept = setting(conn, key)?.as_deref().and_then(parse_time);
+    Ok(kept.is_none_or(|kept| kept.timestamp_micros() < at.timestamp_micros()))
+}
+
 fn paper(conn: &mut SqliteConnection) -> Result<i64, diesel::result::Error> {
     Ok(setting(conn, "paper_remaining")?
         .and_then(|v| v.parse().ok())
@@ -467,13 +478,7 @@ impl Store {
     pub async fn apply_reset(&self, reset: PaperReset) -> Result<Option<i64>, StoreError> {
         self.with(move |conn| {
             conn.immediate_transaction::<_, diesel::result::Error, _>(|conn| {
-                let applied = setting(conn, "paper_reset_at")?
-                    .as_deref()
-                    .and_then(parse_time);
-                // Kept to the microsecond, like PostgreSQL, where `reset.at` comes from.
-                if applied.is_some_and(|applied| {
-                    applied.timestamp_micros() >= reset.at.timestamp_micros()
-                }) {
+                if !newer_than_setting(conn, "paper_reset_at", reset.at)? {
                     return Ok(None);
                 }
                 let printed: i64 = diesel::sql_query(
@@ -494,13 +499,8 @@ impl Store {
 
     /// Whether a speed test request from the dashboard is newer than the last one taken.
     pub async fn speed_test_requested_since(&self, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        self.with(move |conn| {
-            let taken = setting(conn, "speed_test_requested_at")?
-                .as_deref()
-                .and_then(parse_time);
-            Ok(taken.is_none_or(|taken| taken.timestamp_micros() < at.timestamp_micros()))
-        })
-        .await
+        self.with(move |conn| Ok(newer_than_setting(conn, "speed_test_requested_at", at)?))
+            .await
     }
 
     /// Records a speed test request from the dashboard as done; true when it is newer than the
@@ -508,10 +508,7 @@ impl Store {
     pub async fn take_speed_test_request(&self, at: DateTime<Utc>) -> Result<bool, StoreError> {
         self.with(move |conn| {
             conn.immediate_transaction::<_, diesel::result::Error, _>(|conn| {
-                let taken = setting(conn, "speed_test_requested_at")?
-                    .as_deref()
-                    .and_then(parse_time);
-                if taken.is_some_and(|taken| taken.timestamp_micros() >= at.timestamp_micros()) {
+                if !newer_than_setting(conn, "speed_test_requested_at", at)? {
                     return Ok(false);
                 }
                 set_setting(conn, "speed_test_requested_at", &format_time(at))?;
@@ -661,6 +658,33 @@ mod tests {
         store.reset_paper(500).await?;
         assert_eq!(store.apply_reset(reset).await?, None);
         assert_eq!(store.status().await?.paper_remaining, 500);
+        std::fs::remove_dir_all(dir)?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_speed_test_request_waits_until_one_is_measured_then_is_done_once()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("boom-agent-store-{}", Uuid::new_v4()));
+        let store = Store::open(&dir, 700)?;
+        let at = Utc::now();
+        // A failed measurement takes nothing: the next poll still sees the request.
+        assert!(store.speed_test_requested_since(at).await?);
+        assert!(store.speed_test_requested_since(at).await?);
+        assert!(store.take_speed_test_request(at).await?);
+        assert!(!store.speed_test_requested_since(at).await?);
+        assert!(!store.take_speed_test_request(at).await?);
+        // An older request never comes back; a newer one does.
+        assert!(
+            !store
+                .speed_test_requested_since(at - chrono::Duration::minutes(1))
+                .await?
+        );
+        assert!(
+            store
+                .speed_test_requested_since(at + chrono::Duration::minutes(1))
+                .await?
+        );
         std::fs::remove_dir_all(dir)?;
         Ok(())
     }

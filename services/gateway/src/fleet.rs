@@ -128,15 +128,15 @@ impl FleetCache {
         let views = crate::photomatons::all_views(state).await?;
         let mut booths = Vec::with_capacity(views.len());
         for view in views {
-            let json = serde_json::to_vec(&view).map_err(|e| ApiError::internal(e.to_string()))?;
-            let mut frame = String::with_capacity(json.len() + 40);
-            frame.push_str(r#"{"event":"photomaton:updated","data":"#);
-            frame.push_str(std::str::from_utf8(&json).unwrap_or("null"));
-            frame.push('}');
+            let json =
+                serde_json::to_string(&view).map_err(|e| ApiError::internal(e.to_string()))?;
+            // Serialised once: the frame carries the same bytes as raw JSON.
+            let raw = serde_json::value::RawValue::from_string(json)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
             booths.push(Entry {
                 id: view.id,
-                view: Bytes::from(json),
-                frame: ByteString::from(frame),
+                frame: crate::live::frame(LiveEvent::PhotomatonUpdated, &*raw),
+                view: Bytes::from(raw.get().to_owned()),
             });
         }
         let fleet = Arc::new(Fleet {

@@ -67,12 +67,13 @@ impl std::fmt::Debug for LiveHub {
 }
 
 #[derive(serde::Serialize)]
-struct Frame<'a> {
+struct Frame<'a, T: serde::Serialize + ?Sized> {
     event: LiveEvent,
-    data: &'a serde_json::Value,
+    data: &'a T,
 }
 
-pub fn frame(event: LiveEvent, data: &serde_json::Value) -> ByteString {
+/// The browser frame `{"event": NAME, "data": …}`, the one shape every WebSocket message has.
+pub fn frame<T: serde::Serialize + ?Sized>(event: LiveEvent, data: &T) -> ByteString {
     ByteString::from(serde_json::to_string(&Frame { event, data }).unwrap_or_default())
 }
 

@@ -649,6 +649,30 @@ async fn a_speed_test_and_a_new_roll_asked_on_the_dashboard_reach_an_idle_agent(
     };
     assert_eq!(speed_tests().await?, 0);
 
+    // Commands are the booth's own: no key or another key is refused.
+    let commands = format!("{}/api/agent/commands", p.ingest.address);
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(&commands).send().await?.status(), 401);
+    assert_eq!(
+        http.get(&commands)
+            .bearer_auth("boom_not-a-key")
+            .send()
+            .await?
+            .status(),
+        401
+    );
+    let nothing: Value = http
+        .get(&commands)
+        .bearer_auth(&p.key)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        nothing,
+        json!({"paperReset": null, "speedTestRequestedAt": null})
+    );
+
     let asked = p.staff.installer.post(&tests_path, json!({})).await?;
     assert_eq!(asked.status, 200, "{asked:?}");
     assert!(asked.body["speedTestRequestedAt"].is_string());
