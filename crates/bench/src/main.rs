@@ -1202,7 +1202,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         let ctx = boom_testkit::TestContext::new().await?;
         let password = "bench password long enough";
-        let hash = boom_gateway::cli::hash_password(password)?;
+        let hash = boom_gateway::passwords::hash_password(password)?;
         sql(&ctx, &format!("INSERT INTO users (username, role, password_hash) VALUES ('bench', 'ADMIN', '{hash}')")).await?;
         let mut env = ctx.environment();
         env.retain(|(k, _)| k != "BOOM__HTTP__WORKERS");

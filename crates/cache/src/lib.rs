@@ -3,6 +3,8 @@
 //! writes is `<prefix>:<kind>:<id>` and several stacks (or tests) share one Redis.
 //!
 //! Redis holds nothing that cannot be lost: the source of truth is PostgreSQL and JetStream.
+//! Besides the pool it owns the one rate-limit mechanism of the stack ([`Cache::count_in_window`]):
+//! callers choose the key, the window and the limit, and what to do when Redis is down.
 
 use std::time::Duration;
 
@@ -18,6 +20,15 @@ pub enum CacheError {
     Pool(#[from] deadpool_redis::PoolError),
     #[error("Redis: {0}")]
     Redis(#[from] redis::RedisError),
+}
+
+/// Where a key stands in its window after one more hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowCount {
+    /// Hits in the current window, this one included.
+    pub hits: u32,
+    /// Seconds until the window ends (at least 1): what `Retry-After` says.
+    pub resets_in_secs: i64,
 }
 
 #[derive(Clone)]
@@ -68,6 +79,44 @@ impl Cache {
 
     pub async fn connection(&self) -> Result<deadpool_redis::Connection, CacheError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// Counts one more hit of `key` in a fixed window of `window` that starts at its first
+    /// hit (`<prefix>:ratelimit:<key>`): the rate limiter of sign-ins and agent syncs.
+    pub async fn count_in_window(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<WindowCount, CacheError> {
+        let mut conn = self.connection().await?;
+        let key = self.key(&format!("ratelimit:{key}"));
+        let (hits, ttl): (u32, i64) = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg(&key)
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(window.as_secs().max(1))
+            .arg("NX")
+            .ignore()
+            .cmd("TTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await?;
+        Ok(WindowCount {
+            hits,
+            resets_in_secs: ttl.max(1),
+        })
+    }
+
+    /// Forgets the hits of `key` (a successful sign-in clears its failures).
+    pub async fn reset_window(&self, key: &str) -> Result<(), CacheError> {
+        let mut conn = self.connection().await?;
+        let _: () = redis::cmd("DEL")
+            .arg(self.key(&format!("ratelimit:{key}")))
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
     }
 
     /// `PING`: what health checks ask.

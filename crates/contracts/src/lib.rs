@@ -11,6 +11,7 @@ pub mod agent;
 pub mod catalogue;
 pub mod domain;
 pub mod ids;
+pub mod keys;
 pub mod messages;
 pub mod namespace;
 pub mod vocabulary;

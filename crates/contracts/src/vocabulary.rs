@@ -109,6 +109,22 @@ pg_enum!(
     }
 );
 
+impl UserRole {
+    /// How much a role may do: viewers read, installers act on booths, admins manage.
+    pub fn rank(self) -> u8 {
+        match self {
+            UserRole::Viewer => 1,
+            UserRole::Installer => 2,
+            UserRole::Admin => 3,
+        }
+    }
+
+    /// Whether this role may do what `needed` may.
+    pub fn includes(self, needed: UserRole) -> bool {
+        self.rank() >= needed.rank()
+    }
+}
+
 /// The PostgreSQL enum types, for Diesel's `schema.rs`.
 #[cfg(feature = "diesel")]
 pub mod sql {

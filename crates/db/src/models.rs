@@ -210,6 +210,44 @@ pub struct PhotomatonChanges {
     pub paper_reset_prints: Option<Option<i32>>,
 }
 
+impl PhotomatonChanges {
+    /// Whether nothing would change (an empty `UPDATE … SET` is an SQL error).
+    pub fn is_empty(&self) -> bool {
+        let Self {
+            name,
+            hostname,
+            tailscale_ip,
+            router_tailscale_ip,
+            mac_address,
+            wake_target,
+            paper_capacity,
+            remaining_prints,
+            warning_threshold,
+            critical_threshold,
+            last_print_update,
+            agent_key_sha256,
+            agent_key_created_at,
+            paper_reset_at,
+            paper_reset_prints,
+        } = self;
+        name.is_none()
+            && hostname.is_none()
+            && tailscale_ip.is_none()
+            && router_tailscale_ip.is_none()
+            && mac_address.is_none()
+            && wake_target.is_none()
+            && paper_capacity.is_none()
+            && remaining_prints.is_none()
+            && warning_threshold.is_none()
+            && critical_threshold.is_none()
+            && last_print_update.is_none()
+            && agent_key_sha256.is_none()
+            && agent_key_created_at.is_none()
+            && paper_reset_at.is_none()
+            && paper_reset_prints.is_none()
+    }
+}
+
 /// Changes to a user; `None` leaves a column alone.
 #[derive(Debug, Clone, Default, AsChangeset)]
 #[diesel(table_name = users)]
@@ -219,4 +257,22 @@ pub struct UserChanges {
     pub role: Option<UserRole>,
     pub password_hash: Option<String>,
     pub preferred_language: Option<String>,
+}
+
+impl UserChanges {
+    /// Whether nothing would change (an empty `UPDATE … SET` is an SQL error).
+    pub fn is_empty(&self) -> bool {
+        let Self {
+            email,
+            name,
+            role,
+            password_hash,
+            preferred_language,
+        } = self;
+        email.is_none()
+            && name.is_none()
+            && role.is_none()
+            && password_hash.is_none()
+            && preferred_language.is_none()
+    }
 }

@@ -3,12 +3,11 @@
 use std::io::BufRead;
 
 use anyhow::{Context, bail};
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-use argon2::{Algorithm, Argon2, Params, Version};
 use boom_contracts::UserRole;
 use boom_db::models::NewUser;
-use boom_db::schema::users;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use crate::passwords::{MIN_PASSWORD_LEN, hash_password};
 
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -48,21 +47,6 @@ fn parse_role(text: &str) -> Result<UserRole, String> {
     text.parse::<UserRole>().map_err(|e| e.to_string())
 }
 
-/// The shortest password `users add` accepts.
-pub const MIN_PASSWORD_LEN: usize = 10;
-
-/// argon2id with the OWASP-recommended parameters (19 MiB, 2 passes, 1 lane).
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    let params = Params::new(19 * 1024, 2, 1, None)
-        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-    let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?
-        .to_string())
-}
-
 /// Reads one line from `input`: the password, without its line ending.
 pub fn read_password(input: impl BufRead) -> anyhow::Result<String> {
     let mut line = String::new();
@@ -91,14 +75,15 @@ pub async fn add_user(
     let mut conn = AsyncPgConnection::establish(database_url)
         .await
         .context("cannot connect to PostgreSQL")?;
-    let inserted = diesel::insert_into(users::table)
-        .values(NewUser {
+    let inserted = crate::store::users::insert(
+        &mut conn,
+        NewUser {
             username: username.to_owned(),
             role,
             password_hash,
-        })
-        .execute(&mut conn)
-        .await;
+        },
+    )
+    .await;
     match inserted {
         Ok(_) => Ok(()),
         Err(e) if boom_db::is_unique_violation(&e) => {

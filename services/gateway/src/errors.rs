@@ -1,6 +1,8 @@
-//! How storage failures become answers: the client learns what it can act on (409 for a
-//! duplicate, 422 for a refused value, 503 when a dependency is down), the log gets the rest.
+//! How failures of what the gateway depends on become answers: the client learns what it can
+//! act on (409 for a duplicate, 422 for a refused value, 503 when PostgreSQL, Redis or another
+//! service is down), the log gets the rest.
 
+use boom_bus::BusError;
 use boom_cache::CacheError;
 use boom_db::DbError;
 use boom_server::{ApiError, ErrorCode};
@@ -40,6 +42,17 @@ pub fn from_db(error: DbError) -> ApiError {
             ApiError::unavailable("the database is unavailable, try again shortly")
         }
         other => ApiError::internal(other),
+    }
+}
+
+/// A request to another service over NATS that got no answer: a 503 naming the service.
+pub fn from_bus(service: &str, error: BusError) -> ApiError {
+    match error {
+        BusError::NoResponders(_) => {
+            ApiError::unavailable(format!("{service} is not running: nothing was done"))
+        }
+        BusError::Timeout(_) => ApiError::unavailable(format!("{service} did not answer in time")),
+        other => ApiError::unavailable(format!("{service} is unreachable: {other}")),
     }
 }
 

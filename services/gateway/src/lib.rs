@@ -4,25 +4,37 @@
 //!
 //! It must not talk to booths, Notion or agents directly: those go through the bus.
 
-pub mod account;
-pub mod api;
-pub mod audit;
-pub mod auth;
+//! # Layout
+//! - [`http`]: the route table, sessions and roles, one module of handlers per resource
+//!   (photomatons, paper, speed tests, power-on, events, users, audit, account, Notion),
+//!   the dashboard's files and the WebSocket.
+//! - [`consumers`]: what the gateway takes from the bus — agent batches (the recorder),
+//!   probes, power-on outcomes, Notion — each a durable consumer kept running by one loop.
+//! - [`live`]: the fan-out to browsers (publish, the per-instance hub, the fleet cache).
+//! - [`store`]: persistence per aggregate (photomatons, paper, speed tests, batches, events,
+//!   audit, users) and the read models built from it. Nothing in it knows HTTP or NATS.
+//! - [`wake`]: power-on through photomaton-control; [`registry`]: the booth registry KV
+//!   mirror; [`passwords`]: argon2id; [`cli`]: `serve`, `migrate`, `users add`.
+//!
+//! Dependencies point one way: `http` and `consumers` use `live`, `wake` and `store`; `live`
+//! reads `store`; `store` depends on nothing of the gateway but the totals it shares.
+
 pub mod cli;
-pub mod control;
-pub mod errors;
-pub mod events;
-pub mod fleet;
-pub mod live;
-pub mod notion;
-pub mod pagination;
-pub mod photomatons;
-pub mod probes;
-pub mod recorder;
-pub mod registry;
-pub mod state;
-pub mod users;
-pub mod web;
+mod consumers;
+mod errors;
+mod http;
+mod live;
+mod pagination;
+pub mod passwords;
+mod registry;
+mod state;
+mod store;
+mod wake;
+
+/// What tests and tools outside the crate rely on.
+pub use http::account::{LOGIN_ATTEMPTS_PER_IP, LOGIN_ATTEMPTS_PER_USERNAME};
+pub use http::routes::{Endpoint, endpoints};
+pub use live::CLIENT_QUEUE;
 
 use std::time::Duration;
 
@@ -38,7 +50,7 @@ pub const SERVICE: &str = "boom-gateway";
 /// How long the gateway waits at start for PostgreSQL to answer before giving up.
 const DATABASE_WAIT: Duration = Duration::from_secs(30);
 
-pub use state::AppState;
+use state::AppState;
 
 /// Builds the gateway: checks the schema is migrated (it never serves an unmigrated
 /// database), connects to Redis and NATS, binds `http.addr`.
@@ -57,15 +69,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let cache = Cache::new(&settings.redis)?;
     let mut registry = Registry::default();
     let bus = Bus::connect(&settings.nats, SERVICE, BusMetrics::register(&mut registry)).await?;
-    let live = live::LiveHub::default();
-    live.register_metrics(&mut registry);
+    let live = live::Live::new(bus.clone());
+    live.hub.register_metrics(&mut registry);
     let state = AppState {
         registry: registry::RegistryPublisher::new(bus.clone()),
         db,
         cache,
         bus,
         live,
-        fleet: fleet::FleetCache::default(),
     };
 
     let background = Background::new();
@@ -94,24 +105,28 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     background.spawn({
         let (state, metrics) = (
             state.clone(),
-            recorder::RecorderMetrics::register(&mut registry),
+            consumers::batches::RecorderMetrics::register(&mut registry),
         );
-        |cancel| recorder::run(state, metrics, cancel)
+        |cancel| consumers::batches::run(state, metrics, cancel)
     });
     background.spawn({
         let state = state.clone();
-        |cancel| probes::run_probes(state, cancel)
+        |cancel| consumers::probes::run(state, cancel)
     });
     background.spawn({
         let state = state.clone();
-        |cancel| notion::run(state, cancel)
+        |cancel| consumers::notion::run(state, cancel)
     });
     background.spawn({
         let state = state.clone();
-        |cancel| probes::run_actions(state, cancel)
+        |cancel| consumers::power_on::run(state, cancel)
     });
     background.spawn({
-        let (bus, hub, fleet) = (state.bus.clone(), state.live.clone(), state.fleet.clone());
+        let (bus, hub, fleet) = (
+            state.bus.clone(),
+            state.live.hub.clone(),
+            state.live.fleet.clone(),
+        );
         |cancel| live::run_fanout(bus, hub, fleet, cancel)
     });
 
@@ -139,7 +154,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         registry,
         background,
         move |cfg| {
-            cfg.app_data(data.clone()).configure(api::mount);
+            cfg.app_data(data.clone()).configure(http::routes::mount);
         },
     )
 }

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                 eprintln!(
                     "Password for {username} (one line, at least {} characters):",
-                    boom_gateway::cli::MIN_PASSWORD_LEN
+                    boom_gateway::passwords::MIN_PASSWORD_LEN
                 );
             }
             let password = read_password(std::io::stdin().lock())?;

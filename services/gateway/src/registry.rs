@@ -8,15 +8,14 @@ use std::time::Duration;
 
 use boom_bus::Bus;
 use boom_bus::async_nats::jetstream::kv;
-use boom_contracts::domain::{DEFAULT_WAKE_PORT, MacAddress};
+use boom_contracts::domain::MacAddress;
 use boom_contracts::messages::{PaperReset, RegistryEntry};
 use boom_db::DbPool;
 use boom_db::models::Photomaton;
-use boom_db::schema::photomatons;
-use diesel::{QueryDsl, SelectableHelper};
-use diesel_async::RunQueryDsl;
 use futures::TryStreamExt;
 use tokio::sync::OnceCell;
+
+use crate::store::photomatons;
 
 #[derive(Debug, Clone)]
 pub struct RegistryPublisher {
@@ -25,7 +24,7 @@ pub struct RegistryPublisher {
 }
 
 /// What the registry says of a booth.
-pub fn entry(booth: &Photomaton) -> RegistryEntry {
+fn entry(booth: &Photomaton) -> RegistryEntry {
     RegistryEntry {
         photomaton_id: booth.id,
         name: booth.name.clone(),
@@ -33,7 +32,7 @@ pub fn entry(booth: &Photomaton) -> RegistryEntry {
         tailscale_ip: booth.tailscale_ip.map(|ip| ip.addr().to_string()),
         router_tailscale_ip: booth.router_tailscale_ip.map(|ip| ip.addr().to_string()),
         mac_address: booth.mac_address.map(|mac| MacAddress(mac).to_string()),
-        wake_target: effective_wake_target(booth),
+        wake_target: photomatons::wake_target(booth),
         agent_key_sha256: booth.agent_key_sha256.clone(),
         paper_reset: booth
             .paper_reset_at
@@ -41,16 +40,6 @@ pub fn entry(booth: &Photomaton) -> RegistryEntry {
             .map(|(at, prints)| PaperReset { at, prints }),
         speed_test_requested_at: booth.speed_test_requested_at,
     }
-}
-
-/// The configured wake target, else the router's Tailscale IP on port 9.
-pub fn effective_wake_target(booth: &Photomaton) -> Option<String> {
-    booth.wake_target.clone().or_else(|| {
-        booth.router_tailscale_ip.map(|ip| match ip.addr() {
-            std::net::IpAddr::V4(v4) => format!("{v4}:{DEFAULT_WAKE_PORT}"),
-            std::net::IpAddr::V6(v6) => format!("[{v6}]:{DEFAULT_WAKE_PORT}"),
-        })
-    })
 }
 
 impl RegistryPublisher {
@@ -99,9 +88,7 @@ impl RegistryPublisher {
     /// Writes every booth and removes entries of booths that no longer exist.
     pub async fn sync_all(&self, db: &DbPool) -> Result<usize, String> {
         let mut conn = db.get().await.map_err(|e| e.to_string())?;
-        let booths: Vec<Photomaton> = photomatons::table
-            .select(Photomaton::as_select())
-            .load(&mut conn)
+        let booths: Vec<Photomaton> = photomatons::all(&mut conn)
             .await
             .map_err(|e| e.to_string())?;
         drop(conn);

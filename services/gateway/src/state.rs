@@ -1,4 +1,4 @@
-//! What every handler may use.
+//! What handlers and consumers share: the pools, the bus, the live fan-out and the registry.
 
 use boom_bus::Bus;
 use boom_cache::Cache;
@@ -6,8 +6,7 @@ use boom_db::{DbConn, DbPool};
 use boom_server::ApiError;
 
 use crate::errors::from_db;
-use crate::fleet::FleetCache;
-use crate::live::LiveHub;
+use crate::live::Live;
 use crate::registry::RegistryPublisher;
 
 #[derive(Clone)]
@@ -15,9 +14,7 @@ pub struct AppState {
     pub db: DbPool,
     pub cache: Cache,
     pub bus: Bus,
-    pub live: LiveHub,
-    /// Every booth's view, serialised once (see [`crate::fleet`]).
-    pub fleet: FleetCache,
+    pub live: Live,
     pub registry: RegistryPublisher,
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use boom_bus::{Bus, RegistryView};
-use boom_cache::{Cache, redis};
+use boom_cache::Cache;
 use boom_config::IngestSettings;
 use boom_contracts::agent::{AgentCommands, AgentSync, AgentSyncAccepted};
 use boom_contracts::messages::{AgentBatchAccepted, MediaStat, RegistryEntry, SpeedTestSample};
@@ -14,7 +14,6 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
-use sha2::{Digest, Sha256};
 
 /// How far in the future a stat may be stamped (booth clocks drift).
 const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::hours(24);
@@ -65,49 +64,24 @@ fn reject(state: &IngestState, reason: &'static str, error: ApiError) -> ApiErro
     error
 }
 
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 async fn rate_limit(state: &IngestState, key_hash: &str) -> Result<(), ApiError> {
-    let key = state.cache.key(&format!(
-        "ratelimit:agent:{}",
-        &key_hash[..16.min(key_hash.len())]
-    ));
-    let result: Result<(u32, i64), ApiError> = async {
-        let mut conn = state
-            .cache
-            .connection()
-            .await
-            .map_err(|_| ApiError::unavailable("rate limiter unavailable"))?;
-        redis::pipe()
-            .atomic()
-            .cmd("INCR")
-            .arg(&key)
-            .cmd("EXPIRE")
-            .arg(&key)
-            .arg(60)
-            .arg("NX")
-            .ignore()
-            .cmd("TTL")
-            .arg(&key)
-            .query_async(&mut conn)
-            .await
-            .map_err(|_| ApiError::unavailable("rate limiter unavailable"))
-    }
-    .await;
-    match result {
-        Ok((count, ttl)) if count > state.limits.rate_limit_per_minute => Err(ApiError::new(
+    let key = format!("agent:{}", &key_hash[..16.min(key_hash.len())]);
+    match state
+        .cache
+        .count_in_window(&key, Duration::from_secs(60))
+        .await
+    {
+        Ok(window) if window.hits > state.limits.rate_limit_per_minute => Err(ApiError::new(
             ErrorCode::RateLimited,
-            format!("too many syncs for this key, retry in {} s", ttl.max(1)),
+            format!(
+                "too many syncs for this key, retry in {} s",
+                window.resets_in_secs
+            ),
         )),
         Ok(_) => Ok(()),
         // Redis down must not stop booths from reporting: the limit is a guard, not a gate.
-        Err(_) => {
-            tracing::warn!("rate limiter unavailable, letting the batch through");
+        Err(error) => {
+            tracing::warn!(%error, "rate limiter unavailable, letting the batch through");
             Ok(())
         }
     }
@@ -207,7 +181,7 @@ pub fn authenticate(
             "the booth registry is not loaded yet, retry shortly",
         ));
     }
-    let key_hash = sha256_hex(key);
+    let key_hash = boom_contracts::keys::sha256_hex(key);
     let booth = state.booths.by_key_hash(&key_hash).ok_or_else(|| {
         reject(
             state,

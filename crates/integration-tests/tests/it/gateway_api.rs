@@ -311,7 +311,7 @@ async fn an_agent_key_is_shown_once_stored_hashed_and_published_to_the_registry(
         serde_json::from_slice(&store.get(id.to_string()).await?.unwrap_or_default())?;
     assert_eq!(
         entry.agent_key_sha256,
-        Some(boom_gateway::auth::sha256_hex(&key))
+        Some(boom_contracts::keys::sha256_hex(&key))
     );
     assert_eq!(
         (

@@ -2,7 +2,7 @@
 
 use boom_cache::redis;
 use boom_contracts::UserRole;
-use boom_gateway::api::endpoints;
+use boom_gateway::endpoints;
 use boom_testkit::TestContext;
 use serde_json::json;
 
@@ -257,7 +257,7 @@ async fn login_attempts_are_rate_limited_per_username() -> anyhow::Result<()> {
     create_user(&ctx, "marie", UserRole::Viewer).await?;
     let app = spawn_gateway(ctx.settings.clone()).await?;
     let client = Client::anonymous(&app);
-    for _ in 0..boom_gateway::account::LOGIN_ATTEMPTS_PER_USERNAME {
+    for _ in 0..boom_gateway::LOGIN_ATTEMPTS_PER_USERNAME {
         let reply = client
             .post(
                 "/api/auth/login",
@@ -285,7 +285,7 @@ async fn login_attempts_are_rate_limited_per_address() -> anyhow::Result<()> {
     let ctx = TestContext::new().await?;
     let app = spawn_gateway(ctx.settings.clone()).await?;
     let client = Client::anonymous(&app);
-    for i in 0..boom_gateway::account::LOGIN_ATTEMPTS_PER_IP {
+    for i in 0..boom_gateway::LOGIN_ATTEMPTS_PER_IP {
         let reply = client
             .post(
                 "/api/auth/login",
@@ -343,7 +343,7 @@ async fn the_role_matrix_holds_on_every_route() -> anyhow::Result<()> {
         );
         for (role, client) in roles {
             let reply = client.send(endpoint.method, &path, body.clone()).await?;
-            let allowed = boom_gateway::auth::rank(role) >= boom_gateway::auth::rank(minimum);
+            let allowed = role.includes(minimum);
             if allowed {
                 assert!(
                     ![401, 403, 500].contains(&reply.status),

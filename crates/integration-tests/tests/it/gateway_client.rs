@@ -133,7 +133,7 @@ pub async fn create_user(ctx: &TestContext, username: &str, role: UserRole) -> a
         .values(NewUser {
             username: username.to_owned(),
             role,
-            password_hash: boom_gateway::cli::hash_password(PASSWORD)?,
+            password_hash: boom_gateway::passwords::hash_password(PASSWORD)?,
         })
         .returning(users::id)
         .get_result(&mut conn)

@@ -182,7 +182,7 @@ async fn a_client_that_stops_reading_does_not_delay_the_others() -> anyhow::Resu
         Ok::<_, anyhow::Error>(received)
     });
     for published in 0..total {
-        while published >= *read.borrow() + boom_gateway::live::CLIENT_QUEUE / 2 {
+        while published >= *read.borrow() + boom_gateway::CLIENT_QUEUE / 2 {
             tokio::time::timeout(Duration::from_secs(20), read.changed()).await??;
         }
         bus.publish(&LiveUpdate {

@@ -4,20 +4,18 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use boom_contracts::{UserId, UserRole};
-use boom_db::models::User;
-use boom_db::schema::users;
+use boom_db::models::{User, UserChanges};
 use boom_server::{ApiError, ErrorCode};
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
-use diesel_async::RunQueryDsl;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{Audit, Who, client_ip};
-use crate::auth::{self, Session, own_origin};
 use crate::errors::OrApi;
+use crate::http::client_ip;
+use crate::http::session::{self, Session, own_origin};
+use crate::passwords::verify_password;
 use crate::state::AppState;
-
-diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+use crate::store::audit::{Actor, Audit};
+use crate::store::users;
 
 /// Attempts per client address, and per username, in [`LOGIN_WINDOW`].
 pub const LOGIN_ATTEMPTS_PER_IP: u32 = 30;
@@ -56,6 +54,25 @@ fn me(user: User, csrf: String) -> Me {
     }
 }
 
+/// One more sign-in attempt under `key`: 429 with the seconds to wait past `max`.
+async fn count_attempt(state: &AppState, key: &str, max: u32) -> Result<(), ApiError> {
+    let window = state
+        .cache
+        .count_in_window(key, LOGIN_WINDOW)
+        .await
+        .or_api()?;
+    if window.hits > max {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "too many attempts, try again in {} s",
+                window.resets_in_secs
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn login(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -74,62 +91,55 @@ pub async fn login(
         ));
     }
     let Login { username, password } = body.into_inner();
-    let ip = client_ip(&request)
+    let ip = client_ip(&request);
+    let address = ip
         .map(|ip| ip.addr().to_string())
         .unwrap_or_else(|| "unknown".to_owned());
-    auth::rate_limit(
+    count_attempt(
         &state,
-        &format!("login-ip:{ip}"),
+        &format!("login-ip:{address}"),
         LOGIN_ATTEMPTS_PER_IP,
-        LOGIN_WINDOW,
     )
     .await?;
     let username_key = format!("login-user:{}", username.to_lowercase());
-    auth::rate_limit(
-        &state,
-        &username_key,
-        LOGIN_ATTEMPTS_PER_USERNAME,
-        LOGIN_WINDOW,
-    )
-    .await?;
+    count_attempt(&state, &username_key, LOGIN_ATTEMPTS_PER_USERNAME).await?;
 
     let mut conn = state.conn().await?;
-    let user: Option<User> = users::table
-        .filter(lower(users::username).eq(username.to_ascii_lowercase()))
-        .select(User::as_select())
-        .first(&mut conn)
+    let user = users::find_by_username(&mut conn, &username)
         .await
-        .optional()
         .or_api()?;
-    let verified =
-        auth::verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let verified = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     let user = match user {
         Some(user) if verified => user,
         found => {
+            let actor = Actor {
+                user_id: found.as_ref().map(|u| u.id),
+                username: Some(username),
+                ip,
+            };
             Audit::new("auth.login_failed", "user", found.as_ref().map(|u| u.id.0))
-                .write(
-                    &mut conn,
-                    &request,
-                    Who::Named(found.map(|u| u.id), &username),
-                )
-                .await?;
+                .write(&mut conn, &actor)
+                .await
+                .or_api()?;
             return Err(ApiError::new(
                 ErrorCode::Unauthorized,
                 "wrong username or password",
             ));
         }
     };
-    auth::reset_rate_limit(&state, &username_key).await?;
-    let (token, record) = auth::open_session(&state, user.id, &user.username, user.role).await?;
+    state.cache.reset_window(&username_key).await.or_api()?;
+    let (token, record) = session::open_session(&state, user.id, &user.username, user.role).await?;
+    let actor = Actor {
+        user_id: Some(user.id),
+        username: Some(user.username.clone()),
+        ip,
+    };
     Audit::new("auth.login", "user", Some(user.id.0))
-        .write(
-            &mut conn,
-            &request,
-            Who::Named(Some(user.id), &user.username),
-        )
-        .await?;
+        .write(&mut conn, &actor)
+        .await
+        .or_api()?;
     Ok(HttpResponse::Ok()
-        .cookie(auth::session_cookie(&request, Some(&token)))
+        .cookie(session::session_cookie(&request, Some(&token)))
         .json(me(user, record.csrf)))
 }
 
@@ -138,14 +148,19 @@ pub async fn logout(
     session: Session,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::close_session(&state, &session).await?;
+    session::close_session(&state, &session).await?;
     let mut conn = state.conn().await?;
     Audit::new("auth.logout", "user", Some(session.user_id().0))
-        .write(&mut conn, &request, Who::Session(&session))
-        .await?;
+        .write(&mut conn, &session.actor(&request))
+        .await
+        .or_api()?;
     Ok(HttpResponse::NoContent()
-        .cookie(auth::session_cookie(&request, None))
+        .cookie(session::session_cookie(&request, None))
         .finish())
+}
+
+fn account_gone() -> ApiError {
+    ApiError::new(ErrorCode::Unauthorized, "this account no longer exists")
 }
 
 pub async fn whoami(
@@ -153,14 +168,10 @@ pub async fn whoami(
     state: web::Data<AppState>,
 ) -> Result<web::Json<Me>, ApiError> {
     let mut conn = state.conn().await?;
-    let user: User = users::table
-        .find(session.user_id())
-        .select(User::as_select())
-        .first(&mut conn)
+    let user = users::find(&mut conn, session.user_id())
         .await
-        .optional()
         .or_api()?
-        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "this account no longer exists"))?;
+        .ok_or_else(account_gone)?;
     Ok(web::Json(me(user, session.record.csrf)))
 }
 
@@ -171,24 +182,29 @@ pub struct UpdateMe {
     pub preferred_language: String,
 }
 
+/// `fr` or `en`: the languages the dashboard speaks.
+pub fn language(language: String) -> Result<String, ApiError> {
+    if language == "fr" || language == "en" {
+        Ok(language)
+    } else {
+        Err(ApiError::unprocessable("preferredLanguage: `fr` or `en`"))
+    }
+}
+
 /// Anyone may choose their own language.
 pub async fn update_me(
     session: Session,
     state: web::Data<AppState>,
     body: web::Json<UpdateMe>,
 ) -> Result<web::Json<Me>, ApiError> {
-    let language = body.into_inner().preferred_language;
-    if language != "fr" && language != "en" {
-        return Err(ApiError::unprocessable("preferredLanguage: `fr` or `en`"));
-    }
+    let changes = UserChanges {
+        preferred_language: Some(language(body.into_inner().preferred_language)?),
+        ..UserChanges::default()
+    };
     let mut conn = state.conn().await?;
-    let user: User = diesel::update(users::table.find(session.user_id()))
-        .set(users::preferred_language.eq(language))
-        .returning(User::as_returning())
-        .get_result(&mut conn)
+    let user = users::update(&mut conn, session.user_id(), &changes)
         .await
-        .optional()
         .or_api()?
-        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "this account no longer exists"))?;
+        .ok_or_else(account_gone)?;
     Ok(web::Json(me(user, session.record.csrf)))
 }

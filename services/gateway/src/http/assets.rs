@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 
-const INDEX: &str = include_str!("../web/index.html");
-const SCRIPT: &str = include_str!("../web/app.js");
-const STYLE: &str = include_str!("../web/app.css");
+const INDEX: &str = include_str!("../../web/index.html");
+const SCRIPT: &str = include_str!("../../web/app.js");
+const STYLE: &str = include_str!("../../web/app.css");
 
 /// A static file, with its ETag and gzip form computed once.
 struct Asset {
@@ -31,7 +31,7 @@ impl Asset {
         Self {
             body,
             content_type,
-            etag: format!("\"{}\"", &crate::auth::sha256_hex(body)[..16]),
+            etag: format!("\"{}\"", &boom_contracts::keys::sha256_hex(body)[..16]),
             gzip,
         }
     }

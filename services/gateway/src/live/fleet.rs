@@ -17,11 +17,9 @@ use std::time::{Duration, Instant};
 
 use boom_contracts::PhotomatonId;
 use boom_contracts::messages::LiveEvent;
-use boom_server::ApiError;
+use boom_db::{DbError, DbPool};
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
-
-use crate::state::AppState;
 
 /// The longest a built fleet is served while no change was heard.
 pub const MAX_AGE: Duration = Duration::from_secs(2);
@@ -113,7 +111,7 @@ impl FleetCache {
     }
 
     /// The current fleet, built now if what was built is stale.
-    pub async fn get(&self, state: &AppState) -> Result<Arc<Fleet>, ApiError> {
+    pub async fn get(&self, db: &DbPool) -> Result<Arc<Fleet>, DbError> {
         let mut slot = self.inner.current.lock().await;
         // Read before the queries: a change committed while they run bumps the generation
         // after its commit, so what is built here is not taken for fresh afterwards.
@@ -125,14 +123,20 @@ impl FleetCache {
             return Ok(fleet.clone());
         }
         *slot = None;
-        let views = crate::photomatons::all_views(state).await?;
+        let mut conn = db.get().await?;
+        let views = crate::store::photomatons::all_views(&mut conn).await?;
+        drop(conn);
         let mut booths = Vec::with_capacity(views.len());
         for view in views {
-            let json =
-                serde_json::to_string(&view).map_err(|e| ApiError::internal(e.to_string()))?;
-            // Serialised once: the frame carries the same bytes as raw JSON.
-            let raw = serde_json::value::RawValue::from_string(json)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+            // Serialised once: the frame carries the same bytes as raw JSON. A view always
+            // serialises (its fields are plain data), so a failure only drops that booth.
+            let Some(raw) = serde_json::to_string(&view)
+                .ok()
+                .and_then(|json| serde_json::value::RawValue::from_string(json).ok())
+            else {
+                tracing::error!(photomaton = %view.id, "booth view not serialisable");
+                continue;
+            };
             booths.push(Entry {
                 id: view.id,
                 frame: crate::live::frame(LiveEvent::PhotomatonUpdated, &*raw),

@@ -21,18 +21,18 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use boom_cache::redis;
+use boom_contracts::keys::sha256_hex;
 use boom_contracts::{UserId, UserRole};
 use boom_server::{ApiError, ErrorCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::errors::OrApi;
 use crate::state::AppState;
+use crate::store::audit::Actor;
 
 pub const SESSION_COOKIE: &str = "boom_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -48,24 +48,9 @@ pub struct SessionRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// How much a role may do: viewers read, installers act on booths, admins manage.
-pub fn rank(role: UserRole) -> u8 {
-    match role {
-        UserRole::Viewer => 1,
-        UserRole::Installer => 2,
-        UserRole::Admin => 3,
-    }
-}
-
+/// A new random 256-bit secret (session tokens, CSRF tokens, agent keys), URL-safe.
 pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-}
-
-pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn session_key(state: &AppState, token_hash: &str) -> String {
@@ -204,7 +189,7 @@ pub struct Session {
 impl Session {
     /// 403 unless the user's role is at least `role`.
     pub fn require(&self, role: UserRole) -> Result<(), ApiError> {
-        if rank(self.record.role) >= rank(role) {
+        if self.record.role.includes(role) {
             Ok(())
         } else {
             Err(ApiError::new(
@@ -216,6 +201,15 @@ impl Session {
 
     pub fn user_id(&self) -> UserId {
         self.record.user_id
+    }
+
+    /// The person behind this session, as the audit log names them.
+    pub fn actor(&self, request: &HttpRequest) -> Actor {
+        Actor {
+            user_id: Some(self.record.user_id),
+            username: Some(self.record.username.clone()),
+            ip: crate::http::client_ip(request),
+        }
     }
 }
 
@@ -308,65 +302,4 @@ impl FromRequest for Session {
             }
         })
     }
-}
-
-/// A fixed-window counter in Redis: 429 with the seconds to wait once `max` is passed.
-pub async fn rate_limit(
-    state: &AppState,
-    key: &str,
-    max: u32,
-    window: Duration,
-) -> Result<(), ApiError> {
-    let mut conn = state.cache.connection().await.or_api()?;
-    let key = state.cache.key(&format!("ratelimit:{key}"));
-    let (count, ttl): (u32, i64) = redis::pipe()
-        .atomic()
-        .cmd("INCR")
-        .arg(&key)
-        .cmd("EXPIRE")
-        .arg(&key)
-        .arg(window.as_secs())
-        .arg("NX")
-        .ignore()
-        .cmd("TTL")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .or_api()?;
-    if count > max {
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            format!("too many attempts, try again in {} s", ttl.max(1)),
-        ));
-    }
-    Ok(())
-}
-
-pub async fn reset_rate_limit(state: &AppState, key: &str) -> Result<(), ApiError> {
-    let mut conn = state.cache.connection().await.or_api()?;
-    let _: () = redis::cmd("DEL")
-        .arg(state.cache.key(&format!("ratelimit:{key}")))
-        .query_async(&mut conn)
-        .await
-        .or_api()?;
-    Ok(())
-}
-
-/// Checks a password against an argon2id PHC string, off the async threads (it costs ~20 ms
-/// of CPU by design). Without a hash (unknown user) it still spends the same time.
-pub async fn verify_password(password: String, hash: Option<String>) -> bool {
-    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3gJ8dOqV9xj3mJ0qYH3l0p9E7lBq8Q8m7Pp1b9uGzVQ";
-    tokio::task::spawn_blocking(move || {
-        let stored = hash.as_deref().unwrap_or(DUMMY);
-        let verified = PasswordHash::new(stored)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false);
-        verified && hash.is_some()
-    })
-    .await
-    .unwrap_or(false)
 }

@@ -1,14 +1,20 @@
 //! The gateway's routes, declared once: each [`Endpoint`] mounts its handler *and* describes
 //! itself (method, path, minimum role, request and response types) for
 //! `GET /api/openapi.json`. A route cannot exist without being documented, and the role
-//! matrix test checks every documented role against the handler's behaviour.
+//! matrix test checks every documented role against the handler's behaviour. The role is
+//! enforced here, by a middleware wrapped around the route, before the body is read: handlers
+//! do not check it again.
 
 use actix_web::{HttpResponse, web};
 use boom_contracts::UserRole;
 use schemars::{JsonSchema, schema_for};
 use serde_json::{Map, Value, json};
 
-use crate::{account, audit, control, events, live, pagination::Page, photomatons, users};
+use crate::http::{
+    account, assets, audit, events, live, notion, paper, photomatons, power_on, speed_tests, users,
+};
+use crate::pagination::Page;
+use crate::store;
 
 type Schema = fn() -> Value;
 
@@ -52,7 +58,7 @@ macro_rules! endpoint {
                 let route = match $role {
                     Some(role) => {
                         route.wrap(actix_web::middleware::from_fn(move |request, next| {
-                            crate::auth::authorize(request, next, role)
+                            crate::http::session::authorize(request, next, role)
                         }))
                     }
                     None => route,
@@ -91,32 +97,32 @@ pub fn endpoints() -> Vec<Endpoint> {
             mount: shared,
         },
         endpoint!(get "/api/openapi.json" => openapi, "This document", None, None, None),
-        endpoint!(get "/" => crate::web::index, "The dashboard", None, None, None),
-        endpoint!(get "/app.js" => crate::web::script, "The dashboard's script", None, None, None),
-        endpoint!(get "/app.css" => crate::web::style, "The dashboard's style sheet", None, None, None),
+        endpoint!(get "/" => assets::index, "The dashboard", None, None, None),
+        endpoint!(get "/app.js" => assets::script, "The dashboard's script", None, None, None),
+        endpoint!(get "/app.css" => assets::style, "The dashboard's style sheet", None, None, None),
         endpoint!(post "/api/auth/login" => account::login, "Sign in: sets the session cookie, answers the user and the CSRF token", None, Some(schema::<account::Login>), Some(schema::<account::Me>)),
         endpoint!(post "/api/auth/logout" => account::logout, "Sign out: ends the session", VIEWER, None, None),
         endpoint!(get "/api/auth/me" => account::whoami, "The signed-in user and the CSRF token", VIEWER, None, Some(schema::<account::Me>)),
         endpoint!(patch "/api/auth/me" => account::update_me, "Choose one's own dashboard language", VIEWER, Some(schema::<account::UpdateMe>), Some(schema::<account::Me>)),
-        endpoint!(get "/api/photomatons" => photomatons::list, "Booths with their live state, by id", VIEWER, None, Some(schema::<Page<photomatons::PhotomatonView>>)),
-        endpoint!(post "/api/photomatons" => photomatons::create, "Register a booth", ADMIN, Some(schema::<photomatons::CreatePhotomaton>), Some(schema::<photomatons::PhotomatonView>)),
-        endpoint!(get "/api/photomatons/{id}" => photomatons::get, "One booth", VIEWER, None, Some(schema::<photomatons::PhotomatonView>)),
-        endpoint!(patch "/api/photomatons/{id}" => photomatons::update, "Edit a booth: name, hostname, IPs, MAC, wake target, paper capacity and thresholds", ADMIN, Some(schema::<photomatons::UpdatePhotomaton>), Some(schema::<photomatons::PhotomatonView>)),
+        endpoint!(get "/api/photomatons" => photomatons::list, "Booths with their live state, by id", VIEWER, None, Some(schema::<Page<store::photomatons::PhotomatonView>>)),
+        endpoint!(post "/api/photomatons" => photomatons::create, "Register a booth", ADMIN, Some(schema::<photomatons::CreatePhotomaton>), Some(schema::<store::photomatons::PhotomatonView>)),
+        endpoint!(get "/api/photomatons/{id}" => photomatons::get, "One booth", VIEWER, None, Some(schema::<store::photomatons::PhotomatonView>)),
+        endpoint!(patch "/api/photomatons/{id}" => photomatons::update, "Edit a booth: name, hostname, IPs, MAC, wake target, paper capacity and thresholds", ADMIN, Some(schema::<photomatons::UpdatePhotomaton>), Some(schema::<store::photomatons::PhotomatonView>)),
         endpoint!(delete "/api/photomatons/{id}" => photomatons::delete, "Remove a booth", ADMIN, None, None),
         endpoint!(post "/api/photomatons/{id}/api-key" => photomatons::rotate_api_key, "New agent key, shown once (the previous one stops working)", ADMIN, None, Some(schema::<photomatons::ApiKey>)),
-        endpoint!(post "/api/photomatons/{id}/paper-reset" => photomatons::paper_reset, "A new paper roll", INSTALLER, Some(schema::<photomatons::PaperReset>), Some(schema::<photomatons::PhotomatonView>)),
-        endpoint!(post "/api/photomatons/{id}/speedtests" => photomatons::request_speed_test, "Ask the booth's agent for a speed test now (it polls ingest: the result follows within about a minute)", INSTALLER, None, Some(schema::<photomatons::PhotomatonView>)),
-        endpoint!(get "/api/photomatons/{id}/paper-levels" => photomatons::paper_levels, "A booth's paper level at each change, newest first", VIEWER, None, Some(schema::<Page<photomatons::PaperLevelView>>)),
-        endpoint!(get "/api/photomatons/{id}/speedtests" => photomatons::speed_tests, "Speed tests of a booth, newest first", VIEWER, None, Some(schema::<Page<photomatons::SpeedTestView>>)),
-        endpoint!(get "/api/events" => events::list, "Events, newest first, optionally by status (ACTIVE, COMPLETED, ARCHIVED)", VIEWER, None, Some(schema::<Page<events::EventView>>)),
-        endpoint!(get "/api/events/{id}" => events::get, "One event with totals per media type and booth, and media per hour", VIEWER, None, Some(schema::<events::EventDetail>)),
-        endpoint!(get "/api/audit-logs" => audit::list, "The audit log, newest first; filter by userId, action, from, to", ADMIN, None, Some(schema::<Page<audit::AuditLogView>>)),
-        endpoint!(get "/api/users" => users::list, "Users", ADMIN, None, Some(schema::<Page<users::UserView>>)),
-        endpoint!(post "/api/users" => users::create, "Create a user", ADMIN, Some(schema::<users::CreateUser>), Some(schema::<users::UserView>)),
-        endpoint!(patch "/api/users/{id}" => users::update, "Edit a user (a new role or password ends their sessions)", ADMIN, Some(schema::<users::UpdateUser>), Some(schema::<users::UserView>)),
+        endpoint!(post "/api/photomatons/{id}/paper-reset" => paper::reset, "A new paper roll", INSTALLER, Some(schema::<paper::PaperReset>), Some(schema::<store::photomatons::PhotomatonView>)),
+        endpoint!(post "/api/photomatons/{id}/speedtests" => speed_tests::request, "Ask the booth's agent for a speed test now (it polls ingest: the result follows within about a minute)", INSTALLER, None, Some(schema::<store::photomatons::PhotomatonView>)),
+        endpoint!(get "/api/photomatons/{id}/paper-levels" => paper::levels, "A booth's paper level at each change, newest first", VIEWER, None, Some(schema::<Page<store::paper::PaperLevelView>>)),
+        endpoint!(get "/api/photomatons/{id}/speedtests" => speed_tests::list, "Speed tests of a booth, newest first", VIEWER, None, Some(schema::<Page<store::speed_tests::SpeedTestView>>)),
+        endpoint!(get "/api/events" => events::list, "Events, newest first, optionally by status (ACTIVE, COMPLETED, ARCHIVED)", VIEWER, None, Some(schema::<Page<store::events::EventView>>)),
+        endpoint!(get "/api/events/{id}" => events::get, "One event with totals per media type and booth, and media per hour", VIEWER, None, Some(schema::<store::events::EventDetail>)),
+        endpoint!(get "/api/audit-logs" => audit::list, "The audit log, newest first; filter by userId, action, from, to", ADMIN, None, Some(schema::<Page<store::audit::AuditLogView>>)),
+        endpoint!(get "/api/users" => users::list, "Users", ADMIN, None, Some(schema::<Page<store::users::UserView>>)),
+        endpoint!(post "/api/users" => users::create, "Create a user", ADMIN, Some(schema::<users::CreateUser>), Some(schema::<store::users::UserView>)),
+        endpoint!(patch "/api/users/{id}" => users::update, "Edit a user (a new role or password ends their sessions)", ADMIN, Some(schema::<users::UpdateUser>), Some(schema::<store::users::UserView>)),
         endpoint!(delete "/api/users/{id}" => users::delete, "Delete a user and end their sessions", ADMIN, None, None),
-        endpoint!(post "/api/notion/sync" => control::notion_sync, "Sync Notion now and answer the summary", INSTALLER, None, Some(schema::<boom_contracts::NotionSyncSummary>)),
-        endpoint!(post "/api/webhooks/action" => control::action, "Act on a booth (power_on) through photomaton-control", INSTALLER, Some(schema::<control::ActionRequest>), Some(schema::<boom_contracts::ControlReply>)),
+        endpoint!(post "/api/notion/sync" => notion::sync, "Sync Notion now and answer the summary", INSTALLER, None, Some(schema::<boom_contracts::NotionSyncSummary>)),
+        endpoint!(post "/api/webhooks/action" => power_on::action, "Act on a booth (power_on) through photomaton-control", INSTALLER, Some(schema::<power_on::ActionRequest>), Some(schema::<boom_contracts::ControlReply>)),
         endpoint!(get "/ws" => live::websocket, "WebSocket: booth states, then photomaton:updated, events:updated, photomaton:action", VIEWER, None, None),
     ]
 }
@@ -189,7 +195,7 @@ pub fn document() -> Value {
         "components": {
             "schemas": components,
             "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE,
+                "session": {"type": "apiKey", "in": "cookie", "name": crate::http::session::SESSION_COOKIE,
                     "description": "Mutating requests also need the X-CSRF-Token header from /api/auth/login or /api/auth/me, and the gateway's own Origin."}
             },
         },

@@ -1,0 +1,164 @@
+//! The recorder: agent batches accepted by stats-ingest (STATS stream, durable consumer
+//! `gateway-recorder`, shared by every gateway instance), committed in groups of up to
+//! [`MAX_GROUP`] by [`store::batches::record`](crate::store::batches::record), acked after
+//! the commit, then the booths and events they changed are pushed to browsers.
+
+use boom_contracts::StreamKind;
+use boom_contracts::messages::AgentBatchAccepted;
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tokio_util::sync::CancellationToken;
+
+use crate::consumers::{transient, until_cancelled};
+use crate::state::AppState;
+use crate::store::batches::{self, Recorded};
+use crate::store::events;
+
+/// Batches committed in one transaction at most.
+pub const MAX_GROUP: usize = 256;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BoothLabels {
+    hostname: String,
+}
+
+/// `boom_recorder_batches_total{outcome=recorded|duplicate}`, `boom_recorder_lag_seconds`
+/// (ingest to commit), `boom_agent_backlog{hostname}`.
+#[derive(Debug, Clone)]
+pub struct RecorderMetrics {
+    batches: Family<OutcomeLabels, Counter>,
+    lag: Histogram,
+    backlog: Family<BoothLabels, Gauge>,
+}
+
+impl RecorderMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self {
+            batches: Family::default(),
+            lag: Histogram::new(exponential_buckets(0.001, 2.0, 20)),
+            backlog: Family::default(),
+        };
+        registry.register(
+            "boom_recorder_batches",
+            "Agent batches handled by the recorder",
+            metrics.batches.clone(),
+        );
+        registry.register(
+            "boom_recorder_lag_seconds",
+            "From ingest to commit",
+            metrics.lag.clone(),
+        );
+        registry.register(
+            "boom_agent_backlog",
+            "Events an agent still had buffered",
+            metrics.backlog.clone(),
+        );
+        metrics
+    }
+
+    /// What a committed group tells: the lag of each batch, each agent's backlog, the
+    /// batches recorded and the duplicates skipped.
+    fn observe(&self, received: Vec<Received>, recorded: &Recorded) {
+        let now = Utc::now();
+        for Received {
+            at,
+            hostname,
+            backlog,
+        } in received
+        {
+            self.lag
+                .observe((now - at).num_microseconds().unwrap_or(0) as f64 / 1e6);
+            if let Some(backlog) = backlog {
+                self.backlog
+                    .get_or_create(&BoothLabels { hostname })
+                    .set(backlog);
+            }
+        }
+        for (outcome, n) in [
+            ("recorded", recorded.batches),
+            ("duplicate", recorded.duplicates),
+        ] {
+            self.batches
+                .get_or_create(&OutcomeLabels { outcome })
+                .inc_by(n as u64);
+        }
+    }
+}
+
+/// What the metrics keep of a batch once the group is handed to the store.
+struct Received {
+    at: DateTime<Utc>,
+    hostname: String,
+    backlog: Option<i64>,
+}
+
+/// Records one group of batches: commit, metrics, live push.
+async fn handle(
+    state: &AppState,
+    metrics: &RecorderMetrics,
+    group: Vec<AgentBatchAccepted>,
+) -> Result<(), boom_bus::HandleError> {
+    let received: Vec<Received> = group
+        .iter()
+        .map(|b| Received {
+            at: b.received_at,
+            hostname: b.hostname.clone(),
+            backlog: b.backlog,
+        })
+        .collect();
+    let mut conn = state.db.get().await.map_err(transient)?;
+    let recorded = batches::record(&mut conn, group).await.map_err(transient)?;
+    drop(conn);
+    metrics.observe(received, &recorded);
+    announce(state, &recorded).await;
+    Ok(())
+}
+
+/// Pushes the committed booths and events to browsers.
+async fn announce(state: &AppState, recorded: &Recorded) {
+    if recorded.booths.is_empty() {
+        return;
+    }
+    let ids: Vec<_> = recorded.booths.iter().copied().collect();
+    state.live.photomatons(&state.db, &ids).await;
+    let Ok(mut conn) = state.db.get().await else {
+        return;
+    };
+    let event_ids: Vec<_> = recorded.events.iter().copied().collect();
+    if let Ok(changed) = events::by_ids(&mut conn, &event_ids).await {
+        state.live.events(changed).await;
+    }
+}
+
+/// Runs the recorder until `cancel`.
+pub async fn run(state: AppState, metrics: RecorderMetrics, cancel: CancellationToken) {
+    until_cancelled("gateway-recorder", cancel, |cancel| {
+        let (state, metrics) = (state.clone(), metrics.clone());
+        async move {
+            state
+                .bus
+                .consume_groups(
+                    StreamKind::Stats,
+                    StreamKind::Stats.gateway_consumer(),
+                    MAX_GROUP,
+                    |group: Vec<AgentBatchAccepted>| {
+                        let (state, metrics) = (state.clone(), metrics.clone());
+                        async move { handle(&state, &metrics, group).await }
+                    },
+                    cancel,
+                )
+                .await
+        }
+    })
+    .await;
+}

@@ -1,0 +1,40 @@
+//! What the gateway takes from the bus and commits: agent batches ([`batches`], the
+//! recorder), probe reports ([`probes`]), power-on outcomes ([`power_on`]) and Notion's
+//! events ([`notion`]). Each is a durable JetStream consumer shared by every gateway
+//! instance; a message is acked only after its commit, then what changed is pushed live.
+//!
+//! Consumers call the store and the live fan-out, never an HTTP module.
+
+pub(crate) mod batches;
+pub(crate) mod notion;
+pub(crate) mod power_on;
+pub(crate) mod probes;
+
+use std::future::Future;
+use std::time::Duration;
+
+use boom_bus::{BusError, HandleError};
+use tokio_util::sync::CancellationToken;
+
+/// Keeps a consumer running until `cancel`: `consume` returns when NATS cannot be reached
+/// (or the consumer not created yet); it is started again a second later.
+pub async fn until_cancelled<F, Fut>(name: &'static str, cancel: CancellationToken, consume: F)
+where
+    F: Fn(CancellationToken) -> Fut,
+    Fut: Future<Output = Result<(), BusError>>,
+{
+    while !cancel.is_cancelled() {
+        if let Err(error) = consume(cancel.clone()).await {
+            tracing::warn!(%error, consumer = name, "cannot consume yet, retrying");
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+}
+
+/// A storage failure while handling a message: retried later (nak with backoff).
+pub fn transient(error: impl std::fmt::Display) -> HandleError {
+    HandleError::Transient(error.to_string())
+}

@@ -1,0 +1,51 @@
+//! Connectivity reports from photomaton-control (PROBES stream, durable consumer
+//! `gateway-probes`): the booth's router and PC state, and `last_seen`.
+
+use boom_bus::HandleError;
+use boom_contracts::StreamKind;
+use boom_contracts::messages::PhotomatonProbed;
+use tokio_util::sync::CancellationToken;
+
+use crate::consumers::{transient, until_cancelled};
+use crate::state::AppState;
+use crate::store::photomatons;
+
+/// Applies one connectivity report, then pushes the booth's view.
+pub async fn apply(state: &AppState, probe: PhotomatonProbed) -> Result<(), HandleError> {
+    let mut conn = state.db.get().await.map_err(transient)?;
+    let updated = photomatons::set_connectivity(
+        &mut conn,
+        probe.photomaton_id,
+        probe.router_connected,
+        probe.pc_connected,
+    )
+    .await
+    .map_err(transient)?;
+    drop(conn);
+    // A booth deleted meanwhile: nothing to update.
+    if let Some(booth) = updated {
+        state.live.photomatons(&state.db, &[booth.id]).await;
+    }
+    Ok(())
+}
+
+pub async fn run(state: AppState, cancel: CancellationToken) {
+    until_cancelled("gateway-probes", cancel, |cancel| {
+        let state = state.clone();
+        async move {
+            state
+                .bus
+                .consume(
+                    StreamKind::Probes,
+                    StreamKind::Probes.gateway_consumer(),
+                    |probe: PhotomatonProbed| {
+                        let state = state.clone();
+                        async move { apply(&state, probe).await }
+                    },
+                    cancel,
+                )
+                .await
+        }
+    })
+    .await;
+}

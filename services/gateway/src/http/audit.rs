@@ -1,0 +1,48 @@
+//! `GET /api/audit-logs` (admins): the audit log, newest first, filtered by user, action
+//! and time.
+
+use actix_web::web;
+use boom_server::ApiError;
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::errors::OrApi;
+use crate::pagination::{Page, PageQuery, page};
+use crate::state::AppState;
+use crate::store::audit::{self, AuditFilter, AuditLogView};
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditQuery {
+    pub user_id: Option<i32>,
+    /// Exact action (`auth.login`), or a prefix ending with `.` (`photomaton.`).
+    pub action: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<AuditQuery>,
+) -> Result<web::Json<Page<AuditLogView>>, ApiError> {
+    let query = query.into_inner();
+    let paging = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let (limit, after) = (paging.limit()?, paging.after()?);
+    let filter = AuditFilter {
+        user_id: query.user_id,
+        action: query.action,
+        from: query.from,
+        to: query.to,
+    };
+    let mut conn = state.conn().await?;
+    let rows = audit::list(&mut conn, filter, limit, after)
+        .await
+        .or_api()?;
+    Ok(web::Json(page(rows, limit, |a| a.id.0, AuditLogView::from)))
+}

@@ -1,0 +1,29 @@
+//! The gateway over HTTP: the route table ([`routes`], which also documents every route for
+//! `GET /api/openapi.json`), sessions and roles ([`session`]), the dashboard's files
+//! ([`assets`]), the WebSocket ([`live`]) and one module of handlers per resource.
+//!
+//! A handler parses, calls the store (or the bus), then announces what changed. Which role a
+//! route needs is said once, in the route table, and enforced before the handler runs.
+
+pub(crate) mod account;
+pub(crate) mod assets;
+pub(crate) mod audit;
+pub(crate) mod events;
+pub(crate) mod live;
+pub(crate) mod notion;
+pub(crate) mod paper;
+pub(crate) mod photomatons;
+pub(crate) mod power_on;
+pub(crate) mod routes;
+pub(crate) mod session;
+pub(crate) mod speed_tests;
+pub(crate) mod users;
+
+use actix_web::HttpRequest;
+
+/// The client's address as the gateway saw it (the peer, not a header anyone can forge).
+pub fn client_ip(request: &HttpRequest) -> Option<ipnet::IpNet> {
+    request
+        .peer_addr()
+        .map(|addr| ipnet::IpNet::from(addr.ip()))
+}

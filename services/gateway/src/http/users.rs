@@ -1,0 +1,163 @@
+//! `/api/users`: the people who sign in (admins only). Changing a user's role or password,
+//! or deleting them, ends their sessions at once.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use boom_contracts::{UserId, UserRole};
+use boom_db::models::{NewUser, UserChanges};
+use boom_server::{ApiError, ErrorCode};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::errors::OrApi;
+use crate::http::account::language;
+use crate::http::session::{Session, revoke_user_sessions};
+use crate::pagination::{Page, PageQuery, page};
+use crate::passwords::{MIN_PASSWORD_LEN, hash_password};
+use crate::state::AppState;
+use crate::store::audit::Audit;
+use crate::store::users::{self, UserView};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateUser {
+    pub username: String,
+    pub password: String,
+    pub role: UserRole,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateUser {
+    pub role: Option<UserRole>,
+    pub password: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// `fr` or `en`.
+    pub preferred_language: Option<String>,
+}
+
+fn password_hash(password: &str) -> Result<String, ApiError> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(ApiError::unprocessable(format!(
+            "password: at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    hash_password(password).map_err(ApiError::internal)
+}
+
+fn no_such_user(id: UserId) -> ApiError {
+    ApiError::not_found(format!("no user {id}"))
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<Page<UserView>>, ApiError> {
+    let (limit, after) = (query.limit()?, query.after()?);
+    let mut conn = state.conn().await?;
+    let rows = users::list(&mut conn, limit, after).await.or_api()?;
+    Ok(web::Json(page(
+        rows,
+        limit,
+        |u| i64::from(u.id.0),
+        UserView::from,
+    )))
+}
+
+pub async fn create(
+    request: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    body: web::Json<CreateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let CreateUser {
+        username,
+        password,
+        role,
+    } = body.into_inner();
+    let password_hash = password_hash(&password)?;
+    let mut conn = state.conn().await?;
+    let new = NewUser {
+        username: username.clone(),
+        role,
+        password_hash,
+    };
+    let user = users::insert(&mut conn, new).await.map_err(|e| match e {
+        e if boom_db::is_unique_violation(&e) => ApiError::new(
+            ErrorCode::Conflict,
+            format!("a user named `{username}` exists"),
+        ),
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::CheckViolation,
+            _,
+        ) => ApiError::unprocessable("username: 2 to 64 letters, digits, `.`, `_` or `-`"),
+        other => crate::errors::from_diesel(other),
+    })?;
+    Audit::new("user.create", "user", Some(user.id.0))
+        .details(json!({"username": user.username, "role": user.role}))
+        .write(&mut conn, &session.actor(&request))
+        .await
+        .or_api()?;
+    Ok(HttpResponse::Created().json(UserView::from(user)))
+}
+
+pub async fn update(
+    request: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    id: web::Path<i32>,
+    body: web::Json<UpdateUser>,
+) -> Result<web::Json<UserView>, ApiError> {
+    let id = UserId(*id);
+    let body = body.into_inner();
+    let revoke = body.role.is_some() || body.password.is_some();
+    let changes = UserChanges {
+        preferred_language: body.preferred_language.map(language).transpose()?,
+        email: body.email.map(|e| Some(e).filter(|e| !e.is_empty())),
+        name: body.name.map(|n| Some(n).filter(|n| !n.is_empty())),
+        role: body.role,
+        password_hash: body.password.as_deref().map(password_hash).transpose()?,
+    };
+    let mut conn = state.conn().await?;
+    let user = users::update(&mut conn, id, &changes)
+        .await
+        .or_api()?
+        .ok_or_else(|| no_such_user(id))?;
+    if revoke {
+        revoke_user_sessions(&state, id).await?;
+    }
+    Audit::new("user.update", "user", Some(id.0))
+        .details(json!({"role": changes.role, "passwordChanged": changes.password_hash.is_some()}))
+        .write(&mut conn, &session.actor(&request))
+        .await
+        .or_api()?;
+    Ok(web::Json(UserView::from(user)))
+}
+
+pub async fn delete(
+    request: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    let id = UserId(*id);
+    if id == session.user_id() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "you cannot delete your own account",
+        ));
+    }
+    let mut conn = state.conn().await?;
+    let username = users::delete(&mut conn, id)
+        .await
+        .or_api()?
+        .ok_or_else(|| no_such_user(id))?;
+    revoke_user_sessions(&state, id).await?;
+    Audit::new("user.delete", "user", Some(id.0))
+        .details(json!({"username": username}))
+        .write(&mut conn, &session.actor(&request))
+        .await
+        .or_api()?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,47 @@
+//! Hears every instance's live updates on the core NATS subject and hands them to this
+//! instance's hub; each one that can change a booth's view invalidates this instance's fleet.
+
+use std::time::Duration;
+
+use boom_bus::Bus;
+use boom_contracts::messages::{BusMessage, LiveUpdate};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::live::{FleetCache, LiveHub};
+
+/// Hears every instance's live updates and hands them to this instance's hub, until `cancel`;
+/// each one that can change a booth's view invalidates this instance's fleet.
+pub async fn run_fanout(bus: Bus, hub: LiveHub, fleet: FleetCache, cancel: CancellationToken) {
+    let subject = LiveUpdate::subject(bus.namespace());
+    loop {
+        let subscription = tokio::select! {
+            () = cancel.cancelled() => return,
+            s = bus.client().subscribe(subject.clone()) => s,
+        };
+        let mut subscription = match subscription {
+            Ok(s) => s,
+            Err(error) => {
+                tracing::warn!(%error, "live subscription failed, retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        loop {
+            let message = tokio::select! {
+                () = cancel.cancelled() => return,
+                m = subscription.next() => m,
+            };
+            let Some(message) = message else { break };
+            match serde_json::from_slice::<LiveUpdate>(&message.payload) {
+                Ok(update) => {
+                    if FleetCache::changes_views(update.event) {
+                        fleet.invalidate();
+                    }
+                    hub.dispatch(&update);
+                }
+                Err(error) => tracing::warn!(%error, "undecodable live update ignored"),
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Live updates to browsers, across every gateway instance.
+//!
+//! After a commit, the instance that made it publishes a [`LiveUpdate`] on the core NATS
+//! subject `<prefix>.gateway.live.update` ([`Live::publish`]). Every instance hears it
+//! ([`fanout`]) and hands it to its own [`LiveHub`], which queues one shared frame to each of
+//! its WebSocket clients; views of booths are served from the [`FleetCache`], which every
+//! view-changing update invalidates.
+
+mod fanout;
+mod fleet;
+mod hub;
+
+use boom_bus::Bus;
+use boom_contracts::PhotomatonId;
+use boom_contracts::messages::{LiveEvent, LiveUpdate};
+use boom_db::DbPool;
+use boom_db::models::Event;
+use serde_json::json;
+
+pub use fanout::run_fanout;
+pub use fleet::FleetCache;
+pub use hub::{CLIENT_QUEUE, LiveHub, PING_INTERVAL, frame};
+
+use crate::store::events::EventView;
+use crate::store::photomatons::{self, PhotomatonView};
+
+/// Publishes this instance's committed changes to every instance's browsers.
+#[derive(Debug, Clone)]
+pub struct Live {
+    bus: Bus,
+    /// This instance's WebSocket clients.
+    pub hub: LiveHub,
+    /// Every booth's view, serialised once (see [`FleetCache`]).
+    pub fleet: FleetCache,
+}
+
+impl Live {
+    pub fn new(bus: Bus) -> Self {
+        Self {
+            bus,
+            hub: LiveHub::default(),
+            fleet: FleetCache::default(),
+        }
+    }
+
+    /// Publishes a committed change for every gateway instance's clients. A failure is
+    /// logged: the change is committed, and browsers refetch state when they reconnect.
+    pub async fn publish(
+        &self,
+        event: LiveEvent,
+        photomaton_id: Option<PhotomatonId>,
+        data: serde_json::Value,
+    ) {
+        // Before the publish: a read that follows this write must not be served the old fleet.
+        if FleetCache::changes_views(event) {
+            self.fleet.invalidate();
+        }
+        if let Err(error) = self
+            .bus
+            .publish(&LiveUpdate {
+                event,
+                photomaton_id,
+                data,
+            })
+            .await
+        {
+            tracing::warn!(%error, "live update not published");
+        }
+    }
+
+    /// A booth's new view.
+    pub async fn photomaton(&self, view: &PhotomatonView) {
+        self.publish(LiveEvent::PhotomatonUpdated, Some(view.id), json!(view))
+            .await;
+    }
+
+    /// A booth that was deleted.
+    pub async fn photomaton_deleted(&self, id: PhotomatonId) {
+        self.publish(
+            LiveEvent::PhotomatonUpdated,
+            Some(id),
+            json!({"id": id, "deleted": true}),
+        )
+        .await;
+    }
+
+    /// The current view of each of `ids`, after a change committed by a consumer (recorder,
+    /// probes, Notion). A failure is logged, never an error.
+    pub async fn photomatons(&self, db: &DbPool, ids: &[PhotomatonId]) {
+        if ids.is_empty() {
+            return;
+        }
+        let loaded = async {
+            let mut conn = db.get().await.map_err(boom_db::DbError::from)?;
+            photomatons::views_of(&mut conn, ids)
+                .await
+                .map_err(boom_db::DbError::from)
+        }
+        .await;
+        match loaded {
+            Ok(views) => {
+                for view in views {
+                    self.photomaton(&view).await;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "booth views not published"),
+        }
+    }
+
+    /// Events that changed (the booth's card shows its current event too: callers that
+    /// change which event is current also publish the booth).
+    pub async fn events(&self, events: Vec<Event>) {
+        for event in events {
+            let booth = event.photomaton_id;
+            self.publish(
+                LiveEvent::EventsUpdated,
+                booth,
+                json!(EventView::from(event)),
+            )
+            .await;
+        }
+    }
+}

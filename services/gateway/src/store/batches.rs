@@ -1,0 +1,273 @@
+//! Batches: what an agent sends in one `POST /api/agent/sync`, accepted by stats-ingest and
+//! recorded here exactly once. [`record`] commits a group of batches in one transaction, in
+//! named steps: lock the booths ([`paper::lock_resets`]), keep the batches not recorded yet
+//! ([`dedupe`]), write their media and speed tests, add them to the day's and the events'
+//! totals, and move each booth's last contact and paper level.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use boom_contracts::messages::AgentBatchAccepted;
+use boom_contracts::{EventId, PhotomatonId};
+use boom_db::models::{IngestBatch, NewPhoto, NewSpeedTest};
+use boom_db::schema::ingest_batches;
+use chrono::{DateTime, Utc};
+use diesel::result::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::store::events::{self, Calendar};
+use crate::store::paper::{self, PaperUpdate};
+use crate::store::photomatons;
+use crate::store::speed_tests;
+use crate::store::totals::Totals;
+
+/// What one commit did, for the live push.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub batches: usize,
+    pub duplicates: usize,
+    pub booths: HashSet<PhotomatonId>,
+    pub events: HashSet<EventId>,
+}
+
+/// Commits a group of batches in one transaction; a batch already recorded is skipped.
+pub async fn record(
+    conn: &mut AsyncPgConnection,
+    group: Vec<AgentBatchAccepted>,
+) -> QueryResult<Recorded> {
+    conn.transaction(async move |conn| record_in(conn, group).await)
+        .await
+}
+
+async fn record_in(
+    conn: &mut AsyncPgConnection,
+    group: Vec<AgentBatchAccepted>,
+) -> QueryResult<Recorded> {
+    let ids: Vec<PhotomatonId> = distinct(group.iter().map(|b| b.photomaton_id));
+    let resets = paper::lock_resets(conn, &ids).await?;
+    let mut recorded = Recorded::default();
+    let batches = dedupe(conn, group, &resets, &mut recorded).await?;
+    if batches.is_empty() {
+        return Ok(recorded);
+    }
+    let booths: Vec<PhotomatonId> = distinct(batches.iter().map(|b| b.photomaton_id));
+    recorded.booths.extend(booths.iter().copied());
+
+    let calendars = events::active_calendars(conn, &booths).await?;
+    let (media, per_event) = media_rows(&batches, &calendars);
+    insert_media(conn, &media).await?;
+    speed_tests::insert(conn, &speed_test_rows(&batches)).await?;
+    add_daily_totals(conn, &media).await?;
+    for (event, totals) in &per_event {
+        events::add_totals(conn, *event, totals).await?;
+        recorded.events.insert(*event);
+    }
+    for booth in booths {
+        let mine: Vec<&AgentBatchAccepted> = batches
+            .iter()
+            .filter(|b| b.photomaton_id == booth)
+            .collect();
+        // The booth's latest batch speaks for its state (the last one received wins a tie).
+        let Some(latest) = mine.iter().copied().reduce(|newest, b| {
+            if b.received_at >= newest.received_at {
+                b
+            } else {
+                newest
+            }
+        }) else {
+            continue;
+        };
+        photomatons::set_agent_heard(conn, booth, latest.backlog, latest.agent_version.clone())
+            .await?;
+        let reset = resets.get(&booth).copied().flatten();
+        paper::apply(conn, booth, PaperUpdate::decide(latest, reset), &mine).await?;
+    }
+    Ok(recorded)
+}
+
+fn distinct(ids: impl Iterator<Item = PhotomatonId>) -> Vec<PhotomatonId> {
+    ids.collect::<HashSet<_>>().into_iter().collect()
+}
+
+/// Keeps the batches never recorded before: one `ingest_batches` row per (booth, batch id),
+/// inserted or found there already (a duplicate, whatever redelivered it). Batches of a
+/// booth deleted meanwhile have nowhere to go and are dropped.
+async fn dedupe(
+    conn: &mut AsyncPgConnection,
+    group: Vec<AgentBatchAccepted>,
+    existing_booths: &HashMap<PhotomatonId, Option<DateTime<Utc>>>,
+    recorded: &mut Recorded,
+) -> QueryResult<Vec<AgentBatchAccepted>> {
+    let mut seen = HashSet::new();
+    let candidates: Vec<AgentBatchAccepted> = group
+        .into_iter()
+        .filter(|b| {
+            if !existing_booths.contains_key(&b.photomaton_id) {
+                tracing::warn!(photomaton = %b.photomaton_id, batch = %b.batch_id, "batch of a deleted photomaton dropped");
+                return false;
+            }
+            seen.insert((b.photomaton_id, b.batch_id))
+        })
+        .collect();
+    let rows: Vec<IngestBatch> = candidates
+        .iter()
+        .map(|b| IngestBatch {
+            photomaton_id: b.photomaton_id,
+            batch_id: b.batch_id,
+            media_count: i32::try_from(b.stats.len()).unwrap_or(i32::MAX),
+            received_at: b.received_at,
+        })
+        .collect();
+    let fresh: HashSet<(PhotomatonId, uuid::Uuid)> = diesel::insert_into(ingest_batches::table)
+        .values(&rows)
+        .on_conflict_do_nothing()
+        .returning((ingest_batches::photomaton_id, ingest_batches::batch_id))
+        .get_results(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let (batches, duplicates): (Vec<_>, Vec<_>) = candidates
+        .into_iter()
+        .partition(|b| fresh.contains(&(b.photomaton_id, b.batch_id)));
+    recorded.duplicates = duplicates.len();
+    recorded.batches = batches.len();
+    Ok(batches)
+}
+
+/// The media rows of `batches`, each attributed to its booth's event (if any), and the
+/// totals this adds to each event.
+fn media_rows(
+    batches: &[AgentBatchAccepted],
+    calendars: &HashMap<PhotomatonId, Calendar>,
+) -> (Vec<NewPhoto>, BTreeMap<EventId, Totals>) {
+    let mut media = Vec::new();
+    let mut per_event: BTreeMap<EventId, Totals> = BTreeMap::new();
+    for batch in batches {
+        let calendar = calendars.get(&batch.photomaton_id);
+        for stat in &batch.stats {
+            let event = calendar.and_then(|c| events::event_at(c, stat.timestamp));
+            if let Some(event) = event {
+                per_event
+                    .entry(event)
+                    .or_default()
+                    .add(stat.media_type, i64::from(stat.count));
+            }
+            media.push(NewPhoto {
+                event_id: event,
+                photomaton_id: batch.photomaton_id,
+                batch_id: Some(batch.batch_id),
+                media_type: stat.media_type,
+                count: stat.count,
+                timestamp: stat.timestamp,
+                metadata: None,
+            });
+        }
+    }
+    (media, per_event)
+}
+
+fn speed_test_rows(batches: &[AgentBatchAccepted]) -> Vec<NewSpeedTest> {
+    batches
+        .iter()
+        .filter_map(|batch| {
+            batch.speedtest.as_ref().map(|test| NewSpeedTest {
+                photomaton_id: batch.photomaton_id,
+                download_speed: test.download,
+                upload_speed: test.upload,
+                ping: test.ping,
+                created_at: batch.received_at,
+            })
+        })
+        .collect()
+}
+
+/// Writes the media rows with one `INSERT … SELECT FROM unnest(…)`: six array parameters
+/// whatever the number of rows, where a multi-row `VALUES` takes seven parameters per row
+/// (and PostgreSQL parses and plans each of them).
+async fn insert_media(conn: &mut AsyncPgConnection, media: &[NewPhoto]) -> QueryResult<usize> {
+    use diesel::sql_types::{Array, Integer, Nullable, Timestamptz, Uuid};
+    if media.is_empty() {
+        return Ok(0);
+    }
+    let n = media.len();
+    let (mut events, mut booths, mut batches) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut types, mut counts, mut times) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for m in media {
+        events.push(m.event_id.map(|e| e.0));
+        booths.push(m.photomaton_id.0);
+        batches.push(m.batch_id);
+        types.push(m.media_type);
+        counts.push(m.count);
+        times.push(m.timestamp);
+    }
+    diesel::sql_query(
+        "INSERT INTO photos (event_id, photomaton_id, batch_id, media_type, count, \"timestamp\") \
+         SELECT * FROM unnest($1::integer[], $2::integer[], $3::uuid[], $4::media_type[], $5::integer[], $6::timestamptz[])",
+    )
+    .bind::<Array<Nullable<Integer>>, _>(events)
+    .bind::<Array<Integer>, _>(booths)
+    .bind::<Array<Nullable<Uuid>>, _>(batches)
+    .bind::<Array<boom_contracts::vocabulary::sql::MediaType>, _>(types)
+    .bind::<Array<Integer>, _>(counts)
+    .bind::<Array<Timestamptz>, _>(times)
+    .execute(conn)
+    .await
+}
+
+/// Adds the media to `photomaton_daily_totals`. They are summed per booth and UTC hour here
+/// (a handful of rows per batch); PostgreSQL turns each hour into the company's day (Paris
+/// changes offset on whole hours, so an hour never straddles two days).
+async fn add_daily_totals(conn: &mut AsyncPgConnection, media: &[NewPhoto]) -> QueryResult<()> {
+    use diesel::sql_types::{Array, BigInt, Integer, Timestamptz};
+    let mut hours: BTreeMap<(PhotomatonId, i64), Totals> = BTreeMap::new();
+    for m in media {
+        let hour = m.timestamp.timestamp().div_euclid(3600);
+        hours
+            .entry((m.photomaton_id, hour))
+            .or_default()
+            .add(m.media_type, i64::from(m.count));
+    }
+    if hours.is_empty() {
+        return Ok(());
+    }
+    let (mut booths, mut starts) = (Vec::new(), Vec::new());
+    let (mut sessions, mut photos, mut prints, mut digital, mut gifs) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for ((booth, hour), totals) in hours {
+        booths.push(booth.0);
+        starts.push(DateTime::from_timestamp(hour * 3600, 0).unwrap_or_default());
+        sessions.push(totals.sessions);
+        photos.push(totals.photos);
+        prints.push(totals.prints);
+        digital.push(totals.digital);
+        gifs.push(totals.gifs);
+    }
+    diesel::sql_query(
+        "INSERT INTO photomaton_daily_totals (photomaton_id, day, sessions, photos, prints, digital, gifs) \
+         SELECT b, (h AT TIME ZONE 'Europe/Paris')::date, sum(s), sum(p), sum(pr), sum(d), sum(g) \
+         FROM unnest($1, $2, $3, $4, $5, $6, $7) AS t(b, h, s, p, pr, d, g) GROUP BY 1, 2 \
+         ON CONFLICT (photomaton_id, day) DO UPDATE SET \
+           sessions = photomaton_daily_totals.sessions + excluded.sessions, \
+           photos = photomaton_daily_totals.photos + excluded.photos, \
+           prints = photomaton_daily_totals.prints + excluded.prints, \
+           digital = photomaton_daily_totals.digital + excluded.digital, \
+           gifs = photomaton_daily_totals.gifs + excluded.gifs",
+    )
+    .bind::<Array<Integer>, _>(booths)
+    .bind::<Array<Timestamptz>, _>(starts)
+    .bind::<Array<BigInt>, _>(sessions)
+    .bind::<Array<BigInt>, _>(photos)
+    .bind::<Array<BigInt>, _>(prints)
+    .bind::<Array<BigInt>, _>(digital)
+    .bind::<Array<BigInt>, _>(gifs)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

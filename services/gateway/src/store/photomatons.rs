@@ -1,0 +1,346 @@
+//! Photomatons (booths): their rows and the view the dashboard shows of each — live state,
+//! paper against the thresholds, current event, today's media, latest speed test.
+//!
+//! Every view is built by [`views`], for one booth or the whole fleet, in four queries
+//! whatever the number of booths.
+
+use std::collections::HashMap;
+
+use boom_contracts::domain::{DEFAULT_WAKE_PORT, MacAddress};
+use boom_contracts::{EventId, EventStatus, PhotomatonId};
+use boom_db::models::{Event, NewPhotomaton, Photomaton, PhotomatonChanges, SpeedTest};
+use boom_db::schema::{events, photomatons, speed_tests};
+use chrono::{DateTime, Utc};
+use diesel::result::QueryResult;
+use diesel::{
+    ExpressionMethods, OptionalExtension, PgSortExpressionMethods, QueryDsl, QueryableByName,
+    SelectableHelper,
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::store::paper::PaperState;
+use crate::store::speed_tests::SpeedTestView;
+use crate::store::totals::Totals;
+
+/// The event a booth is working, as its card shows it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSummary {
+    pub id: EventId,
+    pub client_name: String,
+    pub event_type: Option<String>,
+    pub album_name: Option<String>,
+    pub event_date: Option<DateTime<Utc>>,
+}
+
+/// A booth as the API and the WebSocket show it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhotomatonView {
+    pub id: PhotomatonId,
+    pub name: String,
+    pub hostname: String,
+    pub tailscale_ip: Option<String>,
+    pub router_tailscale_ip: Option<String>,
+    pub mac_address: Option<String>,
+    /// Where the magic packet goes: the configured target, else the router's IP, port 9.
+    pub wake_target: Option<String>,
+    pub router_connected: bool,
+    pub pc_connected: bool,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub paper_capacity: i32,
+    pub remaining_prints: i32,
+    pub warning_threshold: i32,
+    pub critical_threshold: i32,
+    pub paper_state: PaperState,
+    pub last_print_update: Option<DateTime<Utc>>,
+    /// The last new roll declared on the dashboard.
+    pub paper_reset_at: Option<DateTime<Utc>>,
+    /// The last time an installer asked for a speed test.
+    pub speed_test_requested_at: Option<DateTime<Utc>>,
+    /// Events the agent still had buffered, and its version, as of its last batch.
+    pub agent_backlog: Option<i64>,
+    pub agent_version: Option<String>,
+    pub has_agent_key: bool,
+    pub agent_key_created_at: Option<DateTime<Utc>>,
+    pub current_event: Option<EventSummary>,
+    /// Media made since midnight (company time, Europe/Paris), event or not.
+    pub today: Totals,
+    pub latest_speed_test: Option<SpeedTestView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where the magic packet for `booth` goes: its configured wake target, else its router's
+/// Tailscale IP on port 9.
+pub fn wake_target(booth: &Photomaton) -> Option<String> {
+    booth.wake_target.clone().or_else(|| {
+        booth.router_tailscale_ip.map(|ip| match ip.addr() {
+            std::net::IpAddr::V4(v4) => format!("{v4}:{DEFAULT_WAKE_PORT}"),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]:{DEFAULT_WAKE_PORT}"),
+        })
+    })
+}
+
+fn view(
+    booth: Photomaton,
+    event: Option<&Event>,
+    speed_test: Option<SpeedTest>,
+    today: Totals,
+) -> PhotomatonView {
+    PhotomatonView {
+        today,
+        wake_target: wake_target(&booth),
+        paper_state: PaperState::of(&booth),
+        id: booth.id,
+        name: booth.name,
+        hostname: booth.hostname,
+        tailscale_ip: booth.tailscale_ip.map(|ip| ip.addr().to_string()),
+        router_tailscale_ip: booth.router_tailscale_ip.map(|ip| ip.addr().to_string()),
+        mac_address: booth.mac_address.map(|m| MacAddress(m).to_string()),
+        router_connected: booth.router_connected,
+        pc_connected: booth.pc_connected,
+        last_seen: booth.last_seen,
+        paper_capacity: booth.paper_capacity,
+        remaining_prints: booth.remaining_prints,
+        warning_threshold: booth.warning_threshold,
+        critical_threshold: booth.critical_threshold,
+        last_print_update: booth.last_print_update,
+        paper_reset_at: booth.paper_reset_at,
+        speed_test_requested_at: booth.speed_test_requested_at,
+        agent_backlog: booth.agent_backlog,
+        agent_version: booth.agent_version,
+        has_agent_key: booth.agent_key_sha256.is_some(),
+        agent_key_created_at: booth.agent_key_created_at,
+        current_event: event.map(|e| EventSummary {
+            id: e.id,
+            client_name: e.client_name.clone(),
+            event_type: e.event_type.clone(),
+            album_name: e.album_name.clone(),
+            event_date: e.event_date,
+        }),
+        latest_speed_test: speed_test.map(Into::into),
+        created_at: booth.created_at,
+        updated_at: booth.updated_at,
+    }
+}
+
+/// A booth's media of today, from `photomaton_daily_totals`.
+#[derive(QueryableByName)]
+struct TodayRow {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    photomaton_id: PhotomatonId,
+    #[diesel(embed)]
+    totals: Totals,
+}
+
+/// Views of `booths` with their current event, latest speed test and today's media: three
+/// queries in all.
+pub async fn views(
+    conn: &mut AsyncPgConnection,
+    booths: Vec<Photomaton>,
+) -> QueryResult<Vec<PhotomatonView>> {
+    let ids: Vec<PhotomatonId> = booths.iter().map(|b| b.id).collect();
+    let active: Vec<Event> = events::table
+        .filter(events::status.eq(EventStatus::Active))
+        .filter(events::photomaton_id.eq_any(&ids))
+        .order((events::event_date.desc().nulls_last(), events::id.desc()))
+        .select(Event::as_select())
+        .load(conn)
+        .await?;
+    let mut current: HashMap<PhotomatonId, Event> = HashMap::new();
+    for event in active {
+        if let Some(booth) = event.photomaton_id {
+            current.entry(booth).or_insert(event);
+        }
+    }
+    let latest: Vec<SpeedTest> = speed_tests::table
+        .filter(speed_tests::photomaton_id.eq_any(&ids))
+        .distinct_on(speed_tests::photomaton_id)
+        .order((speed_tests::photomaton_id, speed_tests::created_at.desc()))
+        .select(SpeedTest::as_select())
+        .load(conn)
+        .await?;
+    let mut speed_tests: HashMap<PhotomatonId, SpeedTest> =
+        latest.into_iter().map(|t| (t.photomaton_id, t)).collect();
+    let counts: Vec<TodayRow> = diesel::sql_query(
+        "SELECT photomaton_id, sessions, photos, prints, digital, gifs FROM photomaton_daily_totals \
+         WHERE photomaton_id = ANY($1) AND day = (now() AT TIME ZONE 'Europe/Paris')::date",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(ids.iter().map(|id| id.0).collect::<Vec<_>>())
+    .load(conn)
+    .await?;
+    let mut today: HashMap<PhotomatonId, Totals> = counts
+        .into_iter()
+        .map(|r| (r.photomaton_id, r.totals))
+        .collect();
+    Ok(booths
+        .into_iter()
+        .map(|b| {
+            let (event, speed_test) = (current.get(&b.id), speed_tests.remove(&b.id));
+            let counts = today.remove(&b.id).unwrap_or_default();
+            view(b, event, speed_test, counts)
+        })
+        .collect())
+}
+
+/// The view of one booth.
+pub async fn view_of(
+    conn: &mut AsyncPgConnection,
+    booth: Photomaton,
+) -> QueryResult<PhotomatonView> {
+    views(conn, vec![booth])
+        .await?
+        .pop()
+        .ok_or(diesel::result::Error::NotFound)
+}
+
+/// The views of `ids` (those that still exist).
+pub async fn views_of(
+    conn: &mut AsyncPgConnection,
+    ids: &[PhotomatonId],
+) -> QueryResult<Vec<PhotomatonView>> {
+    let booths: Vec<Photomaton> = photomatons::table
+        .filter(photomatons::id.eq_any(ids))
+        .select(Photomaton::as_select())
+        .load(conn)
+        .await?;
+    views(conn, booths).await
+}
+
+/// Every booth's view, by id.
+pub async fn all_views(conn: &mut AsyncPgConnection) -> QueryResult<Vec<PhotomatonView>> {
+    let booths: Vec<Photomaton> = photomatons::table
+        .order(photomatons::id)
+        .select(Photomaton::as_select())
+        .load(conn)
+        .await?;
+    views(conn, booths).await
+}
+
+/// Every booth's row, for the registry.
+pub async fn all(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Photomaton>> {
+    photomatons::table
+        .select(Photomaton::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    id: PhotomatonId,
+) -> QueryResult<Option<Photomaton>> {
+    photomatons::table
+        .find(id)
+        .select(Photomaton::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn exists(conn: &mut AsyncPgConnection, id: PhotomatonId) -> QueryResult<bool> {
+    let found: Option<PhotomatonId> = photomatons::table
+        .find(id)
+        .select(photomatons::id)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(found.is_some())
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPhotomaton) -> QueryResult<Photomaton> {
+    diesel::insert_into(photomatons::table)
+        .values(new)
+        .returning(Photomaton::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Applies `changes` (none: the booth as it is); `None` when there is no such booth.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: PhotomatonId,
+    changes: &PhotomatonChanges,
+) -> QueryResult<Option<Photomaton>> {
+    if changes.is_empty() {
+        return find(conn, id).await;
+    }
+    diesel::update(photomatons::table.find(id))
+        .set(changes)
+        .returning(Photomaton::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Deletes a booth; its hostname, or `None` when there was no such booth.
+pub async fn delete(conn: &mut AsyncPgConnection, id: PhotomatonId) -> QueryResult<Option<String>> {
+    diesel::delete(photomatons::table.find(id))
+        .returning(photomatons::hostname)
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Replaces the booth's agent key by the one hashing to `key_sha256`.
+pub async fn set_agent_key(
+    conn: &mut AsyncPgConnection,
+    id: PhotomatonId,
+    key_sha256: String,
+) -> QueryResult<Option<Photomaton>> {
+    let changes = PhotomatonChanges {
+        agent_key_sha256: Some(Some(key_sha256)),
+        agent_key_created_at: Some(Some(Utc::now())),
+        ..PhotomatonChanges::default()
+    };
+    update(conn, id, &changes).await
+}
+
+/// A connectivity report from the probes: `last_seen` moves only when something answered,
+/// and never backwards.
+pub async fn set_connectivity(
+    conn: &mut AsyncPgConnection,
+    id: PhotomatonId,
+    router_connected: bool,
+    pc_connected: bool,
+) -> QueryResult<Option<Photomaton>> {
+    let seen = router_connected || pc_connected;
+    diesel::update(photomatons::table.find(id))
+        .set((
+            photomatons::router_connected.eq(router_connected),
+            photomatons::pc_connected.eq(pc_connected),
+            photomatons::last_seen.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >(if seen {
+                "greatest(last_seen, now())"
+            } else {
+                "last_seen"
+            })),
+        ))
+        .returning(Photomaton::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// The agent was heard from (a batch): `last_seen`, its backlog and version.
+pub async fn set_agent_heard(
+    conn: &mut AsyncPgConnection,
+    id: PhotomatonId,
+    backlog: Option<i64>,
+    version: Option<String>,
+) -> QueryResult<()> {
+    diesel::update(photomatons::table.find(id))
+        .set((
+            photomatons::last_seen.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("greatest(last_seen, now())")),
+            photomatons::agent_backlog.eq(backlog),
+            photomatons::agent_version.eq(version),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
