@@ -1,0 +1,267 @@
+//! Scenario 2: live fan-out of the gateway's WebSocket, beside a bare tokio-tungstenite
+//! broadcast server and the original design's Node.js Socket.IO server, at the same rate to
+//! the same number of clients.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+
+use crate::harness::{Service, Session, free_port, percentile, rss, usage};
+use crate::profile::Profile;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn clients(url: &str, cookie: Option<&str>, n: usize) -> anyhow::Result<Vec<Socket>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut sockets = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut request = url.into_client_request()?;
+        if let Some(cookie) = cookie {
+            request.headers_mut().insert("cookie", cookie.parse()?);
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .with_context(|| format!("WebSocket client {i} of {n} to {url}"))?;
+        sockets.push(socket);
+    }
+    Ok(sockets)
+}
+
+/// Reads frames carrying `sentAt` (µs since epoch) until `until`; returns latencies (ms).
+fn listen(sockets: Vec<Socket>, until: Instant) -> Vec<tokio::task::JoinHandle<Vec<f32>>> {
+    sockets
+        .into_iter()
+        .map(|mut socket| {
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while let Ok(Some(Ok(message))) =
+                    tokio::time::timeout_at(until.into(), socket.next()).await
+                {
+                    if let tokio_tungstenite::tungstenite::Message::Text(text) = message
+                        && let Some(start) = text.find("\"sentAt\":")
+                    {
+                        let digits: String = text[start + 9..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_digit())
+                            .collect();
+                        if let Ok(sent) = digits.parse::<i64>() {
+                            latencies.push(
+                                ((chrono::Utc::now().timestamp_micros() - sent) as f32) / 1000.0,
+                            );
+                        }
+                    }
+                }
+                latencies
+            })
+        })
+        .collect()
+}
+
+async fn bare_server(port: u16) -> anyhow::Result<tokio::sync::broadcast::Sender<Arc<str>>> {
+    let (sender, _) = tokio::sync::broadcast::channel::<Arc<str>>(1024);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let tx = sender.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let mut rx = tx.subscribe();
+            tokio::spawn(async move {
+                let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                while let Ok(frame) = rx.recv().await {
+                    if socket
+                        .send(tokio_tungstenite::tungstenite::Message::text(
+                            frame.to_string(),
+                        ))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok(sender)
+}
+
+fn summarize(latencies: Vec<Vec<f32>>, seconds: f64) -> (f64, f64, f64, usize) {
+    let received: usize = latencies.iter().map(Vec::len).sum();
+    let mut all: Vec<f64> = latencies.into_iter().flatten().map(f64::from).collect();
+    (
+        received as f64 / seconds,
+        percentile(&mut all, 0.5),
+        percentile(&mut all, 0.99),
+        received,
+    )
+}
+
+pub(crate) async fn run(
+    ctx: &boom_testkit::TestContext,
+    session: &Session,
+    gateway: &Service,
+    n: usize,
+    seconds: u64,
+) -> anyhow::Result<Value> {
+    let rate = 100u64;
+    let expected = n as u64 * rate * seconds;
+    let bus = boom_bus::Bus::connect(&ctx.settings.nats, "bench", boom_bus::BusMetrics::default())
+        .await?;
+    let rss_before = rss(gateway.child.id());
+    let sockets = clients(
+        &format!("ws://127.0.0.1:{}/ws", gateway.port),
+        Some(&session.cookie),
+        n,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_connected = rss(gateway.child.id());
+    let until = Instant::now() + Duration::from_secs(seconds + 3);
+    let readers = listen(sockets, until);
+    let profile = Profile::start("fanout");
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / rate));
+    let end = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < end {
+        tick.tick().await;
+        let data =
+            json!({"sentAt": chrono::Utc::now().timestamp_micros(), "padding": "booth update"});
+        bus.publish(&boom_contracts::LiveUpdate {
+            event: boom_contracts::messages::LiveEvent::EventsUpdated,
+            photomaton_id: None,
+            data,
+        })
+        .await?;
+    }
+    let rss_peak = usage(gateway.child.id()).1;
+    let profile = profile.map(|p| {
+        p.finish(&[
+            (gateway.child.id(), "gateway"),
+            (std::process::id(), "clients (bench)"),
+        ])
+    });
+    let mut results = Vec::new();
+    for reader in readers {
+        results.push(reader.await?);
+    }
+    let (ours, p50, p99, received) = summarize(results, seconds as f64);
+
+    let port = free_port()?;
+    let sender = bare_server(port).await?;
+    let sockets = clients(&format!("ws://127.0.0.1:{port}"), None, n).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let readers = listen(sockets, Instant::now() + Duration::from_secs(seconds + 3));
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / rate));
+    let end = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < end {
+        tick.tick().await;
+        let frame = json!({"event": "events:updated", "data": {"sentAt": chrono::Utc::now().timestamp_micros(), "padding": "booth update"}}).to_string();
+        let _ = sender.send(frame.into());
+    }
+    let mut results = Vec::new();
+    for reader in readers {
+        results.push(reader.await?);
+    }
+    let (bare, bare_p50, bare_p99, bare_received) = summarize(results, seconds as f64);
+    let peer = socketio_peer(n, rate, seconds)
+        .await
+        .unwrap_or_else(|error| json!({"error": format!("{error:#}")}));
+    let peer_ratio = ours / peer["framesPerSecond"].as_f64().unwrap_or(0.0).max(1.0);
+    Ok(json!({
+        "scenario": "fanout", "clients": n, "updatesPerSecond": rate,
+        "oursFramesPerSecond": ours, "bareFramesPerSecond": bare, "ratio": ours / bare.max(1.0),
+        "latencyMs": {"p50": p50, "p99": p99}, "bareLatencyMs": {"p50": bare_p50, "p99": bare_p99},
+        "dropped": expected.saturating_sub(received as u64), "bareDropped": expected.saturating_sub(bare_received as u64),
+        "gatewayRssKiB": {"idle": rss_before, "connected": rss_connected, "peak": rss_peak},
+        "socketIo": peer, "ratioToSocketIo": peer_ratio,
+        "profile": profile,
+    }))
+}
+
+/// The original design's choice, measured beside ours: a Node.js Socket.IO server
+/// (`crates/bench/socketio/server.js`) broadcasting the same frames at the same rate to `n`
+/// socket.io-client connections in a second Node.js process (`clients.js`).
+async fn socketio_peer(n: usize, rate: u64, seconds: u64) -> anyhow::Result<Value> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("socketio");
+    if !dir.join("node_modules/socket.io").exists() {
+        bail!(
+            "the Socket.IO peer is not installed: run through `just bench` (scripts/bench-tools.sh)"
+        );
+    }
+    let port = free_port()?;
+    let mut server = tokio::process::Command::new("node")
+        .arg("server.js")
+        .args([port.to_string(), rate.to_string(), seconds.to_string()])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("node not found: run through `just bench`")?;
+    let server_pid = server.id().context("server pid")?;
+    let mut server_out = BufReader::new(server.stdout.take().context("server stdout")?).lines();
+    let mut server_in = server.stdin.take().context("server stdin")?;
+    let line = tokio::time::timeout(Duration::from_secs(20), server_out.next_line()).await;
+    if !matches!(line, Ok(Ok(Some(ref l))) if l == "listening") {
+        bail!("the Socket.IO server did not start: {line:?}");
+    }
+    let rss_idle = rss(server_pid);
+    let mut clients = tokio::process::Command::new("node")
+        .arg("clients.js")
+        .args([
+            format!("http://127.0.0.1:{port}"),
+            n.to_string(),
+            seconds.to_string(),
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let clients_pid = clients.id().context("clients pid")?;
+    let mut clients_out = BufReader::new(clients.stdout.take().context("clients stdout")?).lines();
+    let line = tokio::time::timeout(Duration::from_secs(120), clients_out.next_line()).await;
+    if !matches!(line, Ok(Ok(Some(ref l))) if l == "ready") {
+        bail!("the Socket.IO clients did not connect: {line:?}");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_connected = rss(server_pid);
+    let profile = Profile::start("fanout-socketio");
+    server_in.write_all(b"start\n").await?;
+    let done = tokio::time::timeout(Duration::from_secs(seconds + 30), server_out.next_line())
+        .await??
+        .unwrap_or_default();
+    let emitted: u64 = done
+        .strip_prefix("done ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let summary = tokio::time::timeout(Duration::from_secs(seconds + 30), clients_out.next_line())
+        .await??
+        .unwrap_or_default();
+    let profile = profile.map(|p| {
+        p.finish(&[
+            (server_pid, "Socket.IO server (node)"),
+            (clients_pid, "Socket.IO clients (node)"),
+        ])
+    });
+    let peak = usage(server_pid).1;
+    drop(server_in);
+    let _ = server.wait().await;
+    let _ = clients.wait().await;
+    let summary: Value = serde_json::from_str(&summary)
+        .with_context(|| format!("the Socket.IO clients answered {summary:?}"))?;
+    let received = summary["received"].as_u64().unwrap_or(0);
+    Ok(json!({
+        "framesPerSecond": received as f64 / seconds as f64,
+        "latencyMs": {"p50": summary["p50"], "p99": summary["p99"]},
+        "broadcasts": emitted,
+        "dropped": (emitted * n as u64).saturating_sub(received),
+        "serverRssKiB": {"idle": rss_idle, "connected": rss_connected, "peak": peak},
+        "profile": profile,
+    }))
+}

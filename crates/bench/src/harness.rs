@@ -1,0 +1,175 @@
+//! What every scenario stands on: starting the services as child processes and waiting for
+//! them, reading a process's CPU and memory from `/proc`, a logged-in dashboard session,
+//! direct SQL on the test database, and percentiles.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+pub(crate) fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index.min(samples.len() - 1)]
+}
+
+/// CPU seconds and peak resident memory (KiB) of a process.
+pub(crate) fn usage(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (cpu, peak)
+}
+
+pub(crate) fn rss(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+pub(crate) struct Service {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe.parent().context("no target dir")?.join(name);
+    if !path.exists() {
+        bail!("{} missing: run through `just bench`", path.display());
+    }
+    Ok(path)
+}
+
+pub(crate) fn start(name: &str, env: &[(String, String)], port: u16) -> anyhow::Result<Service> {
+    let child = Command::new(binary(name)?)
+        .env_clear()
+        .envs(env.iter().cloned())
+        .env("BOOM__HTTP__ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    Ok(Service { child, port })
+}
+
+pub(crate) fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+pub(crate) async fn wait_healthy(port: u16) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http
+            .get(format!("http://127.0.0.1:{port}/api/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("service on {port} never healthy")
+}
+
+pub(crate) struct Session {
+    base: String,
+    http: reqwest::Client,
+    pub(crate) cookie: String,
+    csrf: String,
+}
+
+impl Session {
+    pub(crate) async fn login(base: &str, password: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::new();
+        let response = http
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"username": "bench", "password": password}))
+            .send()
+            .await?;
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_default()
+            .to_owned();
+        let me: Value = response.json().await?;
+        Ok(Self {
+            base: base.to_owned(),
+            http,
+            cookie,
+            csrf: me["csrfToken"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    pub(crate) async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("origin", &self.base)
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await?;
+        Ok(response.json().await?)
+    }
+}
+
+pub(crate) async fn sql(ctx: &boom_testkit::TestContext, statement: &str) -> anyhow::Result<()> {
+    use diesel_async::SimpleAsyncConnection;
+    ctx.connection().await?.batch_execute(statement).await?;
+    Ok(())
+}
+
+pub(crate) async fn count(ctx: &boom_testkit::TestContext, query: &str) -> anyhow::Result<i64> {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = ctx.connection().await?;
+    Ok(diesel::sql_query(query).get_result::<N>(&mut conn).await?.n)
+}

@@ -1,0 +1,220 @@
+//! Scenario 1: ingest end to end (agents' HTTP batches → stats-ingest → NATS → gateway →
+//! PostgreSQL), beside COPY of as many rows into the same table; also exactly-once and the
+//! latency from POST to commit at a moderate rate.
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use crate::harness::{Service, Session, count, percentile, usage};
+use crate::profile::Profile;
+
+pub(crate) async fn run(
+    ctx: &boom_testkit::TestContext,
+    session: &Session,
+    ingest: &Service,
+    gateway: &Service,
+    seconds: u64,
+    quick: bool,
+) -> anyhow::Result<Value> {
+    let booths = if quick { 4 } else { 16 };
+    let lines = 200;
+    let mut keys = Vec::new();
+    for i in 0..booths {
+        let hostname = format!("bench-{i:03}");
+        let booth = session
+            .post(
+                "/api/photomatons",
+                json!({"name": hostname, "hostname": hostname}),
+            )
+            .await?;
+        let key = session
+            .post(
+                &format!("/api/photomatons/{}/api-key", booth["id"]),
+                json!({}),
+            )
+            .await?["apiKey"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        keys.push((hostname, key));
+    }
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{}/api/agent/sync", ingest.port);
+    for (_, key) in &keys {
+        for _ in 0..100 {
+            if http
+                .post(&url)
+                .bearer_auth(key)
+                .json(&json!({}))
+                .send()
+                .await?
+                .status()
+                .as_u16()
+                == 422
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let (ingest_cpu0, _) = usage(ingest.child.id());
+    let (gateway_cpu0, _) = usage(gateway.child.id());
+    let sent = Arc::new(AtomicU64::new(0));
+    let profile = Profile::start("ingest");
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for (hostname, key) in keys.clone() {
+        let (http, url, sent) = (http.clone(), url.clone(), sent.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let now = chrono::Utc::now().to_rfc3339();
+                let stats: Vec<Value> = (0..lines)
+                    .map(|_| json!({"type": "print", "count": 1, "timestamp": now}))
+                    .collect();
+                let body =
+                    json!({"batchId": uuid::Uuid::new_v4(), "hostname": hostname, "stats": stats});
+                match http.post(&url).bearer_auth(&key).json(&body).send().await {
+                    Ok(r) if r.status().as_u16() == 202 => {
+                        sent.fetch_add(lines as u64, Ordering::Relaxed);
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    let sent_rows = sent.load(Ordering::Relaxed) as i64;
+    loop {
+        // One row per committed batch, not per line: polling must not load the database
+        // under test (a count(*) of photos every 50 ms was a fifth of PostgreSQL's time).
+        let committed = count(
+            ctx,
+            "SELECT coalesce(sum(media_count), 0)::bigint AS n FROM ingest_batches",
+        )
+        .await?;
+        if committed >= sent_rows || started.elapsed() > Duration::from_secs(seconds + 120) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let profile = profile.map(|p| {
+        p.finish(&[
+            (gateway.child.id(), "gateway"),
+            (ingest.child.id(), "stats-ingest"),
+            (std::process::id(), "agents (bench)"),
+        ])
+    });
+    let committed = count(
+        ctx,
+        "SELECT coalesce(sum(count), 0)::bigint AS n FROM photos",
+    )
+    .await?;
+    let rows = count(ctx, "SELECT count(*) AS n FROM photos").await?;
+    let (ingest_cpu1, ingest_peak) = usage(ingest.child.id());
+    let (gateway_cpu1, gateway_peak) = usage(gateway.child.id());
+    let ours = rows as f64 / elapsed;
+
+    // Latency at a moderate fixed rate: 20 batches per second of 10 lines.
+    let mut sends = HashMap::new();
+    let rate_end = Instant::now() + Duration::from_secs(seconds.min(5));
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let mut i = 0;
+    while Instant::now() < rate_end {
+        tick.tick().await;
+        let (hostname, key) = &keys[i % keys.len()];
+        i += 1;
+        let id = uuid::Uuid::new_v4();
+        let now = chrono::Utc::now();
+        let stats: Vec<Value> = (0..10)
+            .map(|_| json!({"type": "photo", "count": 1, "timestamp": now.to_rfc3339()}))
+            .collect();
+        let (http, url, key, hostname) = (http.clone(), url.clone(), key.clone(), hostname.clone());
+        sends.insert(id, now);
+        tokio::spawn(async move {
+            http.post(&url)
+                .bearer_auth(&key)
+                .json(&json!({"batchId": id, "hostname": hostname, "stats": stats}))
+                .send()
+                .await
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut latencies = Vec::new();
+    {
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            batch_id: uuid::Uuid,
+            #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+            committed_at: chrono::DateTime<chrono::Utc>,
+        }
+        let ids: Vec<uuid::Uuid> = sends.keys().copied().collect();
+        let mut conn = ctx.connection().await?;
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT batch_id, committed_at FROM ingest_batches WHERE batch_id = ANY($1)",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+        .load(&mut conn)
+        .await?;
+        for row in rows {
+            if let Some(sent_at) = sends.get(&row.batch_id) {
+                latencies.push(
+                    (row.committed_at - *sent_at)
+                        .num_microseconds()
+                        .unwrap_or(0) as f64
+                        / 1000.0,
+                );
+            }
+        }
+    }
+    let delivered = latencies.len();
+    let (p50, p99) = (
+        percentile(&mut latencies, 0.5),
+        percentile(&mut latencies, 0.99),
+    );
+
+    // The limit: COPY of as many rows into the same table.
+    let booth_id = count(ctx, "SELECT min(id)::bigint AS n FROM photomatons").await?;
+    let now = chrono::Utc::now().to_rfc3339();
+    let mut csv = String::with_capacity(rows as usize * 48);
+    for _ in 0..rows {
+        csv.push_str(&format!("{booth_id},PRINT,1,{now}\n"));
+    }
+    let copy_started = Instant::now();
+    let mut psql = Command::new("psql")
+        .arg(ctx.database_url())
+        .args(["-q", "-c", "\\copy photos (photomaton_id, media_type, count, \"timestamp\") FROM STDIN WITH (FORMAT csv)"])
+        .stdin(Stdio::piped())
+        .spawn()?;
+    {
+        use std::io::Write;
+        psql.stdin
+            .take()
+            .context("psql stdin")?
+            .write_all(csv.as_bytes())?;
+    }
+    psql.wait()?;
+    let copy_rate = rows as f64 / copy_started.elapsed().as_secs_f64();
+
+    Ok(json!({
+        "scenario": "ingest",
+        "sentEvents": sent_rows, "committedEvents": committed, "lost": (sent_rows - committed).max(0), "doubleCounted": (committed - sent_rows).max(0),
+        "oursRowsPerSecond": ours, "copyRowsPerSecond": copy_rate, "ratio": ours / copy_rate,
+        "latencyMs": {"p50": p50, "p99": p99, "batches": delivered, "rate": "20 batches/s of 10 lines"},
+        "ingest": {"cpuSeconds": ingest_cpu1 - ingest_cpu0, "peakRssKiB": ingest_peak},
+        "gateway": {"cpuSeconds": gateway_cpu1 - gateway_cpu0, "peakRssKiB": gateway_peak},
+        "agents": booths, "linesPerBatch": lines,
+        "profile": profile,
+    }))
+}

@@ -1,0 +1,179 @@
+//! The report: `target/bench/report.json` with every figure, and `docs/benchmarks.md` with the
+//! comparison table, the hand-written notes and each scenario's profile.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::Args;
+
+pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let meta = json!({"date": chrono::Utc::now().to_rfc3339(), "commit": commit, "cores": cores, "memory": memory, "quick": args.quick});
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::create_dir_all(root.join("target/bench"))?;
+    std::fs::write(
+        root.join("target/bench/report.json"),
+        serde_json::to_string_pretty(&json!({"machine": meta, "scenarios": results}))?,
+    )?;
+    let find = |name: &str| {
+        results
+            .iter()
+            .find(|r| r["scenario"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let (i, f, a, p) = (find("ingest"), find("fanout"), find("api"), find("probing"));
+    let num = |v: &Value| {
+        v.as_f64()
+            .map(|x| {
+                if x >= 100.0 {
+                    format!("{x:.0}")
+                } else {
+                    format!("{x:.2}")
+                }
+            })
+            .unwrap_or_else(|| "—".into())
+    };
+    let pct = |v: &Value| {
+        v.as_f64()
+            .map(|x| format!("{:.0} %", x * 100.0))
+            .unwrap_or_else(|| "—".into())
+    };
+    let table = format!(
+        "| scenario | LE BOOM | reference | ratio | target (SPEC §6) |
+|---|---|---|---|---|
+| ingest, end to end (rows/s) | {} | COPY {} | {} | ≥ 50 % |
+| ingest latency POST→commit (ms, p50 / p99, 20 batches/s) | {} / {} | — | — | — |
+| ingest exactly-once (lost / double) | {} / {} | — | — | 0 / 0 |
+| fan-out, {} clients (frames/s) | {} | bare tokio-tungstenite {} | {} | ≥ 70 % |
+| fan-out latency (ms, p50 / p99) | {} / {} | {} / {} | — | p99 < 100 |
+| fan-out gateway RSS (KiB: idle / connected / peak) | {} / {} / {} | — | — | 10k clients < 200 MB |
+| fan-out vs the original design (frames/s) | {} | Node.js Socket.IO {} | {} | — |
+| Socket.IO peer: latency (ms, p50 / p99), server RSS (KiB, connected / peak) | — | {} / {}, {} / {} | — | — |
+| `GET /api/photomatons`, 1,000 booths (req/s, p99 ms) | {} / {} | {} / {} | {} | p99 < 20 ms |
+| `GET /api/events/{{id}}`, 100,000 media (req/s, p99 ms) | {} / {} | {} / {} | {} | — |
+| probing {} booths: one round (s), CPU (s) | {} / {} | — | {} of a core per 30 s | < 25 % |",
+        num(&i["oursRowsPerSecond"]),
+        num(&i["copyRowsPerSecond"]),
+        pct(&i["ratio"]),
+        num(&i["latencyMs"]["p50"]),
+        num(&i["latencyMs"]["p99"]),
+        i["lost"],
+        i["doubleCounted"],
+        f["clients"],
+        num(&f["oursFramesPerSecond"]),
+        num(&f["bareFramesPerSecond"]),
+        pct(&f["ratio"]),
+        num(&f["latencyMs"]["p50"]),
+        num(&f["latencyMs"]["p99"]),
+        num(&f["bareLatencyMs"]["p50"]),
+        num(&f["bareLatencyMs"]["p99"]),
+        f["gatewayRssKiB"]["idle"],
+        f["gatewayRssKiB"]["connected"],
+        f["gatewayRssKiB"]["peak"],
+        num(&f["oursFramesPerSecond"]),
+        f["socketIo"]["framesPerSecond"]
+            .as_f64()
+            .map_or_else(|| format!("not measured: {}", f["socketIo"]["error"]), |v| num(&json!(v))),
+        pct(&f["ratioToSocketIo"]),
+        num(&f["socketIo"]["latencyMs"]["p50"]),
+        num(&f["socketIo"]["latencyMs"]["p99"]),
+        f["socketIo"]["serverRssKiB"]["connected"],
+        f["socketIo"]["serverRssKiB"]["peak"],
+        num(&a["photomatons"]["oursRps"]),
+        num(&a["photomatons"]["oursP99Ms"]),
+        num(&a["photomatons"]["referenceRps"]),
+        num(&a["photomatons"]["referenceP99Ms"]),
+        pct(&a["photomatons"]["ratio"]),
+        num(&a["eventDetail"]["oursRps"]),
+        num(&a["eventDetail"]["oursP99Ms"]),
+        num(&a["eventDetail"]["referenceRps"]),
+        num(&a["eventDetail"]["referenceP99Ms"]),
+        pct(&a["eventDetail"]["ratio"]),
+        p["booths"],
+        num(&p["roundSeconds"]),
+        num(&p["cpuSeconds"]),
+        pct(&p["coreShareAt30sInterval"]),
+    );
+    let notes = std::fs::read_to_string(root.join("docs/benchmarks-notes.md")).unwrap_or_default();
+    let profiles = [
+        ("Ingest, end to end", &i["profile"]),
+        ("Live fan-out, LE BOOM", &f["profile"]),
+        (
+            "Live fan-out, the Socket.IO peer",
+            &f["socketIo"]["profile"],
+        ),
+        ("`GET /api/photomatons`", &a["photomatons"]["profile"]),
+        ("`GET /api/events/{id}`", &a["eventDetail"]["profile"]),
+        ("Probing", &p["profile"]),
+    ]
+    .iter()
+    .map(|(title, profile)| profile_section(title, profile))
+    .collect::<String>();
+    let doc = format!(
+        "# Benchmarks\n\nGenerated by `just bench{}` on {} (commit {}, {} cores, {}). Each scenario runs beside its reference in the same run; figures are ratios because this machine is noisy. Raw figures: `target/bench/report.json`.\n\n{}\n\n{}\n## Profiles of this run\n\n`perf record -a -F 250 -e cpu-clock` over the whole machine during our side of each scenario (software clock: these virtual machines expose no hardware counters; no call graphs: Rust omits frame pointers). Shares are of all samples on both cores, idle included; our services are told apart by process id, the rest by program name.\n\n{}",
+        if args.quick { " --quick" } else { "" },
+        meta["date"].as_str().unwrap_or(""),
+        commit,
+        cores,
+        memory.trim(),
+        table,
+        notes,
+        profiles
+    );
+    std::fs::write(root.join("docs/benchmarks.md"), doc)?;
+    println!("{table}");
+    Ok(())
+}
+
+/// One scenario's profile as Markdown: the share of each program, then the hottest symbols.
+fn profile_section(title: &str, profile: &Value) -> String {
+    if profile.is_null() {
+        return format!(
+            "### {title}\n\nNo profile: `perf` is missing (Debian's `linux-perf`).\n\n"
+        );
+    }
+    let programs = profile["programs"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|p| format!("{} {} %", p["program"].as_str().unwrap_or("?"), p["share"]))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let hottest = profile["hottest"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|h| {
+                    format!(
+                        "| {} % | {} | `{}` |\n",
+                        h["share"],
+                        h["program"].as_str().unwrap_or("?"),
+                        h["symbol"].as_str().unwrap_or("?").replace('|', "\\|")
+                    )
+                })
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    format!(
+        "### {title}\n\n{} samples. By program: {programs}.\n\n| share | program | hottest symbols |\n|---|---|---|\n{hottest}\n",
+        profile["samples"]
+    )
+}

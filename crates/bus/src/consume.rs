@@ -1,0 +1,271 @@
+//! Typed consuming on a [`Bus`]: serving requests, and pulling stream messages through a
+//! durable consumer with ack only after the handler's side effect, nak with backoff on
+//! transient errors and term on poison messages.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, AckKind};
+use boom_contracts::StreamKind;
+use boom_contracts::messages::{BusMessage, BusRequest};
+use boom_telemetry::{TRACEPARENT, TraceContext};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::{Bus, BusError};
+
+/// What a consumer's handler says about a message it could not handle.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// Worth retrying later (database down, lock timeout): nak with backoff.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Will never succeed (undecodable, violates an invariant): term, never redelivered.
+    #[error("poison: {0}")]
+    Poison(String),
+}
+
+impl Bus {
+    /// Serves requests of type `R` in its queue group until `cancel` fires. Each request is
+    /// handled on its own task, so one slow request does not hold the others.
+    pub async fn serve<R, F, Fut>(
+        &self,
+        handler: F,
+        cancel: CancellationToken,
+    ) -> Result<(), BusError>
+    where
+        R: BusRequest,
+        F: Fn(R) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R::Reply> + Send + 'static,
+    {
+        let subject = R::subject(&self.namespace);
+        let mut requests = self
+            .client
+            .queue_subscribe(subject.clone(), R::QUEUE_GROUP.to_owned())
+            .await
+            .map_err(|e| BusError::Connect(e.to_string()))?;
+        let handler = std::sync::Arc::new(handler);
+        loop {
+            let message = tokio::select! {
+                () = cancel.cancelled() => break,
+                message = requests.next() => match message { Some(m) => m, None => break },
+            };
+            let Some(reply_to) = message.reply.clone() else {
+                continue;
+            };
+            let trace = trace_of(message.headers.as_ref());
+            let request: R = match serde_json::from_slice(&message.payload) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(%subject, error = %e, "undecodable request dropped");
+                    continue;
+                }
+            };
+            let (client, handler) = (self.client.clone(), handler.clone());
+            let span = tracing::info_span!("request", %subject, trace_id = %trace);
+            tokio::spawn(
+                trace
+                    .scope(async move {
+                        let reply = handler(request).await;
+                        match serde_json::to_vec(&reply) {
+                            Ok(body) => {
+                                if let Err(e) = client.publish(reply_to, body.into()).await {
+                                    tracing::warn!(error = %e, "reply not sent");
+                                }
+                            }
+                            Err(e) => tracing::error!(error = %e, "reply not encodable"),
+                        }
+                    })
+                    .instrument(span),
+            );
+        }
+        let _unsubscribed = requests.unsubscribe().await;
+        Ok(())
+    }
+
+    /// Pulls messages of type `M` from the stack's `kind` stream through the durable consumer
+    /// `durable` (shared by every instance), until `cancel` fires. The message is acked only
+    /// after `handler` returned `Ok` (and the server confirmed the ack); a transient error
+    /// naks it with a growing delay; a poison message (undecodable, or the handler says so)
+    /// is terminated so that it never blocks the stream.
+    pub async fn consume<M, F, Fut>(
+        &self,
+        kind: StreamKind,
+        durable: &str,
+        handler: F,
+        cancel: CancellationToken,
+    ) -> Result<(), BusError>
+    where
+        M: BusMessage,
+        F: Fn(M) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<(), HandleError>> + Send,
+    {
+        let handler = &handler;
+        self.consume_groups(
+            kind,
+            durable,
+            1,
+            move |group: Vec<M>| async move {
+                match group.into_iter().next() {
+                    Some(message) => handler(message).await,
+                    None => Ok(()),
+                }
+            },
+            cancel,
+        )
+        .await
+    }
+
+    /// Like [`Bus::consume`], but hands the handler up to `max_group` messages at a time (as
+    /// many as have already arrived, never waiting for more), so that it can commit them in
+    /// one transaction. `Ok` acks every message of the group after the handler returned;
+    /// a transient error naks them all; a poison verdict on a group is retried message by
+    /// message, so that one bad message is terminated without dropping its neighbours.
+    pub async fn consume_groups<M, F, Fut>(
+        &self,
+        kind: StreamKind,
+        durable: &str,
+        max_group: usize,
+        handler: F,
+        cancel: CancellationToken,
+    ) -> Result<(), BusError>
+    where
+        M: BusMessage,
+        F: Fn(Vec<M>) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<(), HandleError>> + Send,
+    {
+        let consumer = self.durable_consumer::<M>(kind, durable).await?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| BusError::JetStream(e.to_string()))?;
+        let stream_name = self.namespace.stream(kind);
+        loop {
+            // Cancellation is only looked at between groups: the group in hand finishes.
+            let first = tokio::select! {
+                () = cancel.cancelled() => break,
+                message = messages.next() => message,
+            };
+            let mut arrived = match first {
+                Some(Ok(m)) => vec![m],
+                Some(Err(e)) => {
+                    tracing::warn!(stream = %stream_name, error = %e, "pull failed, retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+                None => break,
+            };
+            while arrived.len() < max_group.max(1) {
+                match futures::FutureExt::now_or_never(messages.next()) {
+                    Some(Some(Ok(m))) => arrived.push(m),
+                    _ => break,
+                }
+            }
+            let mut group = Vec::with_capacity(arrived.len());
+            let mut decoded = Vec::with_capacity(arrived.len());
+            for message in arrived {
+                match serde_json::from_slice::<M>(&message.payload) {
+                    Ok(m) => {
+                        decoded.push(m);
+                        group.push(message);
+                    }
+                    Err(e) => {
+                        tracing::error!(stream = %stream_name, error = %e, "undecodable message terminated");
+                        self.settle(&stream_name, &message, AckKind::Term, "terminated")
+                            .await;
+                    }
+                }
+            }
+            if group.is_empty() {
+                continue;
+            }
+            let trace = trace_of(group[0].headers.as_ref());
+            let span = tracing::info_span!("consume", stream = %stream_name, trace_id = %trace, messages = group.len());
+            let outcome = trace.scope(handler(decoded)).instrument(span).await;
+            match outcome {
+                Ok(()) => {
+                    for message in &group {
+                        self.settle(&stream_name, message, AckKind::Ack, "acked")
+                            .await;
+                    }
+                }
+                Err(HandleError::Transient(reason)) => {
+                    tracing::warn!(stream = %stream_name, %reason, "transient failure, will retry");
+                    for message in &group {
+                        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+                        self.settle(
+                            &stream_name,
+                            message,
+                            AckKind::Nak(Some(nak_delay(delivered))),
+                            "nacked",
+                        )
+                        .await;
+                    }
+                }
+                Err(HandleError::Poison(reason)) if group.len() == 1 => {
+                    tracing::error!(stream = %stream_name, %reason, "poison message terminated");
+                    self.settle(&stream_name, &group[0], AckKind::Term, "terminated")
+                        .await;
+                }
+                Err(HandleError::Poison(reason)) => {
+                    tracing::warn!(stream = %stream_name, %reason, "poison in a group, retrying one by one");
+                    for message in group {
+                        let Ok(single) = serde_json::from_slice::<M>(&message.payload) else {
+                            continue;
+                        };
+                        let (kind_of_ack, label) = match handler(vec![single]).await {
+                            Ok(()) => (AckKind::Ack, "acked"),
+                            Err(HandleError::Transient(_)) => {
+                                let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+                                (AckKind::Nak(Some(nak_delay(delivered))), "nacked")
+                            }
+                            Err(HandleError::Poison(reason)) => {
+                                tracing::error!(stream = %stream_name, %reason, "poison message terminated");
+                                (AckKind::Term, "terminated")
+                            }
+                        };
+                        self.settle(&stream_name, &message, kind_of_ack, label)
+                            .await;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Acks, naks or terms, waiting for the server to confirm. An unconfirmed ack leads to a
+    /// redelivery after `ACK_WAIT`, which the handlers' idempotence makes harmless.
+    async fn settle(&self, stream: &str, message: &jetstream::Message, kind: AckKind, label: &str) {
+        if let Err(e) = message.double_ack_with(kind).await {
+            tracing::warn!(%stream, error = %e, "ack not confirmed");
+        }
+        self.metrics.consumed(stream, label);
+    }
+}
+
+/// Backoff between redeliveries of a message that failed transiently: 1 s, 2 s, 4 s … 60 s.
+fn nak_delay(delivered: i64) -> Duration {
+    let exponent = u32::try_from(delivered.clamp(1, 7) - 1).unwrap_or(0);
+    Duration::from_secs(2u64.pow(exponent)).min(Duration::from_secs(60))
+}
+
+fn trace_of(headers: Option<&HeaderMap>) -> TraceContext {
+    headers
+        .and_then(|h| h.get(TRACEPARENT))
+        .and_then(|v| TraceContext::parse(v.as_str()))
+        .unwrap_or_else(TraceContext::new_root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redelivery_backs_off_up_to_a_minute() {
+        assert_eq!(nak_delay(1), Duration::from_secs(1));
+        assert_eq!(nak_delay(3), Duration::from_secs(4));
+        assert_eq!(nak_delay(1000), Duration::from_secs(60));
+    }
+}
