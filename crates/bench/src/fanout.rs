@@ -132,7 +132,7 @@ pub(crate) async fn run(
         let data =
             json!({"sentAt": chrono::Utc::now().timestamp_micros(), "padding": "booth update"});
         bus.publish(&boom_contracts::LiveUpdate {
-            event: boom_contracts::messages::LiveEvent::EventsUpdated,
+            event: boom_contracts::messages::FrameKind::EventsUpdated,
             photomaton_id: None,
             data,
         })

@@ -7,20 +7,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use boom_contracts::agent::AgentCommands;
 use boom_contracts::messages::PaperReset;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::speedtest::SpeedTest;
+use crate::ingest::IngestClient;
+use crate::speed_test::SpeedTest;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
 pub struct Commands {
     pub store: Store,
-    pub http: reqwest::Client,
-    pub ingest_url: String,
-    pub key: String,
+    pub ingest: IngestClient,
     pub interval: Duration,
     pub speed_test: SpeedTest,
     /// Rung after a requested speed test, so that its result leaves at once.
@@ -28,24 +26,9 @@ pub struct Commands {
 }
 
 impl Commands {
-    async fn poll(&self) -> Result<AgentCommands, reqwest::Error> {
-        self.http
-            .get(format!(
-                "{}/api/agent/commands",
-                self.ingest_url.trim_end_matches('/')
-            ))
-            .bearer_auth(&self.key)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await
-    }
-
     /// One poll, and what it asks for.
     pub async fn once(&self) {
-        let commands = match self.poll().await {
+        let commands = match self.ingest.commands().await {
             Ok(commands) => commands,
             Err(error) => {
                 tracing::debug!(%error, "commands not polled (offline?)");
@@ -76,7 +59,7 @@ impl Commands {
 
     /// The polling loop, until `cancel`.
     pub async fn run(self, cancel: CancellationToken) {
-        every(self.interval, cancel, || self.once()).await;
+        crate::schedule::every(self.interval, cancel, || self.once()).await;
     }
 }
 
@@ -89,20 +72,5 @@ pub async fn apply_reset(store: &Store, reset: PaperReset) {
         }
         Ok(None) => {}
         Err(error) => tracing::error!(%error, "new paper roll not applied; it is asked again"),
-    }
-}
-
-/// Runs `work` now and then every `interval`, until `cancel`.
-pub async fn every<F, Fut>(interval: Duration, cancel: CancellationToken, mut work: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    loop {
-        work().await;
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(interval) => {}
-        }
     }
 }

@@ -1,13 +1,15 @@
 //! The booth agent: runs on each booth PC (Windows or Linux), turns dslrBooth's trigger calls
-//! into media events, buffers them in a local SQLite file, and sends them to stats-ingest when
+//! into media lines, buffers them in a local SQLite file, and sends them to stats-ingest when
 //! online, each counted once.
 //!
 //! Nothing in it may assume Linux: Unix-only code stays behind `#[cfg(unix)]`, the Windows
 //! service wrapper behind `#[cfg(windows)]`. It talks to no database server and no NATS.
 
 pub mod commands;
+pub mod ingest;
+mod schedule;
 pub mod sender;
-pub mod speedtest;
+pub mod speed_test;
 pub mod store;
 pub mod triggers;
 #[cfg(windows)]
@@ -50,7 +52,7 @@ async fn trigger(
     query: web::Query<BTreeMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let events = triggers::media_events(&query).map_err(ApiError::bad_request)?;
+    let events = triggers::media_lines(&query).map_err(ApiError::bad_request)?;
     let event_type = query.get("event_type").cloned().unwrap_or_default();
     let stored = events.len();
     let paper = state.store.record(events).await.map_err(|e| {
@@ -85,37 +87,31 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         triggers.clone(),
     );
     let background = Background::new();
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .build()?;
     match (&agent.ingest_url, &agent.key, &agent.hostname) {
         (Some(url), Some(key), Some(hostname)) => {
+            let ingest = ingest::IngestClient::new(
+                url,
+                key.expose_secret().to_owned(),
+                agent.speedtest_url.clone(),
+            )?;
             let sender = sender::Sender {
                 store: store.clone(),
-                http: http.clone(),
-                ingest_url: url.clone(),
-                key: key.expose_secret().to_owned(),
+                ingest: ingest.clone(),
                 hostname: hostname.clone(),
                 batch_size: agent.batch_size,
                 interval: Duration::from_secs(agent.sync_interval_secs),
                 wake: wake.clone(),
             };
             background.spawn(|cancel| sender.run(cancel));
-            let test = speedtest::SpeedTest {
-                http: http.clone(),
-                url: agent.speedtest_url.clone().unwrap_or_else(|| {
-                    format!("{}/api/agent/speedtest", url.trim_end_matches('/'))
-                }),
-                key: key.expose_secret().to_owned(),
+            let test = speed_test::SpeedTest {
+                ingest: ingest.clone(),
                 bytes: agent.speedtest_bytes,
                 interval: Duration::from_secs(agent.speedtest_interval_secs),
                 store: store.clone(),
             };
             let commands = commands::Commands {
                 store: store.clone(),
-                http,
-                ingest_url: url.clone(),
-                key: key.expose_secret().to_owned(),
+                ingest,
                 interval: Duration::from_secs(agent.command_interval_secs),
                 speed_test: test.clone(),
                 wake: wake.clone(),

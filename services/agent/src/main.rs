@@ -73,7 +73,7 @@ fn main() -> ExitCode {
                         if json {
                             println!("{}", serde_json::to_string_pretty(&status)?);
                         } else {
-                            println!("backlog:         {} media event(s) waiting", status.backlog);
+                            println!("backlog:         {} media line(s) waiting", status.backlog);
                             println!("in flight:       {}", status.in_flight);
                             println!("quarantined:     {}", status.quarantined);
                             println!("unknown events:  {}", status.unknown_events);

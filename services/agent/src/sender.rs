@@ -11,14 +11,13 @@ use boom_contracts::agent::{AgentSync, AgentSyncAccepted};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::ingest::IngestClient;
 use crate::store::{PendingBatch, Store};
 
 #[derive(Debug, Clone)]
 pub struct Sender {
     pub store: Store,
-    pub http: reqwest::Client,
-    pub ingest_url: String,
-    pub key: String,
+    pub ingest: IngestClient,
     pub hostname: String,
     pub batch_size: usize,
     pub interval: Duration,
@@ -76,15 +75,7 @@ impl Sender {
             backlog: backlog.map(|b| b.max(0)),
             agent_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
         };
-        let url = format!("{}/api/agent/sync", self.ingest_url.trim_end_matches('/'));
-        let response = self
-            .http
-            .post(&url)
-            .bearer_auth(&self.key)
-            .json(&body)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await;
+        let response = self.ingest.sync(&body).await;
         let response = match response {
             Ok(r) => r,
             Err(error) => {

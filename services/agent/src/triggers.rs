@@ -1,5 +1,5 @@
 //! dslrBooth's URL triggers (`GET /trigger?event_type=…&param1=…&param2=…`), turned into
-//! media events. What counts:
+//! media lines. What counts:
 //!
 //! | dslrBooth event | media |
 //! |---|---|
@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use boom_contracts::agent::AgentMediaKind;
 use chrono::Utc;
 
-use crate::store::MediaEvent;
+use crate::store::MediaLine;
 
 /// Known events that carry nothing to count.
 const IGNORED: &[&str] = &[
@@ -33,8 +33,8 @@ const IGNORED: &[&str] = &[
 /// The most copies one print trigger may claim (a guard against a garbled parameter).
 const MAX_COPIES: i64 = 50;
 
-/// What a trigger becomes: zero, one or two media events.
-pub fn media_events(query: &BTreeMap<String, String>) -> Result<Vec<MediaEvent>, String> {
+/// What a trigger becomes: zero, one or two media lines.
+pub fn media_lines(query: &BTreeMap<String, String>) -> Result<Vec<MediaLine>, String> {
     let event_type = query
         .get("event_type")
         .map(|s| s.trim())
@@ -55,7 +55,7 @@ pub fn media_events(query: &BTreeMap<String, String>) -> Result<Vec<MediaEvent>,
             .map(|s| s.trim().to_ascii_lowercase())
     };
     let at = Utc::now();
-    let one = |kind: Option<AgentMediaKind>, count: i64| MediaEvent {
+    let one = |kind: Option<AgentMediaKind>, count: i64| MediaLine {
         kind,
         count,
         event_type: event_type.clone(),
@@ -103,7 +103,7 @@ mod tests {
     }
 
     fn kinds(pairs: &[(&str, &str)]) -> Vec<(Option<AgentMediaKind>, i64)> {
-        media_events(&query(pairs))
+        media_lines(&query(pairs))
             .unwrap_or_default()
             .into_iter()
             .map(|e| (e.kind, e.count))
@@ -149,6 +149,6 @@ mod tests {
         );
         assert_eq!(kinds(&[("event_type", "countdown"), ("param1", "50")]), []);
         assert_eq!(kinds(&[("event_type", "hologram_start")]), [(None, 1)]);
-        assert!(media_events(&query(&[("param1", "x")])).is_err());
+        assert!(media_lines(&query(&[("param1", "x")])).is_err());
     }
 }

@@ -9,7 +9,7 @@
 
 use boom_bus::BusError;
 use boom_contracts::messages::{
-    ActionCode, ActionPhase, ControlReply, ControlRequest, LiveEvent, PhotomatonAction,
+    ActionCode, ActionPhase, ControlReply, ControlRequest, FrameKind, PhotomatonAction,
     PhotomatonActionProgress,
 };
 use boom_contracts::{PhotomatonId, UserId};
@@ -112,7 +112,7 @@ async fn progress(
     state
         .live
         .publish(
-            LiveEvent::PhotomatonAction,
+            FrameKind::PhotomatonAction,
             Some(request.photomaton_id),
             json!(progress),
         )
@@ -137,7 +137,7 @@ pub async fn record_outcome(
     state
         .live
         .publish(
-            LiveEvent::PhotomatonAction,
+            FrameKind::PhotomatonAction,
             Some(progress.photomaton_id),
             json!(progress),
         )

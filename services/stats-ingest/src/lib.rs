@@ -5,7 +5,7 @@
 //! It never writes PostgreSQL; Redis only holds rate-limit counters. Any number of instances
 //! may run behind a load balancer: they share nothing but NATS and Redis.
 
-mod speedtest;
+mod speed_test;
 mod sync;
 
 use boom_bus::{Bus, BusMetrics, RegistryView};
@@ -70,8 +70,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 )
                 .service(
                     actix_web::web::resource("/api/agent/speedtest")
-                        .route(actix_web::web::get().to(speedtest::download))
-                        .route(actix_web::web::post().to(speedtest::upload)),
+                        .route(actix_web::web::get().to(speed_test::download))
+                        .route(actix_web::web::post().to(speed_test::upload)),
                 );
         },
     )

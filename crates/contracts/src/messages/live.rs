@@ -9,7 +9,7 @@ use crate::PhotomatonId;
 
 /// The name of a live message, as browsers receive it in `{"event": NAME, "data": …}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum LiveEvent {
+pub enum FrameKind {
     #[serde(rename = "photomaton:updated")]
     PhotomatonUpdated,
     #[serde(rename = "events:updated")]
@@ -22,7 +22,7 @@ pub enum LiveEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LiveUpdate {
-    pub event: LiveEvent,
+    pub event: FrameKind,
     /// The booth concerned, for rooms (`photomaton:ID`); `None` for fleet-wide news.
     pub photomaton_id: Option<PhotomatonId>,
     /// The resource as the HTTP API represents it.

@@ -25,7 +25,7 @@ pub use control::{
     ActionCode, ActionPhase, ControlReply, ControlRequest, PhotomatonAction,
     PhotomatonActionProgress, PhotomatonProbed,
 };
-pub use live::{LiveEvent, LiveUpdate};
+pub use live::{FrameKind, LiveUpdate};
 pub use notion::{
     EventUpserted, NotionSyncCompleted, NotionSyncRequest, NotionSyncSummary, NotionUpdate,
 };

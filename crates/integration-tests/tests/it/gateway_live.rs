@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use boom_bus::{Bus, BusMetrics};
-use boom_contracts::messages::{LiveEvent, LiveUpdate};
+use boom_contracts::messages::{FrameKind, LiveUpdate};
 use boom_testkit::TestContext;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -186,7 +186,7 @@ async fn a_client_that_stops_reading_does_not_delay_the_others() -> anyhow::Resu
             tokio::time::timeout(Duration::from_secs(20), read.changed()).await??;
         }
         bus.publish(&LiveUpdate {
-            event: LiveEvent::EventsUpdated,
+            event: FrameKind::EventsUpdated,
             photomaton_id: None,
             data: payload.clone(),
         })

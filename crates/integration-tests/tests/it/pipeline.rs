@@ -715,8 +715,8 @@ async fn an_agent_offline_for_a_day_catches_up_in_bounded_batches_with_exact_tot
     let store = boom_agent::store::Store::open(&settings.agent.data_dir, 700)?;
     // A day of events while the 4G link is down.
     let start = chrono::Utc::now() - chrono::Duration::hours(5);
-    let events: Vec<boom_agent::store::MediaEvent> = (0..10_000)
-        .map(|i| boom_agent::store::MediaEvent {
+    let events: Vec<boom_agent::store::MediaLine> = (0..10_000)
+        .map(|i| boom_agent::store::MediaLine {
             kind: Some(if i % 4 == 0 {
                 AgentMediaKind::Print
             } else {

@@ -1,4 +1,4 @@
-//! The buffer of trigger events and the batches they are sent in: recording a trigger,
+//! The buffer of triggers and the batches they are sent in: recording a trigger,
 //! assigning the next batch (identical each time it is sent), forgetting or quarantining it
 //! once ingest answered, and the speed tests that ride along.
 
@@ -15,7 +15,7 @@ use super::{Store, StoreError};
 
 /// What a trigger turned into.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MediaEvent {
+pub struct MediaLine {
     /// `None` for an event type the agent does not count (kept for diagnosis, never sent).
     pub kind: Option<AgentMediaKind>,
     pub count: i64,
@@ -68,9 +68,9 @@ struct SpeedRow {
 }
 
 impl Store {
-    /// Commits the media events of one trigger (and for prints, the paper counter) in one
+    /// Commits the media lines of one trigger (and for prints, the paper counter) in one
     /// transaction, before the trigger is answered. Returns the paper left.
-    pub async fn record(&self, events: Vec<MediaEvent>) -> Result<i64, StoreError> {
+    pub async fn record(&self, events: Vec<MediaLine>) -> Result<i64, StoreError> {
         self.with(move |conn| {
             conn.immediate_transaction::<_, diesel::result::Error, _>(|conn| {
                 let mut roll = Roll::read(conn)?;
@@ -254,7 +254,7 @@ mod tests {
         let first = store.next_batch(10).await?.ok_or("no batch")?;
         assert_eq!((first.stats.len(), first.paper_level), (2, Some(698)));
         store.record(vec![event(AgentMediaKind::Gif, 1)]).await?;
-        // Not acknowledged (the answer was lost): the same batch again, not the new event.
+        // Not acknowledged (the answer was lost): the same batch again, not the new line.
         assert_eq!(store.next_batch(10).await?.as_ref(), Some(&first));
         // Reopened after a crash: still the same.
         drop(store);

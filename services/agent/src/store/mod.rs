@@ -11,7 +11,7 @@
 //! # Layout
 //!
 //! - `mod.rs`: the schema, opening the file, [`Store`] itself and its [`Status`].
-//! - `batches`: trigger events ([`MediaEvent`]), the batches they are sent in
+//! - `batches`: triggers ([`MediaLine`]), the batches they are sent in
 //!   ([`PendingBatch`]) and the speed tests that ride along.
 //! - `paper`: the roll: the counter, its count-down on prints, and new rolls (put in here or
 //!   declared on the dashboard).
@@ -32,7 +32,7 @@ use diesel::{Connection, RunQueryDsl, SqliteConnection};
 
 use settings::{count, setting};
 
-pub use batches::{MediaEvent, PendingBatch};
+pub use batches::{MediaLine, PendingBatch};
 
 pub const DATABASE_FILE: &str = "boom-agent.sqlite3";
 
@@ -194,10 +194,10 @@ impl Store {
     }
 }
 
-/// A counted media event happening now, for the tests of every part of the store.
+/// A counted media line happening now, for the tests of every part of the store.
 #[cfg(test)]
-fn event(kind: boom_contracts::agent::AgentMediaKind, count: i64) -> MediaEvent {
-    MediaEvent {
+fn event(kind: boom_contracts::agent::AgentMediaKind, count: i64) -> MediaLine {
+    MediaLine {
         kind: Some(kind),
         count,
         event_type: "printing".into(),

@@ -123,14 +123,14 @@ mod tests {
     use boom_contracts::agent::AgentMediaKind;
     use uuid::Uuid;
 
-    use crate::store::{MediaEvent, event};
+    use crate::store::{MediaLine, event};
 
     #[tokio::test]
     async fn a_roll_declared_on_the_dashboard_counts_the_prints_made_since()
     -> Result<(), Box<dyn std::error::Error>> {
         let dir = std::env::temp_dir().join(format!("boom-agent-store-{}", Uuid::new_v4()));
         let store = Store::open(&dir, 700)?;
-        let printed_at = |minutes: i64, count: i64| MediaEvent {
+        let printed_at = |minutes: i64, count: i64| MediaLine {
             at: Utc::now() + chrono::Duration::minutes(minutes),
             ..event(AgentMediaKind::Print, count)
         };

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use boom_contracts::PhotomatonId;
-use boom_contracts::messages::LiveEvent;
+use boom_contracts::messages::FrameKind;
 use boom_db::{DbError, DbPool};
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
@@ -106,8 +106,8 @@ impl FleetCache {
     }
 
     /// Whether a live update of this kind can change what a booth's view says.
-    pub fn changes_views(event: LiveEvent) -> bool {
-        !matches!(event, LiveEvent::PhotomatonAction)
+    pub fn changes_views(event: FrameKind) -> bool {
+        !matches!(event, FrameKind::PhotomatonAction)
     }
 
     /// The current fleet, built now if what was built is stale.
@@ -139,7 +139,7 @@ impl FleetCache {
             };
             booths.push(Entry {
                 id: view.id,
-                frame: crate::live::frame(LiveEvent::PhotomatonUpdated, &*raw),
+                frame: crate::live::frame(FrameKind::PhotomatonUpdated, &*raw),
                 view: Bytes::from(raw.get().to_owned()),
             });
         }

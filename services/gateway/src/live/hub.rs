@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use boom_contracts::PhotomatonId;
-use boom_contracts::messages::{LiveEvent, LiveUpdate};
+use boom_contracts::messages::{FrameKind, LiveUpdate};
 use bytestring::ByteString;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -55,12 +55,12 @@ impl std::fmt::Debug for LiveHub {
 
 #[derive(serde::Serialize)]
 struct Frame<'a, T: serde::Serialize + ?Sized> {
-    event: LiveEvent,
+    event: FrameKind,
     data: &'a T,
 }
 
 /// The browser frame `{"event": NAME, "data": …}`, the one shape every WebSocket message has.
-pub fn frame<T: serde::Serialize + ?Sized>(event: LiveEvent, data: &T) -> ByteString {
+pub fn frame<T: serde::Serialize + ?Sized>(event: FrameKind, data: &T) -> ByteString {
     ByteString::from(serde_json::to_string(&Frame { event, data }).unwrap_or_default())
 }
 
@@ -157,7 +157,7 @@ mod tests {
         let (_stalled, _stalled_queue, _) = hub.join();
         let (_live, mut live_queue, _) = hub.join();
         let update = LiveUpdate {
-            event: LiveEvent::EventsUpdated,
+            event: FrameKind::EventsUpdated,
             photomaton_id: None,
             data: serde_json::json!({}),
         };

@@ -12,7 +12,7 @@ mod hub;
 
 use boom_bus::Bus;
 use boom_contracts::PhotomatonId;
-use boom_contracts::messages::{LiveEvent, LiveUpdate};
+use boom_contracts::messages::{FrameKind, LiveUpdate};
 use boom_db::DbPool;
 use boom_db::models::Event;
 use serde_json::json;
@@ -47,7 +47,7 @@ impl Live {
     /// logged: the change is committed, and browsers refetch state when they reconnect.
     pub async fn publish(
         &self,
-        event: LiveEvent,
+        event: FrameKind,
         photomaton_id: Option<PhotomatonId>,
         data: serde_json::Value,
     ) {
@@ -70,14 +70,14 @@ impl Live {
 
     /// A booth's new view.
     pub async fn photomaton(&self, view: &PhotomatonView) {
-        self.publish(LiveEvent::PhotomatonUpdated, Some(view.id), json!(view))
+        self.publish(FrameKind::PhotomatonUpdated, Some(view.id), json!(view))
             .await;
     }
 
     /// A booth that was deleted.
     pub async fn photomaton_deleted(&self, id: PhotomatonId) {
         self.publish(
-            LiveEvent::PhotomatonUpdated,
+            FrameKind::PhotomatonUpdated,
             Some(id),
             json!({"id": id, "deleted": true}),
         )
@@ -113,7 +113,7 @@ impl Live {
         for event in events {
             let booth = event.photomaton_id;
             self.publish(
-                LiveEvent::EventsUpdated,
+                FrameKind::EventsUpdated,
                 booth,
                 json!(EventView::from(event)),
             )

@@ -6,13 +6,12 @@ use std::time::{Duration, Instant};
 use boom_contracts::messages::SpeedTestSample;
 use tokio_util::sync::CancellationToken;
 
+use crate::ingest::IngestClient;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
 pub struct SpeedTest {
-    pub http: reqwest::Client,
-    pub url: String,
-    pub key: String,
+    pub ingest: IngestClient,
     pub bytes: usize,
     pub interval: Duration,
     pub store: Store,
@@ -24,42 +23,17 @@ fn mbits(bytes: usize, elapsed: Duration) -> f64 {
 
 impl SpeedTest {
     pub async fn measure(&self) -> Result<SpeedTestSample, reqwest::Error> {
-        let timeout = Duration::from_secs(60);
         let mut ping = f64::MAX;
         for _ in 0..3 {
             let started = Instant::now();
-            self.http
-                .get(format!("{}?bytes=0", self.url))
-                .bearer_auth(&self.key)
-                .timeout(timeout)
-                .send()
-                .await?
-                .error_for_status()?
-                .bytes()
-                .await?;
+            self.ingest.speed_test_download(0).await?;
             ping = ping.min(started.elapsed().as_secs_f64() * 1000.0);
         }
         let started = Instant::now();
-        let body = self
-            .http
-            .get(format!("{}?bytes={}", self.url, self.bytes))
-            .bearer_auth(&self.key)
-            .timeout(timeout)
-            .send()
-            .await?
-            .error_for_status()?
-            .bytes()
-            .await?;
+        let body = self.ingest.speed_test_download(self.bytes).await?;
         let download = mbits(body.len(), started.elapsed());
         let started = Instant::now();
-        self.http
-            .post(&self.url)
-            .bearer_auth(&self.key)
-            .body(vec![0u8; self.bytes])
-            .timeout(timeout)
-            .send()
-            .await?
-            .error_for_status()?;
+        self.ingest.speed_test_upload(self.bytes).await?;
         let upload = mbits(self.bytes, started.elapsed());
         Ok(SpeedTestSample {
             download,
@@ -94,7 +68,7 @@ impl SpeedTest {
     }
 
     pub async fn run(self, cancel: CancellationToken) {
-        crate::commands::every(self.interval, cancel, || async {
+        crate::schedule::every(self.interval, cancel, || async {
             self.once().await;
         })
         .await;

@@ -1,0 +1,92 @@
+//! The agent's one client of stats-ingest: every request it makes carries the agent key and a
+//! timeout, against the base URL of `agent.ingest_url`. Callers decide what an answer means
+//! (the sender keeps a batch until 202 or 200; a failed poll is tried again later).
+
+use std::time::Duration;
+
+use boom_contracts::agent::{AgentCommands, AgentSync};
+use bytes::Bytes;
+
+/// The longest one request may take (a batch on a slow 4G link, a speed test's transfer).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const SPEED_TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct IngestClient {
+    http: reqwest::Client,
+    base_url: String,
+    key: String,
+    speed_test_url: String,
+}
+
+impl IngestClient {
+    /// A client of the stats-ingest at `base_url`; speed tests go to `speed_test_url`, or
+    /// ingest's own `/api/agent/speedtest`.
+    pub fn new(
+        base_url: &str,
+        key: String,
+        speed_test_url: Option<String>,
+    ) -> Result<Self, reqwest::Error> {
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            speed_test_url: speed_test_url
+                .unwrap_or_else(|| format!("{base_url}/api/agent/speedtest")),
+            http,
+            base_url,
+            key,
+        })
+    }
+
+    /// `POST /api/agent/sync`: the answer as it came, whatever its status.
+    pub async fn sync(&self, batch: &AgentSync) -> Result<reqwest::Response, reqwest::Error> {
+        self.http
+            .post(format!("{}/api/agent/sync", self.base_url))
+            .bearer_auth(&self.key)
+            .json(batch)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+    }
+
+    /// `GET /api/agent/commands`: what the dashboard asked of this booth lately.
+    pub async fn commands(&self) -> Result<AgentCommands, reqwest::Error> {
+        self.http
+            .get(format!("{}/api/agent/commands", self.base_url))
+            .bearer_auth(&self.key)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await
+    }
+
+    /// Downloads `bytes` from the speed test endpoint (0: a latency probe).
+    pub async fn speed_test_download(&self, bytes: usize) -> Result<Bytes, reqwest::Error> {
+        self.http
+            .get(format!("{}?bytes={bytes}", self.speed_test_url))
+            .bearer_auth(&self.key)
+            .timeout(SPEED_TEST_TIMEOUT)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await
+    }
+
+    /// Uploads `bytes` zeros to the speed test endpoint.
+    pub async fn speed_test_upload(&self, bytes: usize) -> Result<(), reqwest::Error> {
+        self.http
+            .post(&self.speed_test_url)
+            .bearer_auth(&self.key)
+            .body(vec![0u8; bytes])
+            .timeout(SPEED_TEST_TIMEOUT)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+}
