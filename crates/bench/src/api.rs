@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Service, Session, count, free_port, percentile, sql};
+use boom_testkit::gateway::SignedIn;
+
+use crate::harness::{Service, count, free_port, percentile, sql};
 use crate::profile::Profile;
 
 async fn closed_loop(
@@ -48,7 +50,7 @@ async fn closed_loop(
 
 pub(crate) async fn run(
     ctx: &boom_testkit::TestContext,
-    session: &Session,
+    session: &SignedIn,
     gateway: &Service,
     seconds: u64,
 ) -> anyhow::Result<Value> {

@@ -11,7 +11,9 @@ use anyhow::{Context, bail};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
-use crate::harness::{Service, Session, free_port, percentile, rss, usage};
+use boom_testkit::gateway::SignedIn;
+
+use crate::harness::{Service, free_port, percentile, rss, usage};
 use crate::profile::Profile;
 
 type Socket =
@@ -104,7 +106,7 @@ fn summarize(latencies: Vec<Vec<f32>>, seconds: f64) -> (f64, f64, f64, usize) {
 
 pub(crate) async fn run(
     ctx: &boom_testkit::TestContext,
-    session: &Session,
+    session: &SignedIn,
     gateway: &Service,
     n: usize,
     seconds: u64,

@@ -7,7 +7,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde_json::{Value, json};
 
 pub(crate) fn percentile(samples: &mut [f64], p: f64) -> f64 {
     if samples.is_empty() {
@@ -110,51 +109,6 @@ pub(crate) async fn wait_healthy(port: u16) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     bail!("service on {port} never healthy")
-}
-
-pub(crate) struct Session {
-    base: String,
-    http: reqwest::Client,
-    pub(crate) cookie: String,
-    csrf: String,
-}
-
-impl Session {
-    pub(crate) async fn login(base: &str, password: &str) -> anyhow::Result<Self> {
-        let http = reqwest::Client::new();
-        let response = http
-            .post(format!("{base}/api/auth/login"))
-            .json(&json!({"username": "bench", "password": password}))
-            .send()
-            .await?;
-        let cookie = response
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|c| c.split(';').next())
-            .unwrap_or_default()
-            .to_owned();
-        let me: Value = response.json().await?;
-        Ok(Self {
-            base: base.to_owned(),
-            http,
-            cookie,
-            csrf: me["csrfToken"].as_str().unwrap_or_default().to_owned(),
-        })
-    }
-
-    pub(crate) async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .header("origin", &self.base)
-            .header("x-csrf-token", &self.csrf)
-            .json(&body)
-            .send()
-            .await?;
-        Ok(response.json().await?)
-    }
 }
 
 pub(crate) async fn sql(ctx: &boom_testkit::TestContext, statement: &str) -> anyhow::Result<()> {

@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::harness::{Service, Session, count, percentile, usage};
+use boom_testkit::gateway::SignedIn;
+
+use crate::harness::{Service, count, percentile, usage};
 use crate::profile::Profile;
 
 pub(crate) async fn run(
     ctx: &boom_testkit::TestContext,
-    session: &Session,
+    session: &SignedIn,
     ingest: &Service,
     gateway: &Service,
     seconds: u64,

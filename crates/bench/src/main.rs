@@ -20,7 +20,8 @@ mod report;
 
 use clap::Parser;
 
-use harness::{Session, free_port, sql, start, wait_healthy};
+use boom_testkit::gateway::SignedIn;
+use harness::{free_port, sql, start, wait_healthy};
 
 #[derive(Debug, Parser)]
 #[command(about = "LE BOOM benchmarks, beside their references")]
@@ -59,7 +60,7 @@ fn main() -> anyhow::Result<()> {
         let ingest_service = start("boom-stats-ingest", &env, free_port()?)?;
         wait_healthy(gateway.port).await?;
         wait_healthy(ingest_service.port).await?;
-        let session = Session::login(&format!("http://127.0.0.1:{}", gateway.port), password).await?;
+        let session = SignedIn::sign_in(&format!("http://127.0.0.1:{}", gateway.port), "bench", password).await?;
         println!("ingest…");
         results.push(ingest::run(&ctx, &session, &ingest_service, &gateway, seconds, args.quick).await?);
         println!("fan-out…");

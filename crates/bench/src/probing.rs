@@ -16,20 +16,22 @@ pub(crate) fn run(booths: usize) -> anyhow::Result<Value> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         tokio::spawn(async move { while listener.accept().await.is_ok() {} });
-        let entries: Vec<boom_contracts::messages::RegistryEntry> = (0..booths)
-            .map(|i| boom_contracts::messages::RegistryEntry {
-                photomaton_id: boom_contracts::PhotomatonId(i as i32),
-                name: format!("Booth {i}"),
-                hostname: format!("p-{i}"),
-                tailscale_ip: Some(format!("127.0.{}.{}", 1 + i / 250, 1 + i % 250)),
-                router_tailscale_ip: Some("127.0.0.1".into()),
-                mac_address: None,
-                wake_target: None,
-                agent_key_sha256: None,
-                paper_reset: None,
-                speed_test_requested_at: None,
+        let entries = (0..booths)
+            .map(|i| {
+                Ok(boom_contracts::messages::RegistryEntry {
+                    photomaton_id: boom_contracts::PhotomatonId(i as i32),
+                    name: format!("Booth {i}"),
+                    hostname: format!("p-{i}").parse()?,
+                    tailscale_ip: Some(format!("127.0.{}.{}", 1 + i / 250, 1 + i % 250)),
+                    router_tailscale_ip: Some("127.0.0.1".into()),
+                    mac_address: None,
+                    wake_target: None,
+                    agent_key_sha256: None,
+                    paper_reset: None,
+                    speed_test_requested_at: None,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, boom_contracts::domain::InvalidValue>>()?;
         let settings = boom_config::ControlSettings {
             icmp: false,
             router_tcp_port: port,

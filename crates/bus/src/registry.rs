@@ -36,7 +36,7 @@ impl Index {
             if let Some(hash) = &old.agent_key_sha256 {
                 self.by_key_hash.remove(hash);
             }
-            self.by_hostname.remove(&old.hostname.to_ascii_lowercase());
+            self.by_hostname.remove(&old.hostname.folded());
             self.by_id.remove(&old.photomaton_id);
         }
         if let Some(entry) = value {
@@ -44,7 +44,7 @@ impl Index {
                 self.by_key_hash.insert(hash.clone(), entry.photomaton_id);
             }
             self.by_hostname
-                .insert(entry.hostname.to_ascii_lowercase(), entry.photomaton_id);
+                .insert(entry.hostname.folded(), entry.photomaton_id);
             self.by_id.insert(entry.photomaton_id, key.to_owned());
             self.entries.insert(key.to_owned(), (revision, entry));
         }
@@ -150,6 +150,15 @@ impl RegistryView {
 
     pub fn is_loaded(&self) -> bool {
         self.index.read().map(|i| i.loaded).unwrap_or(false)
+    }
+
+    /// What a health check says of the view: ready once the bucket was read in full.
+    pub async fn check(self) -> Result<(), &'static str> {
+        if self.is_loaded() {
+            Ok(())
+        } else {
+            Err("booth registry not loaded yet")
+        }
     }
 
     /// The booth whose agent key hashes to `sha256_hex`.

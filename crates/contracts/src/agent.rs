@@ -9,58 +9,13 @@ use uuid::Uuid;
 use crate::MediaType;
 use crate::messages::{PaperReset, SpeedTestSample};
 
-/// A kind of media as the agent reports it (lowercase on the wire).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum AgentMediaKind {
-    Session,
-    Photo,
-    Print,
-    Digital,
-    Gif,
-}
-
-impl From<AgentMediaKind> for MediaType {
-    fn from(kind: AgentMediaKind) -> Self {
-        match kind {
-            AgentMediaKind::Session => MediaType::Session,
-            AgentMediaKind::Photo => MediaType::Photo,
-            AgentMediaKind::Print => MediaType::Print,
-            AgentMediaKind::Digital => MediaType::Digital,
-            AgentMediaKind::Gif => MediaType::Gif,
-        }
-    }
-}
-
-impl AgentMediaKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgentMediaKind::Session => "session",
-            AgentMediaKind::Photo => "photo",
-            AgentMediaKind::Print => "print",
-            AgentMediaKind::Digital => "digital",
-            AgentMediaKind::Gif => "gif",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Session,
-            Self::Photo,
-            Self::Print,
-            Self::Digital,
-            Self::Gif,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == text)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AgentStat {
-    #[serde(rename = "type")]
-    pub kind: AgentMediaKind,
+    /// Spelled in lowercase on this contract (`print`), unlike on the bus (`PRINT`).
+    #[serde(rename = "type", with = "crate::vocabulary::media_lowercase")]
+    #[schemars(schema_with = "crate::vocabulary::media_lowercase::schema")]
+    pub kind: MediaType,
     pub count: i64,
     pub timestamp: DateTime<Utc>,
 }
@@ -111,4 +66,24 @@ pub struct AgentSyncAccepted {
     /// A new roll declared on the dashboard that this batch's counter does not know yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paper_reset: Option<PaperReset>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agent_spells_media_in_lowercase_and_nothing_else() -> Result<(), serde_json::Error> {
+        let stat: AgentStat = serde_json::from_str(
+            r#"{"type":"print","count":2,"timestamp":"2026-06-01T20:00:00Z"}"#,
+        )?;
+        assert_eq!(stat.kind, MediaType::Print);
+        assert!(serde_json::to_string(&stat)?.contains(r#""type":"print""#));
+        for other in ["PRINT", "prints", ""] {
+            let json =
+                format!(r#"{{"type":"{other}","count":2,"timestamp":"2026-06-01T20:00:00Z"}}"#);
+            assert!(serde_json::from_str::<AgentStat>(&json).is_err(), "{other}");
+        }
+        Ok(())
+    }
 }

@@ -1,6 +1,7 @@
 //! Values that can only exist valid ("parse, don't validate"): a [`Hostname`], a
-//! [`MacAddress`], a [`WakeTarget`]. The API, the registry and photomaton-control parse into
-//! these on the way in, so nothing downstream re-checks a string.
+//! [`MacAddress`], a [`WakeTarget`]. The API parses into these on the way in; on the wire
+//! (the registry bucket) they travel as the strings they print as, and are parsed again only
+//! by deserialising, so nothing downstream re-checks a string by hand.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -37,6 +38,16 @@ impl FromStr for Hostname {
 impl Hostname {
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The form hostnames are compared and indexed by (DNS ignores case).
+    pub fn folded(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+
+    /// Whether `other` names the same host (case-insensitively).
+    pub fn matches(&self, other: &str) -> bool {
+        self.0.eq_ignore_ascii_case(other)
     }
 }
 
@@ -153,6 +164,41 @@ impl fmt::Display for WakeTarget {
         }
     }
 }
+
+/// On the wire, each of these is the string it prints as; reading one back parses it, so an
+/// invalid value cannot be deserialised either. Its JSON Schema is a string's.
+macro_rules! string_on_the_wire {
+    ($($name:ident),+) => {$(
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl schemars::JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                String::schema_name()
+            }
+
+            fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                String::json_schema(generator)
+            }
+        }
+    )+};
+}
+
+string_on_the_wire!(Hostname, MacAddress, WakeTarget);
 
 /// Parses an IP address with a sentence naming what was wrong.
 pub fn parse_ip(field: &str, s: &str) -> Result<IpAddr, InvalidValue> {

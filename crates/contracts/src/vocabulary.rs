@@ -109,6 +109,60 @@ pg_enum!(
     }
 );
 
+impl MediaType {
+    /// The agent's spelling, on its HTTP contract (`"type": "print"`) and in its buffer.
+    pub fn as_lowercase(self) -> &'static str {
+        match self {
+            MediaType::Session => "session",
+            MediaType::Photo => "photo",
+            MediaType::Print => "print",
+            MediaType::Digital => "digital",
+            MediaType::Gif => "gif",
+        }
+    }
+
+    /// Reads the agent's spelling.
+    pub fn from_lowercase(text: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|media| media.as_lowercase() == text)
+    }
+}
+
+/// `MediaType` in the agent's spelling, for `#[serde(with = …)]` and
+/// `#[schemars(schema_with = …)]` on a field of the agent's contract.
+pub mod media_lowercase {
+    use serde::Deserialize;
+
+    use super::MediaType;
+
+    pub fn serialize<S: serde::Serializer>(
+        media: &MediaType,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(media.as_lowercase())
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<MediaType, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        MediaType::from_lowercase(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown media type `{text}`, expected one of: session, photo, print, digital, gif"
+            ))
+        })
+    }
+
+    pub fn schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": ["session", "photo", "print", "digital", "gif"],
+        })
+    }
+}
+
 impl UserRole {
     /// How much a role may do: viewers read, installers act on booths, admins manage.
     pub fn rank(self) -> u8 {

@@ -13,9 +13,10 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use boom_testkit::gateway::SignedIn;
 use boom_testkit::notion::{DATABASE, FakeNotion, event_properties, page, select};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const CLIENTS: [&str; 6] = [
     "Mariage Dupont",
@@ -30,74 +31,21 @@ fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-struct Gateway {
-    base: String,
-    http: reqwest::Client,
-    cookie: String,
-    csrf: String,
-}
-
-impl Gateway {
-    async fn sign_in(base: &str, username: &str, password: &str) -> anyhow::Result<Self> {
-        let http = reqwest::Client::new();
-        for _ in 0..120 {
-            if http
-                .get(format!("{base}/api/health"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        let response = http
-            .post(format!("{base}/api/auth/login"))
-            .json(&json!({"username": username, "password": password}))
+/// Waits for the gateway to answer its health check, then signs in.
+async fn sign_in(base: &str, username: &str, password: &str) -> anyhow::Result<SignedIn> {
+    let http = reqwest::Client::new();
+    for _ in 0..120 {
+        if http
+            .get(format!("{base}/api/health"))
             .send()
-            .await?;
-        if !response.status().is_success() {
-            bail!("cannot sign in as {username}: {}", response.text().await?);
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
         }
-        let cookie = response
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|c| c.split(';').next())
-            .unwrap_or_default()
-            .to_owned();
-        let me: Value = response.json().await?;
-        Ok(Self {
-            base: base.to_owned(),
-            http,
-            cookie,
-            csrf: me["csrfToken"].as_str().unwrap_or_default().to_owned(),
-        })
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .header("origin", &self.base)
-            .header("x-csrf-token", &self.csrf);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!("{path}: {status} {body}");
-        }
-        Ok(body)
-    }
+    SignedIn::sign_in(base, username, password).await
 }
 
 /// Stands for a booth PC: asleep until a magic packet arrives, then its remote-desktop port
@@ -187,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
         "[demo] Notion-compatible server on {} (database {DATABASE})",
         notion.base_url
     );
-    let gateway = Gateway::sign_in(&gateway_url, "demo", &password).await?;
+    let gateway = sign_in(&gateway_url, "demo", &password).await?;
     let existing = gateway
         .send(reqwest::Method::GET, "/api/photomatons?limit=1000", None)
         .await?;

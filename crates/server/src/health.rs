@@ -52,6 +52,12 @@ impl Check {
         })
     }
 
+    /// Free space in the temporary directory, where a server service writes: at least
+    /// 256 MiB (every service but the agent, whose own data directory is what counts).
+    pub fn temp_disk() -> Self {
+        Self::disk(std::env::temp_dir(), 256 << 20)
+    }
+
     /// Free space where the service writes (logs, the agent's SQLite file, temp files).
     pub fn disk(path: std::path::PathBuf, min_free_bytes: u64) -> Self {
         Self::new("disk", move || {

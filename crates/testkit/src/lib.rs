@@ -6,12 +6,14 @@
 //!   buckets) and its own Redis key prefix, and [`Settings`] that point there with the HTTP
 //!   listener on port 0. Dropping it removes all three.
 //! - [`notion::FakeNotion`] answers like the Notion API, with scriptable faults.
+//! - [`gateway::SignedIn`] is a signed-in client of a running gateway (benchmark, demo).
 //! - [`Proxy`] stands between a service and a dependency and can cut it, to test what a
 //!   service does when PostgreSQL, Redis or NATS goes away and comes back.
 //!
 //! Where the servers are: `BOOM_TEST_DATABASE_URL` (an admin URL, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`), `BOOM_TEST_NATS_URL`, `BOOM_TEST_REDIS_URL`.
 
+pub mod gateway;
 pub mod notion;
 mod proxy;
 

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use boom_contracts::agent::AgentMediaKind;
+use boom_contracts::MediaType;
 use chrono::Utc;
 
 use crate::store::MediaLine;
@@ -55,7 +55,7 @@ pub fn media_lines(query: &BTreeMap<String, String>) -> Result<Vec<MediaLine>, S
             .map(|s| s.trim().to_ascii_lowercase())
     };
     let at = Utc::now();
-    let one = |kind: Option<AgentMediaKind>, count: i64| MediaLine {
+    let one = |kind: Option<MediaType>, count: i64| MediaLine {
         kind,
         count,
         event_type: event_type.clone(),
@@ -64,21 +64,21 @@ pub fn media_lines(query: &BTreeMap<String, String>) -> Result<Vec<MediaLine>, S
     };
     let events = match event_type.as_str() {
         "session_start" => {
-            let mut events = vec![one(Some(AgentMediaKind::Session), 1)];
+            let mut events = vec![one(Some(MediaType::Session), 1)];
             if matches!(param(1).as_deref(), Some("gif" | "boomerang")) {
-                events.push(one(Some(AgentMediaKind::Gif), 1));
+                events.push(one(Some(MediaType::Gif), 1));
             }
             events
         }
-        "file_download" => vec![one(Some(AgentMediaKind::Photo), 1)],
+        "file_download" => vec![one(Some(MediaType::Photo), 1)],
         "printing" => {
             let copies = param(2)
                 .and_then(|c| c.parse::<i64>().ok())
                 .filter(|c| (1..=MAX_COPIES).contains(c))
                 .unwrap_or(1);
-            vec![one(Some(AgentMediaKind::Print), copies)]
+            vec![one(Some(MediaType::Print), copies)]
         }
-        "file_upload" => vec![one(Some(AgentMediaKind::Digital), 1)],
+        "file_upload" => vec![one(Some(MediaType::Digital), 1)],
         known if IGNORED.contains(&known) => vec![],
         unknown => {
             tracing::warn!(
@@ -102,7 +102,7 @@ mod tests {
             .collect()
     }
 
-    fn kinds(pairs: &[(&str, &str)]) -> Vec<(Option<AgentMediaKind>, i64)> {
+    fn kinds(pairs: &[(&str, &str)]) -> Vec<(Option<MediaType>, i64)> {
         media_lines(&query(pairs))
             .unwrap_or_default()
             .into_iter()
@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn dslrbooth_events_map_to_media() {
-        use AgentMediaKind::*;
+        use MediaType::*;
         assert_eq!(
             kinds(&[("event_type", "session_start"), ("param1", "print")]),
             [(Some(Session), 1)]

@@ -142,7 +142,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             state.bus.clone(),
             |bus| async move { bus.check().await },
         ),
-        Check::disk(std::env::temp_dir(), 256 << 20),
+        Check::temp_disk(),
     ]);
 
     let data = actix_web::web::Data::new(state);

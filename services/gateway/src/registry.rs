@@ -23,15 +23,19 @@ pub struct RegistryPublisher {
     store: Arc<OnceCell<kv::Store>>,
 }
 
-/// What the registry says of a booth.
-fn entry(booth: &Photomaton) -> RegistryEntry {
-    RegistryEntry {
+/// What the registry says of a booth. Its hostname was checked when it was written; one that
+/// no longer parses (written by hand in the database) keeps the booth out of the registry.
+fn entry(booth: &Photomaton) -> Result<RegistryEntry, String> {
+    Ok(RegistryEntry {
         photomaton_id: booth.id,
         name: booth.name.clone(),
-        hostname: booth.hostname.clone(),
+        hostname: booth
+            .hostname
+            .parse()
+            .map_err(|e| format!("photomaton {}: {e}", booth.id))?,
         tailscale_ip: booth.tailscale_ip.map(|ip| ip.addr().to_string()),
         router_tailscale_ip: booth.router_tailscale_ip.map(|ip| ip.addr().to_string()),
-        mac_address: booth.mac_address.map(|mac| MacAddress(mac).to_string()),
+        mac_address: booth.mac_address.map(MacAddress),
         wake_target: photomatons::wake_target(booth),
         agent_key_sha256: booth.agent_key_sha256.clone(),
         paper_reset: booth
@@ -39,7 +43,7 @@ fn entry(booth: &Photomaton) -> RegistryEntry {
             .zip(booth.paper_reset_prints)
             .map(|(at, prints)| PaperReset { at, prints }),
         speed_test_requested_at: booth.speed_test_requested_at,
-    }
+    })
 }
 
 impl RegistryPublisher {
@@ -60,7 +64,7 @@ impl RegistryPublisher {
     /// Mirrors one booth; a failure is logged and repaired by the next full sync.
     pub async fn put(&self, booth: &Photomaton) {
         let result = async {
-            let body = serde_json::to_vec(&entry(booth)).map_err(|e| e.to_string())?;
+            let body = serde_json::to_vec(&entry(booth)?).map_err(|e| e.to_string())?;
             let store = self.store().await.map_err(|e| e.to_string())?;
             store
                 .put(booth.id.to_string(), body.into())
@@ -106,7 +110,7 @@ impl RegistryPublisher {
             store.purge(&key).await.map_err(|e| e.to_string())?;
         }
         for booth in &booths {
-            let body = serde_json::to_vec(&entry(booth)).map_err(|e| e.to_string())?;
+            let body = serde_json::to_vec(&entry(booth)?).map_err(|e| e.to_string())?;
             store
                 .put(booth.id.to_string(), body.into())
                 .await

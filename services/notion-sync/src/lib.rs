@@ -56,7 +56,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     background.spawn(|cancel| lead(bus.clone(), booths.clone(), syncer, lease, interval, cancel));
     let health = Health::new(vec![
         Check::with("nats", bus.clone(), |bus| async move { bus.check().await }),
-        Check::disk(std::env::temp_dir(), 256 << 20),
+        Check::temp_disk(),
     ]);
     Application::launch(
         SERVICE,

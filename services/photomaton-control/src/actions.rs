@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use boom_bus::{Bus, RegistryView};
 use boom_config::{ControlSettings, ExposeSecret, WakeMode};
-use boom_contracts::domain::{MacAddress, WakeTarget};
 use boom_contracts::messages::{
     ActionCode, ActionPhase, ControlReply, ControlRequest, PhotomatonAction,
     PhotomatonActionProgress,
@@ -51,11 +50,7 @@ impl Controller {
                 ),
             );
         };
-        let Some(mac) = booth
-            .mac_address
-            .as_deref()
-            .and_then(|m| m.parse::<MacAddress>().ok())
-        else {
+        let Some(mac) = booth.mac_address else {
             return refuse(
                 &request,
                 ActionCode::NoMacAddress,
@@ -78,11 +73,7 @@ impl Controller {
         let packet = wol::magic_packet(mac, secureon);
         let mut sent = Vec::new();
         if matches!(self.settings.wake_mode, WakeMode::Udp | WakeMode::Both) {
-            let Some(target) = booth
-                .wake_target
-                .as_deref()
-                .and_then(|t| t.parse::<WakeTarget>().ok())
-            else {
+            let Some(target) = booth.wake_target.clone() else {
                 return refuse(
                     &request,
                     ActionCode::NoWakeTarget,
@@ -116,7 +107,7 @@ impl Controller {
                 mac,
                 booth.router_tailscale_ip.as_deref().unwrap_or_default(),
                 booth.tailscale_ip.as_deref().unwrap_or_default(),
-                &booth.hostname,
+                booth.hostname.as_str(),
             );
             match wol::run_relay(&arguments, Duration::from_secs(20)).await {
                 Ok(_) => sent.push(format!("router asked to wake {mac}")),

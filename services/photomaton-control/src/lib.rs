@@ -78,14 +78,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     });
     let health = Health::new(vec![
         Check::with("nats", bus.clone(), |bus| async move { bus.check().await }),
-        Check::with("registry", booths.clone(), |booths| async move {
-            if booths.is_loaded() {
-                Ok(())
-            } else {
-                Err("booth registry not loaded yet")
-            }
-        }),
-        Check::disk(std::env::temp_dir(), 256 << 20),
+        Check::with("registry", booths.clone(), RegistryView::check),
+        Check::temp_disk(),
     ]);
     Application::launch(
         SERVICE,

@@ -35,14 +35,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             cache.clone(),
             |cache| async move { cache.ping().await },
         ),
-        Check::with("registry", booths.clone(), |booths| async move {
-            if booths.is_loaded() {
-                Ok(())
-            } else {
-                Err("booth registry not loaded yet")
-            }
-        }),
-        Check::disk(std::env::temp_dir(), 256 << 20),
+        Check::with("registry", booths.clone(), RegistryView::check),
+        Check::temp_disk(),
     ]);
     let state = actix_web::web::Data::new(sync::IngestState {
         bus,

@@ -236,7 +236,7 @@ pub async fn sync(
             };
             reject(&state, reason, e)
         })?;
-    if !batch.hostname.eq_ignore_ascii_case(&booth.hostname) {
+    if !booth.hostname.matches(&batch.hostname) {
         return Err(reject(
             &state,
             "wrong_booth",
@@ -261,7 +261,7 @@ pub async fn sync(
             .stats
             .into_iter()
             .map(|s| MediaStat {
-                media_type: s.kind.into(),
+                media_type: s.kind,
                 count: i32::try_from(s.count).unwrap_or(i32::MAX),
                 timestamp: s.timestamp,
             })

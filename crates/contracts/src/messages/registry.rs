@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::PaperReset;
 use crate::PhotomatonId;
+use crate::domain::{Hostname, MacAddress, WakeTarget};
 
 /// One booth as the other services need it, kept in the registry KV bucket under its id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -14,12 +15,12 @@ use crate::PhotomatonId;
 pub struct RegistryEntry {
     pub photomaton_id: PhotomatonId,
     pub name: String,
-    pub hostname: String,
+    pub hostname: Hostname,
     pub tailscale_ip: Option<String>,
     pub router_tailscale_ip: Option<String>,
-    pub mac_address: Option<String>,
+    pub mac_address: Option<MacAddress>,
     /// `host:port` the magic packet goes to.
-    pub wake_target: Option<String>,
+    pub wake_target: Option<WakeTarget>,
     /// SHA-256 (hex) of the agent key. Keys are 256-bit random, so a fast hash is enough
     /// and lets ingest check every request cheaply.
     pub agent_key_sha256: Option<String>,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{BusMessage, Delivery};
+use crate::domain::Hostname;
 use crate::{MediaType, PhotomatonId, StreamKind};
 
 /// Media counted by a booth agent over some moment.
@@ -46,7 +47,7 @@ pub struct PaperReset {
 pub struct AgentBatchAccepted {
     pub batch_id: Uuid,
     pub photomaton_id: PhotomatonId,
-    pub hostname: String,
+    pub hostname: Hostname,
     pub stats: Vec<MediaStat>,
     /// Prints left on the roll, as the agent counts them.
     pub paper_level: Option<i32>,
@@ -77,12 +78,12 @@ mod tests {
     use crate::Namespace;
 
     #[test]
-    fn a_batch_is_deduplicated_by_its_batch_id() {
+    fn a_batch_is_deduplicated_by_its_batch_id() -> Result<(), crate::domain::InvalidValue> {
         let id = Uuid::new_v4();
         let batch = AgentBatchAccepted {
             batch_id: id,
             photomaton_id: PhotomatonId(3),
-            hostname: "boom-03".into(),
+            hostname: "boom-03".parse()?,
             stats: vec![],
             paper_level: None,
             paper_reset_at: None,
@@ -96,6 +97,7 @@ mod tests {
             AgentBatchAccepted::subject(&Namespace::default()),
             "boom.stats.batch.accepted"
         );
+        Ok(())
     }
 
     #[test]

@@ -13,11 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::helpers::eventually;
 
-fn batch(id: uuid::Uuid) -> AgentBatchAccepted {
-    AgentBatchAccepted {
+fn batch(id: uuid::Uuid) -> anyhow::Result<AgentBatchAccepted> {
+    Ok(AgentBatchAccepted {
         batch_id: id,
         photomaton_id: PhotomatonId(1),
-        hostname: "boom-01".to_owned(),
+        hostname: "boom-01".parse()?,
         stats: vec![MediaStat {
             media_type: MediaType::Print,
             count: 2,
@@ -29,7 +29,7 @@ fn batch(id: uuid::Uuid) -> AgentBatchAccepted {
         backlog: None,
         agent_version: None,
         received_at: chrono::Utc::now(),
-    }
+    })
 }
 
 async fn bus(ctx: &TestContext) -> anyhow::Result<Bus> {
@@ -44,7 +44,7 @@ async fn bus(ctx: &TestContext) -> anyhow::Result<Bus> {
 async fn a_batch_published_twice_is_stored_once() -> anyhow::Result<()> {
     let ctx = TestContext::new().await?;
     let bus = bus(&ctx).await?;
-    let message = batch(uuid::Uuid::new_v4());
+    let message = batch(uuid::Uuid::new_v4())?;
     assert!(
         !bus.publish(&message).await?,
         "first publish is not a duplicate"
@@ -111,7 +111,7 @@ async fn a_transient_failure_is_redelivered_and_a_success_is_not() -> anyhow::Re
         vec![Err(HandleError::Transient("database restarting".into()))],
     )
     .await;
-    bus.publish(&batch(uuid::Uuid::new_v4())).await?;
+    bus.publish(&batch(uuid::Uuid::new_v4())?).await?;
     eventually(Duration::from_secs(10), || async { Ok(count(&seen) == 2) }).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
@@ -141,7 +141,7 @@ async fn a_poison_message_is_terminated_and_does_not_block_the_next() -> anyhow:
     )
     .await;
     let (first, second) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-    bus.publish(&batch(first)).await?;
+    bus.publish(&batch(first)?).await?;
     // A payload that is not an AgentBatchAccepted at all.
     bus.client()
         .publish(
@@ -149,7 +149,7 @@ async fn a_poison_message_is_terminated_and_does_not_block_the_next() -> anyhow:
             "{not json".into(),
         )
         .await?;
-    bus.publish(&batch(second)).await?;
+    bus.publish(&batch(second)?).await?;
     eventually(Duration::from_secs(10), || async { Ok(count(&seen) == 2) }).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
@@ -190,7 +190,7 @@ async fn a_message_in_hand_is_finished_when_the_consumer_is_stopped() -> anyhow:
             .await
         })
     };
-    bus.publish(&batch(uuid::Uuid::new_v4())).await?;
+    bus.publish(&batch(uuid::Uuid::new_v4())?).await?;
     tokio::time::timeout(Duration::from_secs(10), handle).await???;
     assert!(finished.lock().map(|f| *f).unwrap_or(false));
     let mut consumer: async_nats::jetstream::consumer::PullConsumer = bus
@@ -236,7 +236,7 @@ async fn the_trace_context_travels_with_the_message() -> anyhow::Result<()> {
     };
     let origin = TraceContext::new_root();
     origin
-        .scope(bus.publish(&batch(uuid::Uuid::new_v4())))
+        .scope(bus.publish(&batch(uuid::Uuid::new_v4())?))
         .await?;
     eventually(Duration::from_secs(10), || async {
         Ok(seen.lock().map(|s| s.is_some()).unwrap_or(false))

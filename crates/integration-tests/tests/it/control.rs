@@ -312,17 +312,19 @@ async fn a_thousand_booths_half_silent_are_probed_in_about_one_timeout() -> anyh
         })
         .collect();
 
-    let booth = |i: i32| RegistryEntry {
-        photomaton_id: PhotomatonId(i),
-        name: format!("Booth {i}"),
-        hostname: format!("boom-{i}"),
-        tailscale_ip: Some("127.0.0.1".into()),
-        router_tailscale_ip: None,
-        mac_address: None,
-        wake_target: None,
-        agent_key_sha256: None,
-        paper_reset: None,
-        speed_test_requested_at: None,
+    let booth = |i: i32| -> anyhow::Result<RegistryEntry> {
+        Ok(RegistryEntry {
+            photomaton_id: PhotomatonId(i),
+            name: format!("Booth {i}"),
+            hostname: format!("boom-{i}").parse()?,
+            tailscale_ip: Some("127.0.0.1".into()),
+            router_tailscale_ip: None,
+            mac_address: None,
+            wake_target: None,
+            agent_key_sha256: None,
+            paper_reset: None,
+            speed_test_requested_at: None,
+        })
     };
     let timeout = Duration::from_millis(500);
     let silent_settings = boom_config::ControlSettings {
@@ -337,6 +339,8 @@ async fn a_thousand_booths_half_silent_are_probed_in_about_one_timeout() -> anyh
     };
     let (quiet, loud): (Vec<_>, Vec<_>) = (0..1000)
         .map(booth)
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .into_iter()
         .partition(|b| b.photomaton_id.0 % 2 == 0);
     let started = Instant::now();
     let (quiet_seen, loud_seen) = tokio::join!(

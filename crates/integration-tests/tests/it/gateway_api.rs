@@ -316,8 +316,11 @@ async fn an_agent_key_is_shown_once_stored_hashed_and_published_to_the_registry(
     assert_eq!(
         (
             entry.hostname.as_str(),
-            entry.mac_address.as_deref(),
-            entry.wake_target.as_deref()
+            entry.mac_address.map(|mac| mac.to_string()).as_deref(),
+            entry
+                .wake_target
+                .map(|target| target.to_string())
+                .as_deref()
         ),
         ("boom-01", Some("00:1a:2b:3c:4d:5e"), Some("100.64.0.2:9"))
     );

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use boom_contracts::agent::AgentMediaKind;
+use boom_contracts::MediaType;
 use boom_contracts::messages::BusMessage;
 use boom_contracts::{EventStatus, PhotomatonId, StreamKind};
 use boom_db::models::NewEvent;
@@ -207,7 +207,7 @@ async fn a_batch_redelivered_after_a_crash_between_commit_and_ack_counts_once() 
     let message = boom_contracts::AgentBatchAccepted {
         batch_id: uuid::Uuid::new_v4(),
         photomaton_id: PhotomatonId(i32::try_from(p.booth)?),
-        hostname: "boom-01".into(),
+        hostname: "boom-01".parse()?,
         stats: vec![boom_contracts::MediaStat {
             media_type: boom_contracts::MediaType::Print,
             count: 2,
@@ -718,9 +718,9 @@ async fn an_agent_offline_for_a_day_catches_up_in_bounded_batches_with_exact_tot
     let events: Vec<boom_agent::store::MediaLine> = (0..10_000)
         .map(|i| boom_agent::store::MediaLine {
             kind: Some(if i % 4 == 0 {
-                AgentMediaKind::Print
+                MediaType::Print
             } else {
-                AgentMediaKind::Photo
+                MediaType::Photo
             }),
             count: 1,
             event_type: "simulated".into(),

@@ -2,7 +2,8 @@
 //! assigning the next batch (identical each time it is sent), forgetting or quarantining it
 //! once ingest answered, and the speed tests that ride along.
 
-use boom_contracts::agent::{AgentMediaKind, AgentStat};
+use boom_contracts::MediaType;
+use boom_contracts::agent::AgentStat;
 use boom_contracts::messages::SpeedTestSample;
 use chrono::{DateTime, Utc};
 use diesel::RunQueryDsl;
@@ -17,7 +18,7 @@ use super::{Store, StoreError};
 #[derive(Debug, Clone, PartialEq)]
 pub struct MediaLine {
     /// `None` for an event type the agent does not count (kept for diagnosis, never sent).
-    pub kind: Option<AgentMediaKind>,
+    pub kind: Option<MediaType>,
     pub count: i64,
     pub event_type: String,
     pub params: serde_json::Value,
@@ -78,13 +79,13 @@ impl Store {
                     diesel::sql_query(
                         "INSERT INTO media (kind, count, occurred_at, event_type, params) VALUES (?, ?, ?, ?, ?)",
                     )
-                    .bind::<Nullable<Text>, _>(event.kind.map(AgentMediaKind::as_str))
+                    .bind::<Nullable<Text>, _>(event.kind.map(MediaType::as_lowercase))
                     .bind::<BigInt, _>(event.count)
                     .bind::<Text, _>(event.at.to_rfc3339())
                     .bind::<Text, _>(&event.event_type)
                     .bind::<Text, _>(event.params.to_string())
                     .execute(conn)?;
-                    if event.kind == Some(AgentMediaKind::Print) {
+                    if event.kind == Some(MediaType::Print) {
                         roll.print(conn, event.count, event.at)?;
                     }
                 }
@@ -153,7 +154,7 @@ impl Store {
                     .into_iter()
                     .filter_map(|r| {
                         Some(AgentStat {
-                            kind: AgentMediaKind::parse(&r.kind)?,
+                            kind: MediaType::from_lowercase(&r.kind)?,
                             count: r.count,
                             timestamp: DateTime::parse_from_rfc3339(&r.occurred_at).ok()?.to_utc(),
                         })
@@ -244,16 +245,11 @@ mod tests {
     -> Result<(), Box<dyn std::error::Error>> {
         let dir = std::env::temp_dir().join(format!("boom-agent-store-{}", Uuid::new_v4()));
         let store = Store::open(&dir, 700)?;
-        assert_eq!(
-            store.record(vec![event(AgentMediaKind::Print, 2)]).await?,
-            698
-        );
-        store
-            .record(vec![event(AgentMediaKind::Session, 1)])
-            .await?;
+        assert_eq!(store.record(vec![event(MediaType::Print, 2)]).await?, 698);
+        store.record(vec![event(MediaType::Session, 1)]).await?;
         let first = store.next_batch(10).await?.ok_or("no batch")?;
         assert_eq!((first.stats.len(), first.paper_level), (2, Some(698)));
-        store.record(vec![event(AgentMediaKind::Gif, 1)]).await?;
+        store.record(vec![event(MediaType::Gif, 1)]).await?;
         // Not acknowledged (the answer was lost): the same batch again, not the new line.
         assert_eq!(store.next_batch(10).await?.as_ref(), Some(&first));
         // Reopened after a crash: still the same.
@@ -278,10 +274,10 @@ mod tests {
     {
         let dir = std::env::temp_dir().join(format!("boom-agent-store-{}", Uuid::new_v4()));
         let store = Store::open(&dir, 700)?;
-        store.record(vec![event(AgentMediaKind::Print, 1)]).await?;
+        store.record(vec![event(MediaType::Print, 1)]).await?;
         let bad = store.next_batch(10).await?.ok_or("no batch")?;
         store.quarantine(bad.batch_id, "refused".into()).await?;
-        store.record(vec![event(AgentMediaKind::Photo, 1)]).await?;
+        store.record(vec![event(MediaType::Photo, 1)]).await?;
         let next = store.next_batch(10).await?.ok_or("no batch")?;
         assert_ne!(next.batch_id, bad.batch_id);
         assert_eq!(store.status().await?.quarantined, 1);

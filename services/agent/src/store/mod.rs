@@ -196,7 +196,7 @@ impl Store {
 
 /// A counted media line happening now, for the tests of every part of the store.
 #[cfg(test)]
-fn event(kind: boom_contracts::agent::AgentMediaKind, count: i64) -> MediaLine {
+fn event(kind: boom_contracts::MediaType, count: i64) -> MediaLine {
     MediaLine {
         kind: Some(kind),
         count,

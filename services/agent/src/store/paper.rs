@@ -120,7 +120,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use boom_contracts::agent::AgentMediaKind;
+    use boom_contracts::MediaType;
     use uuid::Uuid;
 
     use crate::store::{MediaLine, event};
@@ -132,7 +132,7 @@ mod tests {
         let store = Store::open(&dir, 700)?;
         let printed_at = |minutes: i64, count: i64| MediaLine {
             at: Utc::now() + chrono::Duration::minutes(minutes),
-            ..event(AgentMediaKind::Print, count)
+            ..event(MediaType::Print, count)
         };
         // 600 prints on the old roll, then the roll is changed (declared on the dashboard at
         // `at`) while the booth is offline, and 3 more are printed on the new one.

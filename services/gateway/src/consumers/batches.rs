@@ -112,7 +112,7 @@ async fn handle(
         .iter()
         .map(|b| Received {
             at: b.received_at,
-            hostname: b.hostname.clone(),
+            hostname: b.hostname.to_string(),
             backlog: b.backlog,
         })
         .collect();

@@ -17,7 +17,7 @@ use boom_db::models::Photomaton;
 use boom_db::schema::{paper_levels, photomatons};
 use chrono::{DateTime, Utc};
 use diesel::result::QueryResult;
-use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -68,10 +68,16 @@ pub async fn reset(
     id: PhotomatonId,
     remaining: Option<i32>,
 ) -> QueryResult<Option<Photomaton>> {
-    let Some(booth) = crate::store::photomatons::find(conn, id).await? else {
+    let capacity: Option<i32> = photomatons::table
+        .find(id)
+        .select(photomatons::paper_capacity)
+        .first(conn)
+        .await
+        .optional()?;
+    let Some(capacity) = capacity else {
         return Ok(None);
     };
-    let remaining = remaining.unwrap_or(booth.paper_capacity);
+    let remaining = remaining.unwrap_or(capacity);
     let now = Utc::now();
     diesel::update(photomatons::table.find(id))
         .set((
@@ -228,11 +234,13 @@ mod tests {
     }
 
     #[test]
-    fn a_level_counted_before_the_dashboards_reset_is_not_taken() {
+    fn a_level_counted_before_the_dashboards_reset_is_not_taken()
+    -> Result<(), boom_contracts::domain::InvalidValue> {
+        let hostname: boom_contracts::domain::Hostname = "b".parse()?;
         let batch = |level: Option<i32>, reset_at: Option<DateTime<Utc>>| AgentBatchAccepted {
             batch_id: uuid::Uuid::nil(),
             photomaton_id: PhotomatonId(1),
-            hostname: "b".into(),
+            hostname: hostname.clone(),
             stats: Vec::new(),
             paper_level: level,
             paper_reset_at: reset_at,
@@ -267,5 +275,6 @@ mod tests {
             decide(&batch(Some(40), Some(at(13, 19))), Some(reset)),
             PaperUpdate::Level(40)
         );
+        Ok(())
     }
 }

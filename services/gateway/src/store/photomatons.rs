@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use boom_contracts::domain::{DEFAULT_WAKE_PORT, MacAddress};
+use boom_contracts::domain::{DEFAULT_WAKE_PORT, MacAddress, WakeTarget};
 use boom_contracts::{EventId, EventStatus, PhotomatonId};
 use boom_db::models::{Event, NewPhotomaton, Photomaton, PhotomatonChanges, SpeedTest};
 use boom_db::schema::{events, photomatons, speed_tests};
@@ -75,13 +75,15 @@ pub struct PhotomatonView {
 
 /// Where the magic packet for `booth` goes: its configured wake target, else its router's
 /// Tailscale IP on port 9.
-pub fn wake_target(booth: &Photomaton) -> Option<String> {
-    booth.wake_target.clone().or_else(|| {
-        booth.router_tailscale_ip.map(|ip| match ip.addr() {
-            std::net::IpAddr::V4(v4) => format!("{v4}:{DEFAULT_WAKE_PORT}"),
-            std::net::IpAddr::V6(v6) => format!("[{v6}]:{DEFAULT_WAKE_PORT}"),
-        })
-    })
+pub fn wake_target(booth: &Photomaton) -> Option<WakeTarget> {
+    match &booth.wake_target {
+        // Checked when it was written; one that no longer parses is no target.
+        Some(configured) => configured.parse().ok(),
+        None => booth.router_tailscale_ip.map(|ip| WakeTarget {
+            host: ip.addr().to_string(),
+            port: DEFAULT_WAKE_PORT,
+        }),
+    }
 }
 
 fn view(
@@ -92,7 +94,7 @@ fn view(
 ) -> PhotomatonView {
     PhotomatonView {
         today,
-        wake_target: wake_target(&booth),
+        wake_target: wake_target(&booth).map(|target| target.to_string()),
         paper_state: PaperState::of(&booth),
         id: booth.id,
         name: booth.name,
