@@ -27,8 +27,6 @@ pub(crate) fn run(booths: usize) -> anyhow::Result<Value> {
                     mac_address: None,
                     wake_target: None,
                     agent_key_sha256: None,
-                    paper_reset: None,
-                    speed_test_requested_at: None,
                 })
             })
             .collect::<Result<Vec<_>, boom_contracts::domain::InvalidValue>>()?;

@@ -16,12 +16,16 @@
 //! - `consume`: typed [`Bus::consume`], [`Bus::consume_groups`] and [`Bus::serve`], with
 //!   [`HandleError`] and the ack / nak / term decisions.
 //! - `lease`: single-active work across instances, through a lease in a KV bucket.
+//! - `mirror`: a KV bucket kept in memory (loaded, then watched), for the two views below.
 //! - `registry`: a local, watched index of the booth registry KV bucket.
+//! - `agent_commands`: a local, watched copy of what the dashboard asks of each agent.
 //! - `metrics`: counters of what was published and consumed.
 
+pub mod agent_commands;
 mod consume;
 pub mod lease;
 mod metrics;
+mod mirror;
 mod publish;
 pub mod registry;
 mod topology;
@@ -34,6 +38,7 @@ use boom_config::NatsSettings;
 use boom_contracts::Namespace;
 use bytes::Bytes;
 
+pub use agent_commands::AgentCommandsView;
 pub use async_nats;
 pub use consume::HandleError;
 pub use lease::Lease;

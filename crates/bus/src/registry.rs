@@ -4,15 +4,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
-use async_nats::jetstream::kv::{self, Operation};
 use boom_contracts::PhotomatonId;
 use boom_contracts::messages::RegistryEntry;
-use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::Bus;
+use crate::mirror::Mirror;
 
 #[derive(Debug, Default)]
 struct Index {
@@ -58,6 +56,22 @@ impl Index {
     }
 }
 
+impl Mirror for RegistryView {
+    type Value = RegistryEntry;
+
+    fn apply(&self, key: &str, revision: u64, value: Option<RegistryEntry>) {
+        if let Ok(mut index) = self.index.write() {
+            index.apply(key, revision, value);
+        }
+    }
+
+    fn mark_loaded(&self) {
+        if let Ok(mut index) = self.index.write() {
+            index.loaded = true;
+        }
+    }
+}
+
 /// A live, in-memory view of the registry bucket.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryView {
@@ -72,80 +86,9 @@ impl RegistryView {
         cancel: CancellationToken,
     ) -> (Self, impl std::future::Future<Output = ()> + Send) {
         let view = Self::default();
-        let task = {
-            let view = view.clone();
-            async move {
-                let mut delay = Duration::from_millis(200);
-                loop {
-                    if let Err(error) = view.run(&bus, &cancel).await {
-                        tracing::warn!(%error, "registry watch interrupted, restarting");
-                    }
-                    if cancel.is_cancelled() {
-                        return;
-                    }
-                    tokio::select! {
-                        () = cancel.cancelled() => return,
-                        () = tokio::time::sleep(delay) => {}
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
-            }
-        };
+        let bucket = bus.namespace().registry_bucket();
+        let task = crate::mirror::follow(bus, bucket, view.clone(), cancel);
         (view, task)
-    }
-
-    async fn run(&self, bus: &Bus, cancel: &CancellationToken) -> Result<(), String> {
-        let store = bus
-            .ensure_kv(&bus.namespace().registry_bucket(), Duration::ZERO)
-            .await
-            .map_err(|e| e.to_string())?;
-        // Watch first, then load: nothing written in between is missed; revisions order them.
-        let mut watch = store.watch_all().await.map_err(|e| e.to_string())?;
-        self.load(&store).await?;
-        loop {
-            let entry = tokio::select! {
-                () = cancel.cancelled() => return Ok(()),
-                entry = watch.next() => entry,
-            };
-            let Some(entry) = entry else {
-                return Err("watch ended".to_owned());
-            };
-            let entry = entry.map_err(|e| e.to_string())?;
-            let value = match entry.operation {
-                Operation::Put => serde_json::from_slice::<RegistryEntry>(&entry.value).ok(),
-                Operation::Delete | Operation::Purge => None,
-            };
-            if let Ok(mut index) = self.index.write() {
-                index.apply(&entry.key, entry.revision, value);
-            }
-        }
-    }
-
-    async fn load(&self, store: &kv::Store) -> Result<(), String> {
-        let keys: Vec<String> = store
-            .keys()
-            .await
-            .map_err(|e| e.to_string())?
-            .filter_map(|k| async { k.ok() })
-            .collect()
-            .await;
-        let mut loaded = Vec::with_capacity(keys.len());
-        for key in keys {
-            if let Some(entry) = store.entry(&key).await.map_err(|e| e.to_string())? {
-                loaded.push((
-                    key,
-                    entry.revision,
-                    serde_json::from_slice::<RegistryEntry>(&entry.value).ok(),
-                ));
-            }
-        }
-        if let Ok(mut index) = self.index.write() {
-            for (key, revision, value) in loaded {
-                index.apply(&key, revision, value);
-            }
-            index.loaded = true;
-        }
-        Ok(())
     }
 
     pub fn is_loaded(&self) -> bool {

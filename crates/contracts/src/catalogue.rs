@@ -141,6 +141,13 @@ pub fn asyncapi() -> Value {
                 "readBy": ["boom-stats-ingest", "boom-photomaton-control", "boom-notion-sync"],
             },
             {
+                "name": "{prefix}_agent_commands",
+                "key": "photomaton id",
+                "value": { "$ref": "schemas/AgentCommands.json" },
+                "writtenBy": "boom-gateway",
+                "readBy": ["boom-stats-ingest"],
+            },
+            {
                 "name": "{prefix}_leases",
                 "key": "the single-active task (probe, notion-sync)",
                 "value": "the holder's instance id; the entry expires with the bucket's max age",
@@ -160,6 +167,10 @@ pub fn generated_files() -> Vec<(String, String)> {
     files.push((
         "schemas/RegistryEntry.json".to_owned(),
         pretty(&schema_value::<RegistryEntry>()),
+    ));
+    files.push((
+        "schemas/AgentCommands.json".to_owned(),
+        pretty(&schema_value::<crate::agent::AgentCommands>()),
     ));
     files.push(("asyncapi.json".to_owned(), pretty(&asyncapi())));
     files

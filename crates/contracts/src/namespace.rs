@@ -107,6 +107,11 @@ impl Namespace {
         format!("{}_registry", self.prefix.replace('-', "_"))
     }
 
+    /// What the dashboard asks of each booth's agent (`AgentCommands`, by photomaton id).
+    pub fn agent_commands_bucket(&self) -> String {
+        format!("{}_agent_commands", self.prefix.replace('-', "_"))
+    }
+
     /// Leases that keep single-active work (probing, Notion sync) on one instance.
     pub fn lease_bucket(&self) -> String {
         format!("{}_leases", self.prefix.replace('-', "_"))
@@ -145,6 +150,7 @@ mod tests {
         assert_eq!(ns.stream(StreamKind::Stats), "T_42_X_STATS");
         assert_eq!(ns.stream_subjects(StreamKind::Events), "t-42_x.notion.>");
         assert_eq!(ns.registry_bucket(), "t_42_x_registry");
+        assert_eq!(ns.agent_commands_bucket(), "t_42_x_agent_commands");
         Ok(())
     }
 

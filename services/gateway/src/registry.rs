@@ -1,13 +1,18 @@
-//! The booth registry on the bus: the gateway owns the `photomatons` table and mirrors what
-//! ingest and control need of it (IPs, MAC, wake target, agent key hash) into the registry
-//! KV bucket, after every committed change and in full at start (which also repairs any
-//! change that could not be mirrored while NATS was down).
+//! What the other services know of the booths, mirrored from the `photomatons` table into two
+//! KV buckets after every committed change, and in full at start (which also repairs any
+//! change that could not be mirrored while NATS was down):
+//! - `<prefix>_registry`: what a booth *is* for ingest and control ([`RegistryEntry`]: IPs,
+//!   MAC, wake target, agent key hash);
+//! - `<prefix>_agent_commands`: what its agent should *do* ([`AgentCommands`]: a new roll
+//!   declared on the dashboard, a speed test asked now), which ingest hands to the agent.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use boom_bus::Bus;
 use boom_bus::async_nats::jetstream::kv;
+use boom_contracts::PhotomatonId;
+use boom_contracts::agent::AgentCommands;
 use boom_contracts::domain::MacAddress;
 use boom_contracts::messages::{PaperReset, RegistryEntry};
 use boom_db::DbPool;
@@ -20,7 +25,8 @@ use crate::store::photomatons;
 #[derive(Debug, Clone)]
 pub struct RegistryPublisher {
     bus: Bus,
-    store: Arc<OnceCell<kv::Store>>,
+    registry: Arc<OnceCell<kv::Store>>,
+    commands: Arc<OnceCell<kv::Store>>,
 }
 
 /// What the registry says of a booth. Its hostname was checked when it was written; one that
@@ -38,36 +44,65 @@ fn entry(booth: &Photomaton) -> Result<RegistryEntry, String> {
         mac_address: booth.mac_address.map(MacAddress),
         wake_target: photomatons::wake_target(booth),
         agent_key_sha256: booth.agent_key_sha256.clone(),
+    })
+}
+
+/// What the dashboard last asked of the booth's agent.
+fn commands(booth: &Photomaton) -> AgentCommands {
+    AgentCommands {
         paper_reset: booth
             .paper_reset_at
             .zip(booth.paper_reset_prints)
             .map(|(at, prints)| PaperReset { at, prints }),
         speed_test_requested_at: booth.speed_test_requested_at,
-    })
+    }
+}
+
+/// Both values of a booth, as the buckets keep them.
+fn bodies(booth: &Photomaton) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let entry = serde_json::to_vec(&entry(booth)?).map_err(|e| e.to_string())?;
+    let commands = serde_json::to_vec(&commands(booth)).map_err(|e| e.to_string())?;
+    Ok((entry, commands))
 }
 
 impl RegistryPublisher {
     pub fn new(bus: Bus) -> Self {
         Self {
             bus,
-            store: Arc::default(),
+            registry: Arc::default(),
+            commands: Arc::default(),
         }
     }
 
-    async fn store(&self) -> Result<&kv::Store, boom_bus::BusError> {
-        let bucket = self.bus.namespace().registry_bucket();
-        self.store
-            .get_or_try_init(|| self.bus.ensure_kv(&bucket, Duration::ZERO))
-            .await
+    async fn buckets(&self) -> Result<(&kv::Store, &kv::Store), boom_bus::BusError> {
+        let namespace = self.bus.namespace();
+        let (registry_bucket, commands_bucket) = (
+            namespace.registry_bucket(),
+            namespace.agent_commands_bucket(),
+        );
+        let registry = self
+            .registry
+            .get_or_try_init(|| self.bus.ensure_kv(&registry_bucket, Duration::ZERO))
+            .await?;
+        let commands = self
+            .commands
+            .get_or_try_init(|| self.bus.ensure_kv(&commands_bucket, Duration::ZERO))
+            .await?;
+        Ok((registry, commands))
     }
 
     /// Mirrors one booth; a failure is logged and repaired by the next full sync.
     pub async fn put(&self, booth: &Photomaton) {
         let result = async {
-            let body = serde_json::to_vec(&entry(booth)?).map_err(|e| e.to_string())?;
-            let store = self.store().await.map_err(|e| e.to_string())?;
-            store
-                .put(booth.id.to_string(), body.into())
+            let (entry, commands) = bodies(booth)?;
+            let (registry, commands_bucket) = self.buckets().await.map_err(|e| e.to_string())?;
+            let key = booth.id.to_string();
+            registry
+                .put(&key, entry.into())
+                .await
+                .map_err(|e| e.to_string())?;
+            commands_bucket
+                .put(&key, commands.into())
                 .await
                 .map_err(|e| e.to_string())?;
             Ok::<_, String>(())
@@ -78,10 +113,17 @@ impl RegistryPublisher {
         }
     }
 
-    pub async fn remove(&self, id: boom_contracts::PhotomatonId) {
+    pub async fn remove(&self, id: PhotomatonId) {
         let result = async {
-            let store = self.store().await.map_err(|e| e.to_string())?;
-            store.purge(id.to_string()).await.map_err(|e| e.to_string())
+            let (registry, commands) = self.buckets().await.map_err(|e| e.to_string())?;
+            registry
+                .purge(id.to_string())
+                .await
+                .map_err(|e| e.to_string())?;
+            commands
+                .purge(id.to_string())
+                .await
+                .map_err(|e| e.to_string())
         }
         .await;
         if let Err(error) = result {
@@ -89,33 +131,49 @@ impl RegistryPublisher {
         }
     }
 
-    /// Writes every booth and removes entries of booths that no longer exist.
+    /// Writes every booth and removes entries of booths that no longer exist. A booth whose
+    /// row cannot be mirrored is logged and left out; the others are still written.
     pub async fn sync_all(&self, db: &DbPool) -> Result<usize, String> {
         let mut conn = db.get().await.map_err(|e| e.to_string())?;
         let booths: Vec<Photomaton> = photomatons::all(&mut conn)
             .await
             .map_err(|e| e.to_string())?;
         drop(conn);
-        let store = self.store().await.map_err(|e| e.to_string())?;
+        let (registry, commands) = self.buckets().await.map_err(|e| e.to_string())?;
         let known: std::collections::HashSet<String> =
             booths.iter().map(|b| b.id.to_string()).collect();
-        let keys: Vec<String> = store
-            .keys()
-            .await
-            .map_err(|e| e.to_string())?
-            .try_collect()
-            .await
-            .map_err(|e| e.to_string())?;
-        for key in keys.into_iter().filter(|k| !known.contains(k)) {
-            store.purge(&key).await.map_err(|e| e.to_string())?;
-        }
-        for booth in &booths {
-            let body = serde_json::to_vec(&entry(booth)?).map_err(|e| e.to_string())?;
-            store
-                .put(booth.id.to_string(), body.into())
+        for bucket in [registry, commands] {
+            let keys: Vec<String> = bucket
+                .keys()
+                .await
+                .map_err(|e| e.to_string())?
+                .try_collect()
                 .await
                 .map_err(|e| e.to_string())?;
+            for key in keys.into_iter().filter(|k| !known.contains(k)) {
+                bucket.purge(&key).await.map_err(|e| e.to_string())?;
+            }
         }
-        Ok(booths.len())
+        let mut written = 0;
+        for booth in &booths {
+            let (entry, commands_body) = match bodies(booth) {
+                Ok(bodies) => bodies,
+                Err(error) => {
+                    tracing::error!(photomaton = %booth.id, %error, "booth left out of the registry");
+                    continue;
+                }
+            };
+            let key = booth.id.to_string();
+            registry
+                .put(&key, entry.into())
+                .await
+                .map_err(|e| e.to_string())?;
+            commands
+                .put(&key, commands_body.into())
+                .await
+                .map_err(|e| e.to_string())?;
+            written += 1;
+        }
+        Ok(written)
     }
 }

@@ -8,7 +8,7 @@
 mod speed_test;
 mod sync;
 
-use boom_bus::{Bus, BusMetrics, RegistryView};
+use boom_bus::{AgentCommandsView, Bus, BusMetrics, RegistryView};
 use boom_cache::Cache;
 use boom_config::Settings;
 use boom_server::{Application, Background, Check, Health};
@@ -28,6 +28,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     background.spawn(bus.setup_streams());
     let (booths, follow) = RegistryView::follow(bus.clone(), background.cancel_token());
     background.spawn(|_| follow);
+    let (commands, follow) = AgentCommandsView::follow(bus.clone(), background.cancel_token());
+    background.spawn(|_| follow);
     let health = Health::new(vec![
         Check::with("nats", bus.clone(), |bus| async move { bus.check().await }),
         Check::with(
@@ -42,6 +44,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         bus,
         cache,
         booths,
+        commands,
         metrics,
         limits: settings.ingest.clone(),
     });

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use boom_bus::{Bus, RegistryView};
+use boom_bus::{AgentCommandsView, Bus, RegistryView};
 use boom_cache::Cache;
 use boom_config::IngestSettings;
 use boom_contracts::agent::{AgentCommands, AgentSync, AgentSyncAccepted};
@@ -55,6 +55,8 @@ pub struct IngestState {
     pub bus: Bus,
     pub cache: Cache,
     pub booths: RegistryView,
+    /// What the dashboard asks of each booth's agent.
+    pub commands: AgentCommandsView,
     pub metrics: IngestMetrics,
     pub limits: IngestSettings,
 }
@@ -277,11 +279,15 @@ pub async fn sync(
     };
     // A new roll declared on the dashboard after the one this batch's counter started from:
     // the agent applies it on receipt.
-    let paper_reset = booth.paper_reset.filter(|reset| {
-        message
-            .paper_reset_at
-            .is_none_or(|applied| applied < reset.at)
-    });
+    let paper_reset = state
+        .commands
+        .get(booth.photomaton_id)
+        .paper_reset
+        .filter(|reset| {
+            message
+                .paper_reset_at
+                .is_none_or(|applied| applied < reset.at)
+        });
     let duplicate =
         match tokio::time::timeout(Duration::from_secs(10), state.bus.publish(&message)).await {
             Ok(Ok(duplicate)) => duplicate,
@@ -315,7 +321,7 @@ pub async fn sync(
 }
 
 /// `GET /api/agent/commands`: what the dashboard last asked of this booth (a new roll, a speed
-/// test), from the registry; the agent polls it every `agent.command_interval_secs` and acts
+/// test), from the agent commands bucket; the agent polls it every `agent.command_interval_secs` and acts
 /// on what is newer than what it already did. Rate-limited with the syncs of the same key.
 pub async fn commands(
     request: HttpRequest,
@@ -325,8 +331,5 @@ pub async fn commands(
     rate_limit(&state, &key_hash)
         .await
         .map_err(|e| reject(&state, "rate_limited", e))?;
-    Ok(web::Json(AgentCommands {
-        paper_reset: booth.paper_reset,
-        speed_test_requested_at: booth.speed_test_requested_at,
-    }))
+    Ok(web::Json(state.commands.get(booth.photomaton_id)))
 }

@@ -322,8 +322,6 @@ async fn a_thousand_booths_half_silent_are_probed_in_about_one_timeout() -> anyh
             mac_address: None,
             wake_target: None,
             agent_key_sha256: None,
-            paper_reset: None,
-            speed_test_requested_at: None,
         })
     };
     let timeout = Duration::from_millis(500);

@@ -7,6 +7,8 @@ use diesel::QueryableByName;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+/// Media counts by type; also the columns of the totals tables (`photomaton_daily_totals`,
+/// `event_hourly_totals`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema, QueryableByName)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
