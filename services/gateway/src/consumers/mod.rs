@@ -14,7 +14,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use boom_bus::{BusError, HandleError};
+use boom_contracts::{BusMessage, StreamKind};
 use tokio_util::sync::CancellationToken;
+
+use crate::state::AppState;
 
 /// Keeps a consumer running until `cancel`: `consume` returns when NATS cannot be reached
 /// (or the consumer not created yet); it is started again a second later.
@@ -32,6 +35,37 @@ where
             }
         }
     }
+}
+
+/// Consumes `kind` through the durable consumer `durable`, one message at a time, with
+/// `handle`, until `cancel`.
+pub async fn consume_until_cancelled<M, F, Fut>(
+    state: AppState,
+    kind: StreamKind,
+    durable: &'static str,
+    handle: F,
+    cancel: CancellationToken,
+) where
+    M: BusMessage,
+    F: Fn(AppState, M) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<(), HandleError>> + Send,
+{
+    let handle = &handle;
+    until_cancelled(durable, cancel, |cancel| {
+        let state = state.clone();
+        async move {
+            state
+                .bus
+                .consume(
+                    kind,
+                    durable,
+                    |message: M| handle(state.clone(), message),
+                    cancel,
+                )
+                .await
+        }
+    })
+    .await;
 }
 
 /// A storage failure while handling a message: retried later (nak with backoff).

@@ -9,7 +9,7 @@ use boom_contracts::StreamKind;
 use boom_contracts::messages::NotionUpdate;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumers::{transient, until_cancelled};
+use crate::consumers::{consume_until_cancelled, transient};
 use crate::state::AppState;
 use crate::store::events;
 
@@ -36,22 +36,12 @@ pub async fn apply(state: &AppState, update: NotionUpdate) -> Result<(), HandleE
 }
 
 pub async fn run(state: AppState, cancel: CancellationToken) {
-    until_cancelled("gateway-events", cancel, |cancel| {
-        let state = state.clone();
-        async move {
-            state
-                .bus
-                .consume(
-                    StreamKind::Events,
-                    StreamKind::Events.gateway_consumer(),
-                    |update: NotionUpdate| {
-                        let state = state.clone();
-                        async move { apply(&state, update).await }
-                    },
-                    cancel,
-                )
-                .await
-        }
-    })
+    consume_until_cancelled(
+        state,
+        StreamKind::Events,
+        StreamKind::Events.gateway_consumer(),
+        |state, update: NotionUpdate| async move { apply(&state, update).await },
+        cancel,
+    )
     .await;
 }

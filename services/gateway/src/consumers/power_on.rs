@@ -5,34 +5,24 @@ use boom_contracts::StreamKind;
 use boom_contracts::messages::PhotomatonActionProgress;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumers::{transient, until_cancelled};
+use crate::consumers::{consume_until_cancelled, transient};
 use crate::state::AppState;
 
 /// The durable consumer of power-on outcomes.
 const DURABLE: &str = "gateway-actions";
 
 pub async fn run(state: AppState, cancel: CancellationToken) {
-    until_cancelled(DURABLE, cancel, |cancel| {
-        let state = state.clone();
-        async move {
-            state
-                .bus
-                .consume(
-                    StreamKind::Probes,
-                    DURABLE,
-                    |progress: PhotomatonActionProgress| {
-                        let state = state.clone();
-                        async move {
-                            let mut conn = state.db.get().await.map_err(transient)?;
-                            crate::wake::record_outcome(&state, &mut conn, progress)
-                                .await
-                                .map_err(transient)
-                        }
-                    },
-                    cancel,
-                )
+    consume_until_cancelled(
+        state,
+        StreamKind::Probes,
+        DURABLE,
+        |state, progress: PhotomatonActionProgress| async move {
+            let mut conn = state.db.get().await.map_err(transient)?;
+            crate::wake::record_outcome(&state, &mut conn, progress)
                 .await
-        }
-    })
+                .map_err(transient)
+        },
+        cancel,
+    )
     .await;
 }

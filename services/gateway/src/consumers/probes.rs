@@ -6,7 +6,7 @@ use boom_contracts::StreamKind;
 use boom_contracts::messages::PhotomatonProbed;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumers::{transient, until_cancelled};
+use crate::consumers::{consume_until_cancelled, transient};
 use crate::state::AppState;
 use crate::store::photomatons;
 
@@ -30,22 +30,12 @@ pub async fn apply(state: &AppState, probe: PhotomatonProbed) -> Result<(), Hand
 }
 
 pub async fn run(state: AppState, cancel: CancellationToken) {
-    until_cancelled("gateway-probes", cancel, |cancel| {
-        let state = state.clone();
-        async move {
-            state
-                .bus
-                .consume(
-                    StreamKind::Probes,
-                    StreamKind::Probes.gateway_consumer(),
-                    |probe: PhotomatonProbed| {
-                        let state = state.clone();
-                        async move { apply(&state, probe).await }
-                    },
-                    cancel,
-                )
-                .await
-        }
-    })
+    consume_until_cancelled(
+        state,
+        StreamKind::Probes,
+        StreamKind::Probes.gateway_consumer(),
+        |state, probe: PhotomatonProbed| async move { apply(&state, probe).await },
+        cancel,
+    )
     .await;
 }
