@@ -14,20 +14,25 @@ services:
 browser:
     ./scripts/browser.sh
 
+# Build boom-agent.exe for the booth PCs (Windows) and the Wine prefix the tests run it in;
+# installs MinGW-w64 and Wine when missing. Prints the .exe's path (a .sha256 lies beside it).
+agent-windows:
+    ./scripts/agent-windows.sh
+
 # Build every binary.
 build:
     cargo build --workspace --bins
 
-# Everything CI checks: formatting, clippy, then all tests against the real services and a
-# headless browser. Dashboard screenshots land in screenshots/.
-test: services browser
+# Everything CI checks: formatting, clippy, then all tests against the real services, a
+# headless browser and the Windows agent under Wine. Dashboard screenshots land in screenshots/.
+test: services browser agent-windows
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     cargo build --workspace --bins --quiet
     cargo nextest run --workspace --no-fail-fast
 
 # The tests alone, without the lints (the quick loop while coding).
-test-only *ARGS: services browser
+test-only *ARGS: services browser agent-windows
     cargo build --workspace --bins --quiet
     cargo nextest run --workspace {{ARGS}}
 

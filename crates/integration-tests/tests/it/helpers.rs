@@ -127,9 +127,15 @@ pub struct RunningBinary {
 impl RunningBinary {
     /// Starts `name` and waits for its "listening" log line, which names the port.
     pub fn start(name: &str, env: &[(String, String)]) -> anyhow::Result<Self> {
-        let mut child = Command::new(binary(name)?)
-            .env_clear()
-            .envs(env.iter().cloned())
+        let mut command = Command::new(binary(name)?);
+        command.env_clear().envs(env.iter().cloned());
+        Self::spawn(command, name)
+    }
+
+    /// Starts `command` (its environment already set) and waits for its "listening" log
+    /// line, which names the port.
+    pub fn spawn(mut command: Command, name: &str) -> anyhow::Result<Self> {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -146,7 +152,7 @@ impl RunningBinary {
             }
         });
         let port = receiver
-            .recv_timeout(Duration::from_secs(30))
+            .recv_timeout(Duration::from_secs(60))
             .ok()
             .flatten()
             .and_then(|p| u16::try_from(p).ok());
@@ -202,11 +208,16 @@ pub fn run_binary(
     env: &[(String, String)],
     stdin: &str,
 ) -> anyhow::Result<(i32, String, String)> {
+    let mut command = Command::new(binary(name)?);
+    command.args(args).env_clear().envs(env.iter().cloned());
+    run_command(command, stdin)
+}
+
+/// Runs `command` (arguments and environment already set) with `stdin`; its exit code,
+/// standard output and standard error.
+pub fn run_command(mut command: Command, stdin: &str) -> anyhow::Result<(i32, String, String)> {
     use std::io::Write;
-    let mut child = Command::new(binary(name)?)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().cloned())
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

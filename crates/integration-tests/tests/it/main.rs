@@ -1,6 +1,7 @@
 //! Integration tests of LE BOOM: one binary, real PostgreSQL, NATS and Redis, each test in
 //! its own database, NATS prefix and Redis prefix (see `boom-testkit`).
 
+mod agent_windows;
 mod backup;
 mod binaries;
 mod browser;

@@ -145,7 +145,7 @@ impl Pipeline {
     }
 }
 
-fn totals(sessions: i64, photos: i64, prints: i64, digital: i64, gifs: i64) -> Value {
+pub fn totals(sessions: i64, photos: i64, prints: i64, digital: i64, gifs: i64) -> Value {
     json!({"sessions": sessions, "photos": photos, "prints": prints, "digital": digital, "gifs": gifs})
 }
 
@@ -448,7 +448,7 @@ fn agent_settings(p: &Pipeline) -> boom_config::Settings {
 }
 
 /// dslrBooth calls its URL trigger like this.
-async fn trigger(agent: &str, query: &[(&str, &str)]) -> anyhow::Result<u16> {
+pub async fn trigger(agent: &str, query: &[(&str, &str)]) -> anyhow::Result<u16> {
     let url = url::Url::parse_with_params(&format!("{agent}/trigger"), query)?;
     Ok(reqwest::Client::new()
         .get(url)
