@@ -4,7 +4,8 @@
 # missing first (MinGW-w64, Wine; Debian's Rust with its standard library's source when
 # rustup cannot fetch the Windows standard library). Idempotent; prints the .exe's path.
 #
-#   ./scripts/agent-windows.sh            # build (release) and prepare Wine
+#   ./scripts/agent-windows.sh                              # build (release) and prepare Wine
+#   BOOM_WINDOWS_STD=source ./scripts/agent-windows.sh      # force the from-source path
 #
 # Output: $CARGO_TARGET_DIR/x86_64-pc-windows-gnu/release/boom-agent.exe and its
 # .sha256, and the Wine prefix $CARGO_TARGET_DIR/wine-prefix.
@@ -38,8 +39,9 @@ export AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar
 
 # rustup's Windows standard library when it can be had; otherwise Debian's Rust builds the
 # standard library from source (-Zbuild-std), which needs no download from rust-lang.org.
-if rustup target list --installed 2>/dev/null | grep -qx "$TARGET" \
-  || timeout 300 rustup target add "$TARGET" >/dev/null 2>&1; then
+if [ "${BOOM_WINDOWS_STD:-}" != source ] \
+  && { rustup target list --installed 2>/dev/null | grep -qx "$TARGET" \
+    || timeout 300 rustup target add "$TARGET" >/dev/null 2>&1; }; then
   log "building with rustup's $TARGET standard library"
   cargo build --quiet --release --target "$TARGET" -p boom-agent
 else

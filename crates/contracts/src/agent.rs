@@ -6,8 +6,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::MediaType;
+use crate::domain::Hostname;
 use crate::messages::{PaperReset, SpeedTestSample};
+use crate::{MediaType, PhotomatonId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -66,6 +67,25 @@ pub struct AgentSyncAccepted {
     /// A new roll declared on the dashboard that this batch's counter does not know yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paper_reset: Option<PaperReset>,
+}
+
+/// `POST /api/agent/pair` body: a booth PC redeems the code shown on the booth page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentPair {
+    pub code: String,
+    /// What the PC calls itself (for the audit log; the booth keeps its registered name).
+    pub hostname: String,
+}
+
+/// `POST /api/agent/pair` answer: the key the agent keeps in its data directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentPaired {
+    pub photomaton_id: PhotomatonId,
+    /// The booth's registered hostname: the agent sends its batches under this name.
+    pub hostname: Hostname,
+    pub api_key: String,
 }
 
 #[cfg(test)]

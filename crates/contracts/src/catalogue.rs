@@ -47,6 +47,8 @@ pub fn messages() -> Vec<CatalogueEntry> {
         entry::<ControlReply>("ControlReply", None),
         entry::<PhotomatonProbed>("PhotomatonProbed", None),
         entry::<PhotomatonActionProgress>("PhotomatonActionProgress", None),
+        entry::<PairingRequest>("PairingRequest", Some(PairingRequest::QUEUE_GROUP)),
+        entry::<PairingReply>("PairingReply", None),
         entry::<LiveUpdate>("LiveUpdate", None),
     ]
 }

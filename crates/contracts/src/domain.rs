@@ -165,6 +165,62 @@ impl fmt::Display for WakeTarget {
     }
 }
 
+/// A pairing code: 6 characters of Crockford's base32, shown on the booth page and typed on
+/// the booth PC (`boom-agent pair`). Typing is forgiving as Crockford intends: case does not
+/// matter, `I`/`L` read as `1`, `O` as `0`, and hyphens and spaces are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PairingCode(String);
+
+/// Crockford's base32 alphabet: no I, L, O or U.
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+impl PairingCode {
+    pub const LEN: usize = 6;
+
+    /// A code from random bytes (each byte picks one of 32 symbols: uniform).
+    pub fn from_random(bytes: [u8; Self::LEN]) -> Self {
+        Self(
+            bytes
+                .iter()
+                .map(|b| char::from(CROCKFORD[usize::from(b % 32)]))
+                .collect(),
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for PairingCode {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let code: String = s
+            .chars()
+            .filter(|c| !matches!(c, '-' | ' '))
+            .map(|c| match c.to_ascii_uppercase() {
+                'I' | 'L' => '1',
+                'O' => '0',
+                other => other,
+            })
+            .collect();
+        if code.len() == Self::LEN && code.bytes().all(|b| CROCKFORD.contains(&b)) {
+            Ok(Self(code))
+        } else {
+            Err(InvalidValue(format!(
+                "`{}` is not a pairing code: 6 letters and digits, as shown on the booth page",
+                s.trim()
+            )))
+        }
+    }
+}
+
+impl fmt::Display for PairingCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// On the wire, each of these is the string it prints as; reading one back parses it, so an
 /// invalid value cannot be deserialised either. Its JSON Schema is a string's.
 macro_rules! string_on_the_wire {
@@ -198,7 +254,7 @@ macro_rules! string_on_the_wire {
     )+};
 }
 
-string_on_the_wire!(Hostname, MacAddress, WakeTarget);
+string_on_the_wire!(Hostname, MacAddress, WakeTarget, PairingCode);
 
 /// Parses an IP address with a sentence naming what was wrong.
 pub fn parse_ip(field: &str, s: &str) -> Result<IpAddr, InvalidValue> {
@@ -263,5 +319,18 @@ mod tests {
         ] {
             assert!(bad.parse::<Hostname>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn pairing_codes_are_forgiving_to_type_and_strict_in_what_they_accept()
+    -> Result<(), InvalidValue> {
+        assert_eq!("7k2-mq9".parse::<PairingCode>()?.as_str(), "7K2MQ9");
+        assert_eq!("iLo 0ab".parse::<PairingCode>()?.as_str(), "1100AB");
+        for bad in ["", "7K2MQ", "7K2MQ9X", "7K2MQU", "7K2MQ!"] {
+            assert!(bad.parse::<PairingCode>().is_err(), "{bad}");
+        }
+        let code = PairingCode::from_random([0, 31, 32, 255, 100, 7]);
+        assert_eq!(code.as_str().parse::<PairingCode>()?, code);
+        Ok(())
     }
 }

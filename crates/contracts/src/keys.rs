@@ -6,7 +6,15 @@
 //! A fast hash is enough: these secrets are random, not guessable passwords (those are
 //! argon2id, in the gateway).
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
+
+/// An agent key made of 256 random bits: `boom_` and 43 URL-safe characters. Issued by the
+/// gateway (`POST /api/photomatons/{id}/api-key`) or by ingest when a PC pairs.
+pub fn agent_key(random: [u8; 32]) -> String {
+    format!("boom_{}", URL_SAFE_NO_PAD.encode(random))
+}
 
 /// The SHA-256 of `secret`, as 64 lowercase hex digits.
 pub fn sha256_hex(secret: &str) -> String {
@@ -17,6 +25,18 @@ pub fn sha256_hex(secret: &str) -> String {
             let _infallible = write!(hex, "{byte:02x}");
             hex
         })
+}
+
+/// The Redis key (under the stack's prefix) of a pairing code waiting to be redeemed; its
+/// value is the photomaton id, and it expires with the code. The gateway writes it, ingest
+/// redeems it.
+pub fn pairing_code_key(code: &crate::domain::PairingCode) -> String {
+    format!("pairing:{code}")
+}
+
+/// The Redis key that remembers, for as long as a code could have lived, that it was used.
+pub fn used_pairing_code_key(code: &crate::domain::PairingCode) -> String {
+    format!("pairing-used:{code}")
 }
 
 #[cfg(test)]

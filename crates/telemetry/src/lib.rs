@@ -38,6 +38,49 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// Daily log files in `dir` (`<prefix>.YYYY-MM-DD.log`), the oldest removed beyond `keep`.
+pub fn daily_files(
+    dir: &std::path::Path,
+    prefix: &str,
+    keep: usize,
+) -> std::io::Result<tracing_appender::rolling::RollingFileAppender> {
+    std::fs::create_dir_all(dir)?;
+    tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix(prefix)
+        .filename_suffix("log")
+        .max_log_files(keep)
+        .build(dir)
+        .map_err(std::io::Error::other)
+}
+
+/// Logs to daily files instead of standard error: for a program without a console (the agent
+/// as a Windows service). The returned guard flushes the files when dropped: keep it for the
+/// program's life.
+pub fn init_to_files(
+    format: LogFormat,
+    dir: &std::path::Path,
+    prefix: &str,
+    keep: usize,
+) -> std::io::Result<tracing_appender::non_blocking::WorkerGuard> {
+    let (writer, guard) = tracing_appender::non_blocking(daily_files(dir, prefix, keep)?);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(writer);
+    let _already_set = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Pretty => builder.compact().try_init(),
+    };
+    Ok(guard)
+}
+
 /// A W3C trace context: the trace one piece of work belongs to, and the span that caused it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TraceContext {
@@ -181,5 +224,25 @@ mod tests {
         let ctx = TraceContext::new_root();
         let seen = ctx.scope(async { TraceContext::current() }).await;
         assert_eq!(seen, Some(ctx));
+    }
+
+    #[test]
+    fn daily_log_files_land_in_their_folder() -> Result<(), Box<dyn std::error::Error>> {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("boom-logs-{}", rand::random::<u64>()));
+        let mut files = daily_files(&dir, "boom-agent", 14)?;
+        files.write_all(b"{\"message\":\"hello\"}\n")?;
+        files.flush()?;
+        let names: Vec<String> = std::fs::read_dir(&dir)?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with("boom-agent.") && n.ends_with(".log")),
+            "{names:?}"
+        );
+        std::fs::remove_dir_all(dir)?;
+        Ok(())
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use boom_contracts::agent::{AgentCommands, AgentSync};
+use boom_contracts::agent::{AgentCommands, AgentPair, AgentPaired, AgentSync};
 use bytes::Bytes;
 
 /// The longest one request may take (a batch on a slow 4G link, a speed test's transfer).
@@ -17,6 +17,31 @@ pub struct IngestClient {
     base_url: String,
     key: String,
     speed_test_url: String,
+}
+
+/// Pairs this PC with the booth whose code an installer read on the booth page: the answer
+/// carries the key to keep. A refusal is ingest's own sentence (wrong, used or expired code,
+/// too many attempts).
+pub async fn pair(base_url: &str, code: &str, pc_hostname: &str) -> anyhow::Result<AgentPaired> {
+    let response = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()?
+        .post(format!("{}/api/agent/pair", base_url.trim_end_matches('/')))
+        .json(&AgentPair {
+            code: code.to_owned(),
+            hostname: pc_hostname.to_owned(),
+        })
+        .timeout(REQUEST_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach stats-ingest at {base_url}: {e}"))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response.json().await?);
+    }
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    let message = body["message"].as_str().unwrap_or("no explanation");
+    anyhow::bail!("pairing refused ({status}): {message}")
 }
 
 impl IngestClient {

@@ -87,13 +87,24 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         triggers.clone(),
     );
     let background = Background::new();
-    match (&agent.ingest_url, &agent.key, &agent.hostname) {
+    // What the configuration says wins; a pairing kept in the buffer fills in the rest.
+    let paired = store.pairing().await?;
+    let ingest_url = agent
+        .ingest_url
+        .clone()
+        .or_else(|| paired.as_ref().map(|p| p.ingest_url.clone()));
+    let key = agent
+        .key
+        .as_ref()
+        .map(|k| k.expose_secret().to_owned())
+        .or_else(|| paired.as_ref().map(|p| p.key.clone()));
+    let hostname = agent
+        .hostname
+        .clone()
+        .or_else(|| paired.as_ref().map(|p| p.hostname.clone()));
+    match (&ingest_url, key, &hostname) {
         (Some(url), Some(key), Some(hostname)) => {
-            let ingest = ingest::IngestClient::new(
-                url,
-                key.expose_secret().to_owned(),
-                agent.speedtest_url.clone(),
-            )?;
+            let ingest = ingest::IngestClient::new(url, key, agent.speedtest_url.clone())?;
             let sender = sender::Sender {
                 store: store.clone(),
                 ingest: ingest.clone(),
@@ -122,7 +133,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             }
         }
         _ => tracing::warn!(
-            "agent.ingest_url, agent.key or agent.hostname missing: buffering only, nothing is sent"
+            "not paired (boom-agent pair) and agent.ingest_url, agent.key or agent.hostname missing: buffering only, nothing is sent"
         ),
     }
     let data_dir = agent.data_dir.clone();
@@ -150,6 +161,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 .route("/trigger", web::get().to(trigger));
         },
     )
+}
+
+/// What this PC calls itself: `COMPUTERNAME` on Windows, the kernel's hostname elsewhere.
+pub fn pc_hostname() -> String {
+    std::env::var("COMPUTERNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// The agent's buffer must be writable, or events would be lost.

@@ -29,9 +29,24 @@ enum Command {
         #[arg(long)]
         prints: Option<i64>,
     },
-    /// Run under the Windows Service Control Manager (what `sc.exe create` starts).
+    /// Pair this PC with a booth: CODE is the pairing code shown on the booth page
+    /// ("Pair a PC"). The agent keeps the key it gets (never shown) and then needs neither
+    /// agent.key nor agent.hostname.
+    Pair {
+        /// The base URL of stats-ingest, e.g. https://ingest.example.com
+        #[arg(long)]
+        ingest_url: String,
+        code: String,
+    },
+    /// Run under the Windows Service Control Manager (what `boom-agent install` registers).
     #[cfg(windows)]
     Service,
+    /// Register the Windows service (automatic start, restarted on failure) and start it.
+    #[cfg(windows)]
+    Install,
+    /// Stop and remove the Windows service.
+    #[cfg(windows)]
+    Uninstall,
 }
 
 fn main() -> ExitCode {
@@ -44,6 +59,40 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("boom-agent: not started by the Service Control Manager: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        #[cfg(windows)]
+        Command::Install => {
+            return match boom_agent::windows::install() {
+                Ok(()) => {
+                    println!(
+                        "service {} installed and started",
+                        boom_agent::windows::SERVICE_NAME
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!(
+                        "boom-agent: cannot install the service (run as administrator?): {error:#}"
+                    );
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        #[cfg(windows)]
+        Command::Uninstall => {
+            return match boom_agent::windows::uninstall() {
+                Ok(()) => {
+                    println!(
+                        "service {} stopped and removed",
+                        boom_agent::windows::SERVICE_NAME
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("boom-agent: cannot remove the service: {error:#}");
                     ExitCode::FAILURE
                 }
             };
@@ -86,8 +135,31 @@ fn main() -> ExitCode {
                                 "last sync:       {}",
                                 status.last_sync.as_deref().unwrap_or("never")
                             );
+                            println!(
+                                "paired as:       {}",
+                                status.paired_as.as_deref().unwrap_or("not paired")
+                            );
                             println!("buffer:          {}", status.database);
                         }
+                    }
+                    Command::Pair { ingest_url, code } => {
+                        let hostname = boom_agent::pc_hostname();
+                        let paired = boom_agent::ingest::pair(&ingest_url, &code, &hostname).await?;
+                        store
+                            .save_pairing(boom_agent::store::Pairing {
+                                ingest_url: ingest_url.clone(),
+                                hostname: paired.hostname.to_string(),
+                                key: paired.api_key,
+                            })
+                            .await?;
+                        println!(
+                            "paired with booth {} (photomaton {}) through {ingest_url}",
+                            paired.hostname, paired.photomaton_id
+                        );
+                        println!(
+                            "the agent key is kept in {}; restart the agent (or its service) to use it",
+                            store.path().display()
+                        );
                     }
                     Command::PaperReset { prints } => {
                         let prints = prints.unwrap_or(settings.agent.paper_capacity);
@@ -95,7 +167,7 @@ fn main() -> ExitCode {
                         println!("paper counter set to {prints}");
                     }
                     #[cfg(windows)]
-                    Command::Service => {}
+                    Command::Service | Command::Install | Command::Uninstall => {}
                     Command::Run => {}
                 }
                 anyhow::Ok(())

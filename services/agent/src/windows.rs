@@ -1,7 +1,9 @@
-//! Running as a Windows service (`boom-agent service`, registered with `sc.exe create`, see
-//! docs/agent.md). The Service Control Manager starts the process; this module reports
-//! "running", runs the same application as on Linux, and turns the SCM's Stop and Shutdown
-//! into the graceful stop that SIGTERM triggers elsewhere.
+//! Running as a Windows service. `boom-agent install` registers it (started with Windows,
+//! restarted when it fails) and starts it; `boom-agent uninstall` stops and removes it. The
+//! Service Control Manager then starts `boom-agent service`: this module reports "running",
+//! runs the same application as on Linux, turns the SCM's Stop and Shutdown into the graceful
+//! stop that SIGTERM triggers elsewhere, and writes the logs to daily files in the data
+//! directory (a service has no console).
 //!
 //! Compiled on Windows only; kept small so that it can be reviewed by eye.
 
@@ -14,14 +16,78 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use windows_service::service::{
-    ServiceControl, ServiceControlAccept, ServiceExitCode, ServiceState, ServiceStatus, ServiceType,
+    ServiceAccess, ServiceAction, ServiceActionType, ServiceControl, ServiceControlAccept,
+    ServiceErrorControl, ServiceExitCode, ServiceFailureActions, ServiceFailureResetPeriod,
+    ServiceInfo, ServiceStartType, ServiceState, ServiceStatus, ServiceType,
 };
 use windows_service::service_control_handler::{self, ServiceControlHandlerResult};
+use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
 use windows_service::{define_windows_service, service_dispatcher};
 
 pub const SERVICE_NAME: &str = "BoomAgent";
 
+/// How many daily log files are kept (in the `logs` folder of the data directory).
+const LOG_DAYS_KEPT: usize = 14;
+
 define_windows_service!(ffi_service_main, service_main);
+
+/// Registers the service (automatic start, restart 5 s after a failure, then after 5 s and
+/// 60 s) and starts it. Needs an administrator prompt.
+pub fn install() -> anyhow::Result<()> {
+    let manager = ServiceManager::local_computer(
+        None::<&str>,
+        ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE,
+    )?;
+    let info = ServiceInfo {
+        name: OsString::from(SERVICE_NAME),
+        display_name: OsString::from("LE BOOM agent"),
+        service_type: ServiceType::OWN_PROCESS,
+        start_type: ServiceStartType::AutoStart,
+        error_control: ServiceErrorControl::Normal,
+        executable_path: std::env::current_exe()?,
+        launch_arguments: vec![OsString::from("service")],
+        dependencies: vec![],
+        account_name: None, // LocalSystem
+        account_password: None,
+    };
+    let service = manager.create_service(
+        &info,
+        ServiceAccess::CHANGE_CONFIG | ServiceAccess::START | ServiceAccess::QUERY_STATUS,
+    )?;
+    service.set_description("dslrBooth triggers → local buffer → LE BOOM stats-ingest")?;
+    let restart = |secs| ServiceAction {
+        action_type: ServiceActionType::Restart,
+        delay: Duration::from_secs(secs),
+    };
+    service.update_failure_actions(ServiceFailureActions {
+        reset_period: ServiceFailureResetPeriod::After(Duration::from_secs(24 * 60 * 60)),
+        reboot_msg: None,
+        command: None,
+        actions: Some(vec![restart(5), restart(5), restart(60)]),
+    })?;
+    service.start::<&str>(&[])?;
+    Ok(())
+}
+
+/// Stops the service (gracefully, as the SCM does) and removes it.
+pub fn uninstall() -> anyhow::Result<()> {
+    let manager = ServiceManager::local_computer(None::<&str>, ServiceManagerAccess::CONNECT)?;
+    let service = manager.open_service(
+        SERVICE_NAME,
+        ServiceAccess::QUERY_STATUS | ServiceAccess::STOP | ServiceAccess::DELETE,
+    )?;
+    if service.query_status()?.current_state != ServiceState::Stopped {
+        service.stop()?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while service.query_status()?.current_state != ServiceState::Stopped
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+    service.delete()?;
+    Ok(())
+}
 
 /// Hands the process to the Service Control Manager; returns when the service has stopped.
 pub fn dispatch() -> windows_service::Result<()> {
@@ -61,7 +127,13 @@ fn run() -> anyhow::Result<()> {
     };
     let handle = service_control_handler::register(SERVICE_NAME, handler)?;
     let settings = boom_config::Settings::load()?;
-    boom_telemetry::init(settings.log.format);
+    // Kept for the service's life: it flushes the log files.
+    let _logs = boom_telemetry::init_to_files(
+        settings.log.format,
+        &settings.agent.data_dir.join("logs"),
+        "boom-agent",
+        LOG_DAYS_KEPT,
+    )?;
     let runtime = tokio::runtime::Runtime::new()?;
     let outcome = runtime.block_on(async {
         let application = crate::build(settings).await?;

@@ -13,12 +13,14 @@
 //! - [`live`]: the fan-out to browsers (publish, the per-instance hub, the fleet cache).
 //! - [`store`]: persistence per aggregate (photomatons, paper, speed tests, batches, events,
 //!   audit, users) and the read models built from it. Nothing in it knows HTTP or NATS.
+//! - [`announce`]: after a committed change to a booth, audit, view, registry, live — once.
 //! - [`wake`]: power-on through photomaton-control; [`registry`]: the booth registry KV
 //!   mirror; [`passwords`]: argon2id; [`cli`]: `serve`, `migrate`, `users add`.
 //!
 //! Dependencies point one way: `http` and `consumers` use `live`, `wake` and `store`; `live`
 //! reads `store`; `store` depends on nothing of the gateway but the totals it shares.
 
+mod announce;
 pub mod cli;
 mod consumers;
 mod errors;
@@ -120,6 +122,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     background.spawn({
         let state = state.clone();
         |cancel| consumers::power_on::run(state, cancel)
+    });
+    background.spawn({
+        let state = state.clone();
+        |cancel| consumers::pairing::serve(state, cancel)
     });
     background.spawn({
         let (bus, hub, fleet) = (

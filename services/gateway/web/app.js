@@ -12,7 +12,7 @@ const I18N = {
     'c.sessions': 'Sessions', 'c.prints': 'Impr.', 'c.digital': 'Partages', 'c.gifs': 'GIF', 'c.photos': 'Photos',
     'power': 'Allumer', 'power.sending': 'Envoi…', 'code.sent': 'demande envoyée au service de contrôle', 'code.waking': 'paquets de réveil envoyés, on attend que le PC réponde', 'code.pcAnswered': 'le PC a répondu après {s} s', 'code.pcSilent': 'le PC n’a pas répondu en {s} s', 'code.notInRegistry': 'le service de contrôle ne connaît pas encore ce photomaton, réessayez dans un instant', 'code.noMacAddress': 'pas d’adresse MAC valide : à renseigner dans la fiche du photomaton', 'code.noWakeTarget': 'ni cible de réveil ni IP du routeur dans la fiche du photomaton', 'code.badSecureOnPassword': 'mot de passe SecureOn invalide dans la configuration du service de contrôle', 'code.sendFailed': 'le paquet de réveil n’a pas pu partir', 'code.relayFailed': 'le routeur n’a pas pu réveiller le PC', 'code.controlUnavailable': 'le service de contrôle ne répond pas : rien n’a été fait', 'phase.pending': 'En cours', 'phase.succeeded': 'Allumé', 'phase.failed': 'Échec',
     'no.event': 'Aucun événement en cours', 'no.booths': 'Aucun photomaton enregistré.', 'today': 'Aujourd’hui',
-    'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'audit.anyone': 'Tout le monde', 'audit.from': 'Depuis', 'audit.to': 'Jusqu’à', 'audit.filter': 'Filtrer', 'booth.agent': 'Agent', 'booth.backlog': 'en attente d’envoi', 'booth.paper': 'Papier au fil du temps', 'speed.request': 'Tester le débit maintenant', 'speed.requested': 'Test demandé à {t} : le résultat arrive d’ici une minute si le PC est en ligne', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
+    'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'audit.anyone': 'Tout le monde', 'audit.from': 'Depuis', 'audit.to': 'Jusqu’à', 'audit.filter': 'Filtrer', 'booth.agent': 'Agent', 'booth.backlog': 'en attente d’envoi', 'booth.paper': 'Papier au fil du temps', 'pair.button': 'Associer un PC', 'pair.title': 'Associer le PC du photomaton', 'pair.until': 'Valable jusqu’à {t}, une seule fois.', 'pair.how': 'Sur le PC du photomaton, dans une invite de commandes (administrateur) :', 'pair.url': 'URL_DE_L_INGEST', 'speed.request': 'Tester le débit maintenant', 'speed.requested': 'Test demandé à {t} : le résultat arrive d’ici une minute si le PC est en ligne', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
     'events.active': 'En cours', 'events.completed': 'Terminés', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Photomaton', 'events.notion': 'Notion', 'events.sync': 'Synchroniser Notion',
     'admin.booths': 'Photomatons', 'admin.users': 'Utilisateurs', 'admin.audit': 'Journal', 'admin.create': 'Créer', 'admin.save': 'Enregistrer', 'admin.key': 'Clé agent', 'admin.edit': 'Modifier', 'admin.delete': 'Supprimer',
     'admin.key.once': 'Copiez cette clé maintenant : elle ne sera plus affichée.', 'admin.copy': 'Copier', 'admin.close': 'Fermer',
@@ -29,7 +29,7 @@ const I18N = {
     'c.sessions': 'Sessions', 'c.prints': 'Prints', 'c.digital': 'Shares', 'c.gifs': 'GIFs', 'c.photos': 'Photos',
     'power': 'Power on', 'power.sending': 'Sending…', 'code.sent': 'request sent to the control service', 'code.waking': 'wake-up packets sent, waiting for the PC to answer', 'code.pcAnswered': 'the PC answered after {s} s', 'code.pcSilent': 'the PC did not answer within {s} s', 'code.notInRegistry': 'the control service does not know this booth yet, try again in a moment', 'code.noMacAddress': 'no valid MAC address: set it in the booth’s details', 'code.noWakeTarget': 'neither a wake target nor a router IP in the booth’s details', 'code.badSecureOnPassword': 'invalid SecureOn password in the control service’s configuration', 'code.sendFailed': 'the wake-up packet could not be sent', 'code.relayFailed': 'the router could not wake the PC', 'code.controlUnavailable': 'the control service does not answer: nothing was done', 'phase.pending': 'In progress', 'phase.succeeded': 'Up', 'phase.failed': 'Failed',
     'no.event': 'No event under way', 'no.booths': 'No booth registered yet.', 'today': 'Today',
-    'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'audit.anyone': 'Anyone', 'audit.from': 'From', 'audit.to': 'To', 'audit.filter': 'Filter', 'booth.agent': 'Agent', 'booth.backlog': 'waiting to be sent', 'booth.paper': 'Paper over time', 'speed.request': 'Test the link now', 'speed.requested': 'Test requested at {t}: the result arrives within a minute if the PC is online', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
+    'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'audit.anyone': 'Anyone', 'audit.from': 'From', 'audit.to': 'To', 'audit.filter': 'Filter', 'booth.agent': 'Agent', 'booth.backlog': 'waiting to be sent', 'booth.paper': 'Paper over time', 'pair.button': 'Pair a PC', 'pair.title': 'Pair the booth’s PC', 'pair.until': 'Valid until {t}, once.', 'pair.how': 'On the booth PC, in a command prompt (as administrator):', 'pair.url': 'INGEST_URL', 'speed.request': 'Test the link now', 'speed.requested': 'Test requested at {t}: the result arrives within a minute if the PC is online', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
     'events.active': 'Under way', 'events.completed': 'Completed', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Booth', 'events.notion': 'Notion', 'events.sync': 'Sync Notion',
     'admin.booths': 'Booths', 'admin.users': 'Users', 'admin.audit': 'Audit log', 'admin.create': 'Create', 'admin.save': 'Save', 'admin.key': 'Agent key', 'admin.edit': 'Edit', 'admin.delete': 'Delete',
     'admin.key.once': 'Copy this key now: it will not be shown again.', 'admin.copy': 'Copy', 'admin.close': 'Close',
@@ -309,6 +309,8 @@ async function booth(id) {
     } }),
     b.speedTestRequestedAt && !(speed.items[0] && new Date(speed.items[0].createdAt) >= new Date(b.speedTestRequestedAt))
       ? h('span', { class: 'muted', 'data-speed-requested': '', text: t('speed.requested').replace('{t}', when(b.speedTestRequestedAt)) }) : null) : null;
+  const pair = may('INSTALLER') ? h('button', { class: 'btn', type: 'button', 'data-pair': id, text: t('pair.button'), onclick: async () =>
+    showPairing(await api('POST', `/api/photomatons/${id}/pairing-code`, {})) }) : null;
   const action = state.actions.get(id);
   return [
     h('section', { class: 'grid' }, card(b)),
@@ -316,7 +318,7 @@ async function booth(id) {
       h('p', { class: 'muted' }, `${t('f.tailscaleIp')}: ${b.tailscaleIp || '—'} · ${t('f.routerTailscaleIp')}: ${b.routerTailscaleIp || '—'} · ${t('f.macAddress')}: ${b.macAddress || '—'} · ${t('f.wakeTarget')}: ${b.wakeTarget || '—'}`),
       h('p', { class: 'muted' }, `${t('f.warningThreshold')}: ${b.warningThreshold} · ${t('f.criticalThreshold')}: ${b.criticalThreshold} · ${t('admin.key')}: ${b.hasAgentKey ? '✓' : '—'} · ${t('booth.lastRoll')}: ${b.paperResetAt ? when(b.paperResetAt) : '—'}`),
       h('p', { class: 'muted', 'data-agent': '' }, `${t('booth.agent')}: ${b.agentVersion ? 'v' + b.agentVersion : '—'} · ${t('booth.backlog')}: ${b.agentBacklog ?? '—'}`),
-      reset),
+      reset, pair),
     h('section', { class: 'panel' }, h('h2', { text: t('booth.paper') }),
       h('div', { 'data-paper-history': paperPoints.length }, lines([{ points: paperPoints, color: '#c43c3c', label: t('paper') }], b.paperCapacity || 700))),
     event?.timeline?.length ? h('section', { class: 'panel' }, h('h2', { text: `${t('booth.hourly')} — ${event.clientName}` }), bars(event.timeline)) : null,
@@ -364,6 +366,19 @@ function form(fields, values, submit, label) {
     ? h('select', { name, 'aria-label': t('f.' + name) }, ...options.map((o) => h('option', { value: o, selected: values?.[name] === o, text: t('role.' + o) })))
     : h('input', { name, type, placeholder: t('f.' + name), 'aria-label': t('f.' + name), value: values?.[name] ?? '' })),
   h('button', { class: 'btn primary', type: 'submit', text: label }), h('span', { class: 'error' }));
+}
+
+function showPairing(pairing) {
+  const command = `boom-agent pair --ingest-url ${t('pair.url')} ${pairing.code}`;
+  const dialog = h('dialog', { 'data-pairing': '' }, h('h2', { text: t('pair.title') }),
+    h('p', {}, h('code', { class: 'key', 'data-pairing-code': '', text: pairing.code })),
+    h('p', { class: 'muted', text: t('pair.until').replace('{t}', when(pairing.expiresAt)) }),
+    h('p', { text: t('pair.how') }), h('code', { class: 'key', text: command }),
+    h('div', { class: 'toolbar' }, h('button', { class: 'btn', type: 'button', onclick: () => navigator.clipboard?.writeText(command), text: t('admin.copy') }),
+      h('button', { class: 'btn primary', type: 'button', onclick: () => dialog.close(), text: t('admin.close') })));
+  dialog.addEventListener('close', () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
 }
 
 function showKey(key) {

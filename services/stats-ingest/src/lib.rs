@@ -5,6 +5,7 @@
 //! It never writes PostgreSQL; Redis only holds rate-limit counters. Any number of instances
 //! may run behind a load balancer: they share nothing but NATS and Redis.
 
+mod pairing;
 mod speed_test;
 mod sync;
 
@@ -60,6 +61,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 .service(
                     actix_web::web::resource("/api/agent/sync")
                         .route(actix_web::web::post().to(sync::sync)),
+                )
+                .service(
+                    actix_web::web::resource("/api/agent/pair")
+                        .route(actix_web::web::post().to(pairing::pair)),
                 )
                 .service(
                     actix_web::web::resource("/api/agent/commands")

@@ -8,11 +8,13 @@
 //! This module holds what every message shares ([`Delivery`], [`BusMessage`],
 //! [`BusRequest`]); the messages themselves live in one file per domain, all re-exported
 //! here: `stats` (agent batches), `notion` (events from Notion), `control` (booth actions
-//! and probes), `registry` (the booth registry entry) and `live` (WebSocket fan-out).
+//! and probes), `pairing` (a booth PC paired by code), `registry` (the booth registry entry)
+//! and `live` (WebSocket fan-out).
 
 mod control;
 mod live;
 mod notion;
+mod pairing;
 mod registry;
 mod stats;
 
@@ -29,6 +31,7 @@ pub use live::{FrameKind, LiveUpdate};
 pub use notion::{
     EventUpserted, NotionSyncCompleted, NotionSyncRequest, NotionSyncSummary, NotionUpdate,
 };
+pub use pairing::{PairingReply, PairingRequest};
 pub use registry::RegistryEntry;
 pub use stats::{AgentBatchAccepted, MediaStat, PaperReset, SpeedTestSample};
 
@@ -89,6 +92,7 @@ mod tests {
         for subject in [
             NotionSyncRequest::SUBJECT,
             ControlRequest::SUBJECT,
+            PairingRequest::SUBJECT,
             LiveUpdate::SUBJECT,
         ] {
             for kind in StreamKind::ALL {

@@ -1,7 +1,9 @@
 //! The booth agent as the booth PCs run it: `boom-agent.exe`, built for Windows by
 //! `scripts/agent-windows.sh` (which `just test` runs first), run under Wine against the real
 //! stats-ingest and gateway. dslrBooth's triggers go in over HTTP; the agent is killed with
-//! SIGKILL while it sends, started again, and every answered trigger is counted once.
+//! SIGKILL while it sends, started again, and every answered trigger is counted once. Then it
+//! is installed as a Windows service (Wine's service manager), runs, logs to its daily files,
+//! and is removed.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -47,12 +49,17 @@ impl WindowsAgent {
     /// `boom-agent.exe ARGS` under Wine, with only the given `BOOM__…` variables (and what
     /// Wine itself needs).
     fn command(&self, args: &[&str], env: &[(String, String)]) -> Command {
+        let mut command = self.wine(&[]);
+        command.arg(&self.exe).args(args).envs(env.iter().cloned());
+        command
+    }
+
+    /// A Windows program of the prefix (`sc`, say) under Wine.
+    fn wine(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.wine);
         command
-            .arg(&self.exe)
             .args(args)
             .env_clear()
-            .envs(env.iter().cloned())
             .env("WINEPREFIX", &self.prefix)
             .env("WINEDEBUG", "-all")
             // The ProcessPrng stand-in in the prefix, not Wine's own DLL, which lacks it.
@@ -67,7 +74,7 @@ impl WindowsAgent {
 }
 
 #[tokio::test]
-async fn the_windows_agent_under_wine_counts_every_answered_trigger_once_across_kill_9()
+async fn the_windows_agent_under_wine_counts_every_trigger_once_across_kill_9_and_runs_as_a_service()
 -> anyhow::Result<()> {
     let windows = WindowsAgent::find()?;
     let p = Pipeline::start(TestContext::new().await?).await?;
@@ -126,5 +133,50 @@ async fn the_windows_agent_under_wine_counts_every_answered_trigger_once_across_
         (status["backlog"].clone(), status["paperRemaining"].clone()),
         (json!(0), json!(700 - answered))
     );
+
+    // As a Windows service: `install` registers and starts it (its logs go to daily files in
+    // its data directory), the service manager reports it running, `uninstall` stops and
+    // removes it. In the same test: a service left installed would start with any program of
+    // the prefix.
+    let _leftover = run_command(windows.command(&["uninstall"], &[]), "");
+    let logs = windows.prefix.join("drive_c/ProgramData/LeBoom/agent/logs");
+    let _fresh = std::fs::remove_dir_all(&logs);
+    let (code, stdout, stderr) = run_command(windows.command(&["install"], &[]), "")?;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("installed and started"), "{stdout}");
+    let query = || -> anyhow::Result<String> {
+        Ok(run_command(windows.wine(&["sc", "query", "BoomAgent"]), "")?.1)
+    };
+    let mut running = false;
+    for _ in 0..40 {
+        if query()?.contains("RUNNING") {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(running, "{}", query()?);
+    let mut logged = String::new();
+    for _ in 0..40 {
+        logged = std::fs::read_dir(&logs)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter(|f| f.file_name().to_string_lossy().starts_with("boom-agent."))
+            .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+            .collect();
+        if logged.contains("\"level\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        logged.contains("\"level\""),
+        "no log file in {}",
+        logs.display()
+    );
+    let (code, stdout, stderr) = run_command(windows.command(&["uninstall"], &[]), "")?;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!query()?.contains("BoomAgent"), "still registered");
     p.staff.app.stop().await
 }

@@ -276,6 +276,41 @@ async fn staff_watch_the_fleet_live_and_power_a_booth_on() -> anyhow::Result<()>
     assert!(requested.starts_with("Test demandé à "), "{requested}");
     browser.screenshot("booth-page").await?;
 
+    // Pair a PC: the page shows a code, the PC redeems it, and the booth's old key is gone.
+    browser.wait_for("[data-pair]").await?.click().await?;
+    let code = browser
+        .wait_for("[data-pairing-code]")
+        .await?
+        .text()
+        .await?;
+    assert_eq!(code.len(), 6, "{code}");
+    browser.screenshot("pairing").await?;
+    let mut env = p.ctx.environment();
+    env.retain(|(name, _)| name.starts_with("BOOM__AGENT__"));
+    let ingest = p.ingest.address.clone();
+    let (status, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        crate::helpers::run_binary(
+            "boom-agent",
+            &["pair", "--ingest-url", &ingest, &code],
+            &env,
+            "",
+        )
+    })
+    .await??;
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stdout.contains("paired with booth boom-01"), "{stdout}");
+    assert_eq!(
+        p.post(&json!({})).await?.status,
+        401,
+        "the old key stopped working"
+    );
+    browser
+        .client
+        .find(Locator::Css("dialog[data-pairing] button.primary"))
+        .await?
+        .click()
+        .await?;
+
     // A phone.
     browser.client.set_window_size(390, 844).await?;
     browser.client.goto(&format!("{base}/#/")).await?;

@@ -18,4 +18,5 @@ mod health;
 mod helpers;
 mod migrations;
 mod notion;
+mod pairing;
 mod pipeline;

@@ -15,10 +15,12 @@
 //!   ([`PendingBatch`]) and the speed tests that ride along.
 //! - `paper`: the roll: the counter, its count-down on prints, and new rolls (put in here or
 //!   declared on the dashboard).
+//! - `pairing`: what `boom-agent pair` gave the agent (ingest's URL, hostname, key).
 //! - `settings`: the key-value table of small state, the shared query helpers, and the
 //!   dashboard's speed test requests.
 
 mod batches;
+mod pairing;
 mod paper;
 mod settings;
 
@@ -33,6 +35,7 @@ use diesel::{Connection, RunQueryDsl, SqliteConnection};
 use settings::{count, setting};
 
 pub use batches::{MediaLine, PendingBatch};
+pub use pairing::Pairing;
 
 pub const DATABASE_FILE: &str = "boom-agent.sqlite3";
 
@@ -91,7 +94,7 @@ pub enum StoreError {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
-    /// Media events not yet acknowledged by ingest.
+    /// Media lines not yet acknowledged by ingest.
     pub backlog: i64,
     /// Lines of the batch being sent, if any.
     pub in_flight: i64,
@@ -102,6 +105,8 @@ pub struct Status {
     /// When the paper counter was last reset (here or on the dashboard).
     pub paper_reset_at: Option<String>,
     pub last_sync: Option<String>,
+    /// The booth this agent was paired with (`boom-agent pair`), if it was.
+    pub paired_as: Option<String>,
     pub database: String,
 }
 
@@ -187,6 +192,7 @@ impl Store {
                 paper_remaining: paper::remaining(conn)?,
                 paper_reset_at: setting(conn, "paper_reset_at")?,
                 last_sync: setting(conn, "last_sync_at")?,
+                paired_as: setting(conn, "paired_hostname")?,
                 database,
             })
         })

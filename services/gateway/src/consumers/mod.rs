@@ -1,12 +1,13 @@
 //! What the gateway takes from the bus and commits: agent batches ([`batches`], the
-//! recorder), probe reports ([`probes`]), power-on outcomes ([`power_on`]) and Notion's
-//! events ([`notion`]). Each is a durable JetStream consumer shared by every gateway
+//! recorder), probe reports ([`probes`]), power-on outcomes ([`power_on`]), Notion's
+//! events ([`notion`]) and pairings redeemed through ingest ([`pairing`], a request). Each is a durable JetStream consumer shared by every gateway
 //! instance; a message is acked only after its commit, then what changed is pushed live.
 //!
 //! Consumers call the store and the live fan-out, never an HTTP module.
 
 pub(crate) mod batches;
 pub(crate) mod notion;
+pub(crate) mod pairing;
 pub(crate) mod power_on;
 pub(crate) mod probes;
 

@@ -11,6 +11,7 @@ pub(crate) mod audit;
 pub(crate) mod events;
 pub(crate) mod live;
 pub(crate) mod notion;
+pub(crate) mod pairing;
 pub(crate) mod paper;
 pub(crate) mod photomatons;
 pub(crate) mod power_on;

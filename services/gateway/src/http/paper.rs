@@ -9,8 +9,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::announce::changed;
 use crate::errors::OrApi;
-use crate::http::photomatons::{changed, count, no_such_photomaton};
+use crate::http::photomatons::{count, no_such_photomaton};
 use crate::http::session::Session;
 use crate::pagination::{Page, PageQuery, page};
 use crate::state::AppState;
@@ -47,7 +48,9 @@ pub async fn reset(
         .ok_or_else(|| no_such_photomaton(id))?;
     let audit = Audit::new("photomaton.paper_reset", "photomaton", Some(id.0))
         .details(json!({"remainingPrints": booth.remaining_prints}));
-    let view = changed(&state, &mut conn, &session.actor(&request), audit, booth).await?;
+    let view = changed(&state, &mut conn, &session.actor(&request), audit, booth)
+        .await
+        .or_api()?;
     Ok(web::Json(view))
 }
 

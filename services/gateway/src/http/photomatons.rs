@@ -6,38 +6,22 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use boom_contracts::PhotomatonId;
 use boom_contracts::domain::{Hostname, MacAddress, WakeTarget, parse_ip};
 use boom_contracts::keys::sha256_hex;
-use boom_db::models::{NewPhotomaton, Photomaton, PhotomatonChanges};
+use boom_db::models::{NewPhotomaton, PhotomatonChanges};
 use boom_server::ApiError;
-use diesel_async::AsyncPgConnection;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
+use crate::announce::changed;
 use crate::errors::OrApi;
-use crate::http::session::{Session, random_token};
+use crate::http::session::Session;
 use crate::pagination::PageQuery;
 use crate::state::AppState;
-use crate::store::audit::{Actor, Audit};
+use crate::store::audit::Audit;
 use crate::store::photomatons::{self, PhotomatonView};
 
 pub fn no_such_photomaton(id: PhotomatonId) -> ApiError {
     ApiError::not_found(format!("no photomaton {id}"))
-}
-
-/// After a committed change to `booth`: audits it, builds its view, mirrors the booth to the
-/// registry and tells every browser. Answers the view.
-pub async fn changed(
-    state: &AppState,
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    audit: Audit<'_>,
-    booth: Photomaton,
-) -> Result<PhotomatonView, ApiError> {
-    audit.write(conn, actor).await.or_api()?;
-    let view = photomatons::view_of(conn, booth.clone()).await.or_api()?;
-    state.registry.put(&booth).await;
-    state.live.photomaton(&view).await;
-    Ok(view)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -240,7 +224,9 @@ pub async fn create(
         .map_err(|e| conflict_on_hostname(e, &new.hostname))?;
     let audit = Audit::new("photomaton.create", "photomaton", Some(booth.id.0))
         .details(json!({"hostname": booth.hostname}));
-    let view = changed(&state, &mut conn, &session.actor(&request), audit, booth).await?;
+    let view = changed(&state, &mut conn, &session.actor(&request), audit, booth)
+        .await
+        .or_api()?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -270,7 +256,9 @@ pub async fn update(
         .map_err(|e| conflict_on_hostname(e, changes.hostname.as_deref().unwrap_or_default()))?
         .ok_or_else(|| no_such_photomaton(id))?;
     let audit = Audit::new("photomaton.update", "photomaton", Some(id.0));
-    let view = changed(&state, &mut conn, &session.actor(&request), audit, booth).await?;
+    let view = changed(&state, &mut conn, &session.actor(&request), audit, booth)
+        .await
+        .or_api()?;
     Ok(web::Json(view))
 }
 
@@ -304,13 +292,15 @@ pub async fn rotate_api_key(
     id: web::Path<i32>,
 ) -> Result<web::Json<ApiKey>, ApiError> {
     let id = PhotomatonId(*id);
-    let key = format!("boom_{}", random_token());
+    let key = boom_contracts::keys::agent_key(rand::random());
     let mut conn = state.conn().await?;
     let booth = photomatons::set_agent_key(&mut conn, id, sha256_hex(&key))
         .await
         .or_api()?
         .ok_or_else(|| no_such_photomaton(id))?;
     let audit = Audit::new("photomaton.api_key", "photomaton", Some(id.0));
-    changed(&state, &mut conn, &session.actor(&request), audit, booth).await?;
+    changed(&state, &mut conn, &session.actor(&request), audit, booth)
+        .await
+        .or_api()?;
     Ok(web::Json(ApiKey { api_key: key }))
 }

@@ -11,7 +11,8 @@ use schemars::{JsonSchema, schema_for};
 use serde_json::{Map, Value, json};
 
 use crate::http::{
-    account, assets, audit, events, live, notion, paper, photomatons, power_on, speed_tests, users,
+    account, assets, audit, events, live, notion, pairing, paper, photomatons, power_on,
+    speed_tests, users,
 };
 use crate::pagination::Page;
 use crate::store;
@@ -110,6 +111,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(patch "/api/photomatons/{id}" => photomatons::update, "Edit a booth: name, hostname, IPs, MAC, wake target, paper capacity and thresholds", ADMIN, Some(schema::<photomatons::UpdatePhotomaton>), Some(schema::<store::photomatons::PhotomatonView>)),
         endpoint!(delete "/api/photomatons/{id}" => photomatons::delete, "Remove a booth", ADMIN, None, None),
         endpoint!(post "/api/photomatons/{id}/api-key" => photomatons::rotate_api_key, "New agent key, shown once (the previous one stops working)", ADMIN, None, Some(schema::<photomatons::ApiKey>)),
+        endpoint!(post "/api/photomatons/{id}/pairing-code" => pairing::create_code, "A code that pairs a booth PC with this booth: 6 characters, valid 15 minutes, once (on the PC: boom-agent pair --ingest-url URL CODE)", INSTALLER, None, Some(schema::<pairing::PairingCodeView>)),
         endpoint!(post "/api/photomatons/{id}/paper-reset" => paper::reset, "A new paper roll", INSTALLER, Some(schema::<paper::PaperReset>), Some(schema::<store::photomatons::PhotomatonView>)),
         endpoint!(post "/api/photomatons/{id}/speedtests" => speed_tests::request, "Ask the booth's agent for a speed test now (it polls ingest: the result follows within about a minute)", INSTALLER, None, Some(schema::<store::photomatons::PhotomatonView>)),
         endpoint!(get "/api/photomatons/{id}/paper-levels" => paper::levels, "A booth's paper level at each change, newest first", VIEWER, None, Some(schema::<Page<store::paper::PaperLevelView>>)),

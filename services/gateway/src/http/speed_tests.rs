@@ -7,8 +7,9 @@ use actix_web::{HttpRequest, web};
 use boom_contracts::PhotomatonId;
 use boom_server::ApiError;
 
+use crate::announce::changed;
 use crate::errors::OrApi;
-use crate::http::photomatons::{changed, no_such_photomaton};
+use crate::http::photomatons::no_such_photomaton;
 use crate::http::session::Session;
 use crate::pagination::{Page, PageQuery, page};
 use crate::state::AppState;
@@ -29,7 +30,9 @@ pub async fn request(
         .or_api()?
         .ok_or_else(|| no_such_photomaton(id))?;
     let audit = Audit::new("photomaton.speed_test_request", "photomaton", Some(id.0));
-    let view = changed(&state, &mut conn, &session.actor(&request), audit, booth).await?;
+    let view = changed(&state, &mut conn, &session.actor(&request), audit, booth)
+        .await
+        .or_api()?;
     Ok(web::Json(view))
 }
 
