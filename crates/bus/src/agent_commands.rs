@@ -19,9 +19,20 @@ struct Commands {
 }
 
 /// A live, in-memory view of the agent commands bucket.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AgentCommandsView {
     commands: Arc<RwLock<Commands>>,
+    /// Bumped at every change, for the agents that long-poll.
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for AgentCommandsView {
+    fn default() -> Self {
+        Self {
+            commands: Arc::default(),
+            changes: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
 }
 
 impl AgentCommandsView {
@@ -36,6 +47,29 @@ impl AgentCommandsView {
         (view, task)
     }
 
+    /// What the dashboard asks of this booth's agent, once its [`version`] differs from
+    /// `known` (at once when it already does) or when `wait` has passed: a long poll, so that
+    /// a command reaches an idle agent within moments.
+    pub async fn changed_from(
+        &self,
+        id: PhotomatonId,
+        known: Option<&str>,
+        wait: std::time::Duration,
+    ) -> AgentCommands {
+        let mut changes = self.changes.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let current = self.get(id);
+            if known != Some(version(&current).as_str()) {
+                return current;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => return current,
+                changed = changes.changed() => if changed.is_err() { return current },
+            }
+        }
+    }
+
     /// What the dashboard last asked of this booth's agent.
     pub fn get(&self, id: PhotomatonId) -> AgentCommands {
         self.commands
@@ -44,6 +78,13 @@ impl AgentCommandsView {
             .and_then(|c| c.by_id.get(&id).map(|(_, commands)| commands.clone()))
             .unwrap_or_default()
     }
+}
+
+/// A short fingerprint of what is asked of an agent: it sends back the one it last saw
+/// (`GET /api/agent/commands?wait=…&version=…`) to be answered only when something changed.
+pub fn version(commands: &AgentCommands) -> String {
+    let json = serde_json::to_string(commands).unwrap_or_default();
+    boom_contracts::keys::sha256_hex(&json)[..16].to_owned()
 }
 
 impl Mirror for AgentCommandsView {
@@ -72,6 +113,8 @@ impl Mirror for AgentCommandsView {
                 commands.by_id.remove(&id);
             }
         }
+        drop(commands);
+        self.changes.send_modify(|version| *version += 1);
     }
 
     fn mark_loaded(&self) {}

@@ -1,6 +1,7 @@
 //! The `[agent]` section: the booth-side agent's trigger listener, its local buffer, how
 //! often it syncs with stats-ingest, its paper roll and its speed tests.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use secrecy::SecretString;
@@ -31,9 +32,13 @@ pub struct AgentSettings {
     pub speedtest_url: Option<String>,
     /// Bytes downloaded and uploaded per speed test.
     pub speedtest_bytes: usize,
-    /// How often the agent asks ingest what the dashboard wants of it (a new paper roll, a
-    /// speed test now), in seconds.
+    /// How long the agent waits before asking ingest again after a poll failed (seconds).
+    /// While ingest answers, the agent long-polls: what the dashboard asks arrives at once.
     pub command_interval_secs: u64,
+    /// The remote commands this booth accepts, by name: `BOOM__AGENT__COMMANDS__RESTART_DSLRBOOTH`
+    /// = a command line (run by `cmd /C` on Windows, `sh -c` elsewhere). The dashboard can only
+    /// ask for one of these names; the agent refuses any other.
+    pub commands: BTreeMap<String, String>,
 }
 
 /// Where the agent keeps its buffer by default: a service's working directory on Windows is
@@ -64,6 +69,7 @@ impl Default for AgentSettings {
             speedtest_url: None,
             speedtest_bytes: 2 << 20,
             command_interval_secs: 30,
+            commands: BTreeMap::new(),
         }
     }
 }

@@ -53,6 +53,61 @@ pub struct AgentCommands {
     pub paper_reset: Option<PaperReset>,
     /// The last time an installer asked for a speed test.
     pub speed_test_requested_at: Option<DateTime<Utc>>,
+    /// Remote commands waiting for the agent (queued or sent, not expired), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queued: Vec<QueuedCommand>,
+}
+
+/// A remote command for the agent: one of the command lines its own configuration names
+/// (`agent.commands.<NAME>`); it refuses any other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedCommand {
+    pub id: Uuid,
+    pub command: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Where a remote command stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CommandStatus {
+    Queued,
+    /// The agent has it and runs it.
+    Sent,
+    Succeeded,
+    Failed,
+    Expired,
+}
+
+impl CommandStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// Whether nothing follows it.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Expired)
+    }
+}
+
+/// `POST /api/agent/commands/{id}` body: what the agent did with a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CommandReport {
+    /// `sent` when it starts it, then `succeeded` or `failed`.
+    pub status: CommandStatus,
+    /// What it printed (standard output, then standard error), truncated by the agent.
+    #[serde(default)]
+    pub output: Option<String>,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
 }
 
 /// `POST /api/agent/sync` answer: 202 when accepted now, 200 when it already was.

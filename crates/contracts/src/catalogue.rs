@@ -39,6 +39,8 @@ fn schema_value<T: JsonSchema>() -> Value {
 pub fn messages() -> Vec<CatalogueEntry> {
     vec![
         entry::<AgentBatchAccepted>("AgentBatchAccepted", None),
+        entry::<AgentCommandReported>("AgentCommandReported", None),
+        entry::<AgentSeen>("AgentSeen", None),
         entry::<EventUpserted>("EventUpserted", None),
         entry::<NotionSyncCompleted>("NotionSyncCompleted", None),
         entry::<NotionSyncRequest>("NotionSyncRequest", Some(NotionSyncRequest::QUEUE_GROUP)),

@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use ipnet::IpNet;
 use uuid::Uuid;
 
-use crate::schema::{events, ingest_batches, photomatons, photos, speed_tests, users};
+use crate::schema::{
+    agent_commands, events, ingest_batches, photomatons, photos, speed_tests, users,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = photomatons, check_for_backend(diesel::pg::Pg))]
@@ -38,6 +40,8 @@ pub struct Photomaton {
     /// Events the agent still had buffered, and its version, as of its last batch.
     pub agent_backlog: Option<i64>,
     pub agent_version: Option<String>,
+    /// The agent's last batch or poll.
+    pub agent_seen_at: Option<DateTime<Utc>>,
 }
 
 /// A booth as the registry creates it; the database fills in the defaults (700 / 350 / 275).
@@ -275,4 +279,32 @@ impl UserChanges {
             && password_hash.is_none()
             && preferred_language.is_none()
     }
+}
+
+/// A command sent to a booth's agent from the dashboard, and what became of it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = agent_commands, check_for_backend(diesel::pg::Pg))]
+pub struct AgentCommand {
+    pub id: Uuid,
+    pub photomaton_id: PhotomatonId,
+    pub command: String,
+    /// `queued`, `sent`, `succeeded`, `failed` or `expired`.
+    pub status: String,
+    pub output: Option<String>,
+    pub exit_code: Option<i32>,
+    pub requested_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = agent_commands)]
+pub struct NewAgentCommand {
+    pub id: Uuid,
+    pub photomaton_id: PhotomatonId,
+    pub command: String,
+    pub requested_by: Option<UserId>,
+    pub expires_at: DateTime<Utc>,
 }

@@ -29,6 +29,7 @@ diesel::table! {
         speed_test_requested_at -> Nullable<Timestamptz>,
         agent_backlog -> Nullable<BigInt>,
         agent_version -> Nullable<Text>,
+        agent_seen_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -145,6 +146,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+
+    agent_commands (id) {
+        id -> Uuid,
+        photomaton_id -> Integer,
+        command -> Text,
+        status -> Text,
+        output -> Nullable<Text>,
+        exit_code -> Nullable<Integer>,
+        requested_by -> Nullable<Integer>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(agent_commands -> photomatons (photomaton_id));
 diesel::joinable!(events -> photomatons (photomaton_id));
 diesel::joinable!(paper_levels -> photomatons (photomaton_id));
 diesel::joinable!(photos -> events (event_id));
@@ -162,4 +182,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     ingest_batches,
     paper_levels,
+    agent_commands,
 );

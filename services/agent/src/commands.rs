@@ -1,12 +1,17 @@
-//! What the dashboard asks of this booth, polled from stats-ingest (`GET /api/agent/commands`)
-//! every `agent.command_interval_secs`: a new paper roll (applied as the roll minus what was
-//! printed since it was declared) and a speed test now (run once per request, its result sent
-//! with the next batch). Polling keeps the agent reachable behind any 4G router without an open
-//! port; a poll that fails is simply tried again at the next interval.
+//! What the dashboard asks of this booth, long-polled from stats-ingest
+//! (`GET /api/agent/commands?wait=25&version=…`, answered as soon as something changes): a new
+//! paper roll (applied as the roll minus what was printed since it was declared), a speed test
+//! now (run once per request, its result sent with the next batch), and remote commands — run
+//! once each if `agent.commands` names them, refused otherwise, and reported back. Polling
+//! keeps the agent reachable behind any 4G router without an open port; a poll that fails is
+//! tried again after `agent.command_interval_secs`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
+use boom_contracts::agent::{CommandReport, CommandStatus, QueuedCommand};
 use boom_contracts::messages::PaperReset;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 use crate::ingest::IngestClient;
 use crate::speed_test::SpeedTest;
 use crate::store::Store;
+
+/// How long a poll may be held open by ingest.
+const LONG_POLL: Duration = Duration::from_secs(25);
 
 #[derive(Debug, Clone)]
 pub struct Commands {
@@ -23,18 +31,24 @@ pub struct Commands {
     pub speed_test: SpeedTest,
     /// Rung after a requested speed test, so that its result leaves at once.
     pub wake: Arc<Notify>,
+    /// The remote commands this booth accepts (`agent.commands`).
+    pub allowed: Arc<BTreeMap<String, String>>,
 }
 
 impl Commands {
-    /// One poll, and what it asks for.
-    pub async fn once(&self) {
-        let commands = match self.ingest.commands().await {
-            Ok(commands) => commands,
+    /// One poll (answered at once when `version` is not what ingest has), and what it asks
+    /// for; the version to send next time, or `None` when the poll failed.
+    pub async fn once(&self, wait: Duration, version: Option<&str>) -> Option<String> {
+        let (commands, version) = match self.ingest.commands(wait, version).await {
+            Ok(answer) => answer,
             Err(error) => {
                 tracing::debug!(%error, "commands not polled (offline?)");
-                return;
+                return None;
             }
         };
+        for queued in commands.queued {
+            self.start(queued).await;
+        }
         if let Some(reset) = commands.paper_reset {
             apply_reset(&self.store, reset).await;
         }
@@ -55,11 +69,149 @@ impl Commands {
                 Err(error) => tracing::error!(%error, "speed test request not read"),
             }
         }
+        Some(version)
     }
 
-    /// The polling loop, until `cancel`.
+    /// Starts a remote command once (whatever the number of polls that list it): runs it in
+    /// the background if this booth allows it, reports it refused otherwise.
+    async fn start(&self, queued: QueuedCommand) {
+        if queued.expires_at <= chrono::Utc::now() {
+            return;
+        }
+        match self.store.take_command(queued.id).await {
+            Ok(true) => {}
+            Ok(false) => return, // started already
+            Err(error) => {
+                tracing::error!(%error, "remote command not recorded, not run");
+                return;
+            }
+        }
+        let Some(line) = self.allowed.get(&queued.command).cloned() else {
+            tracing::warn!(command = %queued.command, "remote command refused: not in agent.commands");
+            let report = CommandReport {
+                status: CommandStatus::Failed,
+                output: Some(format!(
+                    "`{}` is not a command of this booth (agent.commands)",
+                    queued.command
+                )),
+                exit_code: None,
+            };
+            self.report(queued.id, report).await;
+            return;
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            tracing::info!(command = %queued.command, "remote command");
+            this.report(
+                queued.id,
+                CommandReport {
+                    status: CommandStatus::Sent,
+                    output: None,
+                    exit_code: None,
+                },
+            )
+            .await;
+            let report = run_command_line(&line).await;
+            this.report(queued.id, report).await;
+        });
+    }
+
+    /// Reports to ingest, retried a few times while offline.
+    async fn report(&self, id: uuid::Uuid, report: CommandReport) {
+        for attempt in 1..=5u32 {
+            match self.ingest.report_command(id, &report).await {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::info!(%error, attempt, "command report not delivered, retrying");
+                    tokio::time::sleep(Duration::from_secs(2 * u64::from(attempt))).await;
+                }
+            }
+        }
+    }
+
+    /// The polling loop, until `cancel`: long polls while ingest answers, a pause of
+    /// `interval` after a failure (or when ingest answers at once though nothing changed, as
+    /// one that does not long-poll would).
     pub async fn run(self, cancel: CancellationToken) {
-        crate::schedule::every(self.interval, cancel, || self.once()).await;
+        let mut version: Option<String> = None;
+        loop {
+            let started = std::time::Instant::now();
+            let answered = tokio::select! {
+                () = cancel.cancelled() => return,
+                answered = self.once(LONG_POLL, version.as_deref()) => answered,
+            };
+            let unchanged = answered.is_some() && answered == version;
+            let pause = match &answered {
+                None => self.interval,
+                Some(_) if unchanged && started.elapsed() < Duration::from_secs(1) => self.interval,
+                Some(_) => Duration::ZERO,
+            };
+            version = answered.or(version);
+            if !pause.is_zero() {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+    }
+}
+
+/// The most of a command's output reported.
+const MAX_OUTPUT: usize = 4000;
+/// The longest a remote command may run.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Runs a configured command line through the system's shell, with a timeout; what it
+/// printed (truncated) and how it ended.
+async fn run_command_line(line: &str) -> CommandReport {
+    #[cfg(windows)]
+    let mut command = {
+        let mut command = tokio::process::Command::new("cmd");
+        command.arg("/C").arg(line);
+        command
+    };
+    #[cfg(not(windows))]
+    let mut command = {
+        let mut command = tokio::process::Command::new("sh");
+        command.arg("-c").arg(line);
+        command
+    };
+    command
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    match tokio::time::timeout(COMMAND_TIMEOUT, command.output()).await {
+        Ok(Ok(output)) => {
+            let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&output.stderr));
+            if text.len() > MAX_OUTPUT {
+                let mut cut = MAX_OUTPUT;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                text.truncate(cut);
+                text.push('…');
+            }
+            CommandReport {
+                status: if output.status.success() {
+                    CommandStatus::Succeeded
+                } else {
+                    CommandStatus::Failed
+                },
+                output: Some(text),
+                exit_code: output.status.code(),
+            }
+        }
+        Ok(Err(error)) => CommandReport {
+            status: CommandStatus::Failed,
+            output: Some(format!("cannot run the command: {error}")),
+            exit_code: None,
+        },
+        Err(_) => CommandReport {
+            status: CommandStatus::Failed,
+            output: Some(format!("stopped after {} s", COMMAND_TIMEOUT.as_secs())),
+            exit_code: None,
+        },
     }
 }
 

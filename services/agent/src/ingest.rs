@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use boom_contracts::agent::{AgentCommands, AgentPair, AgentPaired, AgentSync};
+use boom_contracts::agent::{AgentCommands, AgentPair, AgentPaired, AgentSync, CommandReport};
 use bytes::Bytes;
 
 /// The longest one request may take (a batch on a slow 4G link, a speed test's transfer).
@@ -76,17 +76,55 @@ impl IngestClient {
             .await
     }
 
-    /// `GET /api/agent/commands`: what the dashboard asked of this booth lately.
-    pub async fn commands(&self) -> Result<AgentCommands, reqwest::Error> {
-        self.http
-            .get(format!("{}/api/agent/commands", self.base_url))
+    /// `GET /api/agent/commands`: what the dashboard asks of this booth, once it differs from
+    /// `version` (what the last answer said) or after `wait`; with the answer's version.
+    pub async fn commands(
+        &self,
+        wait: Duration,
+        version: Option<&str>,
+    ) -> Result<(AgentCommands, String), reqwest::Error> {
+        // The version is hex: nothing to escape.
+        let mut url = format!(
+            "{}/api/agent/commands?wait={}",
+            self.base_url,
+            wait.as_secs()
+        );
+        if let Some(version) = version {
+            url.push_str("&version=");
+            url.push_str(version);
+        }
+        let response = self
+            .http
+            .get(url)
             .bearer_auth(&self.key)
+            .timeout(REQUEST_TIMEOUT + wait)
+            .send()
+            .await?
+            .error_for_status()?;
+        let version = response
+            .headers()
+            .get("x-commands-version")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok((response.json().await?, version))
+    }
+
+    /// `POST /api/agent/commands/{id}`: what became of a remote command.
+    pub async fn report_command(
+        &self,
+        id: uuid::Uuid,
+        report: &CommandReport,
+    ) -> Result<(), reqwest::Error> {
+        self.http
+            .post(format!("{}/api/agent/commands/{id}", self.base_url))
+            .bearer_auth(&self.key)
+            .json(report)
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await?
-            .error_for_status()?
-            .json()
-            .await
+            .error_for_status()?;
+        Ok(())
     }
 
     /// Downloads `bytes` from the speed test endpoint (0: a latency probe).

@@ -126,6 +126,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 interval: Duration::from_secs(agent.command_interval_secs),
                 speed_test: test.clone(),
                 wake: wake.clone(),
+                allowed: Arc::new(agent.commands.clone()),
             };
             background.spawn(|cancel| commands.run(cancel));
             if agent.speedtest_interval_secs > 0 {

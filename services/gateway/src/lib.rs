@@ -128,6 +128,18 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         |cancel| consumers::pairing::serve(state, cancel)
     });
     background.spawn({
+        let state = state.clone();
+        |cancel| consumers::commands::run_reports(state, cancel)
+    });
+    background.spawn({
+        let state = state.clone();
+        |cancel| consumers::commands::run_seen(state, cancel)
+    });
+    background.spawn({
+        let state = state.clone();
+        |cancel| consumers::commands::run_expiry(state, cancel)
+    });
+    background.spawn({
         let (bus, hub, fleet) = (
             state.bus.clone(),
             state.live.hub.clone(),

@@ -6,21 +6,23 @@
 //! - `<prefix>_agent_commands`: what its agent should *do* ([`AgentCommands`]: a new roll
 //!   declared on the dashboard, a speed test asked now), which ingest hands to the agent.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use boom_bus::Bus;
 use boom_bus::async_nats::jetstream::kv;
 use boom_contracts::PhotomatonId;
-use boom_contracts::agent::AgentCommands;
+use boom_contracts::agent::{AgentCommands, QueuedCommand};
 use boom_contracts::domain::MacAddress;
 use boom_contracts::messages::{PaperReset, RegistryEntry};
 use boom_db::DbPool;
 use boom_db::models::Photomaton;
+use diesel_async::AsyncPgConnection;
 use futures::TryStreamExt;
 use tokio::sync::OnceCell;
 
-use crate::store::photomatons;
+use crate::store::{self, photomatons};
 
 #[derive(Debug, Clone)]
 pub struct RegistryPublisher {
@@ -47,21 +49,23 @@ fn entry(booth: &Photomaton) -> Result<RegistryEntry, String> {
     })
 }
 
-/// What the dashboard last asked of the booth's agent.
-fn commands(booth: &Photomaton) -> AgentCommands {
+/// What the dashboard last asked of the booth's agent: a new roll, a speed test, and the
+/// remote commands still open.
+fn commands(booth: &Photomaton, queued: Vec<QueuedCommand>) -> AgentCommands {
     AgentCommands {
         paper_reset: booth
             .paper_reset_at
             .zip(booth.paper_reset_prints)
             .map(|(at, prints)| PaperReset { at, prints }),
         speed_test_requested_at: booth.speed_test_requested_at,
+        queued,
     }
 }
 
 /// Both values of a booth, as the buckets keep them.
-fn bodies(booth: &Photomaton) -> Result<(Vec<u8>, Vec<u8>), String> {
+fn bodies(booth: &Photomaton, queued: Vec<QueuedCommand>) -> Result<(Vec<u8>, Vec<u8>), String> {
     let entry = serde_json::to_vec(&entry(booth)?).map_err(|e| e.to_string())?;
-    let commands = serde_json::to_vec(&commands(booth)).map_err(|e| e.to_string())?;
+    let commands = serde_json::to_vec(&commands(booth, queued)).map_err(|e| e.to_string())?;
     Ok((entry, commands))
 }
 
@@ -91,10 +95,17 @@ impl RegistryPublisher {
         Ok((registry, commands))
     }
 
-    /// Mirrors one booth; a failure is logged and repaired by the next full sync.
-    pub async fn put(&self, booth: &Photomaton) {
+    /// Mirrors one booth (reading its open commands); a failure is logged and repaired by the
+    /// next full sync.
+    pub async fn put(&self, conn: &mut AsyncPgConnection, booth: &Photomaton) {
         let result = async {
-            let (entry, commands) = bodies(booth)?;
+            let queued = store::commands::open_for(conn, &[booth.id])
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|(_, command)| command)
+                .collect();
+            let (entry, commands) = bodies(booth, queued)?;
             let (registry, commands_bucket) = self.buckets().await.map_err(|e| e.to_string())?;
             let key = booth.id.to_string();
             registry
@@ -138,6 +149,14 @@ impl RegistryPublisher {
         let booths: Vec<Photomaton> = photomatons::all(&mut conn)
             .await
             .map_err(|e| e.to_string())?;
+        let ids: Vec<PhotomatonId> = booths.iter().map(|b| b.id).collect();
+        let mut queued: HashMap<PhotomatonId, Vec<QueuedCommand>> = HashMap::new();
+        for (id, command) in store::commands::open_for(&mut conn, &ids)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            queued.entry(id).or_default().push(command);
+        }
         drop(conn);
         let (registry, commands) = self.buckets().await.map_err(|e| e.to_string())?;
         let known: std::collections::HashSet<String> =
@@ -156,7 +175,8 @@ impl RegistryPublisher {
         }
         let mut written = 0;
         for booth in &booths {
-            let (entry, commands_body) = match bodies(booth) {
+            let open = queued.remove(&booth.id).unwrap_or_default();
+            let (entry, commands_body) = match bodies(booth, open) {
                 Ok(bodies) => bodies,
                 Err(error) => {
                     tracing::error!(photomaton = %booth.id, %error, "booth left out of the registry");

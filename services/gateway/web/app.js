@@ -12,7 +12,7 @@ const I18N = {
     'c.sessions': 'Sessions', 'c.prints': 'Impr.', 'c.digital': 'Partages', 'c.gifs': 'GIF', 'c.photos': 'Photos',
     'power': 'Allumer', 'power.sending': 'Envoi…', 'code.sent': 'demande envoyée au service de contrôle', 'code.waking': 'paquets de réveil envoyés, on attend que le PC réponde', 'code.pcAnswered': 'le PC a répondu après {s} s', 'code.pcSilent': 'le PC n’a pas répondu en {s} s', 'code.notInRegistry': 'le service de contrôle ne connaît pas encore ce photomaton, réessayez dans un instant', 'code.noMacAddress': 'pas d’adresse MAC valide : à renseigner dans la fiche du photomaton', 'code.noWakeTarget': 'ni cible de réveil ni IP du routeur dans la fiche du photomaton', 'code.badSecureOnPassword': 'mot de passe SecureOn invalide dans la configuration du service de contrôle', 'code.sendFailed': 'le paquet de réveil n’a pas pu partir', 'code.relayFailed': 'le routeur n’a pas pu réveiller le PC', 'code.controlUnavailable': 'le service de contrôle ne répond pas : rien n’a été fait', 'phase.pending': 'En cours', 'phase.succeeded': 'Allumé', 'phase.failed': 'Échec',
     'no.event': 'Aucun événement en cours', 'no.booths': 'Aucun photomaton enregistré.', 'today': 'Aujourd’hui',
-    'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'audit.anyone': 'Tout le monde', 'audit.from': 'Depuis', 'audit.to': 'Jusqu’à', 'audit.filter': 'Filtrer', 'booth.agent': 'Agent', 'booth.backlog': 'en attente d’envoi', 'booth.paper': 'Papier au fil du temps', 'pair.button': 'Associer un PC', 'pair.title': 'Associer le PC du photomaton', 'pair.until': 'Valable jusqu’à {t}, une seule fois.', 'pair.how': 'Sur le PC du photomaton, dans une invite de commandes (administrateur) :', 'pair.url': 'URL_DE_L_INGEST', 'speed.request': 'Tester le débit maintenant', 'speed.requested': 'Test demandé à {t} : le résultat arrive d’ici une minute si le PC est en ligne', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
+    'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'audit.anyone': 'Tout le monde', 'audit.from': 'Depuis', 'audit.to': 'Jusqu’à', 'audit.filter': 'Filtrer', 'booth.agent': 'Agent', 'booth.backlog': 'en attente d’envoi', 'booth.paper': 'Papier au fil du temps', 'cmd.title': 'Commandes à distance', 'cmd.send': 'Envoyer', 'cmd.name': 'Commande', 'cmd.status': 'État', 'cmd.output': 'Sortie', 'cmd.queued': 'En attente', 'cmd.sent': 'En cours sur le PC', 'cmd.succeeded': 'Réussie', 'cmd.failed': 'Échec', 'cmd.expired': 'Expirée (PC injoignable)', 'cmd.none': 'Aucune commande envoyée.', 'agent.silent': 'agent muet', 'agent.seen': 'agent vu', 'pair.button': 'Associer un PC', 'pair.title': 'Associer le PC du photomaton', 'pair.until': 'Valable jusqu’à {t}, une seule fois.', 'pair.how': 'Sur le PC du photomaton, dans une invite de commandes (administrateur) :', 'pair.url': 'URL_DE_L_INGEST', 'speed.request': 'Tester le débit maintenant', 'speed.requested': 'Test demandé à {t} : le résultat arrive d’ici une minute si le PC est en ligne', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
     'events.active': 'En cours', 'events.completed': 'Terminés', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Photomaton', 'events.notion': 'Notion', 'events.sync': 'Synchroniser Notion',
     'admin.booths': 'Photomatons', 'admin.users': 'Utilisateurs', 'admin.audit': 'Journal', 'admin.create': 'Créer', 'admin.save': 'Enregistrer', 'admin.key': 'Clé agent', 'admin.edit': 'Modifier', 'admin.delete': 'Supprimer',
     'admin.key.once': 'Copiez cette clé maintenant : elle ne sera plus affichée.', 'admin.copy': 'Copier', 'admin.close': 'Fermer',
@@ -29,7 +29,7 @@ const I18N = {
     'c.sessions': 'Sessions', 'c.prints': 'Prints', 'c.digital': 'Shares', 'c.gifs': 'GIFs', 'c.photos': 'Photos',
     'power': 'Power on', 'power.sending': 'Sending…', 'code.sent': 'request sent to the control service', 'code.waking': 'wake-up packets sent, waiting for the PC to answer', 'code.pcAnswered': 'the PC answered after {s} s', 'code.pcSilent': 'the PC did not answer within {s} s', 'code.notInRegistry': 'the control service does not know this booth yet, try again in a moment', 'code.noMacAddress': 'no valid MAC address: set it in the booth’s details', 'code.noWakeTarget': 'neither a wake target nor a router IP in the booth’s details', 'code.badSecureOnPassword': 'invalid SecureOn password in the control service’s configuration', 'code.sendFailed': 'the wake-up packet could not be sent', 'code.relayFailed': 'the router could not wake the PC', 'code.controlUnavailable': 'the control service does not answer: nothing was done', 'phase.pending': 'In progress', 'phase.succeeded': 'Up', 'phase.failed': 'Failed',
     'no.event': 'No event under way', 'no.booths': 'No booth registered yet.', 'today': 'Today',
-    'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'audit.anyone': 'Anyone', 'audit.from': 'From', 'audit.to': 'To', 'audit.filter': 'Filter', 'booth.agent': 'Agent', 'booth.backlog': 'waiting to be sent', 'booth.paper': 'Paper over time', 'pair.button': 'Pair a PC', 'pair.title': 'Pair the booth’s PC', 'pair.until': 'Valid until {t}, once.', 'pair.how': 'On the booth PC, in a command prompt (as administrator):', 'pair.url': 'INGEST_URL', 'speed.request': 'Test the link now', 'speed.requested': 'Test requested at {t}: the result arrives within a minute if the PC is online', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
+    'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'audit.anyone': 'Anyone', 'audit.from': 'From', 'audit.to': 'To', 'audit.filter': 'Filter', 'booth.agent': 'Agent', 'booth.backlog': 'waiting to be sent', 'booth.paper': 'Paper over time', 'cmd.title': 'Remote commands', 'cmd.send': 'Send', 'cmd.name': 'Command', 'cmd.status': 'Status', 'cmd.output': 'Output', 'cmd.queued': 'Queued', 'cmd.sent': 'Running on the PC', 'cmd.succeeded': 'Succeeded', 'cmd.failed': 'Failed', 'cmd.expired': 'Expired (PC unreachable)', 'cmd.none': 'No command sent yet.', 'agent.silent': 'agent silent', 'agent.seen': 'agent seen', 'pair.button': 'Pair a PC', 'pair.title': 'Pair the booth’s PC', 'pair.until': 'Valid until {t}, once.', 'pair.how': 'On the booth PC, in a command prompt (as administrator):', 'pair.url': 'INGEST_URL', 'speed.request': 'Test the link now', 'speed.requested': 'Test requested at {t}: the result arrives within a minute if the PC is online', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
     'events.active': 'Under way', 'events.completed': 'Completed', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Booth', 'events.notion': 'Notion', 'events.sync': 'Sync Notion',
     'admin.booths': 'Booths', 'admin.users': 'Users', 'admin.audit': 'Audit log', 'admin.create': 'Create', 'admin.save': 'Save', 'admin.key': 'Agent key', 'admin.edit': 'Edit', 'admin.delete': 'Delete',
     'admin.key.once': 'Copy this key now: it will not be shown again.', 'admin.copy': 'Copy', 'admin.close': 'Close',
@@ -132,6 +132,11 @@ function connect() {
     } else if (frame.event === 'events:updated') {
       state.events.set(frame.data.id, frame.data);
       if (location.hash.startsWith('#/events')) render();
+    } else if (frame.event === 'photomaton:command') {
+      if (state.commandsOf === frame.data.photomatonId) {
+        state.commands.set(frame.data.id, frame.data);
+        $('[data-command-rows]')?.replaceChildren(...commandRows());
+      }
     } else if (frame.event === 'photomaton:action') {
       const previous = state.actions.get(frame.data.photomatonId);
       // An outcome is final: a late "pending" of the same action does not undo it.
@@ -211,7 +216,8 @@ function card(b) {
     h('div', { class: 'dots' },
       h('span', { class: `dot ${b.routerConnected ? 'up' : 'down'}`, 'data-router': b.routerConnected, text: t('router') }),
       h('span', { class: `dot ${b.pcConnected ? 'up' : 'down'}`, 'data-pc': b.pcConnected, text: t('pc') }),
-      h('span', { class: 'muted', 'data-iso': b.lastSeen || '', text: seen(b.lastSeen) })),
+      h('span', { class: 'muted', 'data-iso': b.lastSeen || '', text: seen(b.lastSeen) }),
+      agentSilent(b) ? h('span', { class: 'dot down', 'data-agent-silent': '', title: b.agentSeenAt ? `${t('agent.seen')} ${when(b.agentSeenAt)}` : t('never'), text: t('agent.silent') }) : null),
     h('div', {}, h('div', { class: 'muted' }, `${t('paper')} · `, h('b', { class: 'remaining', text: b.remainingPrints }), ` / ${b.paperCapacity} ${t('prints')}`),
       h('div', { class: 'gauge', role: 'meter', 'aria-valuenow': b.remainingPrints, 'aria-valuemax': b.paperCapacity }, h('span', { style: `width:${pct}%` }))),
     h('div', { class: 'counts', title: t('today') },
@@ -223,6 +229,21 @@ function card(b) {
     may('INSTALLER') ? h('div', { class: 'toolbar' },
       h('button', { class: 'btn primary power', type: 'button', disabled: action?.phase === 'pending', onclick: powerOn(b.id), text: t('power') }),
       action ? h('span', { class: `action ${action.phase}`, 'data-phase': action.phase, text: `${t('phase.' + action.phase)} — ${say(action)}`, title: action.message }) : null) : null);
+}
+
+// The PC answers but its agent has not been heard from for 3 minutes (it polls every few
+// seconds to 30 s when all is well): dslrBooth's stats are not reaching us.
+function agentSilent(b) {
+  return b.pcConnected && b.hasAgentKey && (!b.agentSeenAt || Date.now() - new Date(b.agentSeenAt) > 180000);
+}
+
+function commandRows() {
+  const rows = [...state.commands.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  if (!rows.length) return [h('tr', {}, h('td', { colspan: 4, class: 'muted', text: t('cmd.none') }))];
+  return rows.map((c) => h('tr', { 'data-command': c.command, 'data-status': c.status },
+    h('td', { text: c.command }), h('td', { class: `cmd ${c.status}`, text: t('cmd.' + c.status) }),
+    h('td', {}, c.output ? h('pre', { class: 'output', text: c.output }) : '—'),
+    h('td', { text: when(c.finishedAt || c.sentAt || c.createdAt) })));
 }
 
 function updateBooth(id) {
@@ -284,11 +305,14 @@ function bars(timeline) {
 
 async function booth(id) {
   const b = state.booths.get(id) || await api('GET', `/api/photomatons/${id}`);
-  const [speed, event, paper] = await Promise.all([
+  const [speed, event, paper, commandList] = await Promise.all([
     api('GET', `/api/photomatons/${id}/speedtests?limit=20`).catch(() => ({ items: [] })),
     b.currentEvent ? api('GET', `/api/events/${b.currentEvent.id}`).catch(() => null) : null,
     api('GET', `/api/photomatons/${id}/paper-levels?limit=500`).catch(() => ({ items: [] })),
+    api('GET', `/api/photomatons/${id}/commands`).catch(() => []),
   ]);
+  state.commandsOf = id;
+  state.commands = new Map(commandList.map((c) => [c.id, c]));
   // A level holds until the next change: drawn as steps, up to now.
   const paperPoints = paper.items.slice().reverse().flatMap((p, i, all) => {
     const next = all[i + 1] ? new Date(all[i + 1].at) : new Date();
@@ -311,13 +335,24 @@ async function booth(id) {
       ? h('span', { class: 'muted', 'data-speed-requested': '', text: t('speed.requested').replace('{t}', when(b.speedTestRequestedAt)) }) : null) : null;
   const pair = may('INSTALLER') ? h('button', { class: 'btn', type: 'button', 'data-pair': id, text: t('pair.button'), onclick: async () =>
     showPairing(await api('POST', `/api/photomatons/${id}/pairing-code`, {})) }) : null;
+  const commands = h('section', { class: 'panel', 'data-commands': id }, h('h2', { text: t('cmd.title') }),
+    may('INSTALLER') ? h('form', { class: 'toolbar', onsubmit: async (e) => {
+      e.preventDefault();
+      const name = e.target.elements.command.value.trim();
+      if (!name) return;
+      await api('POST', `/api/photomatons/${id}/commands`, { command: name });
+      e.target.reset();
+    } }, h('input', { name: 'command', placeholder: 'restart_dslrbooth', autocomplete: 'off', 'aria-label': t('cmd.name') }),
+      h('button', { class: 'btn', type: 'submit', text: t('cmd.send') })) : null,
+    h('table', {}, h('thead', {}, h('tr', {}, ...['cmd.name', 'cmd.status', 'cmd.output', 'f.when'].map((k) => h('th', { text: t(k) })))),
+      h('tbody', { 'data-command-rows': '' }, ...commandRows())));
   const action = state.actions.get(id);
   return [
     h('section', { class: 'grid' }, card(b)),
     h('section', { class: 'panel' }, h('h2', { text: t('booth.details') }),
       h('p', { class: 'muted' }, `${t('f.tailscaleIp')}: ${b.tailscaleIp || '—'} · ${t('f.routerTailscaleIp')}: ${b.routerTailscaleIp || '—'} · ${t('f.macAddress')}: ${b.macAddress || '—'} · ${t('f.wakeTarget')}: ${b.wakeTarget || '—'}`),
       h('p', { class: 'muted' }, `${t('f.warningThreshold')}: ${b.warningThreshold} · ${t('f.criticalThreshold')}: ${b.criticalThreshold} · ${t('admin.key')}: ${b.hasAgentKey ? '✓' : '—'} · ${t('booth.lastRoll')}: ${b.paperResetAt ? when(b.paperResetAt) : '—'}`),
-      h('p', { class: 'muted', 'data-agent': '' }, `${t('booth.agent')}: ${b.agentVersion ? 'v' + b.agentVersion : '—'} · ${t('booth.backlog')}: ${b.agentBacklog ?? '—'}`),
+      h('p', { class: 'muted', 'data-agent': '' }, `${t('booth.agent')}: ${b.agentVersion ? 'v' + b.agentVersion : '—'} · ${t('booth.backlog')}: ${b.agentBacklog ?? '—'} · ${t('agent.seen')}: ${b.agentSeenAt ? when(b.agentSeenAt) : '—'}`),
       reset, pair),
     h('section', { class: 'panel' }, h('h2', { text: t('booth.paper') }),
       h('div', { 'data-paper-history': paperPoints.length }, lines([{ points: paperPoints, color: '#c43c3c', label: t('paper') }], b.paperCapacity || 700))),
@@ -329,6 +364,7 @@ async function booth(id) {
       ]), h('p', { class: 'muted' }, h('span', { style: 'color:#5b3cc4', text: `■ ${t('speed.down')}` }), '  ', h('span', { style: 'color:#1a9a5a', text: `■ ${t('speed.up')}` }))) : null,
       h('table', {}, h('tr', {}, h('th', { text: t('f.when') }), h('th', { text: t('speed.down') }), h('th', { text: t('speed.up') }), h('th', { text: t('speed.ping') })),
         ...speed.items.map((s) => h('tr', {}, h('td', { text: when(s.createdAt) }), h('td', { text: `${s.download.toFixed(1)} Mbit/s` }), h('td', { text: `${s.upload.toFixed(1)} Mbit/s` }), h('td', { text: `${Math.round(s.ping)} ms` }))))),
+    commands,
     action ? h('section', { class: 'panel' }, h('h2', { text: t('booth.actions') }), h('p', { class: `action ${action.phase}`, text: `${t('phase.' + action.phase)} — ${say(action)}`, title: action.message })) : null,
   ];
 }

@@ -5,6 +5,7 @@
 //! It never writes PostgreSQL; Redis only holds rate-limit counters. Any number of instances
 //! may run behind a load balancer: they share nothing but NATS and Redis.
 
+mod commands;
 mod pairing;
 mod speed_test;
 mod sync;
@@ -46,6 +47,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         cache,
         booths,
         commands,
+        seen: std::sync::Arc::default(),
         metrics,
         limits: settings.ingest.clone(),
     });
@@ -68,7 +70,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 )
                 .service(
                     actix_web::web::resource("/api/agent/commands")
-                        .route(actix_web::web::get().to(sync::commands)),
+                        .route(actix_web::web::get().to(commands::poll)),
+                )
+                .service(
+                    actix_web::web::resource("/api/agent/commands/{id}")
+                        .route(actix_web::web::post().to(commands::report)),
                 )
                 .service(
                     actix_web::web::resource("/api/agent/speedtest")

@@ -1,12 +1,15 @@
 //! `POST /api/agent/sync`.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use boom_bus::{AgentCommandsView, Bus, RegistryView};
 use boom_cache::Cache;
 use boom_config::IngestSettings;
-use boom_contracts::agent::{AgentCommands, AgentSync, AgentSyncAccepted};
+use boom_contracts::PhotomatonId;
+use boom_contracts::agent::{AgentSync, AgentSyncAccepted};
 use boom_contracts::messages::{AgentBatchAccepted, MediaStat, RegistryEntry, SpeedTestSample};
 use boom_server::{ApiError, ErrorCode};
 use chrono::Utc;
@@ -57,16 +60,18 @@ pub struct IngestState {
     pub booths: RegistryView,
     /// What the dashboard asks of each booth's agent.
     pub commands: AgentCommandsView,
+    /// When each booth's agent was last announced as seen (see `commands::seen`).
+    pub seen: Arc<Mutex<HashMap<PhotomatonId, Instant>>>,
     pub metrics: IngestMetrics,
     pub limits: IngestSettings,
 }
 
-fn reject(state: &IngestState, reason: &'static str, error: ApiError) -> ApiError {
+pub(crate) fn reject(state: &IngestState, reason: &'static str, error: ApiError) -> ApiError {
     state.metrics.count("rejected", reason);
     error
 }
 
-async fn rate_limit(state: &IngestState, key_hash: &str) -> Result<(), ApiError> {
+pub(crate) async fn rate_limit(state: &IngestState, key_hash: &str) -> Result<(), ApiError> {
     let key = format!("agent:{}", &key_hash[..16.min(key_hash.len())]);
     match state
         .cache
@@ -318,18 +323,4 @@ pub async fn sync(
     } else {
         HttpResponse::Accepted().json(answer)
     })
-}
-
-/// `GET /api/agent/commands`: what the dashboard last asked of this booth (a new roll, a speed
-/// test), from the agent commands bucket; the agent polls it every `agent.command_interval_secs` and acts
-/// on what is newer than what it already did. Rate-limited with the syncs of the same key.
-pub async fn commands(
-    request: HttpRequest,
-    state: web::Data<IngestState>,
-) -> Result<web::Json<AgentCommands>, ApiError> {
-    let (booth, key_hash) = authenticate(&request, &state)?;
-    rate_limit(&state, &key_hash)
-        .await
-        .map_err(|e| reject(&state, "rate_limited", e))?;
-    Ok(web::Json(state.commands.get(booth.photomaton_id)))
 }

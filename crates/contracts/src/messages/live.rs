@@ -16,6 +16,9 @@ pub enum FrameKind {
     EventsUpdated,
     #[serde(rename = "photomaton:action")]
     PhotomatonAction,
+    /// A remote command's new status (queued, sent, succeeded, failed, expired).
+    #[serde(rename = "photomaton:command")]
+    PhotomatonCommand,
 }
 
 /// A committed snapshot that every gateway instance forwards to its WebSocket clients.

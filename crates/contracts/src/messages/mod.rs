@@ -33,7 +33,9 @@ pub use notion::{
 };
 pub use pairing::{PairingReply, PairingRequest};
 pub use registry::RegistryEntry;
-pub use stats::{AgentBatchAccepted, MediaStat, PaperReset, SpeedTestSample};
+pub use stats::{
+    AgentBatchAccepted, AgentCommandReported, AgentSeen, MediaStat, PaperReset, SpeedTestSample,
+};
 
 /// How a message travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -72,6 +72,54 @@ impl BusMessage for AgentBatchAccepted {
     }
 }
 
+/// What an agent did with a remote command, as it reported it to stats-ingest. The gateway
+/// records it (a status never goes back) and pushes it as `photomaton:command`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentCommandReported {
+    pub photomaton_id: PhotomatonId,
+    pub command_id: Uuid,
+    pub status: crate::agent::CommandStatus,
+    pub output: Option<String>,
+    pub exit_code: Option<i32>,
+    pub at: DateTime<Utc>,
+}
+
+impl BusMessage for AgentCommandReported {
+    const SUBJECT: &'static str = "stats.command.reported";
+    const DELIVERY: Delivery = Delivery::Stream(StreamKind::Stats);
+    const SUMMARY: &'static str =
+        "stats-ingest: an agent started, finished or failed a remote command.";
+
+    fn dedupe_id(&self) -> Option<String> {
+        Some(format!("{}:{}", self.command_id, self.status.as_str()))
+    }
+}
+
+/// An agent was heard from (it polled for commands), at most once a minute per booth: the
+/// gateway keeps it as the booth's `agentSeenAt`, apart from the probes' router and PC state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentSeen {
+    pub photomaton_id: PhotomatonId,
+    pub at: DateTime<Utc>,
+}
+
+impl BusMessage for AgentSeen {
+    const SUBJECT: &'static str = "stats.agent.seen";
+    const DELIVERY: Delivery = Delivery::Stream(StreamKind::Stats);
+    const SUMMARY: &'static str =
+        "stats-ingest: an agent polled for commands (once a minute at most).";
+
+    fn dedupe_id(&self) -> Option<String> {
+        Some(format!(
+            "{}@{}",
+            self.photomaton_id,
+            self.at.timestamp() / 60
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -311,6 +311,68 @@ async fn staff_watch_the_fleet_live_and_power_a_booth_on() -> anyhow::Result<()>
         .click()
         .await?;
 
+    // The paired agent runs (no key typed) with one harmless remote command configured; the
+    // installer sends it from the booth page and sees its result arrive live.
+    let mut env = p.ctx.environment();
+    env.retain(|(name, _)| name.starts_with("BOOM__AGENT__"));
+    env.extend([
+        (
+            "BOOM__AGENT__COMMANDS__SAY_HELLO".to_owned(),
+            "echo hello from the booth".to_owned(),
+        ),
+        (
+            "BOOM__AGENT__COMMAND_INTERVAL_SECS".to_owned(),
+            "1".to_owned(),
+        ),
+        (
+            "BOOM__AGENT__SPEEDTEST_INTERVAL_SECS".to_owned(),
+            "0".to_owned(),
+        ),
+    ]);
+    let agent = crate::helpers::RunningBinary::start("boom-agent", &env)?;
+    let done = "[data-command=\"say_hello\"][data-status=\"succeeded\"]";
+    let mut sent = false;
+    for _ in 0..5 {
+        // A live update may redraw the page while typing: type again if nothing was sent.
+        let attempt = async {
+            let input = browser
+                .wait_for("[data-commands] input[name=command]")
+                .await?;
+            input.send_keys("say_hello").await?;
+            browser
+                .client
+                .find(Locator::Css("[data-commands] button[type=submit]"))
+                .await?
+                .click()
+                .await?;
+            browser
+                .client
+                .wait()
+                .at_most(Duration::from_secs(3))
+                .for_element(Locator::Css("[data-command=\"say_hello\"]"))
+                .await?;
+            anyhow::Ok(())
+        }
+        .await;
+        if attempt.is_ok() {
+            sent = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(sent, "the command never showed on the page");
+    eventually(Duration::from_secs(15), || async {
+        Ok(browser.client.find(Locator::Css(done)).await.is_ok())
+    })
+    .await?;
+    let row = browser.text(done).await?;
+    assert!(
+        row.contains("Réussie") && row.contains("hello from the booth"),
+        "{row}"
+    );
+    browser.screenshot("remote-command").await?;
+    assert!(agent.terminate()?.success());
+
     // A phone.
     browser.client.set_window_size(390, 844).await?;
     browser.client.goto(&format!("{base}/#/")).await?;

@@ -6,6 +6,7 @@ mod backup;
 mod binaries;
 mod browser;
 mod bus;
+mod commands;
 mod control;
 mod database;
 mod deploy;

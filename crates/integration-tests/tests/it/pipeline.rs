@@ -609,17 +609,25 @@ async fn a_new_roll_declared_on_the_dashboard_is_not_undone_by_the_agent_and_rea
     assert_eq!(reset.body["remainingPrints"], 700);
     assert!(reset.body["paperResetAt"].is_string());
 
-    // The agent does not know yet: it counts this print on the old roll and reports 695.
-    assert_eq!(print(&a, 1).await?, 695);
-    // The dashboard counts it on the new roll instead, and the agent learns of the roll from
-    // the answer to that batch.
+    // A batch counted before the agent heard of the roll (sent meanwhile, or by an agent too
+    // old to know) still says the old roll's level: 695. The dashboard counts its print on the
+    // new roll instead.
+    let stale = batch(uuid::Uuid::new_v4(), "boom-01", &[("print", 1)], Some(695));
+    assert_eq!(p.post(&stale).await?.status, 202);
     eventually(Duration::from_secs(10), || async {
         Ok(remaining().await? == 699)
     })
     .await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(remaining().await?, 699, "the old roll's level came back");
-    // From now on the agent counts on the new roll, and its levels are taken again.
+    // The agent hears of the roll within moments (it long-polls ingest), counts on it from
+    // then on, and its levels are taken again.
+    let store = boom_agent::store::Store::open(&agent_settings(&p).agent.data_dir, 700)?;
+    eventually(Duration::from_secs(10), || async {
+        Ok(store.status().await?.paper_reset_at.is_some())
+    })
+    .await?;
+    assert_eq!(print(&a, 1).await?, 699);
     assert_eq!(print(&a, 1).await?, 698);
     eventually(Duration::from_secs(10), || async {
         Ok(remaining().await? == 698)

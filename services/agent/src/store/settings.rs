@@ -70,6 +70,23 @@ pub(super) fn newer_than_setting(
 }
 
 impl Store {
+    /// Takes a remote command to run: true the first time only, so that a command listed by
+    /// several polls (or after a restart) runs once.
+    pub async fn take_command(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
+        self.with(move |conn| {
+            conn.immediate_transaction::<_, diesel::result::Error, _>(|conn| {
+                let key = format!("command:{id}");
+                if setting(conn, &key)?.is_some() {
+                    return Ok(false);
+                }
+                set_setting(conn, &key, &format_time(Utc::now()))?;
+                Ok(true)
+            })
+            .map_err(StoreError::from)
+        })
+        .await
+    }
+
     /// Whether a speed test request from the dashboard is newer than the last one taken.
     pub async fn speed_test_requested_since(&self, at: DateTime<Utc>) -> Result<bool, StoreError> {
         self.with(move |conn| Ok(newer_than_setting(conn, "speed_test_requested_at", at)?))

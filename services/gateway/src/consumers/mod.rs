@@ -6,6 +6,7 @@
 //! Consumers call the store and the live fan-out, never an HTTP module.
 
 pub(crate) mod batches;
+pub(crate) mod commands;
 pub(crate) mod notion;
 pub(crate) mod pairing;
 pub(crate) mod power_on;

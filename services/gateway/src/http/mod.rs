@@ -8,6 +8,7 @@
 pub(crate) mod account;
 pub(crate) mod assets;
 pub(crate) mod audit;
+pub(crate) mod commands;
 pub(crate) mod events;
 pub(crate) mod live;
 pub(crate) mod notion;

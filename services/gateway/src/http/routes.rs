@@ -11,7 +11,7 @@ use schemars::{JsonSchema, schema_for};
 use serde_json::{Map, Value, json};
 
 use crate::http::{
-    account, assets, audit, events, live, notion, pairing, paper, photomatons, power_on,
+    account, assets, audit, commands, events, live, notion, pairing, paper, photomatons, power_on,
     speed_tests, users,
 };
 use crate::pagination::Page;
@@ -112,6 +112,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(delete "/api/photomatons/{id}" => photomatons::delete, "Remove a booth", ADMIN, None, None),
         endpoint!(post "/api/photomatons/{id}/api-key" => photomatons::rotate_api_key, "New agent key, shown once (the previous one stops working)", ADMIN, None, Some(schema::<photomatons::ApiKey>)),
         endpoint!(post "/api/photomatons/{id}/pairing-code" => pairing::create_code, "A code that pairs a booth PC with this booth: 6 characters, valid 15 minutes, once (on the PC: boom-agent pair --ingest-url URL CODE)", INSTALLER, None, Some(schema::<pairing::PairingCodeView>)),
+        endpoint!(post "/api/photomatons/{id}/commands" => commands::send, "Send the booth's agent one of its configured commands (202 queued; pushed as photomaton:command until succeeded, failed or expired)", INSTALLER, Some(schema::<commands::SendCommand>), None),
+        endpoint!(get "/api/photomatons/{id}/commands" => commands::list, "The booth's remote commands, newest first, with status, output and times", VIEWER, None, Some(schema::<Vec<store::commands::CommandView>>)),
         endpoint!(post "/api/photomatons/{id}/paper-reset" => paper::reset, "A new paper roll", INSTALLER, Some(schema::<paper::PaperReset>), Some(schema::<store::photomatons::PhotomatonView>)),
         endpoint!(post "/api/photomatons/{id}/speedtests" => speed_tests::request, "Ask the booth's agent for a speed test now (it polls ingest: the result follows within about a minute)", INSTALLER, None, Some(schema::<store::photomatons::PhotomatonView>)),
         endpoint!(get "/api/photomatons/{id}/paper-levels" => paper::levels, "A booth's paper level at each change, newest first", VIEWER, None, Some(schema::<Page<store::paper::PaperLevelView>>)),
@@ -125,7 +127,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(delete "/api/users/{id}" => users::delete, "Delete a user and end their sessions", ADMIN, None, None),
         endpoint!(post "/api/notion/sync" => notion::sync, "Sync Notion now and answer the summary", INSTALLER, None, Some(schema::<boom_contracts::NotionSyncSummary>)),
         endpoint!(post "/api/webhooks/action" => power_on::action, "Act on a booth (power_on) through photomaton-control", INSTALLER, Some(schema::<power_on::ActionRequest>), Some(schema::<boom_contracts::ControlReply>)),
-        endpoint!(get "/ws" => live::websocket, "WebSocket: booth states, then photomaton:updated, events:updated, photomaton:action", VIEWER, None, None),
+        endpoint!(get "/ws" => live::websocket, "WebSocket: booth states, then photomaton:updated, events:updated, photomaton:action, photomaton:command", VIEWER, None, None),
     ]
 }
 

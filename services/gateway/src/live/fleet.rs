@@ -107,7 +107,10 @@ impl FleetCache {
 
     /// Whether a live update of this kind can change what a booth's view says.
     pub fn changes_views(event: FrameKind) -> bool {
-        !matches!(event, FrameKind::PhotomatonAction)
+        !matches!(
+            event,
+            FrameKind::PhotomatonAction | FrameKind::PhotomatonCommand
+        )
     }
 
     /// The current fleet, built now if what was built is stale.

@@ -4,6 +4,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod batches;
+pub(crate) mod commands;
 pub(crate) mod events;
 pub(crate) mod paper;
 pub(crate) mod photomatons;

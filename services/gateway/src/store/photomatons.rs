@@ -13,8 +13,8 @@ use boom_db::schema::{events, photomatons, speed_tests};
 use chrono::{DateTime, Utc};
 use diesel::result::QueryResult;
 use diesel::{
-    ExpressionMethods, OptionalExtension, PgSortExpressionMethods, QueryDsl, QueryableByName,
-    SelectableHelper,
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, PgSortExpressionMethods, QueryDsl,
+    QueryableByName, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use schemars::JsonSchema;
@@ -63,6 +63,8 @@ pub struct PhotomatonView {
     /// Events the agent still had buffered, and its version, as of its last batch.
     pub agent_backlog: Option<i64>,
     pub agent_version: Option<String>,
+    /// The agent's last batch or poll, apart from the probes' router and PC state.
+    pub agent_seen_at: Option<DateTime<Utc>>,
     pub has_agent_key: bool,
     pub agent_key_created_at: Option<DateTime<Utc>>,
     pub current_event: Option<EventSummary>,
@@ -114,6 +116,7 @@ fn view(
         speed_test_requested_at: booth.speed_test_requested_at,
         agent_backlog: booth.agent_backlog,
         agent_version: booth.agent_version,
+        agent_seen_at: booth.agent_seen_at,
         has_agent_key: booth.agent_key_sha256.is_some(),
         agent_key_created_at: booth.agent_key_created_at,
         current_event: event.map(|e| EventSummary {
@@ -341,8 +344,32 @@ pub async fn set_agent_heard(
             >("greatest(last_seen, now())")),
             photomatons::agent_backlog.eq(backlog),
             photomatons::agent_version.eq(version),
+            photomatons::agent_seen_at.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("greatest(agent_seen_at, now())")),
         ))
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The agent polled at `at`: moves `agent_seen_at` forward (never back). The booth, when
+/// that moved it.
+pub async fn set_agent_seen(
+    conn: &mut AsyncPgConnection,
+    id: PhotomatonId,
+    at: DateTime<Utc>,
+) -> QueryResult<Option<Photomaton>> {
+    diesel::update(
+        photomatons::table.find(id).filter(
+            photomatons::agent_seen_at
+                .is_null()
+                .or(photomatons::agent_seen_at.lt(at)),
+        ),
+    )
+    .set(photomatons::agent_seen_at.eq(Some(at)))
+    .returning(Photomaton::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
 }

@@ -1,0 +1,2 @@
+DROP TABLE agent_commands;
+ALTER TABLE photomatons DROP COLUMN agent_seen_at;
