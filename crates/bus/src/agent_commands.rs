@@ -16,23 +16,15 @@ use crate::mirror::Mirror;
 #[derive(Debug, Default)]
 struct Commands {
     by_id: HashMap<PhotomatonId, (u64, AgentCommands)>,
+    /// Bumped at each change of a booth's entry, for its agent's long poll (one channel per
+    /// booth: a change wakes that booth's poll only).
+    changes: HashMap<PhotomatonId, tokio::sync::watch::Sender<u64>>,
 }
 
 /// A live, in-memory view of the agent commands bucket.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AgentCommandsView {
     commands: Arc<RwLock<Commands>>,
-    /// Bumped at every change, for the agents that long-poll.
-    changes: Arc<tokio::sync::watch::Sender<u64>>,
-}
-
-impl Default for AgentCommandsView {
-    fn default() -> Self {
-        Self {
-            commands: Arc::default(),
-            changes: Arc::new(tokio::sync::watch::channel(0).0),
-        }
-    }
 }
 
 impl AgentCommandsView {
@@ -56,7 +48,14 @@ impl AgentCommandsView {
         known: Option<&str>,
         wait: std::time::Duration,
     ) -> AgentCommands {
-        let mut changes = self.changes.subscribe();
+        let Some(mut changes) = self.commands.write().ok().map(|mut c| {
+            c.changes
+                .entry(id)
+                .or_insert_with(|| tokio::sync::watch::channel(0).0)
+                .subscribe()
+        }) else {
+            return self.get(id);
+        };
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let current = self.get(id);
@@ -113,8 +112,9 @@ impl Mirror for AgentCommandsView {
                 commands.by_id.remove(&id);
             }
         }
-        drop(commands);
-        self.changes.send_modify(|version| *version += 1);
+        if let Some(changes) = commands.changes.get(&id) {
+            changes.send_modify(|version| *version += 1);
+        }
     }
 
     fn mark_loaded(&self) {}

@@ -109,6 +109,16 @@ impl Cache {
         })
     }
 
+    /// The hits of `key` in its current window, without counting one more.
+    pub async fn window_hits(&self, key: &str) -> Result<u32, CacheError> {
+        let mut conn = self.connection().await?;
+        let hits: Option<u32> = redis::cmd("GET")
+            .arg(self.key(&format!("ratelimit:{key}")))
+            .query_async(&mut conn)
+            .await?;
+        Ok(hits.unwrap_or(0))
+    }
+
     /// Forgets the hits of `key` (a successful sign-in clears its failures).
     pub async fn reset_window(&self, key: &str) -> Result<(), CacheError> {
         let mut conn = self.connection().await?;

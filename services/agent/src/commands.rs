@@ -33,6 +33,8 @@ pub struct Commands {
     pub wake: Arc<Notify>,
     /// The remote commands this booth accepts (`agent.commands`).
     pub allowed: Arc<BTreeMap<String, String>>,
+    /// The commands running in this process.
+    pub running: Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>,
 }
 
 impl Commands {
@@ -80,7 +82,9 @@ impl Commands {
         }
         match self.store.take_command(queued.id).await {
             Ok(true) => {}
-            Ok(false) => return, // started already
+            // Taken before and still listed: its final report never reached ingest, or this
+            // process was stopped while it ran.
+            Ok(false) => return self.follow_up(queued.id).await,
             Err(error) => {
                 tracing::error!(%error, "remote command not recorded, not run");
                 return;
@@ -96,10 +100,13 @@ impl Commands {
                 )),
                 exit_code: None,
             };
-            self.report(queued.id, report).await;
+            self.finish(queued.id, report).await;
             return;
         };
         let this = self.clone();
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(queued.id);
+        }
         tokio::spawn(async move {
             tracing::info!(command = %queued.command, "remote command");
             this.report(
@@ -112,21 +119,61 @@ impl Commands {
             )
             .await;
             let report = run_command_line(&line).await;
-            this.report(queued.id, report).await;
+            this.finish(queued.id, report).await;
+            if let Ok(mut running) = this.running.lock() {
+                running.remove(&queued.id);
+            }
         });
     }
 
-    /// Reports to ingest, retried a few times while offline.
-    async fn report(&self, id: uuid::Uuid, report: CommandReport) {
+    /// A command taken before: resends its kept final report, or reports it failed when it
+    /// was cut short by a restart; nothing while it still runs here.
+    async fn follow_up(&self, id: uuid::Uuid) {
+        if self
+            .running
+            .lock()
+            .is_ok_and(|running| running.contains(&id))
+        {
+            return;
+        }
+        let kept = self.store.command_report(id).await.ok().flatten();
+        let report = kept
+            .and_then(|json| serde_json::from_str::<CommandReport>(&json).ok())
+            .unwrap_or(CommandReport {
+                status: CommandStatus::Failed,
+                output: Some("the agent stopped while the command ran".to_owned()),
+                exit_code: None,
+            });
+        self.finish(id, report).await;
+    }
+
+    /// Delivers a final report, kept in the buffer until ingest has it: a report lost to a
+    /// 4G drop or a restart is sent again while the command is still listed.
+    async fn finish(&self, id: uuid::Uuid, report: CommandReport) {
+        if let Ok(json) = serde_json::to_string(&report)
+            && let Err(error) = self.store.save_command_report(id, json).await
+        {
+            tracing::error!(%error, "command report not kept");
+        }
+        if self.report(id, report).await
+            && let Err(error) = self.store.forget_command_report(id).await
+        {
+            tracing::warn!(%error, "delivered command report not forgotten");
+        }
+    }
+
+    /// Reports to ingest, retried a few times while offline; whether ingest has it.
+    async fn report(&self, id: uuid::Uuid, report: CommandReport) -> bool {
         for attempt in 1..=5u32 {
             match self.ingest.report_command(id, &report).await {
-                Ok(()) => return,
+                Ok(()) => return true,
                 Err(error) => {
                     tracing::info!(%error, attempt, "command report not delivered, retrying");
                     tokio::time::sleep(Duration::from_secs(2 * u64::from(attempt))).await;
                 }
             }
         }
+        false
     }
 
     /// The polling loop, until `cancel`: long polls while ingest answers, a pause of

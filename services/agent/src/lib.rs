@@ -87,21 +87,28 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         triggers.clone(),
     );
     let background = Background::new();
-    // What the configuration says wins; a pairing kept in the buffer fills in the rest.
+    // A pairing (boom-agent pair) is used whole: it is the latest word on this PC's identity,
+    // and mixing it with a configured key or hostname would be refused by ingest.
     let paired = store.pairing().await?;
-    let ingest_url = agent
-        .ingest_url
-        .clone()
-        .or_else(|| paired.as_ref().map(|p| p.ingest_url.clone()));
-    let key = agent
-        .key
-        .as_ref()
-        .map(|k| k.expose_secret().to_owned())
-        .or_else(|| paired.as_ref().map(|p| p.key.clone()));
-    let hostname = agent
-        .hostname
-        .clone()
-        .or_else(|| paired.as_ref().map(|p| p.hostname.clone()));
+    let (ingest_url, key, hostname) = match paired {
+        Some(pairing) => {
+            if agent.key.is_some() || agent.hostname.is_some() || agent.ingest_url.is_some() {
+                tracing::warn!(
+                    "this agent is paired: agent.ingest_url, agent.key and agent.hostname are ignored"
+                );
+            }
+            (
+                Some(pairing.ingest_url),
+                Some(pairing.key),
+                Some(pairing.hostname),
+            )
+        }
+        None => (
+            agent.ingest_url.clone(),
+            agent.key.as_ref().map(|k| k.expose_secret().to_owned()),
+            agent.hostname.clone(),
+        ),
+    };
     match (&ingest_url, key, &hostname) {
         (Some(url), Some(key), Some(hostname)) => {
             let ingest = ingest::IngestClient::new(url, key, agent.speedtest_url.clone())?;
@@ -127,6 +134,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 speed_test: test.clone(),
                 wake: wake.clone(),
                 allowed: Arc::new(agent.commands.clone()),
+                running: Arc::default(),
             };
             background.spawn(|cancel| commands.run(cancel));
             if agent.speedtest_interval_secs > 0 {

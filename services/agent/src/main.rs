@@ -65,6 +65,9 @@ fn main() -> ExitCode {
         }
         #[cfg(windows)]
         Command::Install => {
+            if let Ok(settings) = Settings::load() {
+                boom_agent::windows::restrict_data_dir(&settings.agent.data_dir);
+            }
             return match boom_agent::windows::install() {
                 Ok(()) => {
                     println!(
@@ -143,6 +146,8 @@ fn main() -> ExitCode {
                         }
                     }
                     Command::Pair { ingest_url, code } => {
+                        #[cfg(windows)]
+                        boom_agent::windows::restrict_data_dir(&settings.agent.data_dir);
                         let hostname = boom_agent::pc_hostname();
                         let paired = boom_agent::ingest::pair(&ingest_url, &code, &hostname).await?;
                         store

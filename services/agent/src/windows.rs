@@ -12,7 +12,6 @@
 #![allow(unsafe_code)]
 
 use std::ffi::OsString;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use windows_service::service::{
@@ -65,8 +64,39 @@ pub fn install() -> anyhow::Result<()> {
         command: None,
         actions: Some(vec![restart(5), restart(5), restart(60)]),
     })?;
+    // Also when the agent stops on an error it reported (not only when the process dies).
+    // Windows has it since Vista; Wine's service manager does not (the tests run there).
+    if let Err(error) = service.set_failure_actions_on_non_crash_failures(true) {
+        eprintln!("boom-agent: restart on reported failures not set: {error}");
+    }
     service.start::<&str>(&[])?;
     Ok(())
+}
+
+/// Leaves the data directory (the buffer and the agent key) to SYSTEM and the administrators
+/// only: under ProgramData, every local user could read it, and could write a file there.
+/// Named by SID, so that it works whatever the language of Windows.
+pub fn restrict_data_dir(dir: &std::path::Path) {
+    let _ = std::fs::create_dir_all(dir);
+    let outcome = std::process::Command::new("icacls")
+        .arg(dir)
+        .args([
+            "/inheritance:r",
+            "/grant:r",
+            "*S-1-5-18:(OI)(CI)F",
+            "/grant:r",
+            "*S-1-5-32-544:(OI)(CI)F",
+        ])
+        .output();
+    match outcome {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => tracing::warn!(
+            dir = %dir.display(),
+            output = %String::from_utf8_lossy(&output.stdout),
+            "data directory permissions not restricted"
+        ),
+        Err(error) => tracing::warn!(dir = %dir.display(), %error, "icacls not run"),
+    }
 }
 
 /// Stops the service (gracefully, as the SCM does) and removes it.
@@ -76,7 +106,7 @@ pub fn uninstall() -> anyhow::Result<()> {
         SERVICE_NAME,
         ServiceAccess::QUERY_STATUS | ServiceAccess::STOP | ServiceAccess::DELETE,
     )?;
-    if service.query_status()?.current_state != ServiceState::Stopped {
+    if service.query_status()?.current_state == ServiceState::Running {
         service.stop()?;
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while service.query_status()?.current_state != ServiceState::Stopped
@@ -85,6 +115,7 @@ pub fn uninstall() -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_millis(250));
         }
     }
+    // Removed even if it did not stop: it goes once its process ends.
     service.delete()?;
     Ok(())
 }
@@ -95,7 +126,21 @@ pub fn dispatch() -> windows_service::Result<()> {
 }
 
 fn service_main(_arguments: Vec<OsString>) {
-    if let Err(error) = run() {
+    // The reasons a service stops go to its log files (it has no console), so logging starts
+    // first: in the configured data directory, else the default one.
+    let settings = boom_config::Settings::load();
+    let (format, data_dir) = match &settings {
+        Ok(settings) => (settings.log.format, settings.agent.data_dir.clone()),
+        Err(_) => (
+            boom_config::LogFormat::Json,
+            boom_config::AgentSettings::default().data_dir,
+        ),
+    };
+    // Kept for the service's life: it flushes the log files when dropped, after the last line.
+    let _logs =
+        boom_telemetry::init_to_files(format, &data_dir.join("logs"), "boom-agent", LOG_DAYS_KEPT)
+            .ok();
+    if let Err(error) = run(settings) {
         tracing::error!(
             error = format!("{error:#}"),
             "the agent service stopped on error"
@@ -108,48 +153,50 @@ fn status(state: ServiceState, accept: ServiceControlAccept, code: u32) -> Servi
         service_type: ServiceType::OWN_PROCESS,
         current_state: state,
         controls_accepted: accept,
-        exit_code: ServiceExitCode::Win32(code),
+        // A non-zero code marks a failure: the service manager's restart actions follow.
+        exit_code: ServiceExitCode::ServiceSpecific(code),
         checkpoint: 0,
         wait_hint: Duration::from_secs(15),
         process_id: None,
     }
 }
 
-fn run() -> anyhow::Result<()> {
-    let (stop_sender, stop_receiver) = mpsc::channel::<()>();
+fn run(settings: Result<boom_config::Settings, boom_config::ConfigError>) -> anyhow::Result<()> {
+    let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
+    let stop_sender = std::sync::Mutex::new(Some(stop_sender));
     let handler = move |control| match control {
         ServiceControl::Stop | ServiceControl::Shutdown => {
-            let _ = stop_sender.send(());
+            if let Some(sender) = stop_sender.lock().ok().and_then(|mut s| s.take()) {
+                let _ = sender.send(());
+            }
             ServiceControlHandlerResult::NoError
         }
         ServiceControl::Interrogate => ServiceControlHandlerResult::NoError,
         _ => ServiceControlHandlerResult::NotImplemented,
     };
     let handle = service_control_handler::register(SERVICE_NAME, handler)?;
-    let settings = boom_config::Settings::load()?;
-    // Kept for the service's life: it flushes the log files.
-    let _logs = boom_telemetry::init_to_files(
-        settings.log.format,
-        &settings.agent.data_dir.join("logs"),
-        "boom-agent",
-        LOG_DAYS_KEPT,
-    )?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let outcome = runtime.block_on(async {
-        let application = crate::build(settings).await?;
-        handle.set_service_status(status(
-            ServiceState::Running,
-            ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN,
-            0,
-        ))?;
-        let stopper = application.stopper();
-        tokio::task::spawn_blocking(move || {
-            let _ = stop_receiver.recv();
-            stopper.stop();
+    // Whatever happens from here, the service manager hears that the service stopped, and how.
+    let outcome = (|| {
+        let settings = settings?;
+        let runtime = tokio::runtime::Runtime::new()?;
+        let outcome = runtime.block_on(async {
+            let application = crate::build(settings).await?;
+            handle.set_service_status(status(
+                ServiceState::Running,
+                ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN,
+                0,
+            ))?;
+            let stopper = application.stopper();
+            tokio::spawn(async move {
+                let _ = stop_receiver.await;
+                stopper.stop();
+            });
+            application.run_until_stopped().await?;
+            anyhow::Ok(())
         });
-        application.run_until_stopped().await?;
-        anyhow::Ok(())
-    });
+        runtime.shutdown_timeout(Duration::from_secs(5));
+        outcome
+    })();
     let code = if outcome.is_ok() { 0 } else { 1 };
     handle.set_service_status(status(
         ServiceState::Stopped,

@@ -21,7 +21,7 @@ pub async fn changed(
 ) -> Result<PhotomatonView, DbError> {
     audit.write(conn, actor).await?;
     let view = photomatons::view_of(conn, booth.clone()).await?;
-    state.registry.put(conn, &booth).await;
+    state.registry.put(conn, booth.id).await;
     state.live.photomaton(&view).await;
     Ok(view)
 }

@@ -69,6 +69,57 @@ fn bodies(booth: &Photomaton, queued: Vec<QueuedCommand>) -> Result<(Vec<u8>, Ve
     Ok((entry, commands))
 }
 
+/// Writes `id`'s value, built from the database as it is after the bucket's current revision
+/// was read (see [`RegistryPublisher::put`]); a booth that no longer exists is purged.
+async fn write_fresh(
+    conn: &mut AsyncPgConnection,
+    bucket: &kv::Store,
+    id: PhotomatonId,
+    build: impl Fn(&Photomaton, Vec<QueuedCommand>) -> Result<Vec<u8>, String>,
+) -> Result<(), String> {
+    let key = id.to_string();
+    for _ in 0..8 {
+        let revision = bucket
+            .entry(&key)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|entry| entry.revision);
+        let Some(booth) = photomatons::find(conn, id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return bucket.purge(&key).await.map_err(|e| e.to_string());
+        };
+        let queued = store::commands::open_for(conn, &[id])
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(_, command)| command)
+            .collect();
+        let body = build(&booth, queued)?;
+        let written = match revision {
+            Some(revision) => bucket
+                .update(&key, body.into(), revision)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            None => bucket
+                .create(&key, body.into())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        };
+        match written {
+            Ok(()) => return Ok(()),
+            // Someone wrote meanwhile: read again.
+            Err(error) => {
+                tracing::debug!(photomaton = %id, %error, "registry write raced, retrying")
+            }
+        }
+    }
+    Err("the entry kept changing".to_owned())
+}
+
 impl RegistryPublisher {
     pub fn new(bus: Bus) -> Self {
         Self {
@@ -95,32 +146,28 @@ impl RegistryPublisher {
         Ok((registry, commands))
     }
 
-    /// Mirrors one booth (reading its open commands); a failure is logged and repaired by the
-    /// next full sync.
-    pub async fn put(&self, conn: &mut AsyncPgConnection, booth: &Photomaton) {
+    /// Mirrors one booth, as the database has it now, into both buckets; a failure is logged
+    /// (the next gateway start repairs it).
+    ///
+    /// Two writers of one booth (a command's report and a new command, say) must not leave the
+    /// older state in the bucket: each write is a compare-and-set on the entry's revision,
+    /// taken *before* the database is read, so a write that lands in between makes this one
+    /// fail, read the database again and retry.
+    pub async fn put(&self, conn: &mut AsyncPgConnection, id: PhotomatonId) {
         let result = async {
-            let queued = store::commands::open_for(conn, &[booth.id])
-                .await
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .map(|(_, command)| command)
-                .collect();
-            let (entry, commands) = bodies(booth, queued)?;
-            let (registry, commands_bucket) = self.buckets().await.map_err(|e| e.to_string())?;
-            let key = booth.id.to_string();
-            registry
-                .put(&key, entry.into())
-                .await
-                .map_err(|e| e.to_string())?;
-            commands_bucket
-                .put(&key, commands.into())
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>(())
+            let (registry, commands) = self.buckets().await.map_err(|e| e.to_string())?;
+            write_fresh(conn, registry, id, |booth, _| {
+                serde_json::to_vec(&entry(booth)?).map_err(|e| e.to_string())
+            })
+            .await?;
+            write_fresh(conn, commands, id, |booth, queued| {
+                serde_json::to_vec(&self::commands(booth, queued)).map_err(|e| e.to_string())
+            })
+            .await
         }
         .await;
         if let Err(error) = result {
-            tracing::warn!(photomaton = %booth.id, %error, "registry not updated; the next full sync will repair it");
+            tracing::warn!(photomaton = %id, %error, "registry not updated; the next gateway start repairs it");
         }
     }
 

@@ -3,8 +3,9 @@
 //! (one PC wins, once), the gateway gives the booth the new key's hash (only it writes
 //! PostgreSQL), and the agent gets the key, which it keeps and never shows.
 //!
-//! A wrong code answers 404, a used one 409, and an address that tries too many codes 429:
-//! a code has 32^6 values and lives 15 minutes, so guessing needs many attempts.
+//! A wrong code answers 404, a used one 409, and an address (an IPv6 /64) that got too many
+//! codes wrong 429: a code has 32^6 values and lives 15 minutes, so guessing needs many
+//! attempts.
 
 use std::time::{Duration, Instant};
 
@@ -35,29 +36,59 @@ pub async fn pair(
     state: web::Data<IngestState>,
     body: web::Json<AgentPair>,
 ) -> Result<web::Json<AgentPaired>, ApiError> {
-    let address = request.peer_addr().map(|a| a.ip().to_string());
-    let window = state
+    let address = request.peer_addr().map(|a| a.ip());
+    let limit_key = format!(
+        "pair-ip:{}",
+        address.map_or_else(|| "unknown".to_owned(), guessing_source)
+    );
+    let failures = state
         .cache
-        .count_in_window(
-            &format!("pair-ip:{}", address.as_deref().unwrap_or("unknown")),
-            PAIRING_WINDOW,
-        )
+        .window_hits(&limit_key)
         .await
         .map_err(cache_down)?;
-    if window.hits > PAIRING_ATTEMPTS_PER_ADDRESS {
+    if failures >= PAIRING_ATTEMPTS_PER_ADDRESS {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
-            format!(
-                "too many pairing attempts from this address, try again in {} s",
-                window.resets_in_secs
-            ),
+            "too many wrong pairing codes from this address: try again in 15 minutes",
         ));
     }
-    let AgentPair { code, hostname } = body.into_inner();
+    let outcome = redeem(&state, body.into_inner(), address).await;
+    if let Err(error) = &outcome
+        && matches!(
+            error.code,
+            ErrorCode::NotFound | ErrorCode::Conflict | ErrorCode::Unprocessable
+        )
+    {
+        // Only wrong codes count: an installer's success or a gateway hiccup costs nothing.
+        let _counted = state
+            .cache
+            .count_in_window(&limit_key, PAIRING_WINDOW)
+            .await;
+    }
+    outcome.map(web::Json)
+}
+
+/// Where guesses come from: the address, or its /64 for IPv6 (one subscriber's network).
+fn guessing_source(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
+async fn redeem(
+    state: &IngestState,
+    pair: AgentPair,
+    address: Option<std::net::IpAddr>,
+) -> Result<AgentPaired, ApiError> {
+    let AgentPair { code, hostname } = pair;
     let code: PairingCode = code
         .parse()
         .map_err(|e: boom_contracts::domain::InvalidValue| ApiError::unprocessable(e.0))?;
-    let photomaton_id = claim(&state, &code).await?;
+    let photomaton_id = claim(state, &code).await?;
 
     let key = agent_key(rand::random());
     let key_hash = sha256_hex(&key);
@@ -67,14 +98,14 @@ pub async fn pair(
             photomaton_id,
             agent_key_sha256: key_hash.clone(),
             pc_hostname: hostname,
-            client_ip: address,
+            client_ip: address.map(|ip| ip.to_string()),
         })
         .await;
     let registered = match asked {
         Ok(reply) => match reply.hostname {
             Some(hostname) => hostname,
             None => {
-                forget_claim(&state, &code).await;
+                forget_claim(state, &code).await;
                 return Err(ApiError::not_found(format!(
                     "this booth cannot be paired: {}",
                     reply.error.unwrap_or_default()
@@ -82,26 +113,30 @@ pub async fn pair(
             }
         },
         Err(error) => {
+            // It may still commit the key: the code is spent rather than risk a second PC
+            // pairing with it and one of the two holding a dead key.
             tracing::warn!(%error, "pairing: the gateway did not answer");
-            release_claim(&state, &code).await;
+            remember_used(state, &code).await;
+            forget_claim(state, &code).await;
             return Err(ApiError::unavailable(format!(
-                "the gateway did not answer ({error}): nothing was paired, the code still works, try again"
+                "the gateway did not answer ({error}): ask for a new code on the booth page and try again"
             )));
         }
     };
-    forget_claim(&state, &code).await;
-    remember_used(&state, &code).await;
+    // Used before the claim is forgotten: a PC racing this one is told "used", not "unknown".
+    remember_used(state, &code).await;
+    forget_claim(state, &code).await;
     // The agent's first sync comes at once: answer when this instance knows the key.
     let deadline = Instant::now() + Duration::from_secs(5);
     while state.booths.by_key_hash(&key_hash).is_none() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tracing::info!(photomaton = %photomaton_id, hostname = %registered, "booth PC paired");
-    Ok(web::Json(AgentPaired {
+    Ok(AgentPaired {
         photomaton_id,
         hostname: registered,
         api_key: key,
-    }))
+    })
 }
 
 /// Takes the code out of the waiting ones (atomically: of two PCs, one gets it) and answers
@@ -127,13 +162,15 @@ async fn claim(state: &IngestState, code: &PairingCode) -> Result<PhotomatonId, 
         Err(_) => {
             let used: bool = redis::cmd("EXISTS")
                 .arg(state.cache.key(&used_pairing_code_key(code)))
-                .query_async(&mut conn)
+                .arg(&claimed)
+                .query_async::<i64>(&mut conn)
                 .await
-                .map_err(cache_down)?;
+                .map_err(cache_down)?
+                > 0;
             return Err(if used {
                 ApiError::new(
                     ErrorCode::Conflict,
-                    "this pairing code was already used: ask for a new one on the booth page",
+                    "this pairing code was already used (or is being used by another PC): ask for a new one on the booth page",
                 )
             } else {
                 ApiError::not_found(
@@ -153,17 +190,6 @@ async fn claim(state: &IngestState, code: &PairingCode) -> Result<PhotomatonId, 
 
 fn claim_key(code: &PairingCode) -> String {
     format!("pairing-claim:{code}")
-}
-
-/// Puts a claimed code back (with what is left of its life): nothing was paired.
-async fn release_claim(state: &IngestState, code: &PairingCode) {
-    if let Ok(mut conn) = state.cache.connection().await {
-        let _: Result<i64, _> = redis::cmd("RENAMENX")
-            .arg(state.cache.key(&claim_key(code)))
-            .arg(state.cache.key(&pairing_code_key(code)))
-            .query_async(&mut conn)
-            .await;
-    }
 }
 
 async fn forget_claim(state: &IngestState, code: &PairingCode) {

@@ -173,7 +173,13 @@ async fn wrong_expired_and_malformed_codes_are_refused_clearly_and_guessing_is_l
     let (status, body) = redeem(&p, &code).await?;
     assert_eq!(status, 404, "{body}");
 
-    // Guessing from one address stops after a few attempts.
+    // A new code for the booth revokes the one asked for before it.
+    let first = pairing_code(&p).await?;
+    let _second = pairing_code(&p).await?;
+    let (status, _) = redeem(&p, &first).await?;
+    assert_eq!(status, 404, "a revoked code still worked");
+
+    // Guessing from one address stops after a few wrong codes.
     let mut statuses = Vec::new();
     for _ in 0..10 {
         statuses.push(redeem(&p, "ZZZZZZ").await?.0);

@@ -70,6 +70,33 @@ pub(super) fn newer_than_setting(
 }
 
 impl Store {
+    /// Keeps a remote command's final report until ingest has it (it survives a restart).
+    pub async fn save_command_report(
+        &self,
+        id: uuid::Uuid,
+        report: String,
+    ) -> Result<(), StoreError> {
+        self.with(move |conn| Ok(set_setting(conn, &format!("command-report:{id}"), &report)?))
+            .await
+    }
+
+    /// The final report kept for a command, not yet delivered.
+    pub async fn command_report(&self, id: uuid::Uuid) -> Result<Option<String>, StoreError> {
+        self.with(move |conn| Ok(setting(conn, &format!("command-report:{id}"))?))
+            .await
+    }
+
+    /// Forgets a delivered report.
+    pub async fn forget_command_report(&self, id: uuid::Uuid) -> Result<(), StoreError> {
+        self.with(move |conn| {
+            diesel::sql_query("DELETE FROM settings WHERE key = ?")
+                .bind::<Text, _>(format!("command-report:{id}"))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Takes a remote command to run: true the first time only, so that a command listed by
     /// several polls (or after a restart) runs once.
     pub async fn take_command(&self, id: uuid::Uuid) -> Result<bool, StoreError> {

@@ -27,10 +27,8 @@ async fn announce(
 ) -> Result<(), diesel::result::Error> {
     let booth = command.photomaton_id;
     let view = CommandView::from(command);
-    if view.status.is_final()
-        && let Some(row) = photomatons::find(conn, booth).await?
-    {
-        state.registry.put(conn, &row).await;
+    if view.status.is_final() {
+        state.registry.put(conn, booth).await;
     }
     state
         .live

@@ -66,10 +66,9 @@ pub async fn send(
         )));
     }
     let mut conn = state.conn().await?;
-    let booth = photomatons::find(&mut conn, id)
-        .await
-        .or_api()?
-        .ok_or_else(|| no_such_photomaton(id))?;
+    if !photomatons::exists(&mut conn, id).await.or_api()? {
+        return Err(no_such_photomaton(id));
+    }
     let queued = commands::insert(
         &mut conn,
         NewAgentCommand {
@@ -87,7 +86,7 @@ pub async fn send(
         .write(&mut conn, &session.actor(&request))
         .await
         .or_api()?;
-    state.registry.put(&mut conn, &booth).await;
+    state.registry.put(&mut conn, id).await;
     let view = CommandView::from(queued);
     state
         .live

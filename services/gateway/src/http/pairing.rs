@@ -66,6 +66,26 @@ pub async fn create_code(
         }
     }
     let code = code.ok_or_else(|| ApiError::unavailable("no pairing code free, try again"))?;
+    // One code per booth at a time: a new one revokes the previous, so two PCs cannot both
+    // pair with codes an installer asked for twice.
+    let previous: Option<String> = redis::cmd("SET")
+        .arg(state.cache.key(&format!("pairing-booth:{id}")))
+        .arg(code.as_str())
+        .arg("EX")
+        .arg(PAIRING_CODE_TTL.as_secs())
+        .arg("GET")
+        .query_async(&mut redis_conn)
+        .await
+        .or_api()?;
+    if let Some(previous) = previous.and_then(|p| p.parse::<PairingCode>().ok())
+        && previous != code
+    {
+        let _: i64 = redis::cmd("DEL")
+            .arg(state.cache.key(&pairing_code_key(&previous)))
+            .query_async(&mut redis_conn)
+            .await
+            .or_api()?;
+    }
     let expires_at = Utc::now()
         + chrono::Duration::from_std(PAIRING_CODE_TTL).unwrap_or_else(|_| chrono::Duration::zero());
     Audit::new("photomaton.pairing_code", "photomaton", Some(id.0))

@@ -1,7 +1,8 @@
 //! Remote commands: what an installer sends a booth's agent from the dashboard (one of the
 //! command lines the agent's own configuration names), and what became of it. A command goes
-//! `queued` → `sent` (the agent has it) → `succeeded` / `failed`, or `expired` when its time
-//! runs out first; a status never goes back, so a late or repeated report changes nothing.
+//! `queued` → `sent` (the agent has it) → `succeeded` / `failed`, or `expired` when nobody
+//! took it in time (or took it and never reported); a status never goes back — but the real
+//! outcome of a command taken at the last moment replaces `expired`.
 
 use boom_contracts::agent::{CommandStatus, QueuedCommand};
 use boom_contracts::{PhotomatonId, UserId};
@@ -9,7 +10,9 @@ use boom_db::models::{AgentCommand, NewAgentCommand};
 use boom_db::schema::agent_commands;
 use chrono::{DateTime, Utc};
 use diesel::result::QueryResult;
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper,
+};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -149,30 +152,42 @@ pub async fn report(
             .get_result(conn)
             .await
             .optional(),
-        CommandStatus::Succeeded | CommandStatus::Failed => {
-            diesel::update(target.filter(agent_commands::status.eq_any(["queued", "sent"])))
-                .set((
-                    agent_commands::status.eq(new_status.as_str()),
-                    agent_commands::output.eq(output),
-                    agent_commands::exit_code.eq(exit_code),
-                    agent_commands::finished_at.eq(Some(now)),
-                ))
-                .returning(AgentCommand::as_returning())
-                .get_result(conn)
-                .await
-                .optional()
-        }
+        // An expired command's real outcome still wins: the agent took it at the last moment.
+        CommandStatus::Succeeded | CommandStatus::Failed => diesel::update(
+            target.filter(agent_commands::status.eq_any(["queued", "sent", "expired"])),
+        )
+        .set((
+            agent_commands::status.eq(new_status.as_str()),
+            agent_commands::output.eq(output),
+            agent_commands::exit_code.eq(exit_code),
+            agent_commands::finished_at.eq(Some(now)),
+        ))
+        .returning(AgentCommand::as_returning())
+        .get_result(conn)
+        .await
+        .optional(),
         // Only the gateway expires commands; an agent cannot queue one.
         CommandStatus::Queued | CommandStatus::Expired => Ok(None),
     }
 }
 
-/// Expires every queued or sent command whose time is up; the commands expired.
+/// How long a command the agent took may run before its report is given up on: the agent's
+/// own limit (5 minutes) and room for a slow link.
+pub const SENT_GRACE: chrono::Duration = chrono::Duration::minutes(15);
+
+/// Expires the commands nobody took before their time, and those taken but never reported
+/// within [`SENT_GRACE`]; the commands expired.
 pub async fn expire_due(conn: &mut AsyncPgConnection) -> QueryResult<Vec<AgentCommand>> {
+    let now = Utc::now();
     diesel::update(
-        agent_commands::table
-            .filter(agent_commands::status.eq_any(["queued", "sent"]))
-            .filter(agent_commands::expires_at.le(Utc::now())),
+        agent_commands::table.filter(
+            agent_commands::status
+                .eq("queued")
+                .and(agent_commands::expires_at.le(now))
+                .or(agent_commands::status
+                    .eq("sent")
+                    .and(agent_commands::sent_at.le(now - SENT_GRACE))),
+        ),
     )
     .set((
         agent_commands::status.eq("expired"),
