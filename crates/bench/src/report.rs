@@ -55,7 +55,7 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
             .unwrap_or_else(|| "—".into())
     };
     let table = format!(
-        "| scenario | LE BOOM | reference | ratio | target (SPEC §6) |
+        "| scenario | LE BOOM | reference | ratio | target |
 |---|---|---|---|---|
 | ingest, end to end (rows/s) | {} | COPY {} | {} | ≥ 50 % |
 | ingest latency POST→commit (ms, p50 / p99, 20 batches/s) | {} / {} | — | — | — |
