@@ -39,6 +39,8 @@ pub struct AgentSettings {
     /// = a command line (run by `cmd /C` on Windows, `sh -c` elsewhere). The dashboard can only
     /// ask for one of these names; the agent refuses any other.
     pub commands: BTreeMap<String, String>,
+    /// The printer whose state the agent reports; default the system's default printer.
+    pub printer: Option<String>,
 }
 
 /// Where the agent keeps its buffer by default: a service's working directory on Windows is
@@ -70,6 +72,7 @@ impl Default for AgentSettings {
             speedtest_bytes: 2 << 20,
             command_interval_secs: 30,
             commands: BTreeMap::new(),
+            printer: None,
         }
     }
 }

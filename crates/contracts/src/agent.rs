@@ -42,6 +42,61 @@ pub struct AgentSync {
     /// contract): a level counted before the dashboard's last reset is not taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paper_reset_at: Option<DateTime<Utc>>,
+    /// The printer as the agent last saw it (Windows spooler, or CUPS elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer: Option<PrinterReport>,
+}
+
+/// What a booth's printer is doing, as its spooler says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrinterState {
+    Ready,
+    Printing,
+    Offline,
+    PaperOut,
+    Error,
+}
+
+impl PrinterState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::Printing => "printing",
+            Self::Offline => "offline",
+            Self::PaperOut => "paper_out",
+            Self::Error => "error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Ready,
+            Self::Printing,
+            Self::Offline,
+            Self::PaperOut,
+            Self::Error,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    /// Whether a person must go to the booth: as urgent as a critical paper level.
+    pub fn needs_attention(self) -> bool {
+        matches!(self, Self::Offline | Self::PaperOut | Self::Error)
+    }
+}
+
+/// The printer's state at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PrinterReport {
+    pub name: String,
+    pub state: PrinterState,
+    /// What the spooler says beyond the state (`media-empty-error`, a paper jam…).
+    #[serde(default)]
+    pub detail: Option<String>,
+    pub observed_at: DateTime<Utc>,
 }
 
 /// `GET /api/agent/commands` answer: what the dashboard asked of this booth lately. The agent

@@ -42,6 +42,11 @@ pub struct Photomaton {
     pub agent_version: Option<String>,
     /// The agent's last batch or poll.
     pub agent_seen_at: Option<DateTime<Utc>>,
+    /// The printer as the agent last reported it.
+    pub printer_name: Option<String>,
+    pub printer_state: Option<String>,
+    pub printer_detail: Option<String>,
+    pub printer_observed_at: Option<DateTime<Utc>>,
 }
 
 /// A booth as the registry creates it; the database fills in the defaults (700 / 350 / 275).

@@ -30,6 +30,10 @@ diesel::table! {
         agent_backlog -> Nullable<BigInt>,
         agent_version -> Nullable<Text>,
         agent_seen_at -> Nullable<Timestamptz>,
+        printer_name -> Nullable<Text>,
+        printer_state -> Nullable<Text>,
+        printer_detail -> Nullable<Text>,
+        printer_observed_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod commands;
 pub mod ingest;
+pub mod printer;
 mod schedule;
 pub mod sender;
 pub mod speed_test;
@@ -119,6 +120,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 batch_size: agent.batch_size,
                 interval: Duration::from_secs(agent.sync_interval_secs),
                 wake: wake.clone(),
+                printer: agent.printer.clone(),
+                printer_sent: Arc::default(),
             };
             background.spawn(|cancel| sender.run(cancel));
             let test = speed_test::SpeedTest {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use boom_contracts::agent::{AgentSync, AgentSyncAccepted};
+use boom_contracts::agent::{AgentSync, AgentSyncAccepted, PrinterReport, PrinterState};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +23,14 @@ pub struct Sender {
     pub interval: Duration,
     /// Rung when the backlog reaches a batch, so that it leaves at once.
     pub wake: Arc<Notify>,
+    /// The printer to report (`agent.printer`; `None`: the default printer).
+    pub printer: Option<String>,
+    /// The printer's state as last delivered, to report a change even when nothing else goes.
+    pub printer_sent: Arc<std::sync::Mutex<Option<PrinterSeen>>>,
 }
+
+/// A printer's name, state and detail, as last delivered.
+pub type PrinterSeen = (String, PrinterState, Option<String>);
 
 /// What became of one attempt.
 #[derive(Debug, PartialEq, Eq)]
@@ -45,7 +52,12 @@ impl Sender {
         loop {
             let batch = match self.store.next_batch(self.batch_size).await {
                 Ok(Some(batch)) => batch,
-                Ok(None) => return outcome,
+                Ok(None) => {
+                    return match self.report_printer_change().await {
+                        Attempt::Nothing => outcome,
+                        other => other,
+                    };
+                }
                 Err(error) => {
                     tracing::error!(%error, "cannot read the local buffer");
                     return Attempt::Failed;
@@ -55,6 +67,59 @@ impl Sender {
                 Attempt::Sent => outcome = Attempt::Sent,
                 other => return other,
             }
+        }
+    }
+
+    /// The printer now (the spooler is asked off the async threads).
+    async fn printer_now(&self) -> Option<PrinterReport> {
+        let name = self.printer.clone();
+        tokio::task::spawn_blocking(move || crate::printer::observe(name.as_deref()))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    fn printer_changed(&self, report: &PrinterReport) -> bool {
+        let now = (report.name.clone(), report.state, report.detail.clone());
+        self.printer_sent
+            .lock()
+            .is_ok_and(|sent| sent.as_ref() != Some(&now))
+    }
+
+    fn printer_delivered(&self, report: &PrinterReport) {
+        if let Ok(mut sent) = self.printer_sent.lock() {
+            *sent = Some((report.name.clone(), report.state, report.detail.clone()));
+        }
+    }
+
+    /// With nothing to send, a printer that changed state still goes, alone in a batch of no
+    /// media (a fresh id each time: it counts nothing, so it cannot count twice).
+    async fn report_printer_change(&self) -> Attempt {
+        let Some(printer) = self.printer_now().await else {
+            return Attempt::Nothing;
+        };
+        if !self.printer_changed(&printer) {
+            return Attempt::Nothing;
+        }
+        let body = AgentSync {
+            batch_id: uuid::Uuid::new_v4(),
+            hostname: self.hostname.clone(),
+            stats: Vec::new(),
+            paper_level: None,
+            paper_reset_at: None,
+            speedtest: None,
+            backlog: None,
+            agent_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            printer: Some(printer.clone()),
+        };
+        match self.ingest.sync(&body).await {
+            Ok(response) if response.status().is_success() => {
+                self.printer_delivered(&printer);
+                tracing::info!(state = printer.state.as_str(), "printer state sent");
+                Attempt::Sent
+            }
+            Ok(response) if matches!(response.status().as_u16(), 401 | 403) => Attempt::Refused,
+            _ => Attempt::Failed,
         }
     }
 
@@ -74,6 +139,7 @@ impl Sender {
             speedtest: batch.speedtest.clone(),
             backlog: backlog.map(|b| b.max(0)),
             agent_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            printer: self.printer_now().await,
         };
         let response = self.ingest.sync(&body).await;
         let response = match response {
@@ -93,6 +159,9 @@ impl Sender {
                     return Attempt::Failed;
                 }
                 tracing::info!(batch = %batch.batch_id, lines = batch.stats.len(), duplicate = answer.as_ref().is_some_and(|a| a.duplicate), "batch sent");
+                if let Some(printer) = &body.printer {
+                    self.printer_delivered(printer);
+                }
                 if let Some(reset) = answer.and_then(|a| a.paper_reset) {
                     crate::commands::apply_reset(&self.store, reset).await;
                 }

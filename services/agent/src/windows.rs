@@ -3,7 +3,7 @@
 //! Service Control Manager then starts `boom-agent service`: this module reports "running",
 //! runs the same application as on Linux, turns the SCM's Stop and Shutdown into the graceful
 //! stop that SIGTERM triggers elsewhere, and writes the logs to daily files in the data
-//! directory (a service has no console).
+//! directory (a service has no console), and the error that stops it to the Windows event log.
 //!
 //! Compiled on Windows only; kept small so that it can be reviewed by eye.
 
@@ -141,10 +141,43 @@ fn service_main(_arguments: Vec<OsString>) {
         boom_telemetry::init_to_files(format, &data_dir.join("logs"), "boom-agent", LOG_DAYS_KEPT)
             .ok();
     if let Err(error) = run(settings) {
+        let message = format!("the agent service stopped on error: {error:#}");
         tracing::error!(
             error = format!("{error:#}"),
             "the agent service stopped on error"
         );
+        report_error_to_event_log(&message);
+    }
+}
+
+/// Writes `message` as an error of the source `BoomAgent` in the Windows event log
+/// (Application), where support looks first; the log files have the detail.
+fn report_error_to_event_log(message: &str) {
+    use windows_sys::Win32::System::EventLog::{
+        DeregisterEventSource, EVENTLOG_ERROR_TYPE, RegisterEventSourceW, ReportEventW,
+    };
+    let wide = |text: &str| -> Vec<u16> { text.encode_utf16().chain(std::iter::once(0)).collect() };
+    let (source, text) = (wide(SERVICE_NAME), wide(message));
+    // SAFETY: NUL-terminated UTF-16 strings that outlive the calls; the handle is checked,
+    // used once and released.
+    unsafe {
+        let log = RegisterEventSourceW(std::ptr::null(), source.as_ptr());
+        if log.is_null() {
+            return;
+        }
+        let strings = [text.as_ptr()];
+        ReportEventW(
+            log,
+            EVENTLOG_ERROR_TYPE,
+            0,
+            1,
+            std::ptr::null_mut(),
+            1,
+            0,
+            strings.as_ptr(),
+            std::ptr::null(),
+        );
+        DeregisterEventSource(log);
     }
 }
 

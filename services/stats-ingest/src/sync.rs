@@ -281,6 +281,7 @@ pub async fn sync(
         backlog: batch.backlog,
         agent_version: batch.agent_version,
         received_at: Utc::now(),
+        printer: batch.printer,
     };
     // A new roll declared on the dashboard after the one this batch's counter started from:
     // the agent applies it on receipt.

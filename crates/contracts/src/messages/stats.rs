@@ -59,6 +59,9 @@ pub struct AgentBatchAccepted {
     pub backlog: Option<i64>,
     pub agent_version: Option<String>,
     pub received_at: DateTime<Utc>,
+    /// The printer as the agent saw it when it sent the batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer: Option<crate::agent::PrinterReport>,
 }
 
 impl BusMessage for AgentBatchAccepted {
@@ -139,6 +142,7 @@ mod tests {
             backlog: None,
             agent_version: None,
             received_at: Utc::now(),
+            printer: None,
         };
         assert_eq!(batch.dedupe_id(), Some(format!("3:{id}")));
         assert_eq!(

@@ -29,6 +29,7 @@ fn batch(id: uuid::Uuid) -> anyhow::Result<AgentBatchAccepted> {
         backlog: None,
         agent_version: None,
         received_at: chrono::Utc::now(),
+        printer: None,
     })
 }
 

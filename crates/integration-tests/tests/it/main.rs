@@ -21,3 +21,4 @@ mod migrations;
 mod notion;
 mod pairing;
 mod pipeline;
+mod printer;

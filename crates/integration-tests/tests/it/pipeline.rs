@@ -219,6 +219,7 @@ async fn a_batch_redelivered_after_a_crash_between_commit_and_ack_counts_once() 
         backlog: None,
         agent_version: None,
         received_at: chrono::Utc::now(),
+        printer: None,
     };
     let subject = boom_contracts::AgentBatchAccepted::subject(bus.namespace());
     for _ in 0..2 {

@@ -78,6 +78,9 @@ async fn record_in(
         };
         photomatons::set_agent_heard(conn, booth, latest.backlog, latest.agent_version.clone())
             .await?;
+        if let Some(printer) = &latest.printer {
+            photomatons::set_printer(conn, booth, printer).await?;
+        }
         let reset = resets.get(&booth).copied().flatten();
         paper::apply(conn, booth, PaperUpdate::decide(latest, reset), &mine).await?;
     }

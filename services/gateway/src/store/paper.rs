@@ -248,6 +248,7 @@ mod tests {
             backlog: None,
             agent_version: None,
             received_at: at(13, 20),
+            printer: None,
         };
         let decide = PaperUpdate::decide;
         let reset = at(13, 18);

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use boom_contracts::agent::{PrinterReport, PrinterState};
 use boom_contracts::domain::{DEFAULT_WAKE_PORT, MacAddress, WakeTarget};
 use boom_contracts::{EventId, EventStatus, PhotomatonId};
 use boom_db::models::{Event, NewPhotomaton, Photomaton, PhotomatonChanges, SpeedTest};
@@ -23,6 +24,16 @@ use serde::Serialize;
 use crate::store::paper::PaperState;
 use crate::store::speed_tests::SpeedTestView;
 use crate::store::totals::Totals;
+
+/// The booth's printer as its agent last reported it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrinterView {
+    pub name: String,
+    pub state: PrinterState,
+    pub detail: Option<String>,
+    pub observed_at: DateTime<Utc>,
+}
 
 /// The event a booth is working, as its card shows it.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -65,6 +76,8 @@ pub struct PhotomatonView {
     pub agent_version: Option<String>,
     /// The agent's last batch or poll, apart from the probes' router and PC state.
     pub agent_seen_at: Option<DateTime<Utc>>,
+    /// The printer, once the agent reported it.
+    pub printer: Option<PrinterView>,
     pub has_agent_key: bool,
     pub agent_key_created_at: Option<DateTime<Utc>>,
     pub current_event: Option<EventSummary>,
@@ -88,12 +101,25 @@ pub fn wake_target(booth: &Photomaton) -> Option<WakeTarget> {
     }
 }
 
+fn printer_view(booth: &Photomaton) -> Option<PrinterView> {
+    Some(PrinterView {
+        name: booth.printer_name.clone()?,
+        state: booth
+            .printer_state
+            .as_deref()
+            .and_then(PrinterState::parse)?,
+        detail: booth.printer_detail.clone(),
+        observed_at: booth.printer_observed_at?,
+    })
+}
+
 fn view(
     booth: Photomaton,
     event: Option<&Event>,
     speed_test: Option<SpeedTest>,
     today: Totals,
 ) -> PhotomatonView {
+    let printer = printer_view(&booth);
     PhotomatonView {
         today,
         wake_target: wake_target(&booth).map(|target| target.to_string()),
@@ -117,6 +143,7 @@ fn view(
         agent_backlog: booth.agent_backlog,
         agent_version: booth.agent_version,
         agent_seen_at: booth.agent_seen_at,
+        printer,
         has_agent_key: booth.agent_key_sha256.is_some(),
         agent_key_created_at: booth.agent_key_created_at,
         current_event: event.map(|e| EventSummary {
@@ -350,6 +377,30 @@ pub async fn set_agent_heard(
         ))
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// The printer as the agent reported it, unless a later report is already kept.
+pub async fn set_printer(
+    conn: &mut AsyncPgConnection,
+    id: PhotomatonId,
+    printer: &PrinterReport,
+) -> QueryResult<()> {
+    diesel::update(
+        photomatons::table.find(id).filter(
+            photomatons::printer_observed_at
+                .is_null()
+                .or(photomatons::printer_observed_at.lt(printer.observed_at)),
+        ),
+    )
+    .set((
+        photomatons::printer_name.eq(Some(printer.name.clone())),
+        photomatons::printer_state.eq(Some(printer.state.as_str())),
+        photomatons::printer_detail.eq(printer.detail.clone()),
+        photomatons::printer_observed_at.eq(Some(printer.observed_at)),
+    ))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
