@@ -11,6 +11,25 @@ pub struct HttpSettings {
     pub workers: usize,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_timeout_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: comma-separated CIDRs (or
+    /// addresses). Empty: the peer is the client.
+    pub trusted_proxies: String,
+}
+
+impl HttpSettings {
+    /// The trusted proxies, parsed.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                part.parse::<ipnet::IpNet>()
+                    .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("`{part}` is not an address or a CIDR range"))
+            })
+            .collect()
+    }
 }
 
 impl Default for HttpSettings {
@@ -19,6 +38,32 @@ impl Default for HttpSettings {
             addr: "127.0.0.1:8080".to_owned(),
             workers: 0,
             shutdown_timeout_secs: 10,
+            trusted_proxies: String::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_ranges_or_addresses_and_nothing_else() {
+        let settings = |list: &str| HttpSettings {
+            trusted_proxies: list.to_owned(),
+            ..HttpSettings::default()
+        };
+        assert_eq!(settings("").trusted_proxy_nets().map(|n| n.len()), Ok(0));
+        assert_eq!(
+            settings("10.0.0.0/8, 192.168.1.4 ,fd00::/8")
+                .trusted_proxy_nets()
+                .map(|n| n.len()),
+            Ok(3)
+        );
+        assert!(
+            settings("10.0.0.0/8, proxy.local")
+                .trusted_proxy_nets()
+                .is_err()
+        );
     }
 }

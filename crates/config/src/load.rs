@@ -84,6 +84,9 @@ impl Settings {
             return Err(invalid("agent.command_interval_secs", "must be at least 1"));
         }
         check_addr("http.addr", &self.http.addr)?;
+        self.http
+            .trusted_proxy_nets()
+            .map_err(|why| invalid("http.trusted_proxies", &why))?;
         check_addr("agent.listen", &self.agent.listen)?;
         let prefix_ok = |p: &str| {
             !p.is_empty()

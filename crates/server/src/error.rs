@@ -47,6 +47,8 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// Seconds after which the client may try again (`Retry-After`), for 429 and 503.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -60,7 +62,14 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The same error, telling the client when to try again.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -93,7 +102,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(Body {
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(seconds) = self.retry_after {
+            response.insert_header(("retry-after", seconds.to_string()));
+        }
+        response.json(Body {
             error: self.code,
             message: &self.message,
         })

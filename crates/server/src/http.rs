@@ -170,3 +170,78 @@ async fn observe(
     });
     Ok(response)
 }
+
+/// The client's address: the peer, or — when the peer is one of the `trusted` proxies — the
+/// right-most address of `X-Forwarded-For` that is not itself a trusted proxy. Rate limits
+/// and the audit log use it; a header from anyone else is not believed.
+pub fn client_addr(
+    request: &actix_web::HttpRequest,
+    trusted: &[ipnet::IpNet],
+) -> Option<std::net::IpAddr> {
+    let peer = request.peer_addr()?.ip();
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    forwarded
+        .iter()
+        .rev()
+        .filter_map(|part| part.parse::<std::net::IpAddr>().ok())
+        .find(|ip| !is_trusted(ip))
+        .or(Some(peer))
+}
+
+#[cfg(test)]
+mod client_addr_tests {
+    use super::*;
+
+    fn request(peer: &str, forwarded: Option<&str>) -> actix_web::HttpRequest {
+        let mut test = actix_web::test::TestRequest::default().peer_addr(
+            format!("{peer}:4000")
+                .parse()
+                .unwrap_or_else(|_| ([0, 0, 0, 0], 0).into()),
+        );
+        if let Some(value) = forwarded {
+            test = test.insert_header(("x-forwarded-for", value));
+        }
+        test.to_http_request()
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_is_believed_and_its_own_hops_are_skipped() {
+        let trusted: Vec<ipnet::IpNet> = ["10.0.0.0/8"]
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().ok();
+        // A stranger's header is ignored: the peer is the client.
+        assert_eq!(
+            client_addr(&request("203.0.113.9", Some("1.2.3.4")), &trusted),
+            ip("203.0.113.9")
+        );
+        // Behind the proxy: the right-most untrusted address (a client cannot forge its way
+        // past the proxy's own append).
+        assert_eq!(
+            client_addr(
+                &request("10.0.0.2", Some("6.6.6.6, 198.51.100.7, 10.0.0.5")),
+                &trusted
+            ),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_addr(&request("10.0.0.2", None), &trusted),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            client_addr(&request("10.0.0.2", Some("1.2.3.4")), &[]),
+            ip("10.0.0.2")
+        );
+    }
+}

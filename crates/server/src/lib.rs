@@ -14,7 +14,9 @@ pub mod shutdown;
 
 pub use error::{ApiError, ErrorCode};
 pub use health::{Check, CheckFuture, Health};
-pub use http::{HttpOptions, bind, http_server, json_config, path_config, query_config};
+pub use http::{
+    HttpOptions, bind, client_addr, http_server, json_config, path_config, query_config,
+};
 pub use metrics::Metrics;
 pub use shutdown::{Application, Background, Stopper, termination};
 

@@ -73,12 +73,20 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let bus = Bus::connect(&settings.nats, SERVICE, BusMetrics::register(&mut registry)).await?;
     let live = live::Live::new(bus.clone());
     live.hub.register_metrics(&mut registry);
+    let trusted_proxies = settings
+        .http
+        .trusted_proxy_nets()
+        .map_err(|why| anyhow::anyhow!("http.trusted_proxies: {why}"))?;
     let state = AppState {
         registry: registry::RegistryPublisher::new(bus.clone()),
         db,
         cache,
         bus,
         live,
+        trusted_proxies: std::sync::Arc::new(trusted_proxies),
+        password_checks: std::sync::Arc::new(tokio::sync::Semaphore::new(
+            passwords::CONCURRENT_CHECKS,
+        )),
     };
 
     let background = Background::new();

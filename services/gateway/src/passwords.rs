@@ -5,6 +5,13 @@
 use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordVerifier, Version};
 
+/// Password checks that may run at once: argon2id costs 19 MiB and ~20 ms of a core each, so
+/// a flood of sign-ins waits here rather than eating the gateway's memory.
+pub const CONCURRENT_CHECKS: usize = 2;
+
+/// How long a sign-in waits for a free check before it is told to come back (503).
+pub const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The shortest password accepted (by `users add` and the users API).
 pub const MIN_PASSWORD_LEN: usize = 10;
 

@@ -16,6 +16,10 @@ pub struct AppState {
     pub bus: Bus,
     pub live: Live,
     pub registry: RegistryPublisher,
+    /// Proxies whose `X-Forwarded-For` names the client (`http.trusted_proxies`).
+    pub trusted_proxies: std::sync::Arc<Vec<ipnet::IpNet>>,
+    /// Password checks running at once at most (argon2 takes ~19 MiB and ~20 ms each).
+    pub password_checks: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -48,6 +48,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         booths,
         commands,
         seen: std::sync::Arc::default(),
+        trusted_proxies: std::sync::Arc::new(
+            settings
+                .http
+                .trusted_proxy_nets()
+                .map_err(|why| anyhow::anyhow!("http.trusted_proxies: {why}"))?,
+        ),
         metrics,
         limits: settings.ingest.clone(),
     });

@@ -36,7 +36,7 @@ pub async fn pair(
     state: web::Data<IngestState>,
     body: web::Json<AgentPair>,
 ) -> Result<web::Json<AgentPaired>, ApiError> {
-    let address = request.peer_addr().map(|a| a.ip());
+    let address = boom_server::client_addr(&request, &state.trusted_proxies);
     let limit_key = format!(
         "pair-ip:{}",
         address.map_or_else(|| "unknown".to_owned(), guessing_source)

@@ -62,6 +62,8 @@ pub struct IngestState {
     pub commands: AgentCommandsView,
     /// When each booth's agent was last announced as seen (see `commands::seen`).
     pub seen: Arc<Mutex<HashMap<PhotomatonId, Instant>>>,
+    /// Proxies whose `X-Forwarded-For` names the client (`http.trusted_proxies`).
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub metrics: IngestMetrics,
     pub limits: IngestSettings,
 }

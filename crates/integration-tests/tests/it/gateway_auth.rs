@@ -463,3 +463,68 @@ async fn anyone_chooses_their_own_language() -> anyhow::Result<()> {
     );
     staff.app.stop().await
 }
+
+/// A sign-in from `client` (an address a trusted proxy names in `X-Forwarded-For`).
+async fn login_from(
+    app: &crate::helpers::TestApp,
+    client: &str,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<reqwest::Response> {
+    Ok(reqwest::Client::new()
+        .post(format!("{}/api/auth/login", app.address))
+        .header("origin", &app.address)
+        .header("x-forwarded-for", format!("6.6.6.6, {client}"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await?)
+}
+
+#[tokio::test]
+async fn failed_sign_ins_lock_a_user_from_one_address_only_behind_a_trusted_proxy()
+-> anyhow::Result<()> {
+    let mut ctx = TestContext::new().await?;
+    ctx.settings.http.trusted_proxies = "127.0.0.1/32, ::1".into();
+    let marie = create_user(&ctx, "marie", UserRole::Admin).await?;
+    let app = spawn_gateway(ctx.settings.clone()).await?;
+    for _ in 0..boom_gateway::LOGIN_ATTEMPTS_PER_USERNAME {
+        let reply = login_from(&app, "198.51.100.1", "marie", "guess guess guess").await?;
+        assert_eq!(reply.status().as_u16(), 401);
+    }
+    let locked = login_from(&app, "198.51.100.1", "marie", PASSWORD).await?;
+    assert_eq!(locked.status().as_u16(), 429);
+    assert!(locked.headers().contains_key("retry-after"), "{locked:?}");
+    // The same person from another address (the admin at home) still signs in.
+    let elsewhere = login_from(&app, "198.51.100.2", "marie", PASSWORD).await?;
+    assert_eq!(elsewhere.status().as_u16(), 200);
+    // Successes never count: the staff behind one address sign in as often as they need.
+    for _ in 0..boom_gateway::LOGIN_ATTEMPTS_PER_IP + 5 {
+        let reply = login_from(&app, "198.51.100.2", "marie", PASSWORD).await?;
+        assert_eq!(reply.status().as_u16(), 200);
+    }
+    // The audit log names the client, not the proxy.
+    let mut conn = ctx.connection().await?;
+    let addresses: Vec<Option<ipnet::IpNet>> = {
+        use boom_db::schema::audit_logs::dsl;
+        use diesel::{ExpressionMethods, QueryDsl};
+        use diesel_async::RunQueryDsl;
+        dsl::audit_logs
+            .filter(dsl::user_id.eq(boom_contracts::UserId(marie)))
+            .select(dsl::ip_address)
+            .load(&mut conn)
+            .await?
+    };
+    let seen: std::collections::BTreeSet<String> = addresses
+        .into_iter()
+        .flatten()
+        .map(|net| net.addr().to_string())
+        .collect();
+    assert_eq!(
+        seen,
+        ["198.51.100.1", "198.51.100.2"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    );
+    app.stop().await
+}

@@ -12,12 +12,14 @@ use serde::{Deserialize, Serialize};
 use crate::errors::OrApi;
 use crate::http::client_ip;
 use crate::http::session::{self, Session, own_origin};
-use crate::passwords::verify_password;
+use crate::passwords::{CHECK_WAIT, verify_password};
 use crate::state::AppState;
 use crate::store::audit::{Actor, Audit};
 use crate::store::users;
 
-/// Attempts per client address, and per username, in [`LOGIN_WINDOW`].
+/// Failed sign-ins allowed per client address, and per username *from one address*, in
+/// [`LOGIN_WINDOW`]. Only failures count, and a username locked from one address still signs
+/// in from another: a wrong password typed at the venue never locks the admin out at home.
 pub const LOGIN_ATTEMPTS_PER_IP: u32 = 30;
 pub const LOGIN_ATTEMPTS_PER_USERNAME: u32 = 10;
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -54,21 +56,17 @@ fn me(user: User, csrf: String) -> Me {
     }
 }
 
-/// One more sign-in attempt under `key`: 429 with the seconds to wait past `max`.
-async fn count_attempt(state: &AppState, key: &str, max: u32) -> Result<(), ApiError> {
-    let window = state
-        .cache
-        .count_in_window(key, LOGIN_WINDOW)
-        .await
-        .or_api()?;
-    if window.hits > max {
+/// Refuses a sign-in (429, with `Retry-After`) when `key` already failed `max` times in its
+/// window.
+async fn refuse_if_too_many(state: &AppState, key: &str, max: u32) -> Result<(), ApiError> {
+    let failures = state.cache.window_hits(key).await.or_api()?;
+    if failures >= max {
+        let wait = LOGIN_WINDOW.as_secs();
         return Err(ApiError::new(
             ErrorCode::RateLimited,
-            format!(
-                "too many attempts, try again in {} s",
-                window.resets_in_secs
-            ),
-        ));
+            format!("too many failed sign-ins, try again in {} min", wait / 60),
+        )
+        .retry_after(wait));
     }
     Ok(())
 }
@@ -95,23 +93,37 @@ pub async fn login(
     let address = ip
         .map(|ip| ip.addr().to_string())
         .unwrap_or_else(|| "unknown".to_owned());
-    count_attempt(
-        &state,
-        &format!("login-ip:{address}"),
-        LOGIN_ATTEMPTS_PER_IP,
-    )
-    .await?;
-    let username_key = format!("login-user:{}", username.to_lowercase());
-    count_attempt(&state, &username_key, LOGIN_ATTEMPTS_PER_USERNAME).await?;
+    let address_key = format!("login-ip:{address}");
+    let pair_key = format!("login-user:{}@{address}", username.to_lowercase());
+    refuse_if_too_many(&state, &address_key, LOGIN_ATTEMPTS_PER_IP).await?;
+    refuse_if_too_many(&state, &pair_key, LOGIN_ATTEMPTS_PER_USERNAME).await?;
 
     let mut conn = state.conn().await?;
     let user = users::find_by_username(&mut conn, &username)
         .await
         .or_api()?;
+    drop(conn);
+    // Bounded: beyond a few checks at once, come back in a second rather than queue here.
+    let permit = tokio::time::timeout(CHECK_WAIT, state.password_checks.clone().acquire_owned())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| {
+            ApiError::unavailable("too many sign-ins at once, try again in a second").retry_after(1)
+        })?;
     let verified = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    drop(permit);
+    let mut conn = state.conn().await?;
     let user = match user {
         Some(user) if verified => user,
         found => {
+            for key in [&address_key, &pair_key] {
+                state
+                    .cache
+                    .count_in_window(key, LOGIN_WINDOW)
+                    .await
+                    .or_api()?;
+            }
             let actor = Actor {
                 user_id: found.as_ref().map(|u| u.id),
                 username: Some(username),
@@ -127,7 +139,7 @@ pub async fn login(
             ));
         }
     };
-    state.cache.reset_window(&username_key).await.or_api()?;
+    state.cache.reset_window(&pair_key).await.or_api()?;
     let (token, record) = session::open_session(&state, user.id, &user.username, user.role).await?;
     let actor = Actor {
         user_id: Some(user.id),

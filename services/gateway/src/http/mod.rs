@@ -23,9 +23,12 @@ pub(crate) mod users;
 
 use actix_web::HttpRequest;
 
-/// The client's address as the gateway saw it (the peer, not a header anyone can forge).
+/// The client's address: the peer, or the client a trusted proxy names
+/// (`http.trusted_proxies`, see [`boom_server::client_addr`]); never a header anyone can forge.
 pub fn client_ip(request: &HttpRequest) -> Option<ipnet::IpNet> {
-    request
-        .peer_addr()
-        .map(|addr| ipnet::IpNet::from(addr.ip()))
+    let trusted = request
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .map(|state| state.trusted_proxies.clone())
+        .unwrap_or_default();
+    boom_server::client_addr(request, &trusted).map(ipnet::IpNet::from)
 }
