@@ -146,10 +146,39 @@ impl CommandStatus {
         }
     }
 
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Queued,
+            Self::Sent,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
     /// Whether nothing follows it.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::Expired)
     }
+}
+
+/// The most of a command's output kept: the agent cuts what it sends, the gateway what it
+/// stores (an agent of another version may send more).
+pub const MAX_COMMAND_OUTPUT: usize = 4096;
+
+/// Cuts `text` to at most `max` bytes, on a character boundary; whether it was cut.
+pub fn truncate_output(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    true
 }
 
 /// `POST /api/agent/commands/{id}` body: what the agent did with a command.
@@ -215,5 +244,20 @@ mod tests {
             assert!(serde_json::from_str::<AgentStat>(&json).is_err(), "{other}");
         }
         Ok(())
+    }
+
+    #[test]
+    fn command_output_is_cut_on_a_character_boundary() {
+        let mut text = "é".repeat(10); // 20 bytes
+        assert!(truncate_output(&mut text, 5));
+        assert_eq!(text, "éé");
+        let mut short = "ok".to_owned();
+        assert!(!truncate_output(&mut short, 5));
+        assert_eq!(short, "ok");
+        assert_eq!(
+            CommandStatus::parse("expired"),
+            Some(CommandStatus::Expired)
+        );
+        assert_eq!(CommandStatus::parse("done"), None);
     }
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
-use boom_contracts::agent::{CommandReport, CommandStatus, QueuedCommand};
+use boom_contracts::agent::{
+    CommandReport, CommandStatus, MAX_COMMAND_OUTPUT, QueuedCommand, truncate_output,
+};
 use boom_contracts::messages::PaperReset;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -204,8 +206,6 @@ impl Commands {
     }
 }
 
-/// The most of a command's output reported.
-const MAX_OUTPUT: usize = 4000;
 /// The longest a remote command may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -231,12 +231,8 @@ async fn run_command_line(line: &str) -> CommandReport {
         Ok(Ok(output)) => {
             let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&output.stderr));
-            if text.len() > MAX_OUTPUT {
-                let mut cut = MAX_OUTPUT;
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                text.truncate(cut);
+            // Room for the ellipsis that says it was cut.
+            if truncate_output(&mut text, MAX_COMMAND_OUTPUT - '…'.len_utf8()) {
                 text.push('…');
             }
             CommandReport {

@@ -78,22 +78,8 @@ async fn the_windows_agent_under_wine_counts_every_trigger_once_across_kill_9_an
 -> anyhow::Result<()> {
     let windows = WindowsAgent::find()?;
     let p = Pipeline::start(TestContext::new().await?).await?;
-    let mut env = p.ctx.environment();
-    env.retain(|(name, _)| name.starts_with("BOOM__AGENT__") || name == "BOOM__LOG__FORMAT");
-    env.extend([
-        (
-            "BOOM__AGENT__INGEST_URL".to_owned(),
-            p.ingest.address.clone(),
-        ),
-        ("BOOM__AGENT__KEY".to_owned(), p.key.clone()),
-        ("BOOM__AGENT__HOSTNAME".to_owned(), "boom-01".to_owned()),
-        ("BOOM__AGENT__SYNC_INTERVAL_SECS".to_owned(), "1".to_owned()),
-        ("BOOM__AGENT__BATCH_SIZE".to_owned(), "5".to_owned()),
-        (
-            "BOOM__AGENT__SPEEDTEST_INTERVAL_SECS".to_owned(),
-            "0".to_owned(),
-        ),
-    ]);
+    let mut env = p.agent_env();
+    env.push(("BOOM__AGENT__BATCH_SIZE".to_owned(), "5".to_owned()));
     let mut answered = 0;
     let mut sessions = 0;
     for round in 0..2 {

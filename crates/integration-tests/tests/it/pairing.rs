@@ -8,18 +8,23 @@ use boom_cache::redis;
 use boom_testkit::TestContext;
 use serde_json::{Value, json};
 
+use crate::gateway_client::Reply;
 use crate::helpers::{RunningBinary, run_binary};
 use crate::pipeline::{Pipeline, totals, trigger};
 
-async fn pairing_code(p: &Pipeline) -> anyhow::Result<String> {
-    let reply = p
-        .staff
+/// An installer's pairing code for the pipeline's booth: the whole answer.
+async fn pairing_reply(p: &Pipeline) -> anyhow::Result<Reply> {
+    p.staff
         .installer
         .post(
             &format!("/api/photomatons/{}/pairing-code", p.booth),
             json!({}),
         )
-        .await?;
+        .await
+}
+
+async fn pairing_code(p: &Pipeline) -> anyhow::Result<String> {
+    let reply = pairing_reply(p).await?;
     anyhow::ensure!(reply.status == 200, "{reply:?}");
     Ok(reply.body["code"].as_str().unwrap_or_default().to_owned())
 }
@@ -40,14 +45,7 @@ async fn redeem(p: &Pipeline, code: &str) -> anyhow::Result<(u16, Value)> {
 async fn a_pc_paired_by_code_reports_without_a_key_typed_and_the_code_works_once()
 -> anyhow::Result<()> {
     let p = Pipeline::start(TestContext::new().await?).await?;
-    let reply = p
-        .staff
-        .installer
-        .post(
-            &format!("/api/photomatons/{}/pairing-code", p.booth),
-            json!({}),
-        )
-        .await?;
+    let reply = pairing_reply(&p).await?;
     assert_eq!(reply.status, 200, "{reply:?}");
     let code = reply.body["code"].as_str().unwrap_or_default().to_owned();
     assert_eq!(code.len(), 6);

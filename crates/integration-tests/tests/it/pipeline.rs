@@ -131,6 +131,27 @@ impl Pipeline {
         Ok(detail["totals"].clone())
     }
 
+    /// The environment of an agent *binary* reporting for this pipeline's booth: its
+    /// `BOOM__AGENT__…` variables, a sync every second, no scheduled speed test.
+    pub fn agent_env(&self) -> Vec<(String, String)> {
+        let mut env = self.ctx.environment();
+        env.retain(|(name, _)| name.starts_with("BOOM__AGENT__"));
+        env.extend([
+            (
+                "BOOM__AGENT__INGEST_URL".to_owned(),
+                self.ingest.address.clone(),
+            ),
+            ("BOOM__AGENT__KEY".to_owned(), self.key.clone()),
+            ("BOOM__AGENT__HOSTNAME".to_owned(), "boom-01".to_owned()),
+            ("BOOM__AGENT__SYNC_INTERVAL_SECS".to_owned(), "1".to_owned()),
+            (
+                "BOOM__AGENT__SPEEDTEST_INTERVAL_SECS".to_owned(),
+                "0".to_owned(),
+            ),
+        ]);
+        env
+    }
+
     /// Waits until the event's totals are `expected` (and checks they stay so).
     pub async fn expect_totals(&self, expected: Value, within: Duration) -> anyhow::Result<()> {
         let reached = eventually(within, || async { Ok(self.totals().await? == expected) }).await;
@@ -764,21 +785,8 @@ async fn an_agent_offline_for_a_day_catches_up_in_bounded_batches_with_exact_tot
 #[tokio::test]
 async fn an_agent_killed_while_sending_counts_every_answered_trigger_once() -> anyhow::Result<()> {
     let p = Pipeline::start(TestContext::new().await?).await?;
-    let mut env = p.ctx.environment();
-    env.extend([
-        (
-            "BOOM__AGENT__INGEST_URL".to_owned(),
-            p.ingest.address.clone(),
-        ),
-        ("BOOM__AGENT__KEY".to_owned(), p.key.clone()),
-        ("BOOM__AGENT__HOSTNAME".to_owned(), "boom-01".to_owned()),
-        ("BOOM__AGENT__SYNC_INTERVAL_SECS".to_owned(), "1".to_owned()),
-        ("BOOM__AGENT__BATCH_SIZE".to_owned(), "7".to_owned()),
-        (
-            "BOOM__AGENT__SPEEDTEST_INTERVAL_SECS".to_owned(),
-            "0".to_owned(),
-        ),
-    ]);
+    let mut env = p.agent_env();
+    env.push(("BOOM__AGENT__BATCH_SIZE".to_owned(), "7".to_owned()));
     let mut answered = 0;
     for round in 0..3 {
         let mut agent = RunningBinary::start("boom-agent", &env)?;

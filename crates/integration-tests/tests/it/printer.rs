@@ -32,25 +32,13 @@ async fn the_printer_state_reaches_the_dashboard_even_from_an_idle_booth() -> an
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&lpstat, std::fs::Permissions::from_mode(0o755))?;
     }
-    let mut env = p.ctx.environment();
-    env.retain(|(name, _)| name.starts_with("BOOM__AGENT__"));
+    let mut env = p.agent_env();
     env.extend([
         (
             "PATH".to_owned(),
             format!("{}:/usr/bin:/bin", bin.display()),
         ),
         ("BOOM__AGENT__PRINTER".to_owned(), "DS620".to_owned()),
-        (
-            "BOOM__AGENT__INGEST_URL".to_owned(),
-            p.ingest.address.clone(),
-        ),
-        ("BOOM__AGENT__KEY".to_owned(), p.key.clone()),
-        ("BOOM__AGENT__HOSTNAME".to_owned(), "boom-01".to_owned()),
-        ("BOOM__AGENT__SYNC_INTERVAL_SECS".to_owned(), "1".to_owned()),
-        (
-            "BOOM__AGENT__SPEEDTEST_INTERVAL_SECS".to_owned(),
-            "0".to_owned(),
-        ),
     ]);
     let agent = RunningBinary::start("boom-agent", &env)?;
     let printer = || async {

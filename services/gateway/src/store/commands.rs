@@ -4,7 +4,7 @@
 //! took it in time (or took it and never reported); a status never goes back — but the real
 //! outcome of a command taken at the last moment replaces `expired`.
 
-use boom_contracts::agent::{CommandStatus, QueuedCommand};
+use boom_contracts::agent::{CommandStatus, MAX_COMMAND_OUTPUT, QueuedCommand, truncate_output};
 use boom_contracts::{PhotomatonId, UserId};
 use boom_db::models::{AgentCommand, NewAgentCommand};
 use boom_db::schema::agent_commands;
@@ -16,9 +16,6 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use schemars::JsonSchema;
 use serde::Serialize;
-
-/// The most of a command's output kept (the agent truncates too).
-pub const MAX_OUTPUT: usize = 4096;
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -36,23 +33,14 @@ pub struct CommandView {
     pub expires_at: DateTime<Utc>,
 }
 
-fn status(text: &str) -> CommandStatus {
-    match text {
-        "sent" => CommandStatus::Sent,
-        "succeeded" => CommandStatus::Succeeded,
-        "failed" => CommandStatus::Failed,
-        "expired" => CommandStatus::Expired,
-        _ => CommandStatus::Queued,
-    }
-}
-
 impl From<AgentCommand> for CommandView {
     fn from(c: AgentCommand) -> Self {
         Self {
             id: c.id,
             photomaton_id: c.photomaton_id,
             command: c.command,
-            status: status(&c.status),
+            // The CHECK constraint admits nothing else.
+            status: CommandStatus::parse(&c.status).unwrap_or(CommandStatus::Failed),
             output: c.output,
             exit_code: c.exit_code,
             requested_by: c.requested_by,
@@ -132,13 +120,7 @@ pub async fn report(
         .filter(agent_commands::id.eq(id))
         .filter(agent_commands::photomaton_id.eq(photomaton));
     let output = output.map(|mut text| {
-        if text.len() > MAX_OUTPUT {
-            let mut cut = MAX_OUTPUT;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-        }
+        truncate_output(&mut text, MAX_COMMAND_OUTPUT);
         text
     });
     let now = Utc::now();
