@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use boom_config::{ExposeSecret, RedisSettings};
-pub use deadpool_redis::redis;
+pub use deadpool_redis::{Connection, redis};
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 
 #[derive(Debug, thiserror::Error)]

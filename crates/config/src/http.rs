@@ -14,6 +14,9 @@ pub struct HttpSettings {
     /// Reverse proxies whose `X-Forwarded-For` is believed: comma-separated CIDRs (or
     /// addresses). Empty: the peer is the client.
     pub trusted_proxies: String,
+    /// Seconds between the gateway's WebSocket pings; at each, the session is checked again
+    /// (a revoked session's socket closes within this time).
+    pub ws_ping_secs: u64,
 }
 
 impl HttpSettings {
@@ -39,6 +42,7 @@ impl Default for HttpSettings {
             workers: 0,
             shutdown_timeout_secs: 10,
             trusted_proxies: String::new(),
+            ws_ping_secs: 20,
         }
     }
 }

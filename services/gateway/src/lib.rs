@@ -84,6 +84,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         bus,
         live,
         trusted_proxies: std::sync::Arc::new(trusted_proxies),
+        ping_interval: std::time::Duration::from_secs(settings.http.ws_ping_secs.max(1)),
         password_checks: std::sync::Arc::new(tokio::sync::Semaphore::new(
             passwords::CONCURRENT_CHECKS,
         )),

@@ -143,6 +143,10 @@ function connect() {
       if (previous?.actionId === frame.data.actionId && previous.phase !== 'pending' && frame.data.phase === 'pending') return;
       state.actions.set(frame.data.photomatonId, frame.data);
       updateBooth(frame.data.photomatonId);
+    } else if (frame.event === 'live:resync') {
+      // This page fell behind and frames were skipped: the booths were just resent; reload
+      // what else the page shows.
+      if (location.hash.startsWith('#/events') || location.hash.startsWith('#/booth/')) render();
     }
   };
   socket.onclose = async () => {

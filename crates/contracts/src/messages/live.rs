@@ -19,6 +19,10 @@ pub enum FrameKind {
     /// A remote command's new status (queued, sent, succeeded, failed, expired).
     #[serde(rename = "photomaton:command")]
     PhotomatonCommand,
+    /// Sent to a client that fell behind, after the state of every booth: frames were skipped
+    /// while it was not reading, so the page reloads what else it shows (events, commands).
+    #[serde(rename = "live:resync")]
+    LiveResync,
 }
 
 /// A committed snapshot that every gateway instance forwards to its WebSocket clients.

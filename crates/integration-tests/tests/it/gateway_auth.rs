@@ -4,7 +4,9 @@ use boom_cache::redis;
 use boom_contracts::UserRole;
 use boom_gateway::endpoints;
 use boom_testkit::TestContext;
+use futures::{SinkExt, StreamExt};
 use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::gateway_client::{Client, PASSWORD, Staff, create_user};
 use crate::helpers::spawn_gateway;
@@ -248,6 +250,94 @@ async fn deleting_a_user_or_changing_their_role_ends_their_sessions() -> anyhow:
         )
         .await?;
     assert_eq!(login.status, 401);
+    staff.app.stop().await
+}
+
+/// The old index of a user's sessions expired 30 days after sign-in while a session in use
+/// slid on: revoking then missed it. Whatever of the user's keys expires, a demoted user's
+/// next request is refused.
+#[tokio::test]
+async fn a_demoted_user_is_refused_even_after_their_other_keys_expired() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let staff = Staff::start(&ctx).await?;
+    let installer_id = staff.installer.get("/api/auth/me").await?.body["id"].clone();
+    let client = redis::Client::open(boom_testkit::redis_url())?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:user*:{installer_id}", ctx.settings.redis.prefix))
+        .query_async(&mut conn)
+        .await?;
+    for key in keys {
+        let _: () = redis::cmd("DEL").arg(key).query_async(&mut conn).await?;
+    }
+    let demoted = staff
+        .admin
+        .patch(
+            &format!("/api/users/{installer_id}"),
+            json!({"role": "VIEWER"}),
+        )
+        .await?;
+    assert_eq!(demoted.status, 200, "{demoted:?}");
+    let next = staff
+        .installer
+        .post("/api/photomatons/1/speedtests", json!({}))
+        .await?;
+    assert_eq!(next.status, 401, "the demoted session is refused: {next:?}");
+    assert_eq!(staff.installer.get("/api/auth/me").await?.status, 401);
+    staff.app.stop().await
+}
+
+/// A deleted user's open WebSocket closes at the next ping tick, with 4001.
+#[tokio::test]
+async fn a_deleted_users_websocket_is_closed() -> anyhow::Result<()> {
+    let mut ctx = TestContext::new().await?;
+    ctx.settings.http.ws_ping_secs = 1;
+    let staff = Staff::start(&ctx).await?;
+    let viewer_id = staff.viewer.get("/api/auth/me").await?.body["id"].clone();
+    let mut viewer = crate::gateway_live::connect(&staff.viewer).await?;
+    let mut admin = crate::gateway_live::connect(&staff.admin).await?;
+    assert_eq!(
+        staff
+            .admin
+            .delete(&format!("/api/users/{viewer_id}"))
+            .await?
+            .status,
+        204
+    );
+    let close = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(message) = viewer.next().await {
+            if let Ok(Message::Close(frame)) = message {
+                return frame.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    })
+    .await?;
+    assert_eq!(close, Some(4001), "closed as revoked");
+    // The admin's socket lives on through several ping ticks (reading answers the pings).
+    let mut pings = 0;
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(3500), async {
+        while let Some(Ok(message)) = admin.next().await {
+            match message {
+                Message::Ping(_) => pings += 1,
+                Message::Close(_) => return,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    admin.send(Message::Ping(vec![1].into())).await?;
+    let alive = pings >= 2
+        && tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while let Some(Ok(message)) = admin.next().await {
+                if matches!(message, Message::Pong(_)) {
+                    return true;
+                }
+            }
+            false
+        })
+        .await?;
+    assert!(alive, "other sessions keep their socket");
     staff.app.stop().await
 }
 

@@ -1,22 +1,31 @@
 //! `GET /ws` (any signed-in role): the browser's live connection. On connect the client gets
 //! every booth as `photomaton:updated` (from the fleet cache), then every live update of its
 //! rooms; it may send `{"subscribe": ["photomaton:ID", …]}` to narrow them. The server pings
-//! every [`PING_INTERVAL`] and closes a client silent for two intervals.
+//! every `http.ws_ping_secs` (20 s) and closes a client silent for two intervals. At each ping it also
+//! checks that the session still stands: a signed-out, deleted, demoted or re-passworded
+//! user's socket closes with 4001 "session revoked" (the page then shows the sign-in form
+//! instead of reconnecting).
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{CloseCode, CloseReason, Message};
+use actix_ws::{Closed, CloseCode, CloseReason, Message};
+use boom_contracts::messages::FrameKind;
 use boom_contracts::PhotomatonId;
 use boom_server::{ApiError, ErrorCode};
 use futures::StreamExt;
 use serde::Deserialize;
 
 use crate::errors::OrApi;
-use crate::http::session::own_origin;
-use crate::live::PING_INTERVAL;
+use crate::http::session::{Session, own_origin, still_valid};
+use crate::live::{Fleet, Joined, frame as frame_of};
 use crate::state::AppState;
+
+/// The close code of a socket whose session was revoked or expired: the page signs out
+/// rather than reconnecting.
+pub const SESSION_REVOKED: u16 = 4001;
 
 #[derive(Debug, Deserialize)]
 struct ClientMessage {
@@ -41,6 +50,7 @@ fn parse_rooms(text: &str) -> Result<HashSet<PhotomatonId>, String> {
 /// `GET /ws`: any signed-in role. Sends the state of every booth, then live updates.
 pub async fn websocket(
     request: HttpRequest,
+    session: Session,
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
@@ -56,27 +66,40 @@ pub async fn websocket(
     let snapshot = state.live.fleet.get(&state.db).await.or_api()?;
     let (response, mut socket, mut incoming) = actix_ws::handle(&request, body)?;
     let hub = state.live.hub.clone();
-    let (id, mut queue, rooms) = hub.join();
+    let Joined {
+        id,
+        mut queue,
+        rooms,
+        lagged,
+    } = hub.join();
+    let state = state.into_inner();
     actix_web::rt::spawn(async move {
-        let mut ping = actix_web::rt::time::interval(PING_INTERVAL);
+        let ping_interval = state.ping_interval;
+        let mut ping = actix_web::rt::time::interval(ping_interval);
         let mut last_heard = Instant::now();
         let mut close = None;
-        for booth in &snapshot.booths {
-            if socket.text(booth.frame.clone()).await.is_err() {
-                hub.leave(id);
-                return;
-            }
+        if send_booths(&mut socket, &snapshot).await.is_err() {
+            hub.leave(id);
+            return;
         }
         // Shared by every client that connected meanwhile: not kept for the connection's life.
         drop(snapshot);
         loop {
             tokio::select! {
                 queued = queue.recv() => match queued {
-                    Some(frame) => if socket.text(frame).await.is_err() { break },
-                    None => {
-                        close = Some(CloseReason { code: CloseCode::Policy, description: Some("too slow: updates were not read".into()) });
-                        break;
+                    Some(frame) => {
+                        if socket.text(frame).await.is_err() { break }
+                        if queue.is_empty() && lagged.load(Ordering::Acquire) {
+                            // Caught up after skipped frames: the state of every booth now.
+                            // Cleared first, so that what changes meanwhile is queued after.
+                            lagged.store(false, Ordering::Release);
+                            let Ok(snapshot) = state.live.fleet.get(&state.db).await else { break };
+                            if send_booths(&mut socket, &snapshot).await.is_err() { break }
+                            drop(snapshot);
+                            if socket.text(frame_of(FrameKind::LiveResync, &serde_json::json!({}))).await.is_err() { break }
+                        }
                     }
+                    None => break,
                 },
                 message = incoming.next() => match message {
                     Some(Ok(Message::Text(text))) => {
@@ -98,8 +121,13 @@ pub async fn websocket(
                     Some(Err(_)) | None => break,
                 },
                 _ = ping.tick() => {
-                    if last_heard.elapsed() > PING_INTERVAL * 2 {
+                    if last_heard.elapsed() > ping_interval * 2 {
                         close = Some(CloseReason { code: CloseCode::Away, description: Some("no pong".into()) });
+                        break;
+                    }
+                    // Redis down is not a revocation: keep the socket, check again next tick.
+                    if matches!(still_valid(&state, &session).await, Ok(false)) {
+                        close = Some(CloseReason { code: CloseCode::Other(SESSION_REVOKED), description: Some("session revoked".into()) });
                         break;
                     }
                     if socket.ping(b"boom").await.is_err() { break }
@@ -110,6 +138,13 @@ pub async fn websocket(
         let _closed = socket.close(close).await;
     });
     Ok(response)
+}
+
+async fn send_booths(socket: &mut actix_ws::Session, fleet: &Fleet) -> Result<(), Closed> {
+    for booth in &fleet.booths {
+        socket.text(booth.frame.clone()).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

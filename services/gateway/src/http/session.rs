@@ -2,9 +2,14 @@
 //!
 //! A session is a random 256-bit token in an httpOnly, SameSite=Lax cookie (Secure when the
 //! request came over HTTPS); Redis keeps, under the SHA-256 of the token, who it belongs to,
-//! their role and the session's CSRF token, for 30 days after the last use (sliding). A
-//! user's sessions are indexed so that deleting the user, changing their role or password
-//! revokes them all at once.
+//! their role, the session's CSRF token and the user's *session epoch* when it was opened,
+//! for 30 days after the last use (sliding).
+//!
+//! Revocation cannot be missed: each user has an epoch counter in Redis (`user-epoch:<id>`,
+//! no expiry). Deleting a user, or changing their role or password, increments it; every
+//! request, and every WebSocket ping tick, reads the session and the epoch in one round trip
+//! and refuses a session whose epoch is not the current one. A missing epoch counts as
+//! revoked (fail closed), which is why Redis must run with `noeviction` (see `deploy/`).
 //!
 //! Every request that changes something and is authenticated by the cookie must carry the
 //! session's CSRF token in `X-CSRF-Token` and come from the gateway's own `Origin`; otherwise
@@ -46,6 +51,10 @@ pub struct SessionRecord {
     pub role: UserRole,
     pub csrf: String,
     pub created_at: DateTime<Utc>,
+    /// The user's session epoch when the session was opened; sessions written before epochs
+    /// existed read as 0 and are refused.
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 /// A new random 256-bit secret (session tokens, CSRF tokens, agent keys), URL-safe.
@@ -57,8 +66,8 @@ fn session_key(state: &AppState, token_hash: &str) -> String {
     state.cache.key(&format!("session:{token_hash}"))
 }
 
-fn user_sessions_key(state: &AppState, user: UserId) -> String {
-    state.cache.key(&format!("user-sessions:{user}"))
+fn user_epoch_key(state: &AppState, user: UserId) -> String {
+    state.cache.key(&format!("user-epoch:{user}"))
 }
 
 /// Opens a session for `user`; returns the cookie token and the record.
@@ -70,86 +79,119 @@ pub async fn open_session(
 ) -> Result<(String, SessionRecord), ApiError> {
     let token = random_token();
     let hash = sha256_hex(&token);
+    let mut conn = state.cache.connection().await.or_api()?;
+    let epoch_key = user_epoch_key(state, user_id);
+    // The epoch starts at 1 (0 is "before epochs existed") and is never reset.
+    let (epoch,): (u64,) = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg(&epoch_key)
+        .arg(1)
+        .arg("NX")
+        .ignore()
+        .cmd("GET")
+        .arg(&epoch_key)
+        .query_async(&mut conn)
+        .await
+        .or_api()?;
     let record = SessionRecord {
         user_id,
         username: username.to_owned(),
         role,
         csrf: random_token(),
         created_at: Utc::now(),
+        epoch,
     };
     let body = serde_json::to_string(&record).map_err(ApiError::internal)?;
-    let mut conn = state.cache.connection().await.or_api()?;
-    let ttl = SESSION_TTL.as_secs();
-    let index = user_sessions_key(state, user_id);
-    let _: () = redis::pipe()
-        .atomic()
-        .cmd("SET")
+    let _: () = redis::cmd("SET")
         .arg(session_key(state, &hash))
         .arg(body)
         .arg("EX")
-        .arg(ttl)
-        .ignore()
-        .cmd("SADD")
-        .arg(&index)
-        .arg(&hash)
-        .ignore()
-        .cmd("EXPIRE")
-        .arg(&index)
-        .arg(ttl)
-        .ignore()
+        .arg(SESSION_TTL.as_secs())
         .query_async(&mut conn)
         .await
         .or_api()?;
     Ok((token, record))
 }
 
-/// Loads a session and pushes its expiry 30 days further (sliding expiry).
+/// Loads a session and pushes its expiry 30 days further (sliding expiry); `None` when it
+/// expired, was closed or was revoked (its epoch is not the user's current one).
 async fn load_session(
     state: &AppState,
     token_hash: &str,
 ) -> Result<Option<SessionRecord>, ApiError> {
     let mut conn = state.cache.connection().await.or_api()?;
+    let key = session_key(state, token_hash);
     let body: Option<String> = redis::cmd("GETEX")
-        .arg(session_key(state, token_hash))
+        .arg(&key)
         .arg("EX")
         .arg(SESSION_TTL.as_secs())
         .query_async(&mut conn)
         .await
         .or_api()?;
-    Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+    let Some(record) = body.and_then(|b| serde_json::from_str::<SessionRecord>(&b).ok()) else {
+        return Ok(None);
+    };
+    if current_epoch(state, &mut conn, record.user_id).await? == Some(record.epoch) {
+        return Ok(Some(record));
+    }
+    // Revoked: forget it now rather than in 30 days.
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .or_api()?;
+    Ok(None)
+}
+
+async fn current_epoch(
+    state: &AppState,
+    conn: &mut boom_cache::Connection,
+    user: UserId,
+) -> Result<Option<u64>, ApiError> {
+    redis::cmd("GET")
+        .arg(user_epoch_key(state, user))
+        .query_async(conn)
+        .await
+        .or_api()
+}
+
+/// Whether `session` still stands (not signed out, expired or revoked): the WebSocket asks
+/// on every ping tick. One round trip; does not extend the session.
+pub async fn still_valid(state: &AppState, session: &Session) -> Result<bool, ApiError> {
+    let mut conn = state.cache.connection().await.or_api()?;
+    let (exists, epoch): (bool, Option<u64>) = redis::pipe()
+        .cmd("EXISTS")
+        .arg(session_key(state, &session.token_hash))
+        .cmd("GET")
+        .arg(user_epoch_key(state, session.record.user_id))
+        .query_async(&mut conn)
+        .await
+        .or_api()?;
+    Ok(exists && epoch == Some(session.record.epoch))
 }
 
 pub async fn close_session(state: &AppState, session: &Session) -> Result<(), ApiError> {
     let mut conn = state.cache.connection().await.or_api()?;
-    let _: () = redis::pipe()
-        .cmd("DEL")
+    let _: () = redis::cmd("DEL")
         .arg(session_key(state, &session.token_hash))
-        .ignore()
-        .cmd("SREM")
-        .arg(user_sessions_key(state, session.record.user_id))
-        .arg(&session.token_hash)
-        .ignore()
         .query_async(&mut conn)
         .await
         .or_api()?;
     Ok(())
 }
 
-/// Ends every session of `user` (deleted, role or password changed).
+/// Ends every session of `user` (deleted, role or password changed): their next request,
+/// and their WebSocket at its next ping tick, are refused. Callers revoke before and after
+/// the change they make, so that neither a failure of Redis nor a sign-in in between leaves
+/// a session with the old rights.
 pub async fn revoke_user_sessions(state: &AppState, user: UserId) -> Result<(), ApiError> {
     let mut conn = state.cache.connection().await.or_api()?;
-    let index = user_sessions_key(state, user);
-    let hashes: Vec<String> = redis::cmd("SMEMBERS")
-        .arg(&index)
+    let _: u64 = redis::cmd("INCR")
+        .arg(user_epoch_key(state, user))
         .query_async(&mut conn)
         .await
         .or_api()?;
-    let mut pipe = redis::pipe();
-    for hash in &hashes {
-        pipe.cmd("DEL").arg(session_key(state, hash)).ignore();
-    }
-    pipe.cmd("DEL").arg(&index).ignore();
-    let _: () = pipe.query_async(&mut conn).await.or_api()?;
     Ok(())
 }
 

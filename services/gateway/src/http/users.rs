@@ -119,6 +119,9 @@ pub async fn update(
         role: body.role,
         password_hash: body.password.as_deref().map(password_hash).transpose()?,
     };
+    if revoke {
+        revoke_user_sessions(&state, id).await?;
+    }
     let mut conn = state.conn().await?;
     let user = users::update(&mut conn, id, &changes)
         .await
@@ -148,6 +151,7 @@ pub async fn delete(
             "you cannot delete your own account",
         ));
     }
+    revoke_user_sessions(&state, id).await?;
     let mut conn = state.conn().await?;
     let username = users::delete(&mut conn, id)
         .await

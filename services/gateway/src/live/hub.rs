@@ -2,12 +2,14 @@
 //!
 //! [`LiveHub::dispatch`] serialises the browser frame `{"event": NAME, "data": …}` once and
 //! queues the same shared bytes to each client whose rooms match. A client's queue is
-//! bounded: a client that stops reading is dropped rather than slowing everyone down.
+//! bounded: a client that falls behind (a phone on 4G, a laptop asleep) is marked *lagged*
+//! and skipped rather than slowing everyone down or growing without bound. Its connection is
+//! kept: once it has read its queue, it is sent the current state of every booth and
+//! `live:resync` (see `http::live`), so it never loops through reconnects and full reloads.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 
 use boom_contracts::PhotomatonId;
 use boom_contracts::messages::{FrameKind, LiveUpdate};
@@ -17,10 +19,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 
-/// Frames a client may have queued before it is considered stalled and dropped.
+/// Frames a client may have queued before it is marked lagged and skipped.
 pub const CLIENT_QUEUE: usize = 256;
-/// How often the server pings; a client silent for two intervals is closed.
-pub const PING_INTERVAL: Duration = Duration::from_secs(20);
 
 /// Rooms a client listens to: `None` means every booth.
 pub type Rooms = Arc<RwLock<Option<HashSet<PhotomatonId>>>>;
@@ -28,6 +28,17 @@ pub type Rooms = Arc<RwLock<Option<HashSet<PhotomatonId>>>>;
 struct Client {
     queue: mpsc::Sender<ByteString>,
     rooms: Rooms,
+    lagged: Arc<AtomicBool>,
+}
+
+/// What a new client reads from: its id, its queue, its rooms, and whether it fell behind.
+pub struct Joined {
+    pub id: u64,
+    pub queue: mpsc::Receiver<ByteString>,
+    pub rooms: Rooms,
+    /// Set by the hub when the queue was full and frames were skipped; the client's task
+    /// clears it when it resends the state.
+    pub lagged: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -36,7 +47,7 @@ struct Inner {
     next_id: AtomicU64,
     connected: Gauge,
     delivered: Counter,
-    dropped: Counter,
+    lagged: Counter,
 }
 
 /// The WebSocket clients of this gateway instance.
@@ -65,7 +76,7 @@ pub fn frame<T: serde::Serialize + ?Sized>(event: FrameKind, data: &T) -> ByteSt
 }
 
 impl LiveHub {
-    /// `boom_ws_clients`, `boom_ws_frames_delivered_total`, `boom_ws_clients_dropped_total`.
+    /// `boom_ws_clients`, `boom_ws_frames_delivered_total`, `boom_ws_clients_lagged_total`.
     pub fn register_metrics(&self, registry: &mut Registry) {
         registry.register(
             "boom_ws_clients",
@@ -78,16 +89,17 @@ impl LiveHub {
             self.inner.delivered.clone(),
         );
         registry.register(
-            "boom_ws_clients_dropped",
-            "WebSocket clients dropped for not reading",
-            self.inner.dropped.clone(),
+            "boom_ws_clients_lagged",
+            "Times a WebSocket client fell a full queue behind and was resynchronised",
+            self.inner.lagged.clone(),
         );
     }
 
-    /// A new client: its id, the queue it reads, and its rooms.
-    pub fn join(&self) -> (u64, mpsc::Receiver<ByteString>, Rooms) {
+    /// A new client.
+    pub fn join(&self) -> Joined {
         let (queue, receiver) = mpsc::channel(CLIENT_QUEUE);
         let rooms: Rooms = Arc::default();
+        let lagged = Arc::new(AtomicBool::new(false));
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut clients) = self.inner.clients.lock() {
             clients.insert(
@@ -95,11 +107,17 @@ impl LiveHub {
                 Client {
                     queue,
                     rooms: rooms.clone(),
+                    lagged: lagged.clone(),
                 },
             );
         }
         self.inner.connected.inc();
-        (id, receiver, rooms)
+        Joined {
+            id,
+            queue: receiver,
+            rooms,
+            lagged,
+        }
     }
 
     pub fn leave(&self, id: u64) {
@@ -110,14 +128,18 @@ impl LiveHub {
         }
     }
 
-    /// Queues an update to every client whose rooms match; drops clients whose queue is full.
+    /// Queues an update to every client whose rooms match; a client whose queue is full is
+    /// marked lagged and skipped until it has caught up.
     pub fn dispatch(&self, update: &LiveUpdate) {
         let frame = frame(update.event, &update.data);
         let Ok(mut clients) = self.inner.clients.lock() else {
             return;
         };
-        let mut stalled = Vec::new();
+        let mut gone = Vec::new();
         for (id, client) in clients.iter() {
+            if client.lagged.load(Ordering::Acquire) {
+                continue;
+            }
             let wanted = match (
                 update.photomaton_id,
                 client.rooms.read().ok().and_then(|r| r.clone()),
@@ -132,16 +154,17 @@ impl LiveHub {
                 Ok(()) => {
                     self.inner.delivered.inc();
                 }
-                Err(mpsc::error::TrySendError::Full(_)) => stalled.push(*id),
-                Err(mpsc::error::TrySendError::Closed(_)) => stalled.push(*id),
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    client.lagged.store(true, Ordering::Release);
+                    self.inner.lagged.inc();
+                    tracing::info!(client = id, "WebSocket client lagged: it will be resynchronised");
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
             }
         }
-        for id in stalled {
-            // Dropping the sender ends the client's queue: its task closes the socket.
+        for id in gone {
             if clients.remove(&id).is_some() {
                 self.inner.connected.dec();
-                self.inner.dropped.inc();
-                tracing::info!(client = id, "WebSocket client dropped: it stopped reading");
             }
         }
     }
@@ -152,20 +175,27 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_client_that_does_not_read_is_dropped_and_the_others_still_receive() {
+    async fn a_client_that_does_not_read_is_skipped_and_kept_and_the_others_still_receive() {
         let hub = LiveHub::default();
-        let (_stalled, _stalled_queue, _) = hub.join();
-        let (_live, mut live_queue, _) = hub.join();
+        let stalled = hub.join();
+        let mut live = hub.join();
         let update = LiveUpdate {
             event: FrameKind::EventsUpdated,
             photomaton_id: None,
             data: serde_json::json!({}),
         };
+        let mut received = 0;
         for _ in 0..CLIENT_QUEUE + 10 {
             hub.dispatch(&update);
-            while live_queue.try_recv().is_ok() {}
+            while live.queue.try_recv().is_ok() {
+                received += 1;
+            }
         }
-        assert_eq!(hub.inner.connected.get(), 1);
-        assert_eq!(hub.inner.dropped.get(), 1);
+        assert_eq!(received, CLIENT_QUEUE + 10);
+        assert_eq!(hub.inner.connected.get(), 2, "the slow client keeps its connection");
+        assert!(stalled.lagged.load(Ordering::Acquire));
+        assert!(!live.lagged.load(Ordering::Acquire));
+        assert_eq!(hub.inner.lagged.get(), 1, "marked once, then skipped");
+        assert_eq!(stalled.queue.len(), CLIENT_QUEUE, "its queue stays bounded");
     }
 }

@@ -18,8 +18,8 @@ use boom_db::models::Event;
 use serde_json::json;
 
 pub use fanout::run_fanout;
-pub use fleet::FleetCache;
-pub use hub::{CLIENT_QUEUE, LiveHub, PING_INTERVAL, frame};
+pub use fleet::{Fleet, FleetCache};
+pub use hub::{CLIENT_QUEUE, Joined, LiveHub, frame};
 
 use crate::store::events::EventView;
 use crate::store::photomatons::{self, PhotomatonView};
