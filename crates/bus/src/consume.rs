@@ -1,6 +1,13 @@
 //! Typed consuming on a [`Bus`]: serving requests, and pulling stream messages through a
 //! durable consumer with ack only after the handler's side effect, nak with backoff on
-//! transient errors and term on poison messages.
+//! transient errors, and poison messages set aside.
+//!
+//! A message is *set aside* when it can never be handled: it cannot be decoded, the handler
+//! calls it poison (a constraint or range error), or it failed [`MAX_ATTEMPTS`] times in a
+//! row. With a [`DeadLetters`] sink (the gateway writes a table admins see) it is acked once
+//! the sink has kept it, and nacked when the sink fails, so nothing is lost; without one
+//! it is terminated. A group that fails is retried message by message, so one bad message
+//! never holds back the others of its group.
 
 use std::future::Future;
 use std::time::Duration;
@@ -25,6 +32,49 @@ pub enum HandleError {
     /// Will never succeed (undecodable, violates an invariant): term, never redelivered.
     #[error("poison: {0}")]
     Poison(String),
+}
+
+/// Deliveries of a message that keeps failing transiently before it is set aside: with the
+/// backoff of 1, 2, 4 … 60 s, about seven minutes. Each delivery runs the handler again, so
+/// a message that failed while the database was down is recorded once it is back; only a
+/// message that keeps failing while the rest of the stream is handled ends aside.
+pub const MAX_ATTEMPTS: i64 = 12;
+/// Deliveries of a failing group before its messages are tried one by one.
+const SPLIT_AFTER: i64 = 3;
+
+/// A message set aside: where it came from, its bytes, and why.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub stream: String,
+    pub subject: String,
+    pub payload: Vec<u8>,
+    pub reason: String,
+    /// Deliveries so far, this one included.
+    pub deliveries: i64,
+}
+
+type Keep =
+    dyn Fn(DeadLetter) -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync;
+
+/// Keeps a message set aside; `Err` when it could not (the message is then redelivered).
+#[derive(Clone)]
+pub struct DeadLetters(std::sync::Arc<Keep>);
+
+impl DeadLetters {
+    pub fn new(
+        keep: impl Fn(DeadLetter) -> futures::future::BoxFuture<'static, Result<(), String>>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        Self(std::sync::Arc::new(keep))
+    }
+}
+
+impl std::fmt::Debug for DeadLetters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeadLetters")
+    }
 }
 
 impl Bus {
@@ -88,8 +138,8 @@ impl Bus {
     /// Pulls messages of type `M` from the stack's `kind` stream through the durable consumer
     /// `durable` (shared by every instance), until `cancel` fires. The message is acked only
     /// after `handler` returned `Ok` (and the server confirmed the ack); a transient error
-    /// naks it with a growing delay; a poison message (undecodable, or the handler says so)
-    /// is terminated so that it never blocks the stream.
+    /// naks it with a growing delay; a poison message (undecodable, the handler says so, or
+    /// out of attempts) is set aside so that it never blocks the stream.
     pub async fn consume<M, F, Fut>(
         &self,
         kind: StreamKind,
@@ -121,8 +171,9 @@ impl Bus {
     /// Like [`Bus::consume`], but hands the handler up to `max_group` messages at a time (as
     /// many as have already arrived, never waiting for more), so that it can commit them in
     /// one transaction. `Ok` acks every message of the group after the handler returned;
-    /// a transient error naks them all; a poison verdict on a group is retried message by
-    /// message, so that one bad message is terminated without dropping its neighbours.
+    /// a transient error naks them all (for its first deliveries); a poison verdict, or a
+    /// group that keeps failing, is retried message by message, so that one bad message is
+    /// set aside without holding back its neighbours.
     pub async fn consume_groups<M, F, Fut>(
         &self,
         kind: StreamKind,
@@ -172,8 +223,7 @@ impl Bus {
                         group.push(message);
                     }
                     Err(e) => {
-                        tracing::error!(stream = %stream_name, error = %e, "undecodable message terminated");
-                        self.settle(&stream_name, &message, AckKind::Term, "terminated")
+                        self.set_aside(&stream_name, &message, format!("undecodable: {e}"))
                             .await;
                     }
                 }
@@ -184,6 +234,7 @@ impl Bus {
             let trace = trace_of(group[0].headers.as_ref());
             let span = tracing::info_span!("consume", stream = %stream_name, trace_id = %trace, messages = group.len());
             let outcome = trace.scope(handler(decoded)).instrument(span).await;
+            let most_delivered = group.iter().map(delivered).max().unwrap_or(1);
             match outcome {
                 Ok(()) => {
                     for message in &group {
@@ -191,48 +242,98 @@ impl Bus {
                             .await;
                     }
                 }
-                Err(HandleError::Transient(reason)) => {
+                Err(error) if group.len() == 1 => {
+                    self.failed(&stream_name, &group[0], error).await;
+                }
+                Err(HandleError::Transient(reason)) if most_delivered < SPLIT_AFTER => {
                     tracing::warn!(stream = %stream_name, %reason, "transient failure, will retry");
                     for message in &group {
-                        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
                         self.settle(
                             &stream_name,
                             message,
-                            AckKind::Nak(Some(nak_delay(delivered))),
+                            AckKind::Nak(Some(nak_delay(delivered(message)))),
                             "nacked",
                         )
                         .await;
                     }
                 }
-                Err(HandleError::Poison(reason)) if group.len() == 1 => {
-                    tracing::error!(stream = %stream_name, %reason, "poison message terminated");
-                    self.settle(&stream_name, &group[0], AckKind::Term, "terminated")
-                        .await;
-                }
-                Err(HandleError::Poison(reason)) => {
-                    tracing::warn!(stream = %stream_name, %reason, "poison in a group, retrying one by one");
+                Err(error) => {
+                    tracing::warn!(stream = %stream_name, %error, "a group failed, retrying its messages one by one");
                     for message in group {
                         let Ok(single) = serde_json::from_slice::<M>(&message.payload) else {
                             continue;
                         };
-                        let (kind_of_ack, label) = match handler(vec![single]).await {
-                            Ok(()) => (AckKind::Ack, "acked"),
-                            Err(HandleError::Transient(_)) => {
-                                let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-                                (AckKind::Nak(Some(nak_delay(delivered))), "nacked")
+                        match handler(vec![single]).await {
+                            Ok(()) => {
+                                self.settle(&stream_name, &message, AckKind::Ack, "acked")
+                                    .await;
                             }
-                            Err(HandleError::Poison(reason)) => {
-                                tracing::error!(stream = %stream_name, %reason, "poison message terminated");
-                                (AckKind::Term, "terminated")
-                            }
-                        };
-                        self.settle(&stream_name, &message, kind_of_ack, label)
-                            .await;
+                            Err(error) => self.failed(&stream_name, &message, error).await,
+                        }
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// One message the handler failed: nak a transient failure with backoff, until
+    /// [`MAX_ATTEMPTS`]; set aside a poison message, or one out of attempts.
+    async fn failed(&self, stream: &str, message: &jetstream::Message, error: HandleError) {
+        let deliveries = delivered(message);
+        match error {
+            HandleError::Transient(reason) if deliveries < MAX_ATTEMPTS => {
+                tracing::warn!(%stream, %reason, deliveries, "transient failure, will retry");
+                self.settle(
+                    stream,
+                    message,
+                    AckKind::Nak(Some(nak_delay(deliveries))),
+                    "nacked",
+                )
+                .await;
+            }
+            HandleError::Transient(reason) => {
+                let reason = format!("failed {deliveries} times: {reason}");
+                self.set_aside(stream, message, reason).await;
+            }
+            HandleError::Poison(reason) => self.set_aside(stream, message, reason).await,
+        }
+    }
+
+    /// Sets a message aside: into the [`DeadLetters`] sink (acked once kept, nacked when the
+    /// sink fails), or terminated without one.
+    async fn set_aside(&self, stream: &str, message: &jetstream::Message, reason: String) {
+        let deliveries = delivered(message);
+        let Some(sink) = &self.dead_letters else {
+            tracing::error!(%stream, %reason, "message that can never be handled terminated");
+            self.settle(stream, message, AckKind::Term, "terminated")
+                .await;
+            return;
+        };
+        let letter = DeadLetter {
+            stream: stream.to_owned(),
+            subject: message.subject.to_string(),
+            payload: message.payload.to_vec(),
+            reason: reason.clone(),
+            deliveries,
+        };
+        match (sink.0)(letter).await {
+            Ok(()) => {
+                tracing::error!(%stream, %reason, "message that can never be handled set aside");
+                self.settle(stream, message, AckKind::Ack, "set_aside")
+                    .await;
+            }
+            Err(error) => {
+                tracing::warn!(%stream, %error, "cannot set the message aside yet, will retry");
+                self.settle(
+                    stream,
+                    message,
+                    AckKind::Nak(Some(nak_delay(deliveries))),
+                    "nacked",
+                )
+                .await;
+            }
+        }
     }
 
     /// Acks, naks or terms, waiting for the server to confirm. An unconfirmed ack leads to a
@@ -243,6 +344,10 @@ impl Bus {
         }
         self.metrics.consumed(stream, label);
     }
+}
+
+fn delivered(message: &jetstream::Message) -> i64 {
+    message.info().map(|i| i.delivered).unwrap_or(1)
 }
 
 /// Backoff between redeliveries of a message that failed transiently: 1 s, 2 s, 4 s … 60 s.

@@ -40,7 +40,7 @@ use bytes::Bytes;
 
 pub use agent_commands::AgentCommandsView;
 pub use async_nats;
-pub use consume::HandleError;
+pub use consume::{DeadLetter, DeadLetters, HandleError, MAX_ATTEMPTS};
 pub use lease::Lease;
 pub use metrics::BusMetrics;
 pub use registry::RegistryView;
@@ -73,6 +73,8 @@ pub struct Bus {
     replicas: usize,
     request_timeout: Duration,
     metrics: BusMetrics,
+    /// Where messages that can never be handled are set aside (see [`DeadLetters`]).
+    dead_letters: Option<DeadLetters>,
 }
 
 impl Bus {
@@ -112,7 +114,16 @@ impl Bus {
             replicas: settings.replicas,
             request_timeout: Duration::from_millis(settings.request_timeout_ms),
             metrics,
+            dead_letters: None,
         })
+    }
+
+    /// This bus, setting aside the messages its consumers can never handle with `sink`
+    /// instead of terminating them (see [`DeadLetters`]).
+    #[must_use]
+    pub fn with_dead_letters(mut self, sink: DeadLetters) -> Self {
+        self.dead_letters = Some(sink);
+        self
     }
 
     pub fn namespace(&self) -> &Namespace {

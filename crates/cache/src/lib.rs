@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use boom_config::{ExposeSecret, RedisSettings};
-pub use deadpool_redis::{Connection, redis};
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
+pub use deadpool_redis::{Connection, redis};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {

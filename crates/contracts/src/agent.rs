@@ -21,14 +21,36 @@ pub struct AgentStat {
     pub timestamp: DateTime<Utc>,
 }
 
-/// `POST /api/agent/sync` body.
+/// A stat line as ingest reads it: one that does not parse is refused on its own (with why),
+/// never costing the batch its other lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StatLine {
+    Stat(AgentStat),
+    Unreadable(serde_json::Value),
+}
+
+impl StatLine {
+    /// The line as a stat, or why it is not one.
+    pub fn parsed(&self) -> Result<&AgentStat, String> {
+        match self {
+            Self::Stat(stat) => Ok(stat),
+            Self::Unreadable(value) => Err(serde_json::from_value::<AgentStat>(value.clone())
+                .err()
+                .map_or_else(|| "unreadable line".to_owned(), |e| e.to_string())),
+        }
+    }
+}
+
+/// `POST /api/agent/sync` body. The agent sends `AgentSync` (lines it wrote itself); ingest
+/// reads `AgentSync<StatLine>`, so that an unreadable line is refused alone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AgentSync {
+pub struct AgentSync<S = AgentStat> {
     /// Chosen by the agent and kept across retries: the same batch is counted once.
     pub batch_id: Uuid,
     pub hostname: String,
-    pub stats: Vec<AgentStat>,
+    pub stats: Vec<S>,
     #[serde(default)]
     pub paper_level: Option<i64>,
     #[serde(default)]
@@ -199,13 +221,24 @@ pub struct CommandReport {
 #[serde(rename_all = "camelCase")]
 pub struct AgentSyncAccepted {
     pub batch_id: Uuid,
-    /// Media lines in the batch.
+    /// Media lines of the batch that were counted.
     pub accepted: usize,
     /// True when this batch had been accepted before (a retry).
     pub duplicate: bool,
     /// A new roll declared on the dashboard that this batch's counter does not know yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paper_reset: Option<PaperReset>,
+    /// Lines refused one by one (the rest of the batch was counted); shown on the booth page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedLine>,
+}
+
+/// A stat line ingest refused: its index in `stats`, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusedLine {
+    pub index: usize,
+    pub reason: String,
 }
 
 /// `POST /api/agent/pair` body: a booth PC redeems the code shown on the booth page.

@@ -48,6 +48,48 @@ pub enum DbError {
     NotMigrated { pending: usize, first: String },
 }
 
+/// Whether `error` says the data can never be stored as it is, so that retrying is useless:
+/// a constraint violation (unique, foreign key, not null, check, exclusion), a data exception
+/// (SQLSTATE class 22: a value out of range, invalid input, too long), or a value Diesel
+/// cannot encode or decode. Anything else (a lost connection, a timeout, a serialisation
+/// failure, a deadlock) may pass on a retry.
+///
+/// Diesel keeps no SQLSTATE for data exceptions, so they are recognised by PostgreSQL's
+/// message (the server's `lc_messages` must stay English, the default).
+pub fn is_permanent(error: &DieselError) -> bool {
+    use diesel::result::DatabaseErrorKind as Kind;
+    /// Messages of SQLSTATE class 22 (data exception).
+    const DATA_EXCEPTIONS: &[&str] = &[
+        "out of range",
+        "invalid input syntax",
+        "invalid input value",
+        "value too long",
+        "division by zero",
+        "invalid byte sequence",
+        "unsupported Unicode escape sequence",
+        "cannot be represented",
+        "invalid escape",
+        "malformed",
+    ];
+    match error {
+        DieselError::DatabaseError(
+            Kind::UniqueViolation
+            | Kind::ForeignKeyViolation
+            | Kind::NotNullViolation
+            | Kind::CheckViolation
+            | Kind::RestrictViolation
+            | Kind::ExclusionViolation,
+            _,
+        ) => true,
+        DieselError::DatabaseError(Kind::Unknown, info) => {
+            let message = info.message();
+            DATA_EXCEPTIONS.iter().any(|m| message.contains(m))
+        }
+        DieselError::SerializationError(_) | DieselError::DeserializationError(_) => true,
+        _ => false,
+    }
+}
+
 /// How the pool connects.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {

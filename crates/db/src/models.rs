@@ -78,11 +78,11 @@ pub struct Event {
     pub notion_url: Option<String>,
     pub notion_data: serde_json::Value,
     pub notion_last_edited: Option<DateTime<Utc>>,
-    pub total_sessions: i32,
-    pub total_photos: i32,
-    pub total_digital: i32,
-    pub total_prints: i32,
-    pub total_gifs: i32,
+    pub total_sessions: i64,
+    pub total_photos: i64,
+    pub total_digital: i64,
+    pub total_prints: i64,
+    pub total_gifs: i64,
     pub status: EventStatus,
     pub synced_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
@@ -312,4 +312,53 @@ pub struct NewAgentCommand {
     pub command: String,
     pub requested_by: Option<UserId>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// A bus message the gateway set aside (see `dead_letters` in the migrations).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = crate::schema::dead_letters, check_for_backend(diesel::pg::Pg))]
+pub struct DeadLetter {
+    pub id: i64,
+    pub stream: String,
+    pub subject: String,
+    pub photomaton_id: Option<i32>,
+    pub payload: String,
+    pub reason: String,
+    pub deliveries: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = crate::schema::dead_letters)]
+pub struct NewDeadLetter {
+    pub stream: String,
+    pub subject: String,
+    pub photomaton_id: Option<i32>,
+    pub payload: String,
+    pub reason: String,
+    pub deliveries: i64,
+}
+
+/// A stat line ingest refused while counting the rest of its batch.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = crate::schema::refused_lines, check_for_backend(diesel::pg::Pg))]
+pub struct RefusedLine {
+    pub id: i64,
+    pub photomaton_id: PhotomatonId,
+    pub batch_id: Uuid,
+    pub line_index: i32,
+    pub reason: String,
+    pub line: String,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = crate::schema::refused_lines)]
+pub struct NewRefusedLine {
+    pub photomaton_id: PhotomatonId,
+    pub batch_id: Uuid,
+    pub line_index: i32,
+    pub reason: String,
+    pub line: String,
+    pub received_at: DateTime<Utc>,
 }

@@ -52,11 +52,11 @@ diesel::table! {
         notion_url -> Nullable<Text>,
         notion_data -> Jsonb,
         notion_last_edited -> Nullable<Timestamptz>,
-        total_sessions -> Integer,
-        total_photos -> Integer,
-        total_digital -> Integer,
-        total_prints -> Integer,
-        total_gifs -> Integer,
+        total_sessions -> BigInt,
+        total_photos -> BigInt,
+        total_digital -> BigInt,
+        total_prints -> BigInt,
+        total_gifs -> BigInt,
         status -> EventStatus,
         synced_at -> Timestamptz,
         created_at -> Timestamptz,
@@ -168,6 +168,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+
+    dead_letters (id) {
+        id -> BigInt,
+        stream -> Text,
+        subject -> Text,
+        photomaton_id -> Nullable<Integer>,
+        payload -> Text,
+        reason -> Text,
+        deliveries -> BigInt,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    refused_lines (id) {
+        id -> BigInt,
+        photomaton_id -> Integer,
+        batch_id -> Uuid,
+        line_index -> Integer,
+        reason -> Text,
+        line -> Text,
+        received_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(agent_commands -> photomatons (photomaton_id));
 diesel::joinable!(events -> photomatons (photomaton_id));
 diesel::joinable!(paper_levels -> photomatons (photomaton_id));
@@ -176,6 +205,7 @@ diesel::joinable!(photos -> photomatons (photomaton_id));
 diesel::joinable!(speed_tests -> photomatons (photomaton_id));
 diesel::joinable!(audit_logs -> users (user_id));
 diesel::joinable!(ingest_batches -> photomatons (photomaton_id));
+diesel::joinable!(refused_lines -> photomatons (photomaton_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     photomatons,
@@ -187,4 +217,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     ingest_batches,
     paper_levels,
     agent_commands,
+    dead_letters,
+    refused_lines,
 );

@@ -162,6 +162,11 @@ impl Sender {
                 if let Some(printer) = &body.printer {
                     self.printer_delivered(printer);
                 }
+                // Lines refused one by one (a wrong clock): the rest was counted, and the
+                // dashboard shows them on the booth page.
+                for refused in answer.iter().flat_map(|a| &a.refused) {
+                    tracing::warn!(batch = %batch.batch_id, index = refused.index, reason = %refused.reason, "ingest refused one line of the batch");
+                }
                 if let Some(reset) = answer.and_then(|a| a.paper_reset) {
                     crate::commands::apply_reset(&self.store, reset).await;
                 }

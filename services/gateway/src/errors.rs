@@ -30,6 +30,13 @@ pub fn from_diesel(error: DieselError) -> ApiError {
         DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
             ApiError::unavailable("the database connection was lost, try again")
         }
+        // A value PostgreSQL cannot take (a date before 4713 BC, a number out of range): the
+        // caller's, not ours. Handlers validate what they can; this is the net under them.
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+            if boom_db::is_permanent(&error) =>
+        {
+            ApiError::unprocessable(format!("value refused: {}", info.message()))
+        }
         _ => ApiError::internal(error),
     }
 }

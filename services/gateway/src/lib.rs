@@ -70,7 +70,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     )?;
     let cache = Cache::new(&settings.redis)?;
     let mut registry = Registry::default();
-    let bus = Bus::connect(&settings.nats, SERVICE, BusMetrics::register(&mut registry)).await?;
+    let bus = Bus::connect(&settings.nats, SERVICE, BusMetrics::register(&mut registry))
+        .await?
+        .with_dead_letters(consumers::dead_letters(db.clone()));
     let live = live::Live::new(bus.clone());
     live.hub.register_metrics(&mut registry);
     let trusted_proxies = settings

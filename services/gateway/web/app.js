@@ -15,6 +15,7 @@ const I18N = {
     'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'audit.anyone': 'Tout le monde', 'audit.from': 'Depuis', 'audit.to': 'Jusqu’à', 'audit.filter': 'Filtrer', 'booth.agent': 'Agent', 'booth.backlog': 'en attente d’envoi', 'booth.paper': 'Papier au fil du temps', 'printer': 'Imprimante', 'printer.ready': 'prête', 'printer.printing': 'impression en cours', 'printer.offline': 'hors ligne', 'printer.paper_out': 'plus de papier', 'printer.error': 'en erreur', 'cmd.title': 'Commandes à distance', 'cmd.send': 'Envoyer', 'cmd.name': 'Commande', 'cmd.status': 'État', 'cmd.output': 'Sortie', 'cmd.queued': 'En attente', 'cmd.sent': 'En cours sur le PC', 'cmd.succeeded': 'Réussie', 'cmd.failed': 'Échec', 'cmd.expired': 'Expirée (PC injoignable)', 'cmd.none': 'Aucune commande envoyée.', 'agent.silent': 'agent muet', 'agent.seen': 'agent vu', 'pair.button': 'Associer un PC', 'pair.title': 'Associer le PC du photomaton', 'pair.until': 'Valable jusqu’à {t}, une seule fois.', 'pair.how': 'Sur le PC du photomaton, dans une invite de commandes (administrateur) :', 'pair.url': 'URL_DE_L_INGEST', 'speed.request': 'Tester le débit maintenant', 'speed.requested': 'Test demandé à {t} : le résultat arrive d’ici une minute si le PC est en ligne', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
     'events.active': 'En cours', 'events.completed': 'Terminés', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Photomaton', 'events.notion': 'Notion', 'events.sync': 'Synchroniser Notion',
     'admin.booths': 'Photomatons', 'admin.users': 'Utilisateurs', 'admin.audit': 'Journal', 'admin.create': 'Créer', 'admin.save': 'Enregistrer', 'admin.key': 'Clé agent', 'admin.edit': 'Modifier', 'admin.delete': 'Supprimer',
+    'refused.title': 'Lignes refusées', 'refused.why': 'Ces lignes n’ont pas été comptées (le reste de leur lot l’a été) : souvent l’horloge du PC qui est fausse.', 'refused.reason': 'Raison', 'refused.line': 'Ligne reçue', 'dead.title': 'Messages mis de côté', 'dead.why': 'Messages que la base refuse pour toujours : ils ne bloquent plus rien, mais rien n’a été compté pour eux.', 'dead.booth': 'Photomaton',
     'admin.key.once': 'Copiez cette clé maintenant : elle ne sera plus affichée.', 'admin.copy': 'Copier', 'admin.close': 'Fermer',
     'f.name': 'Nom', 'f.hostname': 'Nom d’hôte', 'f.tailscaleIp': 'IP Tailscale du PC', 'f.routerTailscaleIp': 'IP Tailscale du routeur', 'f.macAddress': 'Adresse MAC', 'f.wakeTarget': 'Cible WoL (hôte:port)', 'f.warningThreshold': 'Seuil alerte', 'f.criticalThreshold': 'Seuil critique', 'f.paperCapacity': 'Capacité',
     'f.username': 'Utilisateur', 'f.password': 'Mot de passe', 'f.role': 'Rôle', 'f.action': 'Action', 'f.when': 'Quand', 'f.who': 'Qui', 'f.what': 'Détails',
@@ -32,6 +33,7 @@ const I18N = {
     'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'audit.anyone': 'Anyone', 'audit.from': 'From', 'audit.to': 'To', 'audit.filter': 'Filter', 'booth.agent': 'Agent', 'booth.backlog': 'waiting to be sent', 'booth.paper': 'Paper over time', 'printer': 'Printer', 'printer.ready': 'ready', 'printer.printing': 'printing', 'printer.offline': 'offline', 'printer.paper_out': 'out of paper', 'printer.error': 'in error', 'cmd.title': 'Remote commands', 'cmd.send': 'Send', 'cmd.name': 'Command', 'cmd.status': 'Status', 'cmd.output': 'Output', 'cmd.queued': 'Queued', 'cmd.sent': 'Running on the PC', 'cmd.succeeded': 'Succeeded', 'cmd.failed': 'Failed', 'cmd.expired': 'Expired (PC unreachable)', 'cmd.none': 'No command sent yet.', 'agent.silent': 'agent silent', 'agent.seen': 'agent seen', 'pair.button': 'Pair a PC', 'pair.title': 'Pair the booth’s PC', 'pair.until': 'Valid until {t}, once.', 'pair.how': 'On the booth PC, in a command prompt (as administrator):', 'pair.url': 'INGEST_URL', 'speed.request': 'Test the link now', 'speed.requested': 'Test requested at {t}: the result arrives within a minute if the PC is online', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
     'events.active': 'Under way', 'events.completed': 'Completed', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Booth', 'events.notion': 'Notion', 'events.sync': 'Sync Notion',
     'admin.booths': 'Booths', 'admin.users': 'Users', 'admin.audit': 'Audit log', 'admin.create': 'Create', 'admin.save': 'Save', 'admin.key': 'Agent key', 'admin.edit': 'Edit', 'admin.delete': 'Delete',
+    'refused.title': 'Refused lines', 'refused.why': 'These lines were not counted (the rest of their batch was): often the PC’s clock is wrong.', 'refused.reason': 'Reason', 'refused.line': 'Line received', 'dead.title': 'Messages set aside', 'dead.why': 'Messages the database refuses for good: they no longer block anything, but nothing was counted for them.', 'dead.booth': 'Booth',
     'admin.key.once': 'Copy this key now: it will not be shown again.', 'admin.copy': 'Copy', 'admin.close': 'Close',
     'f.name': 'Name', 'f.hostname': 'Hostname', 'f.tailscaleIp': 'PC Tailscale IP', 'f.routerTailscaleIp': 'Router Tailscale IP', 'f.macAddress': 'MAC address', 'f.wakeTarget': 'WoL target (host:port)', 'f.warningThreshold': 'Warning at', 'f.criticalThreshold': 'Critical at', 'f.paperCapacity': 'Capacity',
     'f.username': 'User', 'f.password': 'Password', 'f.role': 'Role', 'f.action': 'Action', 'f.when': 'When', 'f.who': 'Who', 'f.what': 'Details',
@@ -313,11 +315,12 @@ function bars(timeline) {
 
 async function booth(id) {
   const b = state.booths.get(id) || await api('GET', `/api/photomatons/${id}`);
-  const [speed, event, paper, commandList] = await Promise.all([
+  const [speed, event, paper, commandList, refused] = await Promise.all([
     api('GET', `/api/photomatons/${id}/speedtests?limit=20`).catch(() => ({ items: [] })),
     b.currentEvent ? api('GET', `/api/events/${b.currentEvent.id}`).catch(() => null) : null,
     api('GET', `/api/photomatons/${id}/paper-levels?limit=500`).catch(() => ({ items: [] })),
     api('GET', `/api/photomatons/${id}/commands`).catch(() => []),
+    api('GET', `/api/photomatons/${id}/refused-lines?limit=20`).catch(() => ({ items: [] })),
   ]);
   state.commandsOf = id;
   state.commands = new Map(commandList.map((c) => [c.id, c]));
@@ -373,6 +376,9 @@ async function booth(id) {
       h('table', {}, h('tr', {}, h('th', { text: t('f.when') }), h('th', { text: t('speed.down') }), h('th', { text: t('speed.up') }), h('th', { text: t('speed.ping') })),
         ...speed.items.map((s) => h('tr', {}, h('td', { text: when(s.createdAt) }), h('td', { text: `${s.download.toFixed(1)} Mbit/s` }), h('td', { text: `${s.upload.toFixed(1)} Mbit/s` }), h('td', { text: `${Math.round(s.ping)} ms` }))))),
     commands,
+    refused.items.length ? h('section', { class: 'panel', 'data-refused': refused.items.length }, h('h2', { text: t('refused.title') }), h('p', { class: 'muted', text: t('refused.why') }),
+      h('table', {}, h('tr', {}, h('th', { text: t('f.when') }), h('th', { text: t('refused.reason') }), h('th', { text: t('refused.line') })),
+        ...refused.items.map((r) => h('tr', {}, h('td', { text: when(r.receivedAt) }), h('td', { text: r.reason }), h('td', {}, h('code', { text: r.line })))))) : null,
     action ? h('section', { class: 'panel' }, h('h2', { text: t('booth.actions') }), h('p', { class: `action ${action.phase}`, text: `${t('phase.' + action.phase)} — ${say(action)}`, title: action.message })) : null,
   ];
 }
@@ -438,7 +444,7 @@ async function admin() {
   const f = state.auditFilter || {};
   const auditQuery = new URLSearchParams({ limit: 50 });
   for (const k of ['userId', 'action', 'from', 'to']) if (f[k]) auditQuery.set(k, f[k]);
-  const [users, audit] = await Promise.all([api('GET', '/api/users?limit=200'), api('GET', `/api/audit-logs?${auditQuery}`)]);
+  const [users, audit, dead] = await Promise.all([api('GET', '/api/users?limit=200'), api('GET', `/api/audit-logs?${auditQuery}`), api('GET', '/api/dead-letters?limit=20').catch(() => ({ items: [] }))]);
   const local = (iso) => (iso ? new Date(new Date(iso).getTime() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16) : '');
   const auditFilter = h('form', { class: 'toolbar', 'data-audit-filter': '', onsubmit: (e) => {
     e.preventDefault();
@@ -476,6 +482,9 @@ async function admin() {
     h('section', { class: 'panel' }, h('h2', { text: t('admin.audit') }), auditFilter,
       h('table', { 'data-audit': audit.items.length }, h('tr', {}, ...['f.when', 'f.who', 'f.action', 'f.what'].map((k) => h('th', { text: t(k) }))),
         ...audit.items.map((a) => h('tr', {}, h('td', { text: when(a.createdAt) }), h('td', { text: a.username || '—' }), h('td', { text: a.action }), h('td', { class: 'muted', text: a.details ? JSON.stringify(a.details) : '' }))))),
+    dead.items.length ? h('section', { class: 'panel', 'data-dead-letters': dead.items.length }, h('h2', { text: t('dead.title') }), h('p', { class: 'muted', text: t('dead.why') }),
+      h('table', {}, h('tr', {}, ...['f.when', 'dead.booth', 'refused.reason', 'refused.line'].map((k) => h('th', { text: t(k) }))),
+        ...dead.items.map((d) => h('tr', {}, h('td', { text: when(d.createdAt) }), h('td', { text: state.booths.get(d.photomatonId)?.name || d.photomatonId || '—' }), h('td', { text: d.reason }), h('td', {}, h('code', { text: d.payload.slice(0, 300) })))))) : null,
   ];
 }
 

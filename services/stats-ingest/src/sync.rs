@@ -9,10 +9,12 @@ use boom_bus::{AgentCommandsView, Bus, RegistryView};
 use boom_cache::Cache;
 use boom_config::IngestSettings;
 use boom_contracts::PhotomatonId;
-use boom_contracts::agent::{AgentSync, AgentSyncAccepted};
-use boom_contracts::messages::{AgentBatchAccepted, MediaStat, RegistryEntry, SpeedTestSample};
+use boom_contracts::agent::{AgentSync, AgentSyncAccepted, RefusedLine, StatLine};
+use boom_contracts::messages::{
+    AgentBatchAccepted, MediaStat, RefusedStat, RegistryEntry, SpeedTestSample,
+};
 use boom_server::{ApiError, ErrorCode};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -29,7 +31,7 @@ struct OutcomeLabels {
     reason: &'static str,
 }
 
-/// `boom_ingest_batches_total{outcome=accepted|duplicate|rejected, reason}`.
+/// `boom_ingest_batches_total{outcome=accepted|duplicate|rejected|lines_refused, reason}`.
 #[derive(Debug, Clone, Default)]
 pub struct IngestMetrics {
     batches: Family<OutcomeLabels, Counter>,
@@ -96,7 +98,75 @@ pub(crate) async fn rate_limit(state: &IngestState, key_hash: &str) -> Result<()
     }
 }
 
-fn validate(batch: &AgentSync, limits: &IngestSettings) -> Result<(), (&'static str, String)> {
+/// The most a line may count: a photo booth makes a few hundred sessions in a night.
+const MAX_LINE_COUNT: i64 = 10_000;
+/// A refused line is kept (as JSON) up to this many bytes.
+const MAX_REFUSED_LINE: usize = 1024;
+
+/// Why one stat line cannot be counted, if it cannot: unreadable, a count out of range, or a
+/// timestamp more than [`MAX_CLOCK_SKEW`] ahead or older than [`MAX_AGE`].
+fn refuse_line(line: &StatLine, now: DateTime<Utc>) -> Result<MediaStat, String> {
+    let stat = line.parsed()?;
+    if !(1..=MAX_LINE_COUNT).contains(&stat.count) {
+        return Err(format!(
+            "count must be between 1 and {MAX_LINE_COUNT}, not {}",
+            stat.count
+        ));
+    }
+    if stat.timestamp > now + MAX_CLOCK_SKEW {
+        return Err(format!(
+            "timestamp {} is more than 24 h ahead: is the booth PC's clock right?",
+            stat.timestamp
+        ));
+    }
+    if stat.timestamp < now - MAX_AGE {
+        return Err(format!(
+            "timestamp {} is more than a year old",
+            stat.timestamp
+        ));
+    }
+    Ok(MediaStat {
+        media_type: stat.kind,
+        count: i32::try_from(stat.count).unwrap_or(i32::MAX),
+        timestamp: stat.timestamp,
+    })
+}
+
+/// Splits the batch's lines into those counted and those refused, one by one.
+fn sort_lines(lines: Vec<StatLine>, now: DateTime<Utc>) -> (Vec<MediaStat>, Vec<RefusedStat>) {
+    let mut counted = Vec::with_capacity(lines.len());
+    let mut refused = Vec::new();
+    for (index, line) in lines.into_iter().enumerate() {
+        match refuse_line(&line, now) {
+            Ok(stat) => counted.push(stat),
+            Err(reason) => refused.push(RefusedStat {
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                reason,
+                line: truncated(serde_json::to_string(&line).unwrap_or_default()),
+            }),
+        }
+    }
+    (counted, refused)
+}
+
+fn truncated(mut text: String) -> String {
+    if text.len() > MAX_REFUSED_LINE {
+        let mut cut = MAX_REFUSED_LINE;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+/// What refuses the whole batch (422): too many lines, a paper level, speed test or backlog
+/// out of range. A bad line alone never does (see [`sort_lines`]).
+fn validate(
+    batch: &AgentSync<StatLine>,
+    limits: &IngestSettings,
+) -> Result<(), (&'static str, String)> {
     if batch.stats.len() > limits.max_stats {
         return Err((
             "too_many_stats",
@@ -106,33 +176,6 @@ fn validate(batch: &AgentSync, limits: &IngestSettings) -> Result<(), (&'static 
                 limits.max_stats
             ),
         ));
-    }
-    let now = Utc::now();
-    for (i, stat) in batch.stats.iter().enumerate() {
-        if !(1..=10_000).contains(&stat.count) {
-            return Err((
-                "count",
-                format!(
-                    "stats[{i}].count must be between 1 and 10000, not {}",
-                    stat.count
-                ),
-            ));
-        }
-        if stat.timestamp > now + MAX_CLOCK_SKEW {
-            return Err((
-                "timestamp",
-                format!("stats[{i}].timestamp {} is in the future", stat.timestamp),
-            ));
-        }
-        if stat.timestamp < now - MAX_AGE {
-            return Err((
-                "timestamp",
-                format!(
-                    "stats[{i}].timestamp {} is more than a year old",
-                    stat.timestamp
-                ),
-            ));
-        }
     }
     if let Some(level) = batch.paper_level
         && !(0..=100_000).contains(&level)
@@ -203,7 +246,10 @@ pub fn authenticate(
 
 /// Reads the body after the caller was authenticated: 413 past the limit, 400 for what is
 /// not JSON, 422 for JSON of the wrong shape.
-async fn read_batch(mut payload: web::Payload, limit: usize) -> Result<AgentSync, ApiError> {
+async fn read_batch(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<AgentSync<StatLine>, ApiError> {
     use futures::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
@@ -261,20 +307,17 @@ pub async fn sync(
     validate(&batch, &state.limits)
         .map_err(|(reason, message)| reject(&state, reason, ApiError::unprocessable(message)))?;
 
-    let accepted = batch.stats.len();
+    let (stats, refused) = sort_lines(batch.stats, Utc::now());
+    if !refused.is_empty() {
+        state.metrics.count("lines_refused", "line");
+    }
+    let accepted = stats.len();
     let message = AgentBatchAccepted {
         batch_id: batch.batch_id,
         photomaton_id: booth.photomaton_id,
         hostname: booth.hostname.clone(),
-        stats: batch
-            .stats
-            .into_iter()
-            .map(|s| MediaStat {
-                media_type: s.kind,
-                count: i32::try_from(s.count).unwrap_or(i32::MAX),
-                timestamp: s.timestamp,
-            })
-            .collect(),
+        stats,
+        refused,
         paper_level: batch
             .paper_level
             .map(|p| i32::try_from(p).unwrap_or(i32::MAX)),
@@ -314,12 +357,20 @@ pub async fn sync(
     state
         .metrics
         .count(if duplicate { "duplicate" } else { "accepted" }, "");
-    tracing::info!(batch = %message.batch_id, booth = %booth.hostname, lines = accepted, duplicate, "batch");
+    tracing::info!(batch = %message.batch_id, booth = %booth.hostname, lines = accepted, refused = message.refused.len(), duplicate, "batch");
     let answer = AgentSyncAccepted {
         batch_id: message.batch_id,
         accepted,
         duplicate,
         paper_reset,
+        refused: message
+            .refused
+            .iter()
+            .map(|r| RefusedLine {
+                index: r.index as usize,
+                reason: r.reason.clone(),
+            })
+            .collect(),
     };
     Ok(if duplicate {
         HttpResponse::Ok().json(answer)

@@ -34,7 +34,8 @@ pub use notion::{
 pub use pairing::{PairingReply, PairingRequest};
 pub use registry::RegistryEntry;
 pub use stats::{
-    AgentBatchAccepted, AgentCommandReported, AgentSeen, MediaStat, PaperReset, SpeedTestSample,
+    AgentBatchAccepted, AgentCommandReported, AgentSeen, MediaStat, PaperReset, RefusedStat,
+    SpeedTestSample,
 };
 
 /// How a message travels.

@@ -62,6 +62,19 @@ pub struct AgentBatchAccepted {
     /// The printer as the agent saw it when it sent the batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub printer: Option<crate::agent::PrinterReport>,
+    /// Lines ingest refused one by one; `stats` holds the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedStat>,
+}
+
+/// A stat line ingest refused, kept for the booth page: where it was in the batch, why, and
+/// the line as the agent sent it (JSON, cut to 1 KiB).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefusedStat {
+    pub index: u32,
+    pub reason: String,
+    pub line: String,
 }
 
 impl BusMessage for AgentBatchAccepted {
@@ -143,6 +156,7 @@ mod tests {
             agent_version: None,
             received_at: Utc::now(),
             printer: None,
+            refused: Vec::new(),
         };
         assert_eq!(batch.dedupe_id(), Some(format!("3:{id}")));
         assert_eq!(

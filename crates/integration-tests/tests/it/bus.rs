@@ -30,6 +30,7 @@ fn batch(id: uuid::Uuid) -> anyhow::Result<AgentBatchAccepted> {
         agent_version: None,
         received_at: chrono::Utc::now(),
         printer: None,
+        refused: Vec::new(),
     })
 }
 

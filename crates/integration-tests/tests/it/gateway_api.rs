@@ -576,6 +576,14 @@ async fn the_audit_log_filters_by_user_action_and_time() -> anyhow::Result<()> {
         .get("/api/audit-logs?from=2100-01-01T00:00:00Z")
         .await?;
     assert_eq!(future.body["items"], json!([]));
+    // A date PostgreSQL cannot hold is the caller's error, not a 500.
+    for date in ["-5000-01-01T00:00:00Z", "+200000-01-01T00:00:00Z"] {
+        let absurd = staff
+            .admin
+            .get(&format!("/api/audit-logs?from={}", date.replace('+', "%2B")))
+            .await?;
+        assert_eq!(absurd.status, 400, "{date}: {absurd:?}");
+    }
     let paged = staff.admin.get("/api/audit-logs?limit=1").await?;
     assert!(paged.body["nextCursor"].is_string());
     staff.app.stop().await

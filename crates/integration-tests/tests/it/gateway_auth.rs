@@ -264,7 +264,10 @@ async fn a_demoted_user_is_refused_even_after_their_other_keys_expired() -> anyh
     let client = redis::Client::open(boom_testkit::redis_url())?;
     let mut conn = client.get_multiplexed_async_connection().await?;
     let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}:user*:{installer_id}", ctx.settings.redis.prefix))
+        .arg(format!(
+            "{}:user*:{installer_id}",
+            ctx.settings.redis.prefix
+        ))
         .query_async(&mut conn)
         .await?;
     for key in keys {

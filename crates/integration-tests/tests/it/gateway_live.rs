@@ -154,7 +154,8 @@ async fn a_change_committed_through_one_gateway_reaches_a_browser_on_another() -
 }
 
 #[tokio::test]
-async fn a_client_that_stops_reading_does_not_delay_the_others_and_is_resynchronised() -> anyhow::Result<()> {
+async fn a_client_that_stops_reading_does_not_delay_the_others_and_is_resynchronised()
+-> anyhow::Result<()> {
     let ctx = TestContext::new().await?;
     let staff = Staff::start(&ctx).await?;
     let mut stalled = connect(&staff.viewer).await?;
@@ -210,7 +211,10 @@ async fn a_client_that_stops_reading_does_not_delay_the_others_and_is_resynchron
         f["data"]["after"] == "resync"
     })
     .await?;
-    assert_eq!(after["event"], "events:updated", "live again after catching up");
+    assert_eq!(
+        after["event"], "events:updated",
+        "live again after catching up"
+    );
     let metrics = staff.app.get("/metrics").await?.1;
     assert!(
         metrics.contains("boom_ws_clients_lagged_total 1"),

@@ -14,7 +14,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumers::{transient, until_cancelled};
+use crate::consumers::{failure, transient, until_cancelled};
 use crate::state::AppState;
 use crate::store::batches::{self, Recorded};
 use crate::store::events;
@@ -117,7 +117,7 @@ async fn handle(
         })
         .collect();
     let mut conn = state.db.get().await.map_err(transient)?;
-    let recorded = batches::record(&mut conn, group).await.map_err(transient)?;
+    let recorded = batches::record(&mut conn, group).await.map_err(failure)?;
     drop(conn);
     metrics.observe(received, &recorded);
     announce(state, &recorded).await;

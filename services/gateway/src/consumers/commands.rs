@@ -11,7 +11,7 @@ use boom_contracts::{PhotomatonId, StreamKind};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumers::{consume_until_cancelled, transient};
+use crate::consumers::{consume_until_cancelled, failure, transient};
 use crate::state::AppState;
 use crate::store::commands::{self, CommandView};
 use crate::store::photomatons;
@@ -48,12 +48,10 @@ async fn reported(state: &AppState, report: AgentCommandReported) -> Result<(), 
         report.exit_code,
     )
     .await
-    .map_err(transient)?;
+    .map_err(failure)?;
     // Nothing changed: a repeated or late report, or a command already expired.
     if let Some(command) = changed {
-        announce(state, &mut conn, command)
-            .await
-            .map_err(transient)?;
+        announce(state, &mut conn, command).await.map_err(failure)?;
     }
     Ok(())
 }
@@ -62,7 +60,7 @@ async fn seen(state: &AppState, seen: AgentSeen) -> Result<(), HandleError> {
     let mut conn = state.db.get().await.map_err(transient)?;
     let moved = photomatons::set_agent_seen(&mut conn, seen.photomaton_id, seen.at)
         .await
-        .map_err(transient)?;
+        .map_err(failure)?;
     drop(conn);
     if let Some(booth) = moved {
         state.live.photomatons(&state.db, &[booth.id]).await;

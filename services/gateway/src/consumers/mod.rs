@@ -3,6 +3,11 @@
 //! events ([`notion`]) and pairings redeemed through ingest ([`pairing`], a request). Each is a durable JetStream consumer shared by every gateway
 //! instance; a message is acked only after its commit, then what changed is pushed live.
 //!
+//! A message that can never be recorded (undecodable, a constraint or range error, or failing
+//! [`boom_bus::MAX_ATTEMPTS`] times while the rest is recorded) is set aside in the
+//! `dead_letters` table ([`dead_letters`]) rather than retried for ever, and never holds
+//! back other booths: a failing group is retried message by message.
+//!
 //! Consumers call the store and the live fan-out, never an HTTP module.
 
 pub(crate) mod batches;
@@ -70,7 +75,32 @@ pub async fn consume_until_cancelled<M, F, Fut>(
     .await;
 }
 
-/// A storage failure while handling a message: retried later (nak with backoff).
+/// No database connection while handling a message: retried later (nak with backoff).
 pub fn transient(error: impl std::fmt::Display) -> HandleError {
     HandleError::Transient(error.to_string())
+}
+
+/// A query failed while handling a message: poison when the data can never be stored (a
+/// constraint or range error: the bus sets the message aside, see [`dead_letters`]),
+/// otherwise transient.
+pub fn failure(error: diesel::result::Error) -> HandleError {
+    if boom_db::is_permanent(&error) {
+        HandleError::Poison(error.to_string())
+    } else {
+        HandleError::Transient(error.to_string())
+    }
+}
+
+/// Where the gateway's consumers set aside what they can never record: the `dead_letters`
+/// table, which admins read (`GET /api/dead-letters`).
+pub fn dead_letters(db: boom_db::DbPool) -> boom_bus::DeadLetters {
+    boom_bus::DeadLetters::new(move |letter| {
+        let db = db.clone();
+        Box::pin(async move {
+            let mut conn = db.get().await.map_err(|e| e.to_string())?;
+            crate::store::dead_letters::insert(&mut conn, &letter)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
 }

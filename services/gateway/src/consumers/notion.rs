@@ -9,7 +9,7 @@ use boom_contracts::StreamKind;
 use boom_contracts::messages::NotionUpdate;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumers::{consume_until_cancelled, transient};
+use crate::consumers::{consume_until_cancelled, failure, transient};
 use crate::state::AppState;
 use crate::store::events;
 
@@ -23,7 +23,7 @@ pub async fn apply(state: &AppState, update: NotionUpdate) -> Result<(), HandleE
             events::complete_all_but(&mut conn, &message.active_page_ids).await
         }
     }
-    .map_err(transient)?;
+    .map_err(failure)?;
     drop(conn);
     for event in changed {
         let booth = event.photomaton_id;

@@ -5,7 +5,7 @@ use boom_contracts::StreamKind;
 use boom_contracts::messages::PhotomatonActionProgress;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumers::{consume_until_cancelled, transient};
+use crate::consumers::{consume_until_cancelled, failure, transient};
 use crate::state::AppState;
 
 /// The durable consumer of power-on outcomes.
@@ -20,7 +20,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
             let mut conn = state.db.get().await.map_err(transient)?;
             crate::wake::record_outcome(&state, &mut conn, progress)
                 .await
-                .map_err(transient)
+                .map_err(failure)
         },
         cancel,
     )

@@ -6,7 +6,7 @@ use boom_contracts::StreamKind;
 use boom_contracts::messages::PhotomatonProbed;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumers::{consume_until_cancelled, transient};
+use crate::consumers::{consume_until_cancelled, failure, transient};
 use crate::state::AppState;
 use crate::store::photomatons;
 
@@ -20,7 +20,7 @@ pub async fn apply(state: &AppState, probe: PhotomatonProbed) -> Result<(), Hand
         probe.pc_connected,
     )
     .await
-    .map_err(transient)?;
+    .map_err(failure)?;
     drop(conn);
     // A booth deleted meanwhile: nothing to update.
     if let Some(booth) = updated {

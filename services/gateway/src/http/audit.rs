@@ -24,6 +24,19 @@ pub struct AuditQuery {
     pub cursor: Option<String>,
 }
 
+/// A date filter within what an audit log can hold (years 2000 to 9999): beyond it, 400
+/// rather than a range error from PostgreSQL.
+fn plausible(name: &str, date: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    use chrono::Datelike;
+    if (2000..=9999).contains(&date.year()) {
+        Ok(date)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "`{name}` must be a date between the years 2000 and 9999, not {date}"
+        )))
+    }
+}
+
 pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<AuditQuery>,
@@ -37,8 +50,8 @@ pub async fn list(
     let filter = AuditFilter {
         user_id: query.user_id,
         action: query.action,
-        from: query.from,
-        to: query.to,
+        from: query.from.map(|d| plausible("from", d)).transpose()?,
+        to: query.to.map(|d| plausible("to", d)).transpose()?,
     };
     let mut conn = state.conn().await?;
     let rows = audit::list(&mut conn, filter, limit, after)

@@ -11,9 +11,9 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{Closed, CloseCode, CloseReason, Message};
-use boom_contracts::messages::FrameKind;
+use actix_ws::{CloseCode, CloseReason, Closed, Message};
 use boom_contracts::PhotomatonId;
+use boom_contracts::messages::FrameKind;
 use boom_server::{ApiError, ErrorCode};
 use futures::StreamExt;
 use serde::Deserialize;

@@ -10,6 +10,7 @@ pub(crate) mod assets;
 pub(crate) mod audit;
 pub(crate) mod commands;
 pub(crate) mod events;
+pub(crate) mod faults;
 pub(crate) mod live;
 pub(crate) mod notion;
 pub(crate) mod pairing;

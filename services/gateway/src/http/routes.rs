@@ -11,8 +11,8 @@ use schemars::{JsonSchema, schema_for};
 use serde_json::{Map, Value, json};
 
 use crate::http::{
-    account, assets, audit, commands, events, live, notion, pairing, paper, photomatons, power_on,
-    speed_tests, users,
+    account, assets, audit, commands, events, faults, live, notion, pairing, paper, photomatons,
+    power_on, speed_tests, users,
 };
 use crate::pagination::Page;
 use crate::store;
@@ -118,9 +118,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(post "/api/photomatons/{id}/speedtests" => speed_tests::request, "Ask the booth's agent for a speed test now (it polls ingest: the result follows within about a minute)", INSTALLER, None, Some(schema::<store::photomatons::PhotomatonView>)),
         endpoint!(get "/api/photomatons/{id}/paper-levels" => paper::levels, "A booth's paper level at each change, newest first", VIEWER, None, Some(schema::<Page<store::paper::PaperLevelView>>)),
         endpoint!(get "/api/photomatons/{id}/speedtests" => speed_tests::list, "Speed tests of a booth, newest first", VIEWER, None, Some(schema::<Page<store::speed_tests::SpeedTestView>>)),
+        endpoint!(get "/api/photomatons/{id}/refused-lines" => faults::refused_lines, "Stat lines ingest refused one by one (timestamp more than 24 h ahead or over a year old, count out of range) while counting the rest of their batch, newest first", VIEWER, None, Some(schema::<Page<store::refused_lines::RefusedLineView>>)),
         endpoint!(get "/api/events" => events::list, "Events, newest first, optionally by status (ACTIVE, COMPLETED, ARCHIVED)", VIEWER, None, Some(schema::<Page<store::events::EventView>>)),
         endpoint!(get "/api/events/{id}" => events::get, "One event with totals per media type and booth, and media per hour", VIEWER, None, Some(schema::<store::events::EventDetail>)),
         endpoint!(get "/api/audit-logs" => audit::list, "The audit log, newest first; filter by userId, action, from, to", ADMIN, None, Some(schema::<Page<store::audit::AuditLogView>>)),
+        endpoint!(get "/api/dead-letters" => faults::dead_letters, "Bus messages that can never be recorded (undecodable, a constraint or range error, or failing again and again), set aside instead of retried for ever; newest first", ADMIN, None, Some(schema::<Page<store::dead_letters::DeadLetterView>>)),
         endpoint!(get "/api/users" => users::list, "Users", ADMIN, None, Some(schema::<Page<store::users::UserView>>)),
         endpoint!(post "/api/users" => users::create, "Create a user", ADMIN, Some(schema::<users::CreateUser>), Some(schema::<store::users::UserView>)),
         endpoint!(patch "/api/users/{id}" => users::update, "Edit a user (a new role or password ends their sessions)", ADMIN, Some(schema::<users::UpdateUser>), Some(schema::<store::users::UserView>)),

@@ -157,7 +157,10 @@ impl LiveHub {
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     client.lagged.store(true, Ordering::Release);
                     self.inner.lagged.inc();
-                    tracing::info!(client = id, "WebSocket client lagged: it will be resynchronised");
+                    tracing::info!(
+                        client = id,
+                        "WebSocket client lagged: it will be resynchronised"
+                    );
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
             }
@@ -192,7 +195,11 @@ mod tests {
             }
         }
         assert_eq!(received, CLIENT_QUEUE + 10);
-        assert_eq!(hub.inner.connected.get(), 2, "the slow client keeps its connection");
+        assert_eq!(
+            hub.inner.connected.get(),
+            2,
+            "the slow client keeps its connection"
+        );
         assert!(stalled.lagged.load(Ordering::Acquire));
         assert!(!live.lagged.load(Ordering::Acquire));
         assert_eq!(hub.inner.lagged.get(), 1, "marked once, then skipped");

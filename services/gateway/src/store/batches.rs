@@ -1,7 +1,7 @@
 //! Batches: what an agent sends in one `POST /api/agent/sync`, accepted by stats-ingest and
 //! recorded here exactly once. [`record`] commits a group of batches in one transaction, in
 //! named steps: lock the booths ([`paper::lock_resets`]), keep the batches not recorded yet
-//! ([`dedupe`]), write their media and speed tests, add them to the day's and the events'
+//! ([`dedupe`]), keep the lines ingest refused, write their media and speed tests, add them to the day's and the events'
 //! totals, and move each booth's last contact and paper level.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -17,6 +17,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::store::events::{self, Calendar};
 use crate::store::paper::{self, PaperUpdate};
 use crate::store::photomatons;
+use crate::store::refused_lines;
 use crate::store::speed_tests;
 use crate::store::totals::Totals;
 
@@ -51,6 +52,7 @@ async fn record_in(
     }
     let booths: Vec<PhotomatonId> = distinct(batches.iter().map(|b| b.photomaton_id));
     recorded.booths.extend(booths.iter().copied());
+    refused_lines::insert(conn, &batches).await?;
 
     let calendars = events::active_calendars(conn, &booths).await?;
     let (media, per_event) = media_rows(&batches, &calendars);

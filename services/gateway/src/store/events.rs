@@ -49,11 +49,11 @@ impl From<Event> for EventView {
             album_name: e.album_name,
             status: e.status,
             totals: Totals {
-                sessions: i64::from(e.total_sessions),
-                photos: i64::from(e.total_photos),
-                prints: i64::from(e.total_prints),
-                digital: i64::from(e.total_digital),
-                gifs: i64::from(e.total_gifs),
+                sessions: e.total_sessions,
+                photos: e.total_photos,
+                prints: e.total_prints,
+                digital: e.total_digital,
+                gifs: e.total_gifs,
             },
             synced_at: e.synced_at,
             created_at: e.created_at,
@@ -225,14 +225,13 @@ pub async fn add_totals(
     event: EventId,
     totals: &Totals,
 ) -> QueryResult<()> {
-    let add = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
     diesel::update(events::table.find(event))
         .set((
-            events::total_sessions.eq(events::total_sessions + add(totals.sessions)),
-            events::total_photos.eq(events::total_photos + add(totals.photos)),
-            events::total_prints.eq(events::total_prints + add(totals.prints)),
-            events::total_digital.eq(events::total_digital + add(totals.digital)),
-            events::total_gifs.eq(events::total_gifs + add(totals.gifs)),
+            events::total_sessions.eq(events::total_sessions + totals.sessions),
+            events::total_photos.eq(events::total_photos + totals.photos),
+            events::total_prints.eq(events::total_prints + totals.prints),
+            events::total_digital.eq(events::total_digital + totals.digital),
+            events::total_gifs.eq(events::total_gifs + totals.gifs),
         ))
         .execute(conn)
         .await?;

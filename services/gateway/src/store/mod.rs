@@ -5,9 +5,11 @@
 pub(crate) mod audit;
 pub(crate) mod batches;
 pub(crate) mod commands;
+pub(crate) mod dead_letters;
 pub(crate) mod events;
 pub(crate) mod paper;
 pub(crate) mod photomatons;
+pub(crate) mod refused_lines;
 pub(crate) mod speed_tests;
 pub(crate) mod totals;
 pub(crate) mod users;

@@ -249,6 +249,7 @@ mod tests {
             agent_version: None,
             received_at: at(13, 20),
             printer: None,
+            refused: Vec::new(),
         };
         let decide = PaperUpdate::decide;
         let reset = at(13, 18);
