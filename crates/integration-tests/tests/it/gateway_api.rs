@@ -580,7 +580,10 @@ async fn the_audit_log_filters_by_user_action_and_time() -> anyhow::Result<()> {
     for date in ["-5000-01-01T00:00:00Z", "+200000-01-01T00:00:00Z"] {
         let absurd = staff
             .admin
-            .get(&format!("/api/audit-logs?from={}", date.replace('+', "%2B")))
+            .get(&format!(
+                "/api/audit-logs?from={}",
+                date.replace('+', "%2B")
+            ))
             .await?;
         assert_eq!(absurd.status, 400, "{date}: {absurd:?}");
     }

@@ -322,7 +322,10 @@ async fn a_poisoned_message_is_set_aside_while_other_booths_commit() -> anyhow::
     })
     .await?;
     let letters = p.staff.admin.get("/api/dead-letters").await?;
-    let items = letters.body["items"].as_array().cloned().unwrap_or_default();
+    let items = letters.body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(
         items.iter().any(|l| l["reason"]
             .as_str()
@@ -339,7 +342,10 @@ async fn a_poisoned_message_is_set_aside_while_other_booths_commit() -> anyhow::
         "{items:?}"
     );
     // Admins only.
-    assert_eq!(p.staff.installer.get("/api/dead-letters").await?.status, 403);
+    assert_eq!(
+        p.staff.installer.get("/api/dead-letters").await?.status,
+        403
+    );
     // Nothing is left pending on the recorder's consumer.
     let stream = bus.ensure_stream(StreamKind::Stats).await?;
     let info = stream
@@ -351,11 +357,7 @@ async fn a_poisoned_message_is_set_aside_while_other_booths_commit() -> anyhow::
         .info()
         .await?
         .clone();
-    assert_eq!(
-        (info.num_pending, info.num_ack_pending),
-        (0, 0),
-        "{info:?}"
-    );
+    assert_eq!((info.num_pending, info.num_ack_pending), (0, 0), "{info:?}");
     p.staff.app.stop().await
 }
 
