@@ -47,6 +47,8 @@ pub struct Photomaton {
     pub printer_state: Option<String>,
     pub printer_detail: Option<String>,
     pub printer_observed_at: Option<DateTime<Utc>>,
+    pub probed_at: Option<DateTime<Utc>>,
+    pub paper_observed_at: Option<DateTime<Utc>>,
 }
 
 /// A booth as the registry creates it; the database fills in the defaults (700 / 350 / 275).

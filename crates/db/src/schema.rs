@@ -34,6 +34,8 @@ diesel::table! {
         printer_state -> Nullable<Text>,
         printer_detail -> Nullable<Text>,
         printer_observed_at -> Nullable<Timestamptz>,
+        probed_at -> Nullable<Timestamptz>,
+        paper_observed_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -18,6 +18,7 @@ mod gateway_live;
 mod health;
 mod helpers;
 mod migrations;
+mod newer_wins;
 mod notion;
 mod pairing;
 mod pipeline;

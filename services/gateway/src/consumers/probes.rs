@@ -1,5 +1,6 @@
 //! Connectivity reports from photomaton-control (PROBES stream, durable consumer
-//! `gateway-probes`): the booth's router and PC state, and `last_seen`.
+//! `gateway-probes`): the booth's router and PC state, and `last_seen`. Newer wins: a report
+//! observed before the one applied last (redelivered late) changes nothing.
 
 use boom_bus::HandleError;
 use boom_contracts::StreamKind;
@@ -18,11 +19,12 @@ pub async fn apply(state: &AppState, probe: PhotomatonProbed) -> Result<(), Hand
         probe.photomaton_id,
         probe.router_connected,
         probe.pc_connected,
+        probe.observed_at,
     )
     .await
     .map_err(failure)?;
     drop(conn);
-    // A booth deleted meanwhile: nothing to update.
+    // A booth deleted meanwhile, or a report older than the one applied: nothing to push.
     if let Some(booth) = updated {
         state.live.photomatons(&state.db, &[booth.id]).await;
     }

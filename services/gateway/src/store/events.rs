@@ -238,8 +238,10 @@ pub async fn add_totals(
     Ok(())
 }
 
-/// Inserts or updates the event of a Notion page (ACTIVE). An older edit of the page than
-/// the one stored (a late redelivery) changes nothing: `None`.
+/// Inserts or updates the event of a Notion page (ACTIVE). Newer wins on the page's
+/// `lastEditedTime`: an older edit than the one stored (a late redelivery) changes nothing,
+/// and the same edit does not bring back an event completed since (only a later edit of
+/// the page can): `None`.
 pub async fn upsert(
     conn: &mut AsyncPgConnection,
     message: EventUpserted,
@@ -285,7 +287,9 @@ pub async fn upsert(
     let statement = diesel::query_dsl::methods::FilterDsl::filter(
         statement,
         diesel::dsl::sql::<diesel::sql_types::Bool>(
-            "events.notion_last_edited IS NULL OR events.notion_last_edited <= excluded.notion_last_edited",
+            "events.notion_last_edited IS NULL \
+             OR events.notion_last_edited < excluded.notion_last_edited \
+             OR (events.notion_last_edited = excluded.notion_last_edited AND events.status = 'ACTIVE')",
         ),
     );
     statement

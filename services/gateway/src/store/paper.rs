@@ -17,7 +17,9 @@ use boom_db::models::Photomaton;
 use boom_db::schema::{paper_levels, photomatons};
 use chrono::{DateTime, Utc};
 use diesel::result::QueryResult;
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper,
+};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -85,6 +87,8 @@ pub async fn reset(
             photomatons::last_print_update.eq(Some(now)),
             photomatons::paper_reset_at.eq(Some(now)),
             photomatons::paper_reset_prints.eq(Some(remaining)),
+            // A level an agent counted before now is of the old roll.
+            photomatons::paper_observed_at.eq(Some(now)),
         ))
         .returning(Photomaton::as_returning())
         .get_result(conn)
@@ -133,8 +137,12 @@ pub async fn lock_resets(
 /// What a booth's latest batch does to its paper.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PaperUpdate {
-    /// The agent's level, counted from the last reset: it is the truth.
-    Level(i32),
+    /// The agent's level, counted from the last reset: it is the truth, unless a level
+    /// observed later (a batch received later) was applied already.
+    Level {
+        level: i32,
+        observed_at: DateTime<Utc>,
+    },
     /// The agent still counts the roll before the reset declared on the dashboard at this
     /// time (it learns of it in the answer to this batch): count its prints down instead.
     CountDownSince(DateTime<Utc>),
@@ -145,9 +153,15 @@ impl PaperUpdate {
     /// Decided from the booth's latest batch and the last roll declared on the dashboard.
     pub fn decide(latest: &AgentBatchAccepted, reset: Option<DateTime<Utc>>) -> Self {
         match (latest.paper_level, reset) {
-            (Some(level), None) => Self::Level(level),
+            (Some(level), None) => Self::Level {
+                level,
+                observed_at: latest.received_at,
+            },
             (Some(level), Some(reset)) if latest.paper_reset_at.is_some_and(|a| a >= reset) => {
-                Self::Level(level)
+                Self::Level {
+                    level,
+                    observed_at: latest.received_at,
+                }
             }
             (_, Some(reset)) => Self::CountDownSince(reset),
             (None, None) => Self::Unknown,
@@ -166,14 +180,21 @@ pub async fn apply(
     let now = Utc::now();
     let target = photomatons::table.find(id);
     match update {
-        PaperUpdate::Level(level) => {
-            diesel::update(target)
-                .set((
-                    photomatons::remaining_prints.eq(level),
-                    photomatons::last_print_update.eq(Some(now)),
-                ))
-                .execute(conn)
-                .await?;
+        PaperUpdate::Level { level, observed_at } => {
+            diesel::update(
+                target.filter(
+                    photomatons::paper_observed_at
+                        .is_null()
+                        .or(photomatons::paper_observed_at.le(observed_at)),
+                ),
+            )
+            .set((
+                photomatons::remaining_prints.eq(level),
+                photomatons::last_print_update.eq(Some(now)),
+                photomatons::paper_observed_at.eq(Some(observed_at)),
+            ))
+            .execute(conn)
+            .await?;
         }
         PaperUpdate::CountDownSince(reset) => {
             let prints = prints_since(batches, reset);
@@ -253,7 +274,13 @@ mod tests {
         };
         let decide = PaperUpdate::decide;
         let reset = at(13, 18);
-        assert_eq!(decide(&batch(Some(90), None), None), PaperUpdate::Level(90));
+        assert_eq!(
+            decide(&batch(Some(90), None), None),
+            PaperUpdate::Level {
+                level: 90,
+                observed_at: at(13, 20)
+            }
+        );
         assert_eq!(decide(&batch(None, None), None), PaperUpdate::Unknown);
         // The agent has not heard of the reset yet (an old agent never will).
         assert_eq!(
@@ -271,11 +298,17 @@ mod tests {
         // It applied it, or reset its own counter later.
         assert_eq!(
             decide(&batch(Some(690), Some(reset)), Some(reset)),
-            PaperUpdate::Level(690)
+            PaperUpdate::Level {
+                level: 690,
+                observed_at: at(13, 20)
+            }
         );
         assert_eq!(
             decide(&batch(Some(40), Some(at(13, 19))), Some(reset)),
-            PaperUpdate::Level(40)
+            PaperUpdate::Level {
+                level: 40,
+                observed_at: at(13, 20)
+            }
         );
         Ok(())
     }

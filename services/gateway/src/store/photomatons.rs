@@ -337,24 +337,33 @@ pub async fn set_connectivity(
     id: PhotomatonId,
     router_connected: bool,
     pc_connected: bool,
+    observed_at: DateTime<Utc>,
 ) -> QueryResult<Option<Photomaton>> {
     let seen = router_connected || pc_connected;
-    diesel::update(photomatons::table.find(id))
-        .set((
-            photomatons::router_connected.eq(router_connected),
-            photomatons::pc_connected.eq(pc_connected),
-            photomatons::last_seen.eq(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-            >(if seen {
-                "greatest(last_seen, now())"
-            } else {
-                "last_seen"
-            })),
-        ))
-        .returning(Photomaton::as_returning())
-        .get_result(conn)
-        .await
-        .optional()
+    // Newer wins: a report observed before the one applied last changes nothing.
+    diesel::update(
+        photomatons::table.find(id).filter(
+            photomatons::probed_at
+                .is_null()
+                .or(photomatons::probed_at.le(observed_at)),
+        ),
+    )
+    .set((
+        photomatons::probed_at.eq(Some(observed_at)),
+        photomatons::router_connected.eq(router_connected),
+        photomatons::pc_connected.eq(pc_connected),
+        photomatons::last_seen.eq(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        >(if seen {
+            "greatest(last_seen, now())"
+        } else {
+            "last_seen"
+        })),
+    ))
+    .returning(Photomaton::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
 }
 
 /// The agent was heard from (a batch): `last_seen`, its backlog and version.

@@ -1,0 +1,3 @@
+ALTER TABLE photomatons
+    DROP COLUMN probed_at,
+    DROP COLUMN paper_observed_at;
