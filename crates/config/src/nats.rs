@@ -12,6 +12,8 @@ pub struct NatsSettings {
     /// Copies of each stream: 1 on one server, 3 on a cluster.
     pub replicas: usize,
     pub request_timeout_ms: u64,
+    /// Seconds between the gateway's full reconciliations of the booth registry buckets.
+    pub registry_reconcile_secs: u64,
 }
 
 impl Default for NatsSettings {
@@ -21,6 +23,7 @@ impl Default for NatsSettings {
             prefix: "boom".to_owned(),
             replicas: 1,
             request_timeout_ms: 5_000,
+            registry_reconcile_secs: 60,
         }
     }
 }

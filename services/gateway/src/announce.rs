@@ -6,22 +6,41 @@ use boom_db::DbError;
 use boom_db::models::Photomaton;
 use diesel_async::AsyncPgConnection;
 
+use crate::registry::RegistryUnavailable;
 use crate::state::AppState;
 use crate::store::audit::{Actor, Audit};
 use crate::store::photomatons::{self, PhotomatonView};
 
+/// Why a change could not be announced. After [`ChangeError::Registry`] the change is saved
+/// and every browser was told, but ingest and control may not know of it yet: the caller
+/// answers 503, and the registry's reconciliation repairs it within a minute.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Registry(#[from] RegistryUnavailable),
+}
+
+impl From<diesel::result::Error> for ChangeError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Db(DbError::Query(error))
+    }
+}
+
 /// Audits the change, builds the booth's view, mirrors the booth to the registry and tells
-/// every browser. Answers the view.
+/// every browser. Answers the view, or an error when the registry could not be written.
 pub async fn changed(
     state: &AppState,
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     audit: Audit<'_>,
     booth: Photomaton,
-) -> Result<PhotomatonView, DbError> {
+) -> Result<PhotomatonView, ChangeError> {
     audit.write(conn, actor).await?;
     let view = photomatons::view_of(conn, booth.clone()).await?;
-    state.registry.put(conn, booth.id).await;
+    let mirrored = state.registry.put(conn, booth.id).await;
     state.live.photomaton(&view).await;
+    mirrored?;
     Ok(view)
 }

@@ -79,6 +79,30 @@ impl<T> OrApi<T> for Result<T, DieselError> {
     }
 }
 
+/// The change is saved, but ingest and control could not be told (NATS): 503, so that a
+/// rotated key is not believed dead while ingest still takes it.
+pub fn from_registry(error: &crate::registry::RegistryUnavailable) -> ApiError {
+    tracing::warn!(%error, "change saved but not mirrored to the registry");
+    ApiError::unavailable(
+        "saved, but the booth services could not be told (NATS unreachable): it reaches them within a minute; try again to be sure",
+    )
+}
+
+impl<T> OrApi<T> for Result<T, crate::registry::RegistryUnavailable> {
+    fn or_api(self) -> Result<T, ApiError> {
+        self.map_err(|e| from_registry(&e))
+    }
+}
+
+impl<T> OrApi<T> for Result<T, crate::announce::ChangeError> {
+    fn or_api(self) -> Result<T, ApiError> {
+        self.map_err(|e| match e {
+            crate::announce::ChangeError::Db(e) => from_db(e),
+            crate::announce::ChangeError::Registry(e) => from_registry(&e),
+        })
+    }
+}
+
 impl<T> OrApi<T> for Result<T, DbError> {
     fn or_api(self) -> Result<T, ApiError> {
         self.map_err(from_db)

@@ -97,21 +97,32 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
 
     background.spawn({
         let state = state.clone();
-        |cancel| async move {
+        let reconcile_every = Duration::from_secs(settings.nats.registry_reconcile_secs.max(1));
+        move |cancel| async move {
+            // At start (retried quickly until it works), then every minute: repairs what
+            // could not be mirrored while NATS was away.
             let mut delay = Duration::from_millis(500);
+            let mut published = false;
             loop {
                 match state.registry.sync_all(&state.db).await {
                     Ok(count) => {
-                        tracing::info!(count, "registry published");
-                        return;
+                        if !published {
+                            tracing::info!(count, "registry published");
+                        }
+                        published = true;
+                        delay = reconcile_every;
                     }
-                    Err(error) => tracing::warn!(%error, "registry not published yet, retrying"),
+                    Err(error) => {
+                        tracing::warn!(%error, "registry not reconciled, retrying");
+                        if !published {
+                            delay = (delay * 2).min(Duration::from_secs(30));
+                        }
+                    }
                 }
                 tokio::select! {
                     () = cancel.cancelled() => return,
                     () = tokio::time::sleep(delay) => {}
                 }
-                delay = (delay * 2).min(Duration::from_secs(30));
             }
         }
     });

@@ -1,12 +1,13 @@
 //! What the other services know of the booths, mirrored from the `photomatons` table into two
-//! KV buckets after every committed change, and in full at start (which also repairs any
-//! change that could not be mirrored while NATS was down):
+//! KV buckets after every committed change — confirmed: a change that could not be mirrored
+//! fails its API call (503), so that nobody believes a rotated key is dead while ingest still
+//! takes it — and reconciled in full at start and every `nats.registry_reconcile_secs` (60 s;
+//! which repairs any change that could not be mirrored while NATS was down, within that time):
 //! - `<prefix>_registry`: what a booth *is* for ingest and control ([`RegistryEntry`]: IPs,
 //!   MAC, wake target, agent key hash);
 //! - `<prefix>_agent_commands`: what its agent should *do* ([`AgentCommands`]: a new roll
 //!   declared on the dashboard, a speed test asked now), which ingest hands to the agent.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,15 +21,27 @@ use boom_db::DbPool;
 use boom_db::models::Photomaton;
 use diesel_async::AsyncPgConnection;
 use futures::TryStreamExt;
-use tokio::sync::OnceCell;
+use tokio::sync::Mutex;
 
 use crate::store::{self, photomatons};
+
+/// The registry could not be written: NATS unreachable, or the bucket gone.
+#[derive(Debug, thiserror::Error)]
+#[error("the booth registry could not be updated: {0}")]
+pub struct RegistryUnavailable(pub String);
+
+impl From<String> for RegistryUnavailable {
+    fn from(reason: String) -> Self {
+        Self(reason)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct RegistryPublisher {
     bus: Bus,
-    registry: Arc<OnceCell<kv::Store>>,
-    commands: Arc<OnceCell<kv::Store>>,
+    /// The two buckets, once found; forgotten after a failure, so that a bucket deleted or
+    /// a stream lost is looked up (and created) again.
+    buckets: Arc<Mutex<Option<(kv::Store, kv::Store)>>>,
 }
 
 /// What the registry says of a booth. Its hostname was checked when it was written; one that
@@ -62,15 +75,9 @@ fn commands(booth: &Photomaton, queued: Vec<QueuedCommand>) -> AgentCommands {
     }
 }
 
-/// Both values of a booth, as the buckets keep them.
-fn bodies(booth: &Photomaton, queued: Vec<QueuedCommand>) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let entry = serde_json::to_vec(&entry(booth)?).map_err(|e| e.to_string())?;
-    let commands = serde_json::to_vec(&commands(booth, queued)).map_err(|e| e.to_string())?;
-    Ok((entry, commands))
-}
-
 /// Writes `id`'s value, built from the database as it is after the bucket's current revision
-/// was read (see [`RegistryPublisher::put`]); a booth that no longer exists is purged.
+/// was read (see [`RegistryPublisher::put`]), unless the bucket holds it already; a booth that
+/// no longer exists is purged.
 async fn write_fresh(
     conn: &mut AsyncPgConnection,
     bucket: &kv::Store,
@@ -79,11 +86,8 @@ async fn write_fresh(
 ) -> Result<(), String> {
     let key = id.to_string();
     for _ in 0..8 {
-        let revision = bucket
-            .entry(&key)
-            .await
-            .map_err(|e| e.to_string())?
-            .map(|entry| entry.revision);
+        let current = bucket.entry(&key).await.map_err(|e| e.to_string())?;
+        let revision = current.as_ref().map(|entry| entry.revision);
         let Some(booth) = photomatons::find(conn, id)
             .await
             .map_err(|e| e.to_string())?
@@ -97,6 +101,11 @@ async fn write_fresh(
             .map(|(_, command)| command)
             .collect();
         let body = build(&booth, queued)?;
+        if current.is_some_and(|entry| {
+            entry.operation == kv::Operation::Put && entry.value.as_ref() == body.as_slice()
+        }) {
+            return Ok(());
+        }
         let written = match revision {
             Some(revision) => bucket
                 .update(&key, body.into(), revision)
@@ -124,56 +133,72 @@ impl RegistryPublisher {
     pub fn new(bus: Bus) -> Self {
         Self {
             bus,
-            registry: Arc::default(),
-            commands: Arc::default(),
+            buckets: Arc::default(),
         }
     }
 
-    async fn buckets(&self) -> Result<(&kv::Store, &kv::Store), boom_bus::BusError> {
+    async fn buckets(&self) -> Result<(kv::Store, kv::Store), String> {
+        let mut cached = self.buckets.lock().await;
+        if let Some(buckets) = cached.as_ref() {
+            return Ok(buckets.clone());
+        }
         let namespace = self.bus.namespace();
-        let (registry_bucket, commands_bucket) = (
-            namespace.registry_bucket(),
-            namespace.agent_commands_bucket(),
-        );
         let registry = self
-            .registry
-            .get_or_try_init(|| self.bus.ensure_kv(&registry_bucket, Duration::ZERO))
-            .await?;
+            .bus
+            .ensure_kv(&namespace.registry_bucket(), Duration::ZERO)
+            .await
+            .map_err(|e| e.to_string())?;
         let commands = self
-            .commands
-            .get_or_try_init(|| self.bus.ensure_kv(&commands_bucket, Duration::ZERO))
-            .await?;
+            .bus
+            .ensure_kv(&namespace.agent_commands_bucket(), Duration::ZERO)
+            .await
+            .map_err(|e| e.to_string())?;
+        *cached = Some((registry.clone(), commands.clone()));
         Ok((registry, commands))
     }
 
-    /// Mirrors one booth, as the database has it now, into both buckets; a failure is logged
-    /// (the next gateway start repairs it).
+    /// After a failure: find the buckets again next time.
+    async fn forget_buckets(&self) {
+        *self.buckets.lock().await = None;
+    }
+
+    /// Mirrors one booth, as the database has it now, into both buckets. An error means the
+    /// other services may not know of the change yet: the caller says so (503); the
+    /// reconciliation repairs it within `nats.registry_reconcile_secs`.
     ///
     /// Two writers of one booth (a command's report and a new command, say) must not leave the
     /// older state in the bucket: each write is a compare-and-set on the entry's revision,
     /// taken *before* the database is read, so a write that lands in between makes this one
     /// fail, read the database again and retry.
-    pub async fn put(&self, conn: &mut AsyncPgConnection, id: PhotomatonId) {
-        let result = async {
-            let (registry, commands) = self.buckets().await.map_err(|e| e.to_string())?;
-            write_fresh(conn, registry, id, |booth, _| {
-                serde_json::to_vec(&entry(booth)?).map_err(|e| e.to_string())
-            })
-            .await?;
-            write_fresh(conn, commands, id, |booth, queued| {
-                serde_json::to_vec(&self::commands(booth, queued)).map_err(|e| e.to_string())
-            })
-            .await
+    pub async fn put(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: PhotomatonId,
+    ) -> Result<(), RegistryUnavailable> {
+        let result = self.put_once(conn, id).await;
+        if let Err(error) = &result {
+            self.forget_buckets().await;
+            tracing::warn!(photomaton = %id, %error, "registry not updated");
         }
-        .await;
-        if let Err(error) = result {
-            tracing::warn!(photomaton = %id, %error, "registry not updated; the next gateway start repairs it");
-        }
+        result.map_err(RegistryUnavailable)
     }
 
-    pub async fn remove(&self, id: PhotomatonId) {
+    async fn put_once(&self, conn: &mut AsyncPgConnection, id: PhotomatonId) -> Result<(), String> {
+        let (registry, commands) = self.buckets().await?;
+        write_fresh(conn, &registry, id, |booth, _| {
+            serde_json::to_vec(&entry(booth)?).map_err(|e| e.to_string())
+        })
+        .await?;
+        write_fresh(conn, &commands, id, |booth, queued| {
+            serde_json::to_vec(&self::commands(booth, queued)).map_err(|e| e.to_string())
+        })
+        .await
+    }
+
+    /// Removes a deleted booth from both buckets.
+    pub async fn remove(&self, id: PhotomatonId) -> Result<(), RegistryUnavailable> {
         let result = async {
-            let (registry, commands) = self.buckets().await.map_err(|e| e.to_string())?;
+            let (registry, commands) = self.buckets().await?;
             registry
                 .purge(id.to_string())
                 .await
@@ -184,31 +209,37 @@ impl RegistryPublisher {
                 .map_err(|e| e.to_string())
         }
         .await;
-        if let Err(error) = result {
-            tracing::warn!(photomaton = %id, %error, "registry entry not removed; the next full sync will repair it");
+        if let Err(error) = &result {
+            self.forget_buckets().await;
+            tracing::warn!(photomaton = %id, %error, "registry entry not removed");
         }
+        result.map_err(RegistryUnavailable)
     }
 
-    /// Writes every booth and removes entries of booths that no longer exist. A booth whose
-    /// row cannot be mirrored is logged and left out; the others are still written.
+    /// Mirrors every booth (writing only what differs, each with the compare-and-set of
+    /// [`RegistryPublisher::put`]) and removes entries of booths that no longer exist. A booth
+    /// whose row cannot be mirrored is logged and left out; the others are still written.
     pub async fn sync_all(&self, db: &DbPool) -> Result<usize, String> {
+        let result = self.sync_all_once(db).await;
+        if result.is_err() {
+            self.forget_buckets().await;
+        }
+        result
+    }
+
+    async fn sync_all_once(&self, db: &DbPool) -> Result<usize, String> {
         let mut conn = db.get().await.map_err(|e| e.to_string())?;
-        let booths: Vec<Photomaton> = photomatons::all(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
-        let ids: Vec<PhotomatonId> = booths.iter().map(|b| b.id).collect();
-        let mut queued: HashMap<PhotomatonId, Vec<QueuedCommand>> = HashMap::new();
-        for (id, command) in store::commands::open_for(&mut conn, &ids)
+        let ids: Vec<PhotomatonId> = photomatons::all(&mut conn)
             .await
             .map_err(|e| e.to_string())?
-        {
-            queued.entry(id).or_default().push(command);
-        }
+            .into_iter()
+            .map(|b| b.id)
+            .collect();
         drop(conn);
-        let (registry, commands) = self.buckets().await.map_err(|e| e.to_string())?;
+        let (registry, commands) = self.buckets().await?;
         let known: std::collections::HashSet<String> =
-            booths.iter().map(|b| b.id.to_string()).collect();
-        for bucket in [registry, commands] {
+            ids.iter().map(ToString::to_string).collect();
+        for bucket in [&registry, &commands] {
             let keys: Vec<String> = bucket
                 .keys()
                 .await
@@ -221,25 +252,16 @@ impl RegistryPublisher {
             }
         }
         let mut written = 0;
-        for booth in &booths {
-            let open = queued.remove(&booth.id).unwrap_or_default();
-            let (entry, commands_body) = match bodies(booth, open) {
-                Ok(bodies) => bodies,
-                Err(error) => {
-                    tracing::error!(photomaton = %booth.id, %error, "booth left out of the registry");
-                    continue;
+        for id in ids {
+            // One connection per booth, held only for its own compare-and-set.
+            let mut conn = db.get().await.map_err(|e| e.to_string())?;
+            match self.put_once(&mut conn, id).await {
+                Ok(()) => written += 1,
+                Err(error) if error.starts_with("photomaton ") => {
+                    tracing::error!(photomaton = %id, %error, "booth left out of the registry");
                 }
-            };
-            let key = booth.id.to_string();
-            registry
-                .put(&key, entry.into())
-                .await
-                .map_err(|e| e.to_string())?;
-            commands
-                .put(&key, commands_body.into())
-                .await
-                .map_err(|e| e.to_string())?;
-            written += 1;
+                Err(error) => return Err(error),
+            }
         }
         Ok(written)
     }

@@ -11,14 +11,14 @@ use crate::helpers::{
     spawn_stats_ingest,
 };
 
-fn addr(url: &str) -> anyhow::Result<SocketAddr> {
+pub fn addr(url: &str) -> anyhow::Result<SocketAddr> {
     let parsed = url::Url::parse(url)?;
     let host = parsed.host_str().unwrap_or("127.0.0.1");
     let port = parsed.port_or_known_default().unwrap_or(0);
     Ok(format!("{host}:{port}").parse()?)
 }
 
-fn through(url: &str, proxy: &Proxy) -> anyhow::Result<String> {
+pub fn through(url: &str, proxy: &Proxy) -> anyhow::Result<String> {
     let mut parsed = url::Url::parse(url)?;
     parsed
         .set_port(Some(proxy.addr().port()))

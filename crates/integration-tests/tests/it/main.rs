@@ -23,3 +23,4 @@ mod notion;
 mod pairing;
 mod pipeline;
 mod printer;
+mod registry;

@@ -27,8 +27,9 @@ async fn announce(
 ) -> Result<(), diesel::result::Error> {
     let booth = command.photomaton_id;
     let view = CommandView::from(command);
+    // Not mirrored now (NATS away): the reconciliation does it within a minute.
     if view.status.is_final() {
-        state.registry.put(conn, booth).await;
+        let _logged = state.registry.put(conn, booth).await;
     }
     state
         .live

@@ -86,12 +86,13 @@ pub async fn send(
         .write(&mut conn, &session.actor(&request))
         .await
         .or_api()?;
-    state.registry.put(&mut conn, id).await;
+    let mirrored = state.registry.put(&mut conn, id).await;
     let view = CommandView::from(queued);
     state
         .live
         .publish(FrameKind::PhotomatonCommand, Some(id), json!(view))
         .await;
+    mirrored.or_api()?;
     Ok(HttpResponse::Accepted().json(json!({"id": view.id, "status": view.status})))
 }
 

@@ -279,8 +279,9 @@ pub async fn delete(
         .write(&mut conn, &session.actor(&request))
         .await
         .or_api()?;
-    state.registry.remove(id).await;
+    let removed = state.registry.remove(id).await;
     state.live.photomaton_deleted(id).await;
+    removed.or_api()?;
     Ok(HttpResponse::NoContent().finish())
 }
 
