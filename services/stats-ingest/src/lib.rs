@@ -56,6 +56,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         ),
         metrics,
         limits: settings.ingest.clone(),
+        transfers: std::sync::Arc::default(),
     });
     Application::launch(
         SERVICE,

@@ -68,6 +68,8 @@ pub struct IngestState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub metrics: IngestMetrics,
     pub limits: IngestSettings,
+    /// Speed-test transfers running on this instance (see `speed_test`).
+    pub transfers: Arc<crate::speed_test::Transfers>,
 }
 
 pub(crate) fn reject(state: &IngestState, reason: &'static str, error: ApiError) -> ApiError {

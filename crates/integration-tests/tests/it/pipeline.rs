@@ -1024,3 +1024,70 @@ async fn a_recorded_batch_reaches_browsers_on_another_gateway_within_a_second() 
     other.stop().await?;
     p.staff.app.stop().await
 }
+
+/// The speed-test endpoint is bounded per key: one transfer at a time, an hourly allowance
+/// (429 with Retry-After beyond it), sizes capped; downloads are streamed, the bytes exact.
+#[tokio::test]
+async fn speed_tests_are_bounded_per_key() -> anyhow::Result<()> {
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/agent/speedtest", p.ingest.address);
+    let download = |bytes: usize| {
+        http.get(format!("{url}?bytes={bytes}"))
+            .bearer_auth(&p.key)
+            .send()
+    };
+    let whole = download(3 << 20).await?;
+    assert_eq!(whole.status().as_u16(), 200);
+    assert_eq!(whole.bytes().await?.len(), 3 << 20);
+    assert_eq!(download((20 << 20) + 1).await?.status().as_u16(), 413);
+    assert_eq!(
+        http.get(&url)
+            .bearer_auth("boom_not-a-key")
+            .send()
+            .await?
+            .status()
+            .as_u16(),
+        401
+    );
+
+    // One at a time: a second transfer while the first is being read is refused.
+    let mut first = download(20 << 20).await?;
+    assert_eq!(first.status().as_u16(), 200);
+    let _ = first.chunk().await?;
+    let second = download(1 << 20).await?;
+    assert_eq!(
+        second.status().as_u16(),
+        429,
+        "a second transfer of the same key"
+    );
+    assert!(second.headers().contains_key("retry-after"));
+    while first.chunk().await?.is_some() {}
+    // Latency probes (zero bytes) are never refused.
+    assert_eq!(download(0).await?.status().as_u16(), 200);
+
+    // The hourly allowance: 20 transfers in all, this one included.
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let reply = http
+            .post(&url)
+            .bearer_auth(&p.key)
+            .body(vec![0u8; 1024])
+            .send()
+            .await?;
+        statuses.push(reply.status().as_u16());
+        if reply.status().as_u16() == 429 {
+            assert!(reply.headers().contains_key("retry-after"));
+            break;
+        }
+    }
+    // Transfers so far: 1 (3 MiB) + the 413 (refused before counting) + 1 (20 MiB) + the
+    // refused second one (counted) = 3; so the 18th upload is the 21st transfer.
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        17,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    p.staff.app.stop().await
+}
