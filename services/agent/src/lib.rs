@@ -47,11 +47,23 @@ struct TriggerState {
     triggers: Family<TriggerLabels, Counter>,
 }
 
-/// `GET /trigger?event_type=…&param1=…`: answered 200 once the event is stored.
+/// `GET /trigger?event_type=…&param1=…`: answered 200 once the event is stored; 403 for a
+/// call that a web page made (see [`triggers::from_dslrbooth`]).
 async fn trigger(
+    request: actix_web::HttpRequest,
     state: web::Data<TriggerState>,
     query: web::Query<BTreeMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
+    let headers = request.headers();
+    triggers::from_dslrbooth(
+        headers.get("host").and_then(|h| h.to_str().ok()),
+        headers.contains_key("origin"),
+        headers.contains_key("sec-fetch-site"),
+    )
+    .map_err(|why| {
+        tracing::warn!(%why, "trigger refused");
+        ApiError::new(boom_server::ErrorCode::Forbidden, why)
+    })?;
     let query = query.into_inner();
     let events = triggers::media_lines(&query).map_err(ApiError::bad_request)?;
     let event_type = query.get("event_type").cloned().unwrap_or_default();
@@ -63,7 +75,7 @@ async fn trigger(
     state
         .triggers
         .get_or_create(&TriggerLabels {
-            event_type: event_type.to_ascii_lowercase(),
+            event_type: triggers::metric_label(&event_type).to_owned(),
         })
         .inc();
     if stored > 0
@@ -147,6 +159,16 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         _ => tracing::warn!(
             "not paired (boom-agent pair) and agent.ingest_url, agent.key or agent.hostname missing: buffering only, nothing is sent"
         ),
+    }
+    if agent
+        .listen
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|addr| !addr.ip().is_loopback())
+    {
+        tracing::warn!(
+            listen = %agent.listen,
+            "agent.listen is reachable from the network: anyone on it can report prints; keep 127.0.0.1 unless dslrBooth runs on another PC"
+        );
     }
     let data_dir = agent.data_dir.clone();
     let health = Health::new(vec![

@@ -33,6 +33,45 @@ const IGNORED: &[&str] = &[
 /// The most copies one print trigger may claim (a guard against a garbled parameter).
 const MAX_COPIES: i64 = 50;
 
+/// The event types counted, then the ones acknowledged: every other one is `unknown` in the
+/// metrics, so that a caller cannot grow the metrics' label set without bound.
+const COUNTED: &[&str] = &["session_start", "file_download", "printing", "file_upload"];
+
+/// The `event_type` label of `boom_agent_triggers_total`: a documented event, or `unknown`.
+pub fn metric_label(event_type: &str) -> &'static str {
+    let lower = event_type.trim().to_ascii_lowercase();
+    COUNTED
+        .iter()
+        .chain(IGNORED)
+        .find(|known| **known == lower)
+        .copied()
+        .unwrap_or("unknown")
+}
+
+/// Whether a trigger call may come from dslrBooth, and not from a web page open on the booth
+/// PC: a browser names the page's site (`Origin`, `Sec-Fetch-Site`), dslrBooth's HTTP
+/// client does not; and DNS rebinding (a site's name resolving to 127.0.0.1) shows as a
+/// `Host` that is a name, where dslrBooth calls an address (or `localhost`). `Err` says why.
+pub fn from_dslrbooth(host: Option<&str>, origin: bool, fetch_site: bool) -> Result<(), String> {
+    if origin || fetch_site {
+        return Err("trigger calls from a web page are refused".to_owned());
+    }
+    let Some(host) = host else {
+        return Ok(());
+    };
+    let name = host
+        .strip_prefix('[')
+        .and_then(|h| h.split(']').next())
+        .unwrap_or_else(|| host.rsplit_once(':').map_or(host, |(name, _)| name));
+    if name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok() {
+        Ok(())
+    } else {
+        Err(format!(
+            "Host `{host}` refused: call the agent by its address (http://127.0.0.1:8765/trigger)"
+        ))
+    }
+}
+
 /// What a trigger becomes: zero, one or two media lines.
 pub fn media_lines(query: &BTreeMap<String, String>) -> Result<Vec<MediaLine>, String> {
     let event_type = query
@@ -150,5 +189,32 @@ mod tests {
         assert_eq!(kinds(&[("event_type", "countdown"), ("param1", "50")]), []);
         assert_eq!(kinds(&[("event_type", "hologram_start")]), [(None, 1)]);
         assert!(media_lines(&query(&[("param1", "x")])).is_err());
+    }
+
+    #[test]
+    fn the_metrics_name_documented_events_and_nothing_else() {
+        assert_eq!(metric_label("printing"), "printing");
+        assert_eq!(metric_label(" Session_Start"), "session_start");
+        assert_eq!(metric_label("countdown"), "countdown");
+        assert_eq!(metric_label("hologram_start"), "unknown");
+        assert_eq!(metric_label(&"x".repeat(10_000)), "unknown");
+    }
+
+    #[test]
+    fn only_dslrbooth_may_call() {
+        for host in [
+            None,
+            Some("127.0.0.1:8765"),
+            Some("localhost:8765"),
+            Some("[::1]:8765"),
+            Some("192.168.1.20:8765"),
+            Some("LOCALHOST"),
+        ] {
+            assert_eq!(from_dslrbooth(host, false, false), Ok(()), "{host:?}");
+        }
+        assert!(from_dslrbooth(Some("evil.example:8765"), false, false).is_err());
+        assert!(from_dslrbooth(Some("localhost.evil.example"), false, false).is_err());
+        assert!(from_dslrbooth(Some("127.0.0.1:8765"), true, false).is_err());
+        assert!(from_dslrbooth(Some("127.0.0.1:8765"), false, true).is_err());
     }
 }

@@ -712,6 +712,32 @@ async fn dslrbooth_triggers_reach_the_dashboard_counted_once() -> anyhow::Result
         "unknown events are kept, not refused"
     );
     assert_eq!(trigger(&a, &[("param1", "x")]).await?, 400);
+    // A web page open on the booth PC cannot fake prints: a browser's request names its site
+    // (Sec-Fetch-Site, Origin), and DNS rebinding shows as a Host that is a name.
+    let forged = |header: &'static str, value: &'static str| {
+        reqwest::Client::new()
+            .get(format!("{a}/trigger?event_type=printing&param2=50"))
+            .header(header, value)
+            .send()
+    };
+    for (header, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://evil.example"),
+        ("host", "evil.example:8765"),
+    ] {
+        assert_eq!(
+            forged(header, value).await?.status().as_u16(),
+            403,
+            "{header}"
+        );
+    }
+    // Unknown event types share one metrics label, whatever a caller invents.
+    let (_, metrics) = agent.get("/metrics").await?;
+    assert!(
+        metrics.contains(r#"boom_agent_triggers_total{event_type="unknown"} 1"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("brand_new_event"), "{metrics}");
     p.expect_totals(totals(4, 3, 6, 3, 1), Duration::from_secs(15))
         .await?;
     let booth = p
