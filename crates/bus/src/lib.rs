@@ -87,7 +87,15 @@ impl Bus {
     ) -> Result<Self, BusError> {
         let namespace =
             Namespace::new(&settings.prefix).map_err(|e| BusError::Connect(e.to_string()))?;
-        let client = ConnectOptions::new()
+        // async-nats ignores credentials written in the URL: a service's NATS user
+        // (`nats://gateway:<password>@nats:4222`, see deploy/nats/nats.conf) is passed on.
+        let mut options = ConnectOptions::new();
+        if let Ok(addr) = settings.url.parse::<async_nats::ServerAddr>()
+            && let (Some(user), Some(password)) = (addr.username(), addr.password())
+        {
+            options = options.user_and_password(user.to_owned(), password.to_owned());
+        }
+        let client = options
             .name(format!("{service}/{}", namespace.prefix()))
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(3))
