@@ -90,6 +90,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         password_checks: std::sync::Arc::new(tokio::sync::Semaphore::new(
             passwords::CONCURRENT_CHECKS,
         )),
+        passwords: passwords::PasswordPool::start(),
     };
 
     let background = Background::new();

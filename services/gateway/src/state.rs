@@ -20,6 +20,8 @@ pub struct AppState {
     pub trusted_proxies: std::sync::Arc<Vec<ipnet::IpNet>>,
     /// Password checks running at once at most (argon2 takes ~19 MiB and ~20 ms each).
     pub password_checks: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The threads that run argon2 (see [`crate::passwords::PasswordPool`]).
+    pub passwords: crate::passwords::PasswordPool,
     /// Between WebSocket pings and session checks (`http.ws_ping_secs`).
     pub ping_interval: std::time::Duration,
 }

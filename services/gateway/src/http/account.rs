@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::errors::OrApi;
 use crate::http::client_ip;
 use crate::http::session::{self, Session, own_origin};
-use crate::passwords::{CHECK_WAIT, verify_password};
+use crate::passwords::CHECK_WAIT;
 use crate::state::AppState;
 use crate::store::audit::{Actor, Audit};
 use crate::store::users;
@@ -111,7 +111,13 @@ pub async fn login(
         .ok_or_else(|| {
             ApiError::unavailable("too many sign-ins at once, try again in a second").retry_after(1)
         })?;
-    let verified = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let verified = state
+        .passwords
+        .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+        .await
+        .map_err(|_| {
+            ApiError::unavailable("too many sign-ins at once, try again in a second").retry_after(1)
+        })?;
     drop(permit);
     let mut conn = state.conn().await?;
     let user = match user {

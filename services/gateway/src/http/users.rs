@@ -13,7 +13,7 @@ use crate::errors::OrApi;
 use crate::http::account::language;
 use crate::http::session::{Session, revoke_user_sessions};
 use crate::pagination::{Page, PageQuery, page};
-use crate::passwords::{MIN_PASSWORD_LEN, hash_password};
+use crate::passwords::MIN_PASSWORD_LEN;
 use crate::state::AppState;
 use crate::store::audit::Audit;
 use crate::store::users::{self, UserView};
@@ -37,13 +37,18 @@ pub struct UpdateUser {
     pub preferred_language: Option<String>,
 }
 
-fn password_hash(password: &str) -> Result<String, ApiError> {
+async fn password_hash(state: &AppState, password: String) -> Result<String, ApiError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(ApiError::unprocessable(format!(
             "password: at least {MIN_PASSWORD_LEN} characters"
         )));
     }
-    hash_password(password).map_err(ApiError::internal)
+    state
+        .passwords
+        .hash(password)
+        .await
+        .map_err(|_| ApiError::unavailable("password checks are busy, try again").retry_after(1))?
+        .map_err(ApiError::internal)
 }
 
 fn no_such_user(id: UserId) -> ApiError {
@@ -76,7 +81,7 @@ pub async fn create(
         password,
         role,
     } = body.into_inner();
-    let password_hash = password_hash(&password)?;
+    let password_hash = password_hash(&state, password).await?;
     let mut conn = state.conn().await?;
     let new = NewUser {
         username: username.clone(),
@@ -112,12 +117,16 @@ pub async fn update(
     let id = UserId(*id);
     let body = body.into_inner();
     let revoke = body.role.is_some() || body.password.is_some();
+    let new_hash = match body.password {
+        Some(password) => Some(password_hash(&state, password).await?),
+        None => None,
+    };
     let changes = UserChanges {
         preferred_language: body.preferred_language.map(language).transpose()?,
         email: body.email.map(|e| Some(e).filter(|e| !e.is_empty())),
         name: body.name.map(|n| Some(n).filter(|n| !n.is_empty())),
         role: body.role,
-        password_hash: body.password.as_deref().map(password_hash).transpose()?,
+        password_hash: new_hash,
     };
     if revoke {
         revoke_user_sessions(&state, id).await?;
