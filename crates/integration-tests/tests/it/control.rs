@@ -363,3 +363,68 @@ async fn a_thousand_booths_half_silent_are_probed_in_about_one_timeout() -> anyh
     assert!(elapsed < timeout * 10, "a round took {elapsed:?}");
     Ok(())
 }
+
+/// Ten power-ons waiting on a slow control hold no database connection: with a pool of four,
+/// the dashboard's other pages still answer meanwhile; then control answers them all.
+#[tokio::test]
+async fn ten_slow_power_ons_do_not_starve_the_dashboard() -> anyhow::Result<()> {
+    use futures::StreamExt;
+
+    let mut ctx = TestContext::new().await?;
+    ctx.settings.database.max_connections = 4;
+    ctx.settings.database.acquire_timeout_ms = 1_000;
+    let staff = Staff::start(&ctx).await?;
+    let booth = staff.booth("boom-01").await?;
+    // A control that takes the requests and answers only when the test says so.
+    let nats = async_nats::connect(&ctx.settings.nats.url).await?;
+    let namespace = boom_contracts::Namespace::new(&ctx.settings.nats.prefix)?;
+    let mut requests = nats
+        .subscribe(namespace.subject("rpc.control.action"))
+        .await?;
+    nats.flush().await?;
+    let pending: Vec<_> = (0..10)
+        .map(|_| {
+            let installer = staff.installer.clone();
+            tokio::spawn(async move {
+                installer
+                    .post(
+                        "/api/webhooks/action",
+                        json!({"photomatonId": booth, "action": "power_on"}),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        held.extend(tokio::time::timeout(Duration::from_secs(10), requests.next()).await?);
+    }
+    // All ten are waiting on control now; pages that need the database still answer.
+    for path in [
+        "/api/photomatons".to_owned(),
+        "/api/events".to_owned(),
+        format!("/api/photomatons/{booth}/speedtests"),
+    ] {
+        let reply = staff.viewer.get(&path).await?;
+        assert_eq!(reply.status, 200, "{path}: {reply:?}");
+    }
+    assert!(
+        pending.iter().all(|p| !p.is_finished()),
+        "the power-ons were still waiting"
+    );
+    for request in held {
+        let asked: Value = serde_json::from_slice(&request.payload)?;
+        let reply =
+            json!({"actionId": asked["actionId"], "ok": true, "message": "magic packet sent"});
+        if let Some(inbox) = request.reply {
+            nats.publish(inbox, serde_json::to_vec(&reply)?.into())
+                .await?;
+        }
+    }
+    for power_on in pending {
+        let reply = power_on.await??;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(reply.body["ok"], true, "{reply:?}");
+    }
+    staff.app.stop().await
+}
