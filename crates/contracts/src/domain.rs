@@ -334,3 +334,52 @@ mod tests {
         Ok(())
     }
 }
+
+/// Property tests: whatever a person or a program types, parsing never panics, and what
+/// parses prints as a string that parses back to the same value.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn round_trips<T>(input: &str) -> Result<(), TestCaseError>
+    where
+        T: FromStr<Err = InvalidValue> + fmt::Display + PartialEq + fmt::Debug,
+    {
+        if let Ok(value) = input.parse::<T>() {
+            let printed = value.to_string();
+            let again = printed.parse::<T>();
+            prop_assert!(
+                again.as_ref().is_ok_and(|v| *v == value),
+                "{input:?} → {printed:?} → {again:?}"
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_parsed_or_refused_and_round_trips(input in any::<String>()) {
+            round_trips::<Hostname>(&input)?;
+            round_trips::<MacAddress>(&input)?;
+            round_trips::<WakeTarget>(&input)?;
+            round_trips::<PairingCode>(&input)?;
+        }
+
+        #[test]
+        fn mac_like_text_round_trips(bytes in any::<[u8; 6]>(), separator in prop::sample::select(vec![":", "-", ""]), upper in any::<bool>()) {
+            let text = bytes.iter().map(|b| if upper { format!("{b:02X}") } else { format!("{b:02x}") }).collect::<Vec<_>>().join(separator);
+            let parsed = text.parse::<MacAddress>();
+            prop_assert_eq!(parsed.clone().map(|m| m.0), Ok(bytes), "{}", text);
+            round_trips::<MacAddress>(&text)?;
+        }
+
+        #[test]
+        fn wake_target_like_text_round_trips(host in "[a-z0-9]{1,10}(\\.[a-z0-9]{1,10}){0,3}", port in any::<u16>(), ip in any::<std::net::IpAddr>()) {
+            round_trips::<WakeTarget>(&format!("{host}:{port}"))?;
+            round_trips::<WakeTarget>(&ip.to_string())?;
+            round_trips::<WakeTarget>(&std::net::SocketAddr::new(ip, port).to_string())?;
+        }
+    }
+}

@@ -218,3 +218,60 @@ mod tests {
         assert!(from_dslrbooth(Some("127.0.0.1:8765"), false, true).is_err());
     }
 }
+
+/// Property tests: whatever calls the trigger URL, the agent answers without panicking, and
+/// what it stores is bounded.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn event_type() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "session_start",
+                "file_download",
+                "printing",
+                "file_upload",
+                "countdown",
+                "session_end",
+                "PRINTING",
+            ])
+            .prop_map(str::to_owned),
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_query_is_stored_bounded_or_refused(
+            event in prop::option::of(event_type()),
+            params in prop::collection::btree_map("(param[0-9]|[a-z_]{1,12})", any::<String>(), 0..6),
+        ) {
+            let mut query = params;
+            if let Some(event) = &event {
+                query.insert("event_type".to_owned(), event.clone());
+            }
+            match media_lines(&query) {
+                Ok(lines) => {
+                    prop_assert!(lines.len() <= 2);
+                    for line in &lines {
+                        prop_assert!((1..=MAX_COPIES).contains(&line.count));
+                    }
+                }
+                Err(_) => prop_assert!(event.as_deref().is_none_or(|e| e.trim().is_empty())),
+            }
+            let label = metric_label(event.as_deref().unwrap_or_default());
+            prop_assert!(label == "unknown" || COUNTED.contains(&label) || IGNORED.contains(&label));
+        }
+
+        #[test]
+        fn any_host_header_is_judged_without_panic(host in any::<String>(), origin in any::<bool>(), site in any::<bool>()) {
+            let verdict = from_dslrbooth(Some(&host), origin, site);
+            if origin || site {
+                prop_assert!(verdict.is_err());
+            }
+        }
+    }
+}

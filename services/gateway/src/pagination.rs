@@ -78,3 +78,33 @@ pub fn page<T, R>(
         next_cursor,
     }
 }
+
+/// Property tests: a cursor is opaque to clients, who may send anything back.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_cursor_is_read_or_refused_with_a_400(text in any::<String>()) {
+            let query = PageQuery { limit: None, cursor: Some(text) };
+            if let Err(error) = query.after() {
+                prop_assert_eq!(error.code, boom_server::ErrorCode::BadRequest);
+            }
+        }
+
+        #[test]
+        fn the_cursor_of_a_row_names_that_row(id in any::<i64>()) {
+            let query = PageQuery { limit: None, cursor: Some(cursor(id)) };
+            prop_assert_eq!(query.after().ok().flatten(), Some(id));
+        }
+
+        #[test]
+        fn a_limit_is_taken_in_range_or_refused(limit in any::<i64>()) {
+            let query = PageQuery { limit: Some(limit), cursor: None };
+            prop_assert_eq!(query.limit().is_ok(), (1..=MAX_LIMIT).contains(&limit));
+        }
+    }
+}

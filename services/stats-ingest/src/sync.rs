@@ -380,3 +380,62 @@ pub async fn sync(
         HttpResponse::Accepted().json(answer)
     })
 }
+
+/// Property tests of what ingest reads from agents, which may be buggy, old or hostile.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// A stat line as an agent might send it: mostly well formed, sometimes not at all.
+    fn line() -> impl Strategy<Value = Value> {
+        let kind = prop::sample::select(vec![
+            "session", "photo", "print", "digital", "gif", "PRINT", "hologram", "",
+        ]);
+        let count = prop_oneof![Just(1i64), 0i64..20_000, any::<i64>()];
+        // From ten years back to ten years ahead, in seconds.
+        let offset = -315_360_000i64..315_360_000;
+        let well_formed = (kind, count, offset).prop_map(|(kind, count, offset)| {
+            json!({"type": kind, "count": count, "timestamp": (Utc::now() + chrono::Duration::seconds(offset)).to_rfc3339()})
+        });
+        let odd = prop_oneof![
+            any::<String>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            Just(Value::Null),
+            any::<String>().prop_map(|t| json!({"type": "print", "count": 1, "timestamp": t})),
+            Just(
+                json!({"type": "print", "count": 1, "timestamp": "2024-01-01T00:00:00Z", "extra": true})
+            ),
+            ".{0,2000}".prop_map(|text| json!({"type": text, "count": 1})),
+        ];
+        prop_oneof![4 => well_formed, 1 => odd]
+    }
+
+    proptest! {
+        #[test]
+        fn every_line_is_counted_or_refused_alone(lines in prop::collection::vec(line(), 0..60)) {
+            let body = json!({"batchId": uuid::Uuid::nil(), "hostname": "boom-01", "stats": lines}).to_string();
+            let batch: AgentSync<StatLine> = serde_json::from_str(&body).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let total = batch.stats.len();
+            let now = Utc::now();
+            let (counted, refused) = sort_lines(batch.stats, now);
+            prop_assert_eq!(counted.len() + refused.len(), total);
+            prop_assert!(refused.windows(2).all(|w| w[0].index < w[1].index));
+            for stat in &counted {
+                prop_assert!((1..=MAX_LINE_COUNT).contains(&i64::from(stat.count)));
+                prop_assert!(stat.timestamp <= now + MAX_CLOCK_SKEW && stat.timestamp >= now - MAX_AGE);
+            }
+            for line in &refused {
+                prop_assert!(!line.reason.is_empty());
+                prop_assert!(line.line.len() <= MAX_REFUSED_LINE + '…'.len_utf8());
+            }
+        }
+
+        #[test]
+        fn any_body_is_read_or_refused_without_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = serde_json::from_slice::<AgentSync<StatLine>>(&body);
+        }
+    }
+}
