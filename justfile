@@ -14,6 +14,11 @@ services:
 browser:
     ./scripts/browser.sh
 
+# Install schemathesis (PyPI, pinned, in a virtualenv beside the build cache) for the API
+# fuzzing test.
+api-fuzzer:
+    ./scripts/schemathesis.sh >/dev/null
+
 # Build boom-agent.exe for the booth PCs (Windows) and the Wine prefix the tests run it in;
 # installs MinGW-w64 and Wine when missing. Prints the .exe's path (a .sha256 lies beside it).
 agent-windows:
@@ -24,15 +29,15 @@ build:
     cargo build --workspace --bins
 
 # Everything CI checks: formatting, clippy, then all tests against the real services, a
-# headless browser and the Windows agent under Wine. Dashboard screenshots land in screenshots/.
-test: services browser agent-windows
+# headless browser, the Windows agent under Wine and schemathesis over the OpenAPI document. Dashboard screenshots land in screenshots/.
+test: services browser agent-windows api-fuzzer
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     cargo build --workspace --bins --quiet
     cargo nextest run --workspace --no-fail-fast
 
 # The tests alone, without the lints (the quick loop while coding).
-test-only *ARGS: services browser agent-windows
+test-only *ARGS: services browser agent-windows api-fuzzer
     cargo build --workspace --bins --quiet
     cargo nextest run --workspace {{ARGS}}
 

@@ -81,6 +81,21 @@ async fn a_booth_is_created_read_edited_and_deleted_with_the_paper_defaults() ->
         ),
         (200, json!(300), json!("warning"))
     );
+    // A roll bigger than the printer holds is a typo, not a roll.
+    let too_big = staff
+        .installer
+        .post(
+            &format!("/api/photomatons/{id}/paper-reset"),
+            json!({"remainingPrints": 5000}),
+        )
+        .await?;
+    assert_eq!(too_big.status, 422, "{too_big:?}");
+    assert!(
+        too_big.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("capacity of 700")),
+        "{too_big:?}"
+    );
 
     assert_eq!(
         staff

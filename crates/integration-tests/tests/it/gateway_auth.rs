@@ -679,3 +679,40 @@ async fn sixty_parallel_wrong_sign_ins_keep_the_gateway_memory_bounded() -> anyh
     assert!(gateway.terminate()?.success());
     Ok(())
 }
+
+/// An admin cannot change their own role (another admin can), and changing their own
+/// password signs out their other browsers but not this one.
+#[tokio::test]
+async fn ones_own_role_is_not_ones_to_change_and_ones_own_password_keeps_this_session()
+-> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let staff = Staff::start(&ctx).await?;
+    let me = staff.admin.get("/api/auth/me").await?.body["id"].clone();
+    let other_browser = Client::login(&staff.app, "admin", PASSWORD).await?;
+    let demoted = staff
+        .admin
+        .patch(&format!("/api/users/{me}"), json!({"role": "VIEWER"}))
+        .await?;
+    assert_eq!(demoted.status, 409, "{demoted:?}");
+    assert_eq!(staff.admin.get("/api/auth/me").await?.body["role"], "ADMIN");
+    let changed = staff
+        .admin
+        .patch(
+            &format!("/api/users/{me}"),
+            json!({"password": "a brand new password"}),
+        )
+        .await?;
+    assert_eq!(changed.status, 200, "{changed:?}");
+    assert_eq!(
+        staff.admin.get("/api/auth/me").await?.status,
+        200,
+        "this browser stays"
+    );
+    assert_eq!(
+        other_browser.get("/api/auth/me").await?.status,
+        401,
+        "the other browser is signed out"
+    );
+    Client::login(&staff.app, "admin", "a brand new password").await?;
+    staff.app.stop().await
+}

@@ -197,6 +197,7 @@ pub async fn whoami(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateMe {
     /// `fr` or `en`: the dashboard's language for this user.
+    #[schemars(pattern(r"^(fr|en)$"))]
     pub preferred_language: String,
 }
 

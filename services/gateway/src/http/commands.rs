@@ -31,9 +31,11 @@ pub const MAX_EXPIRY_SECS: u32 = 7 * 24 * 60 * 60;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendCommand {
-    /// A name of the agent's configuration: lowercase letters, digits, `_` (1 to 64).
+    /// A name of the agent's configuration: letters, digits, `_` (1 to 64; case ignored).
+    #[schemars(pattern(r"^\s*[A-Za-z0-9_]{1,64}\s*$"))]
     pub command: String,
     /// Seconds the command may wait for an offline booth before it expires (default 3600).
+    #[schemars(range(min = 1, max = MAX_EXPIRY_SECS))]
     pub expires_in_secs: Option<u32>,
 }
 

@@ -22,7 +22,8 @@ use crate::store::photomatons::{self, PhotomatonView};
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PaperReset {
-    /// Prints on the new roll; default the booth's paper capacity.
+    /// Prints on the new roll: at most the booth's paper capacity, which is the default.
+    #[schemars(range(min = 0, max = 100_000))]
     pub remaining_prints: Option<i32>,
 }
 
@@ -42,10 +43,15 @@ pub async fn reset(
         .map(|r| count("remainingPrints", r))
         .transpose()?;
     let mut conn = state.conn().await?;
-    let booth = paper::reset(&mut conn, id, remaining)
-        .await
-        .or_api()?
-        .ok_or_else(|| no_such_photomaton(id))?;
+    let booth = match paper::reset(&mut conn, id, remaining).await.or_api()? {
+        paper::Reset::Done(booth) => *booth,
+        paper::Reset::NoSuchBooth => return Err(no_such_photomaton(id)),
+        paper::Reset::MoreThanCapacity(capacity) => {
+            return Err(ApiError::unprocessable(format!(
+                "remainingPrints: more than this booth's paper capacity of {capacity}"
+            )));
+        }
+    };
     let audit = Audit::new("photomaton.paper_reset", "photomaton", Some(id.0))
         .details(json!({"remainingPrints": booth.remaining_prints}));
     let view = changed(&state, &mut conn, &session.actor(&request), audit, booth)

@@ -39,32 +39,55 @@ where
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePhotomaton {
+    /// 1 to 100 characters (trimmed).
+    #[schemars(length(min = 1, max = 100), pattern(r"\S"))]
     pub name: String,
+    /// The booth PC's hostname: one DNS label.
+    #[schemars(pattern(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"))]
     pub hostname: String,
+    /// An IPv4 or IPv6 address.
     pub tailscale_ip: Option<String>,
+    /// An IPv4 or IPv6 address.
     pub router_tailscale_ip: Option<String>,
+    /// Six bytes in hex, separated by `:` or `-` or not at all.
+    #[schemars(pattern(r"^[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}$"))]
     pub mac_address: Option<String>,
+    /// `host:port`, `host` (port 9) or `[v6]:port`.
     pub wake_target: Option<String>,
+    #[schemars(range(min = 0, max = 100_000))]
     pub paper_capacity: Option<i32>,
+    /// At least the critical threshold.
+    #[schemars(range(min = 0, max = 100_000))]
     pub warning_threshold: Option<i32>,
+    #[schemars(range(min = 0, max = 100_000))]
     pub critical_threshold: Option<i32>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdatePhotomaton {
+    /// 1 to 100 characters (trimmed).
+    #[schemars(length(min = 1, max = 100), pattern(r"\S"))]
     pub name: Option<String>,
+    /// The booth PC's hostname: one DNS label.
+    #[schemars(pattern(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"))]
     pub hostname: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub tailscale_ip: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub router_tailscale_ip: Option<Option<String>>,
+    /// Six bytes in hex, separated by `:` or `-` or not at all.
     #[serde(default, deserialize_with = "nullable")]
+    #[schemars(pattern(r"^[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}$"))]
     pub mac_address: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub wake_target: Option<Option<String>>,
+    #[schemars(range(min = 0, max = 100_000))]
     pub paper_capacity: Option<i32>,
+    /// At least the critical threshold.
+    #[schemars(range(min = 0, max = 100_000))]
     pub warning_threshold: Option<i32>,
+    #[schemars(range(min = 0, max = 100_000))]
     pub critical_threshold: Option<i32>,
 }
 

@@ -121,9 +121,8 @@ async fn load_session(
     token_hash: &str,
 ) -> Result<Option<SessionRecord>, ApiError> {
     let mut conn = state.cache.connection().await.or_api()?;
-    let key = session_key(state, token_hash);
     let body: Option<String> = redis::cmd("GETEX")
-        .arg(&key)
+        .arg(session_key(state, token_hash))
         .arg("EX")
         .arg(SESSION_TTL.as_secs())
         .query_async(&mut conn)
@@ -132,16 +131,13 @@ async fn load_session(
     let Some(record) = body.and_then(|b| serde_json::from_str::<SessionRecord>(&b).ok()) else {
         return Ok(None);
     };
-    if current_epoch(state, &mut conn, record.user_id).await? == Some(record.epoch) {
-        return Ok(Some(record));
-    }
-    // Revoked: forget it now rather than in 30 days.
-    let _: () = redis::cmd("DEL")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .or_api()?;
-    Ok(None)
+    // A revoked session is refused; it is not deleted here: a session re-stamped at this
+    // very moment (its own password changed in another tab) must not be lost to a read that
+    // saw the old epoch. Unused, it expires with its TTL.
+    Ok(
+        (current_epoch(state, &mut conn, record.user_id).await? == Some(record.epoch))
+            .then_some(record),
+    )
 }
 
 async fn current_epoch(
@@ -189,6 +185,31 @@ pub async fn revoke_user_sessions(state: &AppState, user: UserId) -> Result<(), 
     let mut conn = state.cache.connection().await.or_api()?;
     let _: u64 = redis::cmd("INCR")
         .arg(user_epoch_key(state, user))
+        .query_async(&mut conn)
+        .await
+        .or_api()?;
+    Ok(())
+}
+
+/// Ends every session of the signer of `current` but `current` itself (their own password
+/// changed: their other browsers are signed out, this one stays signed in).
+pub async fn revoke_other_sessions(state: &AppState, current: &Session) -> Result<(), ApiError> {
+    // In one step, so that no request sees the new epoch with the old record in between.
+    const RESTAMP: &str = r"
+        local epoch = redis.call('INCR', KEYS[1])
+        local record = cjson.decode(ARGV[1])
+        record['epoch'] = epoch
+        redis.call('SET', KEYS[2], cjson.encode(record), 'KEEPTTL')
+        return epoch
+    ";
+    let mut conn = state.cache.connection().await.or_api()?;
+    let record = serde_json::to_string(&current.record).map_err(ApiError::internal)?;
+    let _: u64 = redis::cmd("EVAL")
+        .arg(RESTAMP)
+        .arg(2)
+        .arg(user_epoch_key(state, current.record.user_id))
+        .arg(session_key(state, &current.token_hash))
+        .arg(record)
         .query_async(&mut conn)
         .await
         .or_api()?;

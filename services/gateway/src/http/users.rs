@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::errors::OrApi;
 use crate::http::account::language;
-use crate::http::session::{Session, revoke_user_sessions};
+use crate::http::session::{Session, revoke_other_sessions, revoke_user_sessions};
 use crate::pagination::{Page, PageQuery, page};
 use crate::passwords::MIN_PASSWORD_LEN;
 use crate::state::AppState;
@@ -21,7 +21,11 @@ use crate::store::users::{self, UserView};
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUser {
+    /// 2 to 64 letters, digits, `.`, `_` or `-`.
+    #[schemars(pattern(r"^[A-Za-z0-9._-]{2,64}$"))]
     pub username: String,
+    /// At least 10 characters.
+    #[schemars(length(min = 10))]
     pub password: String,
     pub role: UserRole,
 }
@@ -29,11 +33,15 @@ pub struct CreateUser {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateUser {
+    /// Not one's own (another admin must change it).
     pub role: Option<UserRole>,
+    /// At least 10 characters.
+    #[schemars(length(min = 10))]
     pub password: Option<String>,
     pub name: Option<String>,
     pub email: Option<String>,
     /// `fr` or `en`.
+    #[schemars(pattern(r"^(fr|en)$"))]
     pub preferred_language: Option<String>,
 }
 
@@ -116,6 +124,13 @@ pub async fn update(
 ) -> Result<web::Json<UserView>, ApiError> {
     let id = UserId(*id);
     let body = body.into_inner();
+    let yourself = id == session.user_id();
+    if yourself && body.role.is_some_and(|role| role != session.record.role) {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "you cannot change your own role: another admin can",
+        ));
+    }
     let revoke = body.role.is_some() || body.password.is_some();
     let new_hash = match body.password {
         Some(password) => Some(password_hash(&state, password).await?),
@@ -128,8 +143,16 @@ pub async fn update(
         role: body.role,
         password_hash: new_hash,
     };
+    // One's own password: the other browsers are signed out, this one stays.
+    let revoke_sessions = async || {
+        if yourself {
+            revoke_other_sessions(&state, &session).await
+        } else {
+            revoke_user_sessions(&state, id).await
+        }
+    };
     if revoke {
-        revoke_user_sessions(&state, id).await?;
+        revoke_sessions().await?;
     }
     let mut conn = state.conn().await?;
     let user = users::update(&mut conn, id, &changes)
@@ -137,7 +160,7 @@ pub async fn update(
         .or_api()?
         .ok_or_else(|| no_such_user(id))?;
     if revoke {
-        revoke_user_sessions(&state, id).await?;
+        revoke_sessions().await?;
     }
     Audit::new("user.update", "user", Some(id.0))
         .details(json!({"role": changes.role, "passwordChanged": changes.password_hash.is_some()}))

@@ -63,13 +63,21 @@ pub struct PaperLevelView {
     pub remaining_prints: i32,
 }
 
-/// A new roll of `remaining` prints (default the booth's capacity), declared now; `None`
-/// when there is no such booth.
+/// What declaring a new roll did.
+#[derive(Debug)]
+pub enum Reset {
+    Done(Box<Photomaton>),
+    NoSuchBooth,
+    /// More prints than the booth's printer holds.
+    MoreThanCapacity(i32),
+}
+
+/// A new roll of `remaining` prints (default the booth's capacity, never more), declared now.
 pub async fn reset(
     conn: &mut AsyncPgConnection,
     id: PhotomatonId,
     remaining: Option<i32>,
-) -> QueryResult<Option<Photomaton>> {
+) -> QueryResult<Reset> {
     let capacity: Option<i32> = photomatons::table
         .find(id)
         .select(photomatons::paper_capacity)
@@ -77,9 +85,12 @@ pub async fn reset(
         .await
         .optional()?;
     let Some(capacity) = capacity else {
-        return Ok(None);
+        return Ok(Reset::NoSuchBooth);
     };
     let remaining = remaining.unwrap_or(capacity);
+    if remaining > capacity {
+        return Ok(Reset::MoreThanCapacity(capacity));
+    }
     let now = Utc::now();
     diesel::update(photomatons::table.find(id))
         .set((
@@ -93,7 +104,7 @@ pub async fn reset(
         .returning(Photomaton::as_returning())
         .get_result(conn)
         .await
-        .map(Some)
+        .map(|booth| Reset::Done(Box::new(booth)))
 }
 
 /// A page of the booth's paper levels, newest first: `limit + 1` rows after the id `after`.
