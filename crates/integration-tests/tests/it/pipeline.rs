@@ -1117,3 +1117,39 @@ async fn speed_tests_are_bounded_per_key() -> anyhow::Result<()> {
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
     p.staff.app.stop().await
 }
+
+/// Event totals are 64-bit: an event whose prints pass 2^31 (what a few hundred full batches,
+/// or one stolen key, could add) still counts exactly instead of failing every later batch.
+#[tokio::test]
+async fn event_totals_count_past_two_billion() -> anyhow::Result<()> {
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let bus = boom_bus::Bus::connect(
+        &p.ctx.settings.nats,
+        "test",
+        boom_bus::BusMetrics::default(),
+    )
+    .await?;
+    let line = boom_contracts::MediaStat {
+        media_type: MediaType::Print,
+        count: 2_000_000_000,
+        timestamp: chrono::Utc::now(),
+    };
+    bus.publish(&boom_contracts::AgentBatchAccepted {
+        batch_id: uuid::Uuid::new_v4(),
+        photomaton_id: PhotomatonId(i32::try_from(p.booth)?),
+        hostname: "boom-01".parse()?,
+        stats: vec![line.clone(), line],
+        paper_level: None,
+        paper_reset_at: None,
+        speedtest: None,
+        backlog: None,
+        agent_version: None,
+        received_at: chrono::Utc::now(),
+        printer: None,
+        refused: Vec::new(),
+    })
+    .await?;
+    p.expect_totals(totals(0, 0, 4_000_000_000, 0, 0), Duration::from_secs(10))
+        .await?;
+    p.staff.app.stop().await
+}
