@@ -540,3 +540,82 @@ async fn an_admin_changes_a_role_and_filters_the_audit_log() -> anyhow::Result<(
     browser.screenshot("admin").await?;
     staff.app.stop().await
 }
+
+/// What could not be counted is shown where people act on it: a booth's refused lines on its
+/// page (its PC's clock is wrong), and messages set aside on the admin page.
+#[tokio::test]
+async fn refused_lines_and_set_aside_messages_are_shown() -> anyhow::Result<()> {
+    let p = crate::pipeline::Pipeline::start(boom_testkit::TestContext::new().await?).await?;
+    let two_years_ago = (chrono::Utc::now() - chrono::Duration::days(730)).to_rfc3339();
+    let reply = p
+        .post(&serde_json::json!({
+            "batchId": uuid::Uuid::new_v4(),
+            "hostname": "boom-01",
+            "stats": [
+                {"type": "print", "count": 1, "timestamp": chrono::Utc::now()},
+                {"type": "print", "count": 1, "timestamp": two_years_ago},
+            ],
+        }))
+        .await?;
+    assert_eq!(reply.status, 202, "{reply:?}");
+    let bus = boom_bus::Bus::connect(
+        &p.ctx.settings.nats,
+        "test",
+        boom_bus::BusMetrics::default(),
+    )
+    .await?;
+    bus.jetstream()
+        .publish(
+            <boom_contracts::AgentBatchAccepted as boom_contracts::messages::BusMessage>::subject(
+                bus.namespace(),
+            ),
+            "not a batch".into(),
+        )
+        .await?
+        .await?;
+    // Both are recorded before the pages are opened.
+    eventually(Duration::from_secs(10), || async {
+        let refused = p
+            .staff
+            .admin
+            .get(&format!("/api/photomatons/{}/refused-lines", p.booth))
+            .await?;
+        let set_aside = p.staff.admin.get("/api/dead-letters").await?;
+        Ok(refused.body["items"]
+            .as_array()
+            .is_some_and(|i| !i.is_empty())
+            && set_aside.body["items"]
+                .as_array()
+                .is_some_and(|i| !i.is_empty()))
+    })
+    .await?;
+    let base = p.staff.app.address.clone();
+    let browser = Browser::start().await?;
+    browser.sign_in(&base, "admin").await?;
+    browser
+        .client
+        .goto(&format!("{base}/#/booth/{}", p.booth))
+        .await?;
+    browser.wait_for("[data-refused]").await?;
+    let panel = browser.text("[data-refused]").await?;
+    assert!(
+        panel.contains("Lignes refusées") && panel.contains("more than a year old"),
+        "{panel}"
+    );
+    browser
+        .client
+        .execute(
+            "document.querySelector('[data-refused]').scrollIntoView()",
+            vec![],
+        )
+        .await?;
+    browser.screenshot("refused-lines").await?;
+    browser.client.goto(&format!("{base}/#/admin")).await?;
+    browser.wait_for("[data-dead-letters]").await?;
+    let panel = browser.text("[data-dead-letters]").await?;
+    assert!(
+        panel.contains("Messages mis de côté") && panel.contains("not a batch"),
+        "{panel}"
+    );
+    p.staff.app.stop().await
+}
