@@ -248,13 +248,7 @@ impl Bus {
                 Err(HandleError::Transient(reason)) if most_delivered < SPLIT_AFTER => {
                     tracing::warn!(stream = %stream_name, %reason, "transient failure, will retry");
                     for message in &group {
-                        self.settle(
-                            &stream_name,
-                            message,
-                            AckKind::Nak(Some(nak_delay(delivered(message)))),
-                            "nacked",
-                        )
-                        .await;
+                        self.nak(&stream_name, message).await;
                     }
                 }
                 Err(error) => {
@@ -284,13 +278,7 @@ impl Bus {
         match error {
             HandleError::Transient(reason) if deliveries < MAX_ATTEMPTS => {
                 tracing::warn!(%stream, %reason, deliveries, "transient failure, will retry");
-                self.settle(
-                    stream,
-                    message,
-                    AckKind::Nak(Some(nak_delay(deliveries))),
-                    "nacked",
-                )
-                .await;
+                self.nak(stream, message).await;
             }
             HandleError::Transient(reason) => {
                 let reason = format!("failed {deliveries} times: {reason}");
@@ -325,15 +313,16 @@ impl Bus {
             }
             Err(error) => {
                 tracing::warn!(%stream, %error, "cannot set the message aside yet, will retry");
-                self.settle(
-                    stream,
-                    message,
-                    AckKind::Nak(Some(nak_delay(deliveries))),
-                    "nacked",
-                )
-                .await;
+                self.nak(stream, message).await;
             }
         }
+    }
+
+    /// Asks for a redelivery after the backoff its deliveries so far call for.
+    async fn nak(&self, stream: &str, message: &jetstream::Message) {
+        let delay = nak_delay(delivered(message));
+        self.settle(stream, message, AckKind::Nak(Some(delay)), "nacked")
+            .await;
     }
 
     /// Acks, naks or terms, waiting for the server to confirm. An unconfirmed ack leads to a

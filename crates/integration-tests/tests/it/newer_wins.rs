@@ -6,14 +6,14 @@
 use std::time::Duration;
 
 use boom_contracts::messages::{BusMessage, EventUpserted, NotionSyncCompleted, PhotomatonProbed};
-use boom_contracts::{AgentBatchAccepted, MediaStat, MediaType, PhotomatonId};
+use boom_contracts::{AgentBatchAccepted, PhotomatonId};
 use boom_testkit::TestContext;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::helpers::eventually;
-use crate::pipeline::{Pipeline, totals};
+use crate::pipeline::{Pipeline, accepted, totals};
 
 async fn redeliver<M: BusMessage + Serialize>(
     bus: &boom_bus::Bus,
@@ -29,15 +29,6 @@ async fn redeliver<M: BusMessage + Serialize>(
     Ok(())
 }
 
-async fn bus(p: &Pipeline) -> anyhow::Result<boom_bus::Bus> {
-    Ok(boom_bus::Bus::connect(
-        &p.ctx.settings.nats,
-        "test",
-        boom_bus::BusMetrics::default(),
-    )
-    .await?)
-}
-
 fn ago(minutes: i64) -> DateTime<Utc> {
     Utc::now() - chrono::Duration::minutes(minutes)
 }
@@ -45,8 +36,8 @@ fn ago(minutes: i64) -> DateTime<Utc> {
 #[tokio::test]
 async fn an_older_probe_report_does_not_overwrite_a_newer_one() -> anyhow::Result<()> {
     let p = Pipeline::start(TestContext::new().await?).await?;
-    let bus = bus(&p).await?;
-    let booth = PhotomatonId(i32::try_from(p.booth)?);
+    let bus = p.bus().await?;
+    let booth = p.booth_id()?;
     let marker = PhotomatonId(i32::try_from(p.staff.booth("boom-02").await?)?);
     let probe = |photomaton_id, up: bool, observed_at| PhotomatonProbed {
         photomaton_id,
@@ -98,28 +89,17 @@ async fn an_older_probe_report_does_not_overwrite_a_newer_one() -> anyhow::Resul
 #[tokio::test]
 async fn an_older_paper_level_does_not_overwrite_a_newer_one() -> anyhow::Result<()> {
     let p = Pipeline::start(TestContext::new().await?).await?;
-    let bus = bus(&p).await?;
-    let booth = PhotomatonId(i32::try_from(p.booth)?);
-    let batch = |paper: i32, received_at| AgentBatchAccepted {
-        batch_id: uuid::Uuid::new_v4(),
-        photomaton_id: booth,
-        hostname: "boom-01".parse().unwrap_or_else(|_| unreachable!()),
-        stats: vec![MediaStat {
-            media_type: MediaType::Print,
-            count: 1,
-            timestamp: received_at,
-        }],
-        paper_level: Some(paper),
-        paper_reset_at: None,
-        speedtest: None,
-        backlog: None,
-        agent_version: None,
-        received_at,
-        printer: None,
-        refused: Vec::new(),
+    let bus = p.bus().await?;
+    let booth = p.booth_id()?;
+    let batch = |paper: i32, received_at| -> anyhow::Result<AgentBatchAccepted> {
+        Ok(AgentBatchAccepted {
+            paper_level: Some(paper),
+            received_at,
+            ..accepted(booth, "boom-01", 1, received_at)?
+        })
     };
-    redeliver(&bus, &batch(500, ago(1))).await?;
-    redeliver(&bus, &batch(650, ago(2))).await?;
+    redeliver(&bus, &batch(500, ago(1))?).await?;
+    redeliver(&bus, &batch(650, ago(2))?).await?;
     // Both batches count (their prints are not in question), in either order.
     p.expect_totals(totals(0, 0, 2, 0, 0), Duration::from_secs(10))
         .await?;
@@ -135,7 +115,7 @@ async fn an_older_paper_level_does_not_overwrite_a_newer_one() -> anyhow::Result
 #[tokio::test]
 async fn a_late_notion_upsert_does_not_bring_back_a_completed_event() -> anyhow::Result<()> {
     let p = Pipeline::start(TestContext::new().await?).await?;
-    let bus = bus(&p).await?;
+    let bus = p.bus().await?;
     let page = |id: &str, client: &str| EventUpserted {
         notion_page_id: id.to_owned(),
         notion_last_edited: ago(60),

@@ -42,7 +42,50 @@ pub fn batch(id: uuid::Uuid, hostname: &str, stats: &[(&str, i64)], paper: Optio
     })
 }
 
+/// A batch as stats-ingest publishes it, of `count` prints at `at`, for tests that play ingest
+/// on the bus (a redelivery, a poison message, an old level).
+pub fn accepted(
+    photomaton_id: PhotomatonId,
+    hostname: &str,
+    count: i32,
+    at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<boom_contracts::AgentBatchAccepted> {
+    Ok(boom_contracts::AgentBatchAccepted {
+        batch_id: uuid::Uuid::new_v4(),
+        photomaton_id,
+        hostname: hostname.parse()?,
+        stats: vec![boom_contracts::MediaStat {
+            media_type: MediaType::Print,
+            count,
+            timestamp: at,
+        }],
+        paper_level: None,
+        paper_reset_at: None,
+        speedtest: None,
+        backlog: None,
+        agent_version: None,
+        received_at: chrono::Utc::now(),
+        printer: None,
+        refused: Vec::new(),
+    })
+}
+
 impl Pipeline {
+    /// The booth, as the bus names it.
+    pub fn booth_id(&self) -> anyhow::Result<PhotomatonId> {
+        Ok(PhotomatonId(i32::try_from(self.booth)?))
+    }
+
+    /// A bus client of this test's stack (to play ingest or a redelivery).
+    pub async fn bus(&self) -> anyhow::Result<boom_bus::Bus> {
+        Ok(boom_bus::Bus::connect(
+            &self.ctx.settings.nats,
+            "test",
+            boom_bus::BusMetrics::default(),
+        )
+        .await?)
+    }
+
     pub async fn start(mut ctx: TestContext) -> anyhow::Result<Self> {
         ctx.settings.ingest.rate_limit_per_minute = 1_000;
         let staff = Staff::start(&ctx).await?;
@@ -219,30 +262,8 @@ async fn a_batch_redelivered_after_a_crash_between_commit_and_ack_counts_once() 
     let p = Pipeline::start(TestContext::new().await?).await?;
     // What JetStream redelivers after a crash is the same message again: publish it twice
     // without a dedupe id, so that both copies reach the recorder.
-    let bus = boom_bus::Bus::connect(
-        &p.ctx.settings.nats,
-        "test",
-        boom_bus::BusMetrics::default(),
-    )
-    .await?;
-    let message = boom_contracts::AgentBatchAccepted {
-        batch_id: uuid::Uuid::new_v4(),
-        photomaton_id: PhotomatonId(i32::try_from(p.booth)?),
-        hostname: "boom-01".parse()?,
-        stats: vec![boom_contracts::MediaStat {
-            media_type: boom_contracts::MediaType::Print,
-            count: 2,
-            timestamp: chrono::Utc::now(),
-        }],
-        paper_level: None,
-        paper_reset_at: None,
-        speedtest: None,
-        backlog: None,
-        agent_version: None,
-        received_at: chrono::Utc::now(),
-        printer: None,
-        refused: Vec::new(),
-    };
+    let bus = p.bus().await?;
+    let message = accepted(p.booth_id()?, "boom-01", 2, chrono::Utc::now())?;
     let subject = boom_contracts::AgentBatchAccepted::subject(bus.namespace());
     for _ in 0..2 {
         bus.jetstream()
@@ -268,32 +289,15 @@ async fn a_batch_redelivered_after_a_crash_between_commit_and_ack_counts_once() 
 async fn a_poisoned_message_is_set_aside_while_other_booths_commit() -> anyhow::Result<()> {
     let p = Pipeline::start(TestContext::new().await?).await?;
     let other = PhotomatonId(i32::try_from(p.staff.booth("boom-02").await?)?);
-    let booth = PhotomatonId(i32::try_from(p.booth)?);
-    let bus = boom_bus::Bus::connect(
-        &p.ctx.settings.nats,
-        "test",
-        boom_bus::BusMetrics::default(),
-    )
-    .await?;
+    let booth = p.booth_id()?;
+    let bus = p.bus().await?;
     let message = |photomaton_id, hostname: &str, timestamp| -> anyhow::Result<Vec<u8>> {
-        Ok(serde_json::to_vec(&boom_contracts::AgentBatchAccepted {
-            batch_id: uuid::Uuid::new_v4(),
+        Ok(serde_json::to_vec(&accepted(
             photomaton_id,
-            hostname: hostname.parse()?,
-            stats: vec![boom_contracts::MediaStat {
-                media_type: boom_contracts::MediaType::Print,
-                count: 3,
-                timestamp,
-            }],
-            paper_level: None,
-            paper_reset_at: None,
-            speedtest: None,
-            backlog: None,
-            agent_version: None,
-            received_at: chrono::Utc::now(),
-            printer: None,
-            refused: Vec::new(),
-        })?)
+            hostname,
+            3,
+            timestamp,
+        )?)?)
     };
     let year_minus_5000 = chrono::NaiveDate::from_ymd_opt(-5000, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -1123,32 +1127,9 @@ async fn speed_tests_are_bounded_per_key() -> anyhow::Result<()> {
 #[tokio::test]
 async fn event_totals_count_past_two_billion() -> anyhow::Result<()> {
     let p = Pipeline::start(TestContext::new().await?).await?;
-    let bus = boom_bus::Bus::connect(
-        &p.ctx.settings.nats,
-        "test",
-        boom_bus::BusMetrics::default(),
-    )
-    .await?;
-    let line = boom_contracts::MediaStat {
-        media_type: MediaType::Print,
-        count: 2_000_000_000,
-        timestamp: chrono::Utc::now(),
-    };
-    bus.publish(&boom_contracts::AgentBatchAccepted {
-        batch_id: uuid::Uuid::new_v4(),
-        photomaton_id: PhotomatonId(i32::try_from(p.booth)?),
-        hostname: "boom-01".parse()?,
-        stats: vec![line.clone(), line],
-        paper_level: None,
-        paper_reset_at: None,
-        speedtest: None,
-        backlog: None,
-        agent_version: None,
-        received_at: chrono::Utc::now(),
-        printer: None,
-        refused: Vec::new(),
-    })
-    .await?;
+    let mut batch = accepted(p.booth_id()?, "boom-01", 2_000_000_000, chrono::Utc::now())?;
+    batch.stats.push(batch.stats[0].clone());
+    p.bus().await?.publish(&batch).await?;
     p.expect_totals(totals(0, 0, 4_000_000_000, 0, 0), Duration::from_secs(10))
         .await?;
     p.staff.app.stop().await
