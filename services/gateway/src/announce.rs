@@ -6,6 +6,9 @@ use boom_db::DbError;
 use boom_db::models::Photomaton;
 use diesel_async::AsyncPgConnection;
 
+use boom_server::ApiError;
+
+use crate::errors::{OrApi, from_db, from_registry};
 use crate::registry::RegistryUnavailable;
 use crate::state::AppState;
 use crate::store::audit::{Actor, Audit};
@@ -20,6 +23,15 @@ pub enum ChangeError {
     Db(#[from] DbError),
     #[error(transparent)]
     Registry(#[from] RegistryUnavailable),
+}
+
+impl<T> OrApi<T> for Result<T, ChangeError> {
+    fn or_api(self) -> Result<T, ApiError> {
+        self.map_err(|e| match e {
+            ChangeError::Db(e) => from_db(e),
+            ChangeError::Registry(e) => from_registry(&e),
+        })
+    }
 }
 
 impl From<diesel::result::Error> for ChangeError {

@@ -94,15 +94,6 @@ impl<T> OrApi<T> for Result<T, crate::registry::RegistryUnavailable> {
     }
 }
 
-impl<T> OrApi<T> for Result<T, crate::announce::ChangeError> {
-    fn or_api(self) -> Result<T, ApiError> {
-        self.map_err(|e| match e {
-            crate::announce::ChangeError::Db(e) => from_db(e),
-            crate::announce::ChangeError::Registry(e) => from_registry(&e),
-        })
-    }
-}
-
 impl<T> OrApi<T> for Result<T, DbError> {
     fn or_api(self) -> Result<T, ApiError> {
         self.map_err(from_db)
