@@ -4,9 +4,8 @@
 
 use boom_db::DbError;
 use boom_db::models::Photomaton;
-use diesel_async::AsyncPgConnection;
-
 use boom_server::ApiError;
+use diesel_async::AsyncPgConnection;
 
 use crate::errors::{OrApi, from_db, from_registry};
 use crate::registry::RegistryUnavailable;
