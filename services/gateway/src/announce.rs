@@ -55,3 +55,30 @@ pub async fn changed(
     mirrored?;
     Ok(view)
 }
+
+/// [`changed`] for a new agent key: when the registry cannot be told, the previous key is put
+/// back, so that the API call's 503 means "nothing changed" — never a key nobody was shown
+/// that the registry's reconciliation would later make the only one ingest takes.
+pub async fn key_changed(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    audit: Audit<'_>,
+    booth: Photomaton,
+    previous: photomatons::PreviousKey,
+) -> Result<PhotomatonView, ChangeError> {
+    let (id, replaced_by) = (booth.id, booth.agent_key_sha256.clone().unwrap_or_default());
+    let outcome = changed(state, conn, actor, audit, booth).await;
+    if matches!(outcome, Err(ChangeError::Registry(_))) {
+        photomatons::restore_agent_key(conn, id, &replaced_by, previous).await?;
+        Audit::new("photomaton.api_key_restored", "photomaton", Some(id.0))
+            .write(conn, actor)
+            .await?;
+        // The browsers saw the new key's date: show them the booth as it is again.
+        if let Some(booth) = photomatons::find(conn, id).await? {
+            let view = photomatons::view_of(conn, booth).await?;
+            state.live.photomaton(&view).await;
+        }
+    }
+    outcome
+}

@@ -7,7 +7,7 @@ use boom_contracts::messages::{PairingReply, PairingRequest};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::announce::changed;
+use crate::announce::key_changed;
 use crate::consumers::until_cancelled;
 use crate::state::AppState;
 use crate::store::audit::{Actor, Audit};
@@ -17,9 +17,10 @@ async fn pair(state: &AppState, request: PairingRequest) -> PairingReply {
     let id = request.photomaton_id;
     let outcome = async {
         let mut conn = state.db.get().await.map_err(|e| e.to_string())?;
-        let Some(booth) = photomatons::set_agent_key(&mut conn, id, request.agent_key_sha256)
-            .await
-            .map_err(|e| e.to_string())?
+        let Some((booth, previous)) =
+            photomatons::set_agent_key(&mut conn, id, request.agent_key_sha256)
+                .await
+                .map_err(|e| e.to_string())?
         else {
             return Err(format!("photomaton {id} no longer exists"));
         };
@@ -35,7 +36,8 @@ async fn pair(state: &AppState, request: PairingRequest) -> PairingReply {
         };
         let audit = Audit::new("photomaton.paired", "photomaton", Some(id.0))
             .details(json!({"pcHostname": request.pc_hostname}));
-        changed(state, &mut conn, &actor, audit, booth)
+        // Not mirrored (NATS away): the previous key is kept and the PC is told to try again.
+        key_changed(state, &mut conn, &actor, audit, booth, previous)
             .await
             .map_err(|e| e.to_string())?;
         Ok(hostname)

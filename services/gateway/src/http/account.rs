@@ -146,7 +146,16 @@ pub async fn login(
         }
     };
     state.cache.reset_window(&pair_key).await.or_api()?;
-    let (token, record) = session::open_session(&state, user.id, &user.username, user.role).await?;
+    // The epoch first, then the user as the database has it now: a deletion, demotion or new
+    // password that lands after this read moves the epoch past the session's (revoking it);
+    // one that landed before shows in the row read next.
+    let epoch = session::epoch_of(&state, user.id).await?;
+    let user = users::find(&mut conn, user.id)
+        .await
+        .or_api()?
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "wrong username or password"))?;
+    let (token, record) =
+        session::open_session(&state, user.id, &user.username, user.role, epoch).await?;
     let actor = Actor {
         user_id: Some(user.id),
         username: Some(user.username.clone()),

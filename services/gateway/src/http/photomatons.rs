@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
-use crate::announce::changed;
+use crate::announce::{changed, key_changed};
 use crate::errors::OrApi;
 use crate::http::session::Session;
 use crate::pagination::PageQuery;
@@ -308,7 +308,8 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A new agent key: 256 random bits, shown once; the old key stops working at once.
+/// A new agent key: 256 random bits, shown once; the old key stops working at once. When the
+/// registry cannot be told (503), the old key is kept and nothing changed.
 pub async fn rotate_api_key(
     request: HttpRequest,
     session: Session,
@@ -318,13 +319,20 @@ pub async fn rotate_api_key(
     let id = PhotomatonId(*id);
     let key = boom_contracts::keys::agent_key(rand::random());
     let mut conn = state.conn().await?;
-    let booth = photomatons::set_agent_key(&mut conn, id, sha256_hex(&key))
+    let (booth, previous) = photomatons::set_agent_key(&mut conn, id, sha256_hex(&key))
         .await
         .or_api()?
         .ok_or_else(|| no_such_photomaton(id))?;
     let audit = Audit::new("photomaton.api_key", "photomaton", Some(id.0));
-    changed(&state, &mut conn, &session.actor(&request), audit, booth)
-        .await
-        .or_api()?;
+    key_changed(
+        &state,
+        &mut conn,
+        &session.actor(&request),
+        audit,
+        booth,
+        previous,
+    )
+    .await
+    .or_api()?;
     Ok(web::Json(ApiKey { api_key: key }))
 }

@@ -70,17 +70,11 @@ fn user_epoch_key(state: &AppState, user: UserId) -> String {
     state.cache.key(&format!("user-epoch:{user}"))
 }
 
-/// Opens a session for `user`; returns the cookie token and the record.
-pub async fn open_session(
-    state: &AppState,
-    user_id: UserId,
-    username: &str,
-    role: UserRole,
-) -> Result<(String, SessionRecord), ApiError> {
-    let token = random_token();
-    let hash = sha256_hex(&token);
+/// The current session epoch of `user` (created at 1 when they have none yet). Read it before
+/// reading the user's row, so that a change of the row after the read is never missed.
+pub async fn epoch_of(state: &AppState, user: UserId) -> Result<u64, ApiError> {
     let mut conn = state.cache.connection().await.or_api()?;
-    let epoch_key = user_epoch_key(state, user_id);
+    let epoch_key = user_epoch_key(state, user);
     // The epoch starts at 1 (0 is "before epochs existed") and is never reset.
     let (epoch,): (u64,) = redis::pipe()
         .atomic()
@@ -94,6 +88,20 @@ pub async fn open_session(
         .query_async(&mut conn)
         .await
         .or_api()?;
+    Ok(epoch)
+}
+
+/// Opens a session for `user` at `epoch` (see [`epoch_of`]); returns the cookie token and the
+/// record.
+pub async fn open_session(
+    state: &AppState,
+    user_id: UserId,
+    username: &str,
+    role: UserRole,
+    epoch: u64,
+) -> Result<(String, SessionRecord), ApiError> {
+    let token = random_token();
+    let hash = sha256_hex(&token);
     let record = SessionRecord {
         user_id,
         username: username.to_owned(),
@@ -103,6 +111,7 @@ pub async fn open_session(
         epoch,
     };
     let body = serde_json::to_string(&record).map_err(ApiError::internal)?;
+    let mut conn = state.cache.connection().await.or_api()?;
     let _: () = redis::cmd("SET")
         .arg(session_key(state, &hash))
         .arg(body)
@@ -179,8 +188,8 @@ pub async fn close_session(state: &AppState, session: &Session) -> Result<(), Ap
 
 /// Ends every session of `user` (deleted, role or password changed): their next request,
 /// and their WebSocket at its next ping tick, are refused. Callers revoke before and after
-/// the change they make, so that neither a failure of Redis nor a sign-in in between leaves
-/// a session with the old rights.
+/// the change they make, so that neither a failure of Redis nor a session opened in between
+/// keeps the old rights (a sign-in reads the epoch before the user's row, see [`epoch_of`]).
 pub async fn revoke_user_sessions(state: &AppState, user: UserId) -> Result<(), ApiError> {
     let mut conn = state.cache.connection().await.or_api()?;
     let _: u64 = redis::cmd("INCR")
@@ -192,11 +201,21 @@ pub async fn revoke_user_sessions(state: &AppState, user: UserId) -> Result<(), 
 }
 
 /// Ends every session of the signer of `current` but `current` itself (their own password
-/// changed: their other browsers are signed out, this one stays signed in).
-pub async fn revoke_other_sessions(state: &AppState, current: &Session) -> Result<(), ApiError> {
+/// changed: their other browsers are signed out, this one stays signed in), provided nothing
+/// revoked `current` meanwhile: the epoch must still be `expected`. Answers the new epoch, or
+/// `None` when `current` was revoked (then every session of the user is ended, this one too,
+/// and they sign in again to get what the database now says of them).
+pub async fn revoke_other_sessions(
+    state: &AppState,
+    current: &Session,
+    expected: u64,
+) -> Result<Option<u64>, ApiError> {
     // In one step, so that no request sees the new epoch with the old record in between.
     const RESTAMP: &str = r"
         local epoch = redis.call('INCR', KEYS[1])
+        if epoch ~= tonumber(ARGV[2]) + 1 or redis.call('EXISTS', KEYS[2]) == 0 then
+            return 0
+        end
         local record = cjson.decode(ARGV[1])
         record['epoch'] = epoch
         redis.call('SET', KEYS[2], cjson.encode(record), 'KEEPTTL')
@@ -204,16 +223,17 @@ pub async fn revoke_other_sessions(state: &AppState, current: &Session) -> Resul
     ";
     let mut conn = state.cache.connection().await.or_api()?;
     let record = serde_json::to_string(&current.record).map_err(ApiError::internal)?;
-    let _: u64 = redis::cmd("EVAL")
+    let epoch: u64 = redis::cmd("EVAL")
         .arg(RESTAMP)
         .arg(2)
         .arg(user_epoch_key(state, current.record.user_id))
         .arg(session_key(state, &current.token_hash))
         .arg(record)
+        .arg(expected)
         .query_async(&mut conn)
         .await
         .or_api()?;
-    Ok(())
+    Ok((epoch != 0).then_some(epoch))
 }
 
 /// The session cookie for `token` (or an expired one, to sign out).

@@ -143,13 +143,18 @@ pub async fn update(
         role: body.role,
         password_hash: new_hash,
     };
-    // One's own password: the other browsers are signed out, this one stays.
-    let revoke_sessions = async || {
-        if yourself {
-            revoke_other_sessions(&state, &session).await
-        } else {
-            revoke_user_sessions(&state, id).await
-        }
+    // One's own password: the other browsers are signed out, this one stays (unless something
+    // revoked it meanwhile: then all go, this one too).
+    let mut kept = Some(session.record.epoch);
+    let mut revoke_sessions = async || -> Result<(), ApiError> {
+        kept = match kept.filter(|_| yourself) {
+            Some(expected) => revoke_other_sessions(&state, &session, expected).await?,
+            None => {
+                revoke_user_sessions(&state, id).await?;
+                None
+            }
+        };
+        Ok(())
     };
     if revoke {
         revoke_sessions().await?;

@@ -316,18 +316,62 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: PhotomatonId) -> QueryResu
         .optional()
 }
 
-/// Replaces the booth's agent key by the one hashing to `key_sha256`.
+/// The booth's agent key before a replacement, to put back if the replacement cannot reach
+/// the registry (see `announce::key_changed`).
+#[derive(Debug, Clone)]
+pub struct PreviousKey {
+    pub sha256: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Replaces the booth's agent key by the one hashing to `key_sha256`; answers the booth and
+/// the key it had.
 pub async fn set_agent_key(
     conn: &mut AsyncPgConnection,
     id: PhotomatonId,
     key_sha256: String,
-) -> QueryResult<Option<Photomaton>> {
+) -> QueryResult<Option<(Photomaton, PreviousKey)>> {
+    let previous = photomatons::table
+        .find(id)
+        .select((
+            photomatons::agent_key_sha256,
+            photomatons::agent_key_created_at,
+        ))
+        .first::<(Option<String>, Option<DateTime<Utc>>)>(conn)
+        .await
+        .optional()?;
+    let Some((sha256, created_at)) = previous else {
+        return Ok(None);
+    };
     let changes = PhotomatonChanges {
         agent_key_sha256: Some(Some(key_sha256)),
         agent_key_created_at: Some(Some(Utc::now())),
         ..PhotomatonChanges::default()
     };
-    update(conn, id, &changes).await
+    Ok(update(conn, id, &changes)
+        .await?
+        .map(|booth| (booth, PreviousKey { sha256, created_at })))
+}
+
+/// Puts `previous` back, unless the key changed again since `replaced_by` was set.
+pub async fn restore_agent_key(
+    conn: &mut AsyncPgConnection,
+    id: PhotomatonId,
+    replaced_by: &str,
+    previous: PreviousKey,
+) -> QueryResult<()> {
+    diesel::update(
+        photomatons::table
+            .find(id)
+            .filter(photomatons::agent_key_sha256.eq(replaced_by)),
+    )
+    .set((
+        photomatons::agent_key_sha256.eq(previous.sha256),
+        photomatons::agent_key_created_at.eq(previous.created_at),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A connectivity report from the probes: `last_seen` moves only when something answered,
