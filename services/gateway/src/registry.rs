@@ -228,17 +228,10 @@ impl RegistryPublisher {
     }
 
     async fn sync_all_once(&self, db: &DbPool) -> Result<usize, String> {
-        let mut conn = db.get().await.map_err(|e| e.to_string())?;
-        let ids: Vec<PhotomatonId> = photomatons::all(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|b| b.id)
-            .collect();
-        drop(conn);
+        // The buckets' keys first, the booths second: a booth created in between is in the
+        // second list, so its fresh entries are never purged as a deleted booth's.
         let (registry, commands) = self.buckets().await?;
-        let known: std::collections::HashSet<String> =
-            ids.iter().map(ToString::to_string).collect();
+        let mut keyed = Vec::new();
         for bucket in [&registry, &commands] {
             let keys: Vec<String> = bucket
                 .keys()
@@ -247,6 +240,19 @@ impl RegistryPublisher {
                 .try_collect()
                 .await
                 .map_err(|e| e.to_string())?;
+            keyed.push((bucket, keys));
+        }
+        let mut conn = db.get().await.map_err(|e| e.to_string())?;
+        let ids: Vec<PhotomatonId> = photomatons::all(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|b| b.id)
+            .collect();
+        drop(conn);
+        let known: std::collections::HashSet<String> =
+            ids.iter().map(ToString::to_string).collect();
+        for (bucket, keys) in keyed {
             for key in keys.into_iter().filter(|k| !known.contains(k)) {
                 bucket.purge(&key).await.map_err(|e| e.to_string())?;
             }

@@ -66,25 +66,6 @@ impl Drop for Running {
 /// instance's slots.
 async fn admit(state: &IngestState, key_hash: &str) -> Result<Running, ApiError> {
     let short = &key_hash[..16.min(key_hash.len())];
-    match state
-        .cache
-        .count_in_window(&format!("speedtest:{short}"), Duration::from_secs(3600))
-        .await
-    {
-        Ok(window) if window.hits > TRANSFERS_PER_HOUR => {
-            return Err(ApiError::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "at most {TRANSFERS_PER_HOUR} speed-test transfers an hour per booth, retry in {} s",
-                    window.resets_in_secs
-                ),
-            )
-            .retry_after(u64::try_from(window.resets_in_secs).unwrap_or(60)));
-        }
-        Ok(_) => {}
-        // Redis down: the per-key and per-instance bounds below still hold.
-        Err(error) => tracing::warn!(%error, "speed-test allowance unavailable"),
-    }
     let transfers = state.transfers.clone();
     let slot = transfers.slots.clone().try_acquire_owned().map_err(|_| {
         ApiError::unavailable("too many speed tests at once, retry shortly").retry_after(5)
@@ -101,11 +82,32 @@ async fn admit(state: &IngestState, key_hash: &str) -> Result<Running, ApiError>
         )
         .retry_after(5));
     }
-    Ok(Running {
+    let running = Running {
         transfers,
         key: short.to_owned(),
         _slot: slot,
-    })
+    };
+    // Charged only once admitted: a transfer refused for lack of a slot costs nothing.
+    match state
+        .cache
+        .count_in_window(&format!("speedtest:{short}"), Duration::from_secs(3600))
+        .await
+    {
+        Ok(window) if window.hits > TRANSFERS_PER_HOUR => Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "at most {TRANSFERS_PER_HOUR} speed-test transfers an hour per booth, retry in {} s",
+                window.resets_in_secs
+            ),
+        )
+        .retry_after(u64::try_from(window.resets_in_secs).unwrap_or(60))),
+        Ok(_) => Ok(running),
+        // Redis down: the per-key and per-instance bounds still hold.
+        Err(error) => {
+            tracing::warn!(%error, "speed-test allowance unavailable");
+            Ok(running)
+        }
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -154,10 +156,14 @@ pub async fn upload(
     mut body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (_, key_hash) = authenticate(&request, &state)?;
-    let _running = admit(&state, &key_hash).await?;
+    // An empty body (a latency probe) is not a transfer: admitted at its first bytes.
+    let mut running = None;
     let mut received = 0usize;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if running.is_none() && !chunk.is_empty() {
+            running = Some(admit(&state, &key_hash).await?);
+        }
         received += chunk.len();
         if received > MAX_BYTES {
             return Err(ApiError::new(
@@ -166,5 +172,6 @@ pub async fn upload(
             ));
         }
     }
+    drop(running);
     Ok(HttpResponse::Ok().json(serde_json::json!({"received": received})))
 }

@@ -33,11 +33,14 @@ pub async fn insert(
     if rows.is_empty() {
         return Ok(());
     }
-    diesel::insert_into(refused_lines::table)
-        .values(&rows)
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
+    // Six parameters a row, and PostgreSQL takes 65,535 per statement.
+    for chunk in rows.chunks(5_000) {
+        diesel::insert_into(refused_lines::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }
 
