@@ -94,9 +94,25 @@ pub async fn websocket(
                             // Cleared first, so that what changes meanwhile is queued after.
                             lagged.store(false, Ordering::Release);
                             let Ok(snapshot) = state.live.fleet.get(&state.db).await else { break };
-                            if send_booths(&mut socket, &snapshot).await.is_err() { break }
+                            let wanted = rooms.read().ok().and_then(|r| r.clone());
+                            // Bounded: a client too slow to take its rooms' state within two
+                            // pings is closed rather than left holding this task.
+                            let resent = tokio::time::timeout(ping_interval * 2, async {
+                                for booth in snapshot.booths.iter().filter(|b| wanted.as_ref().is_none_or(|w| w.contains(&b.id))) {
+                                    socket.text(booth.frame.clone()).await?;
+                                }
+                                socket.text(frame_of(FrameKind::LiveResync, &serde_json::json!({}))).await
+                            })
+                            .await;
                             drop(snapshot);
-                            if socket.text(frame_of(FrameKind::LiveResync, &serde_json::json!({}))).await.is_err() { break }
+                            match resent {
+                                Ok(Ok(())) => {}
+                                Ok(Err(_)) => break,
+                                Err(_) => {
+                                    close = Some(CloseReason { code: CloseCode::Policy, description: Some("too slow: updates were not read".into()) });
+                                    break;
+                                }
+                            }
                         }
                     }
                     None => break,
