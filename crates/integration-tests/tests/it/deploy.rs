@@ -391,6 +391,22 @@ async fn each_service_works_as_its_own_user_and_only_within_its_part() -> anyhow
     })
     .await;
     assert!(!matches!(forged, Ok(true)), "ingest reached the browsers");
+    // Nor delete the recorder's consumer (the batches it holds would be replayed or lost).
+    let js = async_nats::jetstream::new(as_ingest.clone());
+    let namespace = boom_contracts::Namespace::new("boom")?;
+    let deleted = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+        js.get_stream(namespace.stream(boom_contracts::StreamKind::Stats))
+            .await
+            .map_err(|e| e.to_string())?
+            .delete_consumer(boom_contracts::StreamKind::Stats.gateway_consumer())
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    assert!(
+        !matches!(deleted, Ok(Ok(_))),
+        "ingest deleted the recorder's consumer"
+    );
     // Nor may anyone connect without a password.
     assert!(async_nats::connect(&server).await.is_err());
 
@@ -409,6 +425,11 @@ async fn each_service_works_as_its_own_user_and_only_within_its_part() -> anyhow
             .is_err_and(|e| format!("{e:?}").to_lowercase().contains("perm")),
         "ingest read a session: {session:?}"
     );
+    let cleared: Result<i64, _> = redis::cmd("DEL")
+        .arg("boom:ratelimit:login-ip:203.0.113.9")
+        .query_async(&mut as_ingest)
+        .await;
+    assert!(cleared.is_err(), "ingest cleared a sign-in limit");
     let mut as_gateway = redis::Client::open(redis_as("gateway", "redis-gateway-pw"))?
         .get_multiplexed_async_connection()
         .await?;
