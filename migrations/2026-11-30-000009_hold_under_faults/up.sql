@@ -10,14 +10,15 @@ ALTER TABLE events
 
 -- Bus messages the gateway can never record (undecodable, a constraint or range error, or
 -- failing again and again while the database answers), set aside instead of retried for
--- ever; admins see them (`GET /api/dead-letters`). The payload is kept as text, as it came.
+-- ever; admins see them (`GET /api/dead-letters`) and can replay one once its cause is fixed
+-- (`POST /api/dead-letters/{id}/replay`). The payload is kept byte for byte.
 CREATE TABLE dead_letters (
     id            bigserial PRIMARY KEY,
     stream        text NOT NULL,
     subject       text NOT NULL,
     -- Read from the payload when it names one; no foreign key: the booth may be gone.
     photomaton_id integer,
-    payload       text NOT NULL,
+    payload       bytea NOT NULL,
     reason        text NOT NULL,
     deliveries    bigint NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now()

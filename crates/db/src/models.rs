@@ -324,7 +324,7 @@ pub struct DeadLetter {
     pub stream: String,
     pub subject: String,
     pub photomaton_id: Option<i32>,
-    pub payload: String,
+    pub payload: Vec<u8>,
     pub reason: String,
     pub deliveries: i64,
     pub created_at: DateTime<Utc>,
@@ -336,7 +336,7 @@ pub struct NewDeadLetter {
     pub stream: String,
     pub subject: String,
     pub photomaton_id: Option<i32>,
-    pub payload: String,
+    pub payload: Vec<u8>,
     pub reason: String,
     pub deliveries: i64,
 }

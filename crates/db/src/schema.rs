@@ -178,7 +178,7 @@ diesel::table! {
         stream -> Text,
         subject -> Text,
         photomaton_id -> Nullable<Integer>,
-        payload -> Text,
+        payload -> Bytea,
         reason -> Text,
         deliveries -> BigInt,
         created_at -> Timestamptz,

@@ -350,6 +350,50 @@ async fn a_poisoned_message_is_set_aside_while_other_booths_commit() -> anyhow::
         p.staff.installer.get("/api/dead-letters").await?.status,
         403
     );
+    // Once its cause is fixed, a letter is replayed byte for byte and counted (here: the range
+    // error's batch, its timestamp mended in place as an operator would).
+    let poisoned = items
+        .iter()
+        .find(|l| l["photomatonId"] == json!(other.0))
+        .map(|l| l["id"].clone())
+        .unwrap_or_default();
+    let fixed = accepted(other, "boom-02", 4, chrono::Utc::now())?;
+    let mut conn = p.ctx.connection().await?;
+    diesel::sql_query("UPDATE dead_letters SET payload = $1 WHERE id = $2")
+        .bind::<diesel::sql_types::Bytea, _>(serde_json::to_vec(&fixed)?)
+        .bind::<diesel::sql_types::BigInt, _>(poisoned.as_i64().unwrap_or_default())
+        .execute(&mut conn)
+        .await?;
+    let replayed = p
+        .staff
+        .admin
+        .post(&format!("/api/dead-letters/{poisoned}/replay"), json!({}))
+        .await?;
+    assert_eq!(replayed.status, 202, "{replayed:?}");
+    eventually(Duration::from_secs(10), || async {
+        let view = p
+            .staff
+            .viewer
+            .get(&format!("/api/photomatons/{}", other.0))
+            .await?;
+        Ok(view.body["today"]["prints"] == json!(4))
+    })
+    .await?;
+    let left = p.staff.admin.get("/api/dead-letters").await?;
+    assert_eq!(
+        left.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{left:?}"
+    );
+    assert_eq!(
+        p.staff
+            .admin
+            .post(&format!("/api/dead-letters/{poisoned}/replay"), json!({}))
+            .await?
+            .status,
+        404,
+        "replayed once"
+    );
     // Nothing is left pending on the recorder's consumer.
     let stream = bus.ensure_stream(StreamKind::Stats).await?;
     let info = stream

@@ -123,6 +123,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(get "/api/events/{id}" => events::get, "One event with totals per media type and booth, and media per hour", VIEWER, None, Some(schema::<store::events::EventDetail>)),
         endpoint!(get "/api/audit-logs" => audit::list, "The audit log, newest first; filter by userId, action, from, to", ADMIN, None, Some(schema::<Page<store::audit::AuditLogView>>)),
         endpoint!(get "/api/dead-letters" => faults::dead_letters, "Bus messages that can never be recorded (undecodable, a constraint or range error, or failing again and again), set aside instead of retried for ever; newest first", ADMIN, None, Some(schema::<Page<store::dead_letters::DeadLetterView>>)),
+        endpoint!(post "/api/dead-letters/{id}/replay" => faults::replay, "Put a dead letter back on its subject, as it came, once its cause is fixed (202; the recorder counts a batch once whatever delivers it twice)", ADMIN, None, None),
         endpoint!(get "/api/users" => users::list, "Users", ADMIN, None, Some(schema::<Page<store::users::UserView>>)),
         endpoint!(post "/api/users" => users::create, "Create a user", ADMIN, Some(schema::<users::CreateUser>), Some(schema::<store::users::UserView>)),
         endpoint!(patch "/api/users/{id}" => users::update, "Edit a user (a new role or password ends their sessions)", ADMIN, Some(schema::<users::UpdateUser>), Some(schema::<store::users::UserView>)),

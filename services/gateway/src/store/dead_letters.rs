@@ -1,5 +1,6 @@
 //! Dead letters: bus messages the gateway can never record, set aside by the bus (see
-//! `consumers::dead_letters`) rather than retried for ever, for admins to read.
+//! `consumers::dead_letters`) rather than retried for ever, kept byte for byte for admins to
+//! read and, once the cause is fixed, to replay.
 
 use boom_bus::DeadLetter;
 use boom_db::models::{self, NewDeadLetter};
@@ -10,7 +11,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-/// PostgreSQL text cannot hold NUL; a payload is kept readable rather than refused.
+/// PostgreSQL text cannot hold NUL: the reason is kept readable rather than refused.
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).replace('\0', "\u{FFFD}")
 }
@@ -26,7 +27,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, letter: &DeadLetter) -> QueryR
             stream: letter.stream.clone(),
             subject: letter.subject.clone(),
             photomaton_id,
-            payload: text(&letter.payload),
+            payload: letter.payload.clone(),
             reason: text(letter.reason.as_bytes()),
             deliveries: letter.deliveries,
         })
@@ -46,7 +47,7 @@ pub struct DeadLetterView {
     /// Why it can never be recorded (the database's message, or "undecodable: …").
     pub reason: String,
     pub deliveries: i64,
-    /// The message as it came, as text.
+    /// The message as it came, as text (bytes that are not UTF-8 shown as �).
     pub payload: String,
     pub created_at: DateTime<Utc>,
 }
@@ -60,7 +61,7 @@ impl From<models::DeadLetter> for DeadLetterView {
             photomaton_id: d.photomaton_id,
             reason: d.reason,
             deliveries: d.deliveries,
-            payload: d.payload,
+            payload: String::from_utf8_lossy(&d.payload).into_owned(),
             created_at: d.created_at,
         }
     }
@@ -81,4 +82,22 @@ pub async fn list(
         query = query.filter(dead_letters::id.lt(after));
     }
     query.load(conn).await
+}
+
+/// A dead letter's subject and bytes, to replay it; `None` when there is no such letter.
+pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<(String, Vec<u8>)>> {
+    dead_letters::table
+        .find(id)
+        .select((dead_letters::subject, dead_letters::payload))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Forgets a dead letter (replayed).
+pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+    diesel::delete(dead_letters::table.find(id))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
