@@ -51,6 +51,8 @@ pub fn messages() -> Vec<CatalogueEntry> {
         entry::<PhotomatonActionProgress>("PhotomatonActionProgress", None),
         entry::<PairingRequest>("PairingRequest", Some(PairingRequest::QUEUE_GROUP)),
         entry::<PairingReply>("PairingReply", None),
+        entry::<AlertChanged>("AlertChanged", None),
+        entry::<AlertAcknowledged>("AlertAcknowledged", None),
         entry::<LiveUpdate>("LiveUpdate", None),
     ]
 }

@@ -24,17 +24,24 @@ pub enum StreamKind {
     Events,
     /// Booth connectivity changes and action outcomes from photomaton-control.
     Probes,
+    /// Alerts opened and resolved by boom-notifier, and acknowledgements from the gateway.
+    Alerts,
 }
 
 impl StreamKind {
-    pub const ALL: &'static [StreamKind] =
-        &[StreamKind::Stats, StreamKind::Events, StreamKind::Probes];
+    pub const ALL: &'static [StreamKind] = &[
+        StreamKind::Stats,
+        StreamKind::Events,
+        StreamKind::Probes,
+        StreamKind::Alerts,
+    ];
 
     fn suffix(self) -> &'static str {
         match self {
             StreamKind::Stats => "STATS",
             StreamKind::Events => "EVENTS",
             StreamKind::Probes => "PROBES",
+            StreamKind::Alerts => "ALERTS",
         }
     }
 
@@ -44,6 +51,7 @@ impl StreamKind {
             StreamKind::Stats => "stats",
             StreamKind::Events => "notion",
             StreamKind::Probes => "control",
+            StreamKind::Alerts => "alerts",
         }
     }
 
@@ -53,6 +61,7 @@ impl StreamKind {
             StreamKind::Stats => "gateway-recorder",
             StreamKind::Events => "gateway-events",
             StreamKind::Probes => "gateway-probes",
+            StreamKind::Alerts => "gateway-alerts",
         }
     }
 }

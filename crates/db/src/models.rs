@@ -364,3 +364,21 @@ pub struct NewRefusedLine {
     pub line: String,
     pub received_at: DateTime<Utc>,
 }
+
+/// An alert as the gateway records it (see `alerts` in the migrations).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = crate::schema::alerts, check_for_backend(diesel::pg::Pg))]
+pub struct Alert {
+    pub id: Uuid,
+    pub seq: i64,
+    pub kind: String,
+    pub photomaton_id: Option<PhotomatonId>,
+    pub state: String,
+    pub message: String,
+    pub opened_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<UserId>,
+    pub acknowledged_by_name: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}

@@ -199,6 +199,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+
+    alerts (id) {
+        id -> Uuid,
+        seq -> BigInt,
+        kind -> Text,
+        photomaton_id -> Nullable<Integer>,
+        state -> Text,
+        message -> Text,
+        opened_at -> Timestamptz,
+        acknowledged_at -> Nullable<Timestamptz>,
+        acknowledged_by -> Nullable<Integer>,
+        acknowledged_by_name -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(agent_commands -> photomatons (photomaton_id));
 diesel::joinable!(events -> photomatons (photomaton_id));
 diesel::joinable!(paper_levels -> photomatons (photomaton_id));
@@ -208,6 +227,7 @@ diesel::joinable!(speed_tests -> photomatons (photomaton_id));
 diesel::joinable!(audit_logs -> users (user_id));
 diesel::joinable!(ingest_batches -> photomatons (photomaton_id));
 diesel::joinable!(refused_lines -> photomatons (photomaton_id));
+diesel::joinable!(alerts -> photomatons (photomaton_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     photomatons,
@@ -221,4 +241,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     agent_commands,
     dead_letters,
     refused_lines,
+    alerts,
 );

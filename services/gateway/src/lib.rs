@@ -148,6 +148,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     });
     background.spawn({
         let state = state.clone();
+        |cancel| consumers::alerts::run(state, cancel)
+    });
+    background.spawn({
+        let state = state.clone();
         |cancel| consumers::pairing::serve(state, cancel)
     });
     background.spawn({

@@ -15,6 +15,8 @@ const I18N = {
     'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'audit.anyone': 'Tout le monde', 'audit.from': 'Depuis', 'audit.to': 'Jusqu’à', 'audit.filter': 'Filtrer', 'booth.agent': 'Agent', 'booth.backlog': 'en attente d’envoi', 'booth.paper': 'Papier au fil du temps', 'printer': 'Imprimante', 'printer.ready': 'prête', 'printer.printing': 'impression en cours', 'printer.offline': 'hors ligne', 'printer.paper_out': 'plus de papier', 'printer.error': 'en erreur', 'cmd.title': 'Commandes à distance', 'cmd.send': 'Envoyer', 'cmd.name': 'Commande', 'cmd.status': 'État', 'cmd.output': 'Sortie', 'cmd.queued': 'En attente', 'cmd.sent': 'En cours sur le PC', 'cmd.succeeded': 'Réussie', 'cmd.failed': 'Échec', 'cmd.expired': 'Expirée (PC injoignable)', 'cmd.none': 'Aucune commande envoyée.', 'agent.silent': 'agent muet', 'agent.seen': 'agent vu', 'pair.button': 'Associer un PC', 'pair.title': 'Associer le PC du photomaton', 'pair.until': 'Valable jusqu’à {t}, une seule fois.', 'pair.how': 'Sur le PC du photomaton, dans une invite de commandes (administrateur) :', 'pair.url': 'URL_DE_L_INGEST', 'speed.request': 'Tester le débit maintenant', 'speed.requested': 'Test demandé à {t} : le résultat arrive d’ici une minute si le PC est en ligne', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
     'events.active': 'En cours', 'events.completed': 'Terminés', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Photomaton', 'events.notion': 'Notion', 'events.sync': 'Synchroniser Notion',
     'admin.booths': 'Photomatons', 'admin.users': 'Utilisateurs', 'admin.audit': 'Journal', 'admin.create': 'Créer', 'admin.save': 'Enregistrer', 'admin.key': 'Clé agent', 'admin.edit': 'Modifier', 'admin.delete': 'Supprimer',
+    'nav.alerts': 'Alertes', 'alerts.kind': 'Alerte', 'alerts.booth': 'Photomaton', 'alerts.since': 'Depuis', 'alerts.open': 'Alertes ouvertes', 'alerts.resolved': 'Résolues', 'alerts.none': 'Aucune alerte ouverte.', 'alerts.ack': 'Pris en charge', 'alerts.acked': 'pris en charge par {who}', 'alerts.banner': '{n} alerte(s) à traiter',
+    'alert.paper_warning': 'Papier bas', 'alert.paper_critical': 'Papier critique', 'alert.booth_down': 'Photomaton injoignable', 'alert.agent_silent': 'Agent muet', 'alert.printer_error': 'Imprimante en erreur', 'alert.power_on_failed': 'Allumage échoué', 'alert.notion_sync_failing': 'Synchronisation Notion en échec',
     'refused.title': 'Lignes refusées', 'refused.why': 'Ces lignes n’ont pas été comptées (le reste de leur lot l’a été) : souvent l’horloge du PC qui est fausse.', 'refused.reason': 'Raison', 'refused.line': 'Ligne reçue', 'dead.title': 'Messages mis de côté', 'dead.why': 'Messages que la base refuse pour toujours : ils ne bloquent plus rien, mais rien n’a été compté pour eux.', 'dead.booth': 'Photomaton', 'dead.replay': 'Rejouer', 'dead.replay.confirm': 'Remettre ce message dans le flux, maintenant que sa cause est corrigée ?',
     'admin.key.once': 'Copiez cette clé maintenant : elle ne sera plus affichée.', 'admin.copy': 'Copier', 'admin.close': 'Fermer',
     'f.name': 'Nom', 'f.hostname': 'Nom d’hôte', 'f.tailscaleIp': 'IP Tailscale du PC', 'f.routerTailscaleIp': 'IP Tailscale du routeur', 'f.macAddress': 'Adresse MAC', 'f.wakeTarget': 'Cible WoL (hôte:port)', 'f.warningThreshold': 'Seuil alerte', 'f.criticalThreshold': 'Seuil critique', 'f.paperCapacity': 'Capacité',
@@ -33,6 +35,8 @@ const I18N = {
     'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'audit.anyone': 'Anyone', 'audit.from': 'From', 'audit.to': 'To', 'audit.filter': 'Filter', 'booth.agent': 'Agent', 'booth.backlog': 'waiting to be sent', 'booth.paper': 'Paper over time', 'printer': 'Printer', 'printer.ready': 'ready', 'printer.printing': 'printing', 'printer.offline': 'offline', 'printer.paper_out': 'out of paper', 'printer.error': 'in error', 'cmd.title': 'Remote commands', 'cmd.send': 'Send', 'cmd.name': 'Command', 'cmd.status': 'Status', 'cmd.output': 'Output', 'cmd.queued': 'Queued', 'cmd.sent': 'Running on the PC', 'cmd.succeeded': 'Succeeded', 'cmd.failed': 'Failed', 'cmd.expired': 'Expired (PC unreachable)', 'cmd.none': 'No command sent yet.', 'agent.silent': 'agent silent', 'agent.seen': 'agent seen', 'pair.button': 'Pair a PC', 'pair.title': 'Pair the booth’s PC', 'pair.until': 'Valid until {t}, once.', 'pair.how': 'On the booth PC, in a command prompt (as administrator):', 'pair.url': 'INGEST_URL', 'speed.request': 'Test the link now', 'speed.requested': 'Test requested at {t}: the result arrives within a minute if the PC is online', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
     'events.active': 'Under way', 'events.completed': 'Completed', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Booth', 'events.notion': 'Notion', 'events.sync': 'Sync Notion',
     'admin.booths': 'Booths', 'admin.users': 'Users', 'admin.audit': 'Audit log', 'admin.create': 'Create', 'admin.save': 'Save', 'admin.key': 'Agent key', 'admin.edit': 'Edit', 'admin.delete': 'Delete',
+    'nav.alerts': 'Alerts', 'alerts.kind': 'Alert', 'alerts.booth': 'Booth', 'alerts.since': 'Since', 'alerts.open': 'Open alerts', 'alerts.resolved': 'Resolved', 'alerts.none': 'No open alert.', 'alerts.ack': 'Acknowledge', 'alerts.acked': 'acknowledged by {who}', 'alerts.banner': '{n} alert(s) to handle',
+    'alert.paper_warning': 'Paper low', 'alert.paper_critical': 'Paper critical', 'alert.booth_down': 'Booth unreachable', 'alert.agent_silent': 'Agent silent', 'alert.printer_error': 'Printer in error', 'alert.power_on_failed': 'Power-on failed', 'alert.notion_sync_failing': 'Notion sync failing',
     'refused.title': 'Refused lines', 'refused.why': 'These lines were not counted (the rest of their batch was): often the PC’s clock is wrong.', 'refused.reason': 'Reason', 'refused.line': 'Line received', 'dead.title': 'Messages set aside', 'dead.why': 'Messages the database refuses for good: they no longer block anything, but nothing was counted for them.', 'dead.booth': 'Booth', 'dead.replay': 'Replay', 'dead.replay.confirm': 'Put this message back on its stream, now that its cause is fixed?',
     'admin.key.once': 'Copy this key now: it will not be shown again.', 'admin.copy': 'Copy', 'admin.close': 'Close',
     'f.name': 'Name', 'f.hostname': 'Hostname', 'f.tailscaleIp': 'PC Tailscale IP', 'f.routerTailscaleIp': 'Router Tailscale IP', 'f.macAddress': 'MAC address', 'f.wakeTarget': 'WoL target (host:port)', 'f.warningThreshold': 'Warning at', 'f.criticalThreshold': 'Critical at', 'f.paperCapacity': 'Capacity',
@@ -42,7 +46,7 @@ const I18N = {
 };
 
 const RANK = { VIEWER: 1, INSTALLER: 2, ADMIN: 3 };
-const state = { me: null, booths: new Map(), events: new Map(), actions: new Map(), socket: null, live: false, retry: 0, sort: 'attention', filter: '' };
+const state = { me: null, booths: new Map(), events: new Map(), alerts: new Map(), actions: new Map(), socket: null, live: false, retry: 0, sort: 'attention', filter: '' };
 let lang = localStorage.getItem('lang') || 'fr';
 const $ = (sel, root = document) => root.querySelector(sel);
 const t = (key) => I18N[lang][key] ?? I18N.fr[key] ?? key;
@@ -102,6 +106,9 @@ function chrome() {
   live.textContent = t(state.live ? 'live.on' : 'live.off');
   $('#banner').hidden = !state.me || state.live || state.retry === 0;
   $('#banner').textContent = t('banner.offline');
+  const waiting = [...state.alerts.values()].filter((a) => a.state === 'open').length;
+  $('#alert-banner').hidden = !state.me || waiting === 0 || location.hash.startsWith('#/alerts');
+  $('#alert-banner').textContent = t('alerts.banner').replace('{n}', waiting);
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.getAttribute('href') === '#' + (location.hash.slice(1).split('/').slice(0, 2).join('/') || '/'));
 }
 
@@ -145,6 +152,10 @@ function connect() {
       if (previous?.actionId === frame.data.actionId && previous.phase !== 'pending' && frame.data.phase === 'pending') return;
       state.actions.set(frame.data.photomatonId, frame.data);
       updateBooth(frame.data.photomatonId);
+    } else if (frame.event === 'alert:updated') {
+      if (frame.data.state === 'resolved') state.alerts.delete(frame.data.id); else state.alerts.set(frame.data.id, frame.data);
+      chrome();
+      if (location.hash.startsWith('#/alerts')) render();
     } else if (frame.event === 'live:resync') {
       // This page fell behind and frames were skipped: the booths were just resent; reload
       // what else the page shows.
@@ -163,8 +174,26 @@ function connect() {
 }
 
 async function loadFleet() {
-  const page = await api('GET', '/api/photomatons?limit=1000');
+  const [page, open] = await Promise.all([api('GET', '/api/photomatons?limit=1000'), api('GET', '/api/alerts?state=open&limit=500').catch(() => ({ items: [] }))]);
   state.booths = new Map(page.items.map((b) => [b.id, b]));
+  state.alerts = new Map(open.items.map((a) => [a.id, a]));
+}
+
+// ------------------------------------------------------------------------------------- alerts
+async function alerts() {
+  const [open, resolved] = await Promise.all([api('GET', '/api/alerts?state=open&limit=200'), api('GET', '/api/alerts?state=resolved&limit=50')]);
+  state.alerts = new Map(open.items.map((a) => [a.id, a]));
+  const boothOf = (a) => a.photomatonId ? h('a', { href: `#/booth/${a.photomatonId}`, text: state.booths.get(a.photomatonId)?.name || `#${a.photomatonId}` }) : '—';
+  const row = (a) => h('tr', { 'data-alert': a.id, 'data-state': a.state },
+    h('td', { text: t('alert.' + a.kind), title: a.message }), h('td', {}, boothOf(a)), h('td', { text: when(a.openedAt) }),
+    h('td', {}, a.state === 'resolved' ? when(a.resolvedAt) : a.state === 'acknowledged' ? t('alerts.acked').replace('{who}', a.acknowledgedBy || '—')
+      : may('INSTALLER') ? h('button', { class: 'btn', type: 'button', 'data-ack': a.id, onclick: async (e) => { e.target.disabled = true; try { const acked = await api('POST', `/api/alerts/${a.id}/ack`, {}); state.alerts.set(acked.id, acked); render(); } catch (err) { e.target.disabled = false; e.target.title = err.message; } }, text: t('alerts.ack') }) : '—'));
+  const head = () => h('tr', {}, ...['alerts.kind', 'alerts.booth', 'alerts.since', 'cmd.status'].map((k) => h('th', { text: t(k) })));
+  return [
+    h('section', { class: 'panel' }, h('h2', { text: t('alerts.open') }),
+      open.items.length ? h('table', { 'data-open-alerts': open.items.length }, head(), ...open.items.map(row)) : h('p', { class: 'muted', text: t('alerts.none') })),
+    h('section', { class: 'panel' }, h('h2', { text: t('alerts.resolved') }), h('table', {}, head(), ...resolved.items.map(row))),
+  ];
 }
 
 // -------------------------------------------------------------------------------------- fleet
@@ -520,6 +549,7 @@ async function render() {
   try {
     if (route.startsWith('/booth/')) view = await booth(Number(route.split('/')[2]));
     else if (route === '/events') view = await events();
+    else if (route === '/alerts') view = await alerts();
     else if (route === '/admin' && may('ADMIN')) view = await admin();
     else if (route === '/login') { location.hash = '#/'; return; }
     else view = fleet();

@@ -23,6 +23,9 @@ pub enum FrameKind {
     /// while it was not reading, so the page reloads what else it shows (events, commands).
     #[serde(rename = "live:resync")]
     LiveResync,
+    /// An alert opened, acknowledged or resolved.
+    #[serde(rename = "alert:updated")]
+    AlertUpdated,
 }
 
 /// A committed snapshot that every gateway instance forwards to its WebSocket clients.

@@ -8,9 +8,11 @@
 //! This module holds what every message shares ([`Delivery`], [`BusMessage`],
 //! [`BusRequest`]); the messages themselves live in one file per domain, all re-exported
 //! here: `stats` (agent batches), `notion` (events from Notion), `control` (booth actions
-//! and probes), `pairing` (a booth PC paired by code), `registry` (the booth registry entry)
-//! and `live` (WebSocket fan-out).
+//! and probes), `pairing` (a booth PC paired by code), `registry` (the booth registry entry),
+//! `alerts` (opened and resolved by the notifier, acknowledged by people) and `live`
+//! (WebSocket fan-out).
 
+mod alerts;
 mod control;
 mod live;
 mod notion;
@@ -23,6 +25,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{Namespace, StreamKind};
 
+pub use alerts::{AlertAcknowledged, AlertChanged, AlertKind, AlertState};
 pub use control::{
     ActionCode, ActionPhase, ControlReply, ControlRequest, PhotomatonAction,
     PhotomatonActionProgress, PhotomatonProbed,

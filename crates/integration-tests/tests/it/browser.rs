@@ -619,3 +619,59 @@ async fn refused_lines_and_set_aside_messages_are_shown() -> anyhow::Result<()> 
     );
     p.staff.app.stop().await
 }
+
+/// An alert the notifier opens shows at once as a banner; an installer takes it from the
+/// alerts page, and everyone sees who did.
+#[tokio::test]
+async fn an_open_alert_shows_as_a_banner_and_an_installer_acknowledges_it() -> anyhow::Result<()> {
+    use boom_contracts::messages::{AlertChanged, AlertKind, AlertState};
+
+    let ctx = boom_testkit::TestContext::new().await?;
+    let staff = crate::gateway_client::Staff::start(&ctx).await?;
+    let booth = staff.booth("boom-01").await?;
+    let base = staff.app.address.clone();
+    let browser = Browser::start().await?;
+    browser.sign_in(&base, "installer").await?;
+    let bus =
+        boom_bus::Bus::connect(&ctx.settings.nats, "test", boom_bus::BusMetrics::default()).await?;
+    let id = uuid::Uuid::new_v4();
+    bus.publish(&AlertChanged {
+        alert_id: id,
+        kind: AlertKind::PaperCritical,
+        photomaton_id: Some(boom_contracts::PhotomatonId(i32::try_from(booth)?)),
+        state: AlertState::Open,
+        message: "paper critical: 40 prints left".to_owned(),
+        opened_at: chrono::Utc::now(),
+        at: chrono::Utc::now(),
+    })
+    .await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok(browser
+            .text("#alert-banner")
+            .await
+            .is_ok_and(|t| t.contains("1 alerte")))
+    })
+    .await?;
+    browser
+        .client
+        .find(Locator::Css("#alert-banner"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .wait_for(&format!("button[data-ack='{id}']"))
+        .await?
+        .click()
+        .await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok(browser
+            .text(&format!("tr[data-alert='{id}']"))
+            .await
+            .is_ok_and(|t| {
+                t.contains("Papier critique") && t.contains("pris en charge par installer")
+            }))
+    })
+    .await?;
+    browser.screenshot("alerts").await?;
+    staff.app.stop().await
+}

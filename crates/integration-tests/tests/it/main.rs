@@ -2,6 +2,7 @@
 //! its own database, NATS prefix and Redis prefix (see `boom-testkit`).
 
 mod agent_windows;
+mod alerts;
 mod api_fuzz;
 mod backup;
 mod binaries;

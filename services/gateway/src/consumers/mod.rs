@@ -1,6 +1,7 @@
 //! What the gateway takes from the bus and commits: agent batches ([`batches`], the
 //! recorder), probe reports ([`probes`]), power-on outcomes ([`power_on`]), Notion's
-//! events ([`notion`]) and pairings redeemed through ingest ([`pairing`], a request). Each is a durable JetStream consumer shared by every gateway
+//! events ([`notion`]), alerts from the notifier ([`alerts`]) and pairings redeemed through
+//! ingest ([`pairing`], a request). Each is a durable JetStream consumer shared by every gateway
 //! instance; a message is acked only after its commit, then what changed is pushed live.
 //!
 //! A message that can never be recorded (undecodable, a constraint or range error, or failing
@@ -10,6 +11,7 @@
 //!
 //! Consumers call the store and the live fan-out, never an HTTP module.
 
+pub(crate) mod alerts;
 pub(crate) mod batches;
 pub(crate) mod commands;
 pub(crate) mod notion;

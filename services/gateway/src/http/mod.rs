@@ -6,6 +6,7 @@
 //! route needs is said once, in the route table, and enforced before the handler runs.
 
 pub(crate) mod account;
+pub(crate) mod alerts;
 pub(crate) mod assets;
 pub(crate) mod audit;
 pub(crate) mod commands;

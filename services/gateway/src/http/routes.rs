@@ -11,8 +11,8 @@ use schemars::{JsonSchema, schema_for};
 use serde_json::{Map, Value, json};
 
 use crate::http::{
-    account, assets, audit, commands, events, faults, live, notion, pairing, paper, photomatons,
-    power_on, speed_tests, users,
+    account, alerts, assets, audit, commands, events, faults, live, notion, pairing, paper,
+    photomatons, power_on, speed_tests, users,
 };
 use crate::pagination::Page;
 use crate::store;
@@ -121,6 +121,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(get "/api/photomatons/{id}/refused-lines" => faults::refused_lines, "Stat lines ingest refused one by one (timestamp more than 24 h ahead or over a year old, count out of range) while counting the rest of their batch, newest first", VIEWER, None, Some(schema::<Page<store::refused_lines::RefusedLineView>>)),
         endpoint!(get "/api/events" => events::list, "Events, newest first, optionally by status (ACTIVE, COMPLETED, ARCHIVED)", VIEWER, None, Some(schema::<Page<store::events::EventView>>)),
         endpoint!(get "/api/events/{id}" => events::get, "One event with totals per media type and booth, and media per hour", VIEWER, None, Some(schema::<store::events::EventDetail>)),
+        endpoint!(get "/api/alerts" => alerts::list, "Alerts, newest first: open (acknowledged included, the default) or resolved", VIEWER, None, Some(schema::<Page<store::alerts::AlertView>>)),
+        endpoint!(post "/api/alerts/{id}/ack" => alerts::acknowledge, "Acknowledge an open alert: the notifier stops re-notifying it; it resolves by itself when the condition ends", INSTALLER, None, Some(schema::<store::alerts::AlertView>)),
         endpoint!(get "/api/audit-logs" => audit::list, "The audit log, newest first; filter by userId, action, from, to", ADMIN, None, Some(schema::<Page<store::audit::AuditLogView>>)),
         endpoint!(get "/api/dead-letters" => faults::dead_letters, "Bus messages that can never be recorded (undecodable, a constraint or range error, or failing again and again), set aside instead of retried for ever; newest first", ADMIN, None, Some(schema::<Page<store::dead_letters::DeadLetterView>>)),
         endpoint!(post "/api/dead-letters/{id}/replay" => faults::replay, "Put a dead letter back on its subject, as it came, once its cause is fixed (202; the recorder counts a batch once whatever delivers it twice)", ADMIN, None, None),
@@ -186,7 +188,14 @@ pub fn document() -> Value {
                 json!({"application/json": {"schema": inline(response(), &mut components)}});
         }
         if e.path.contains("{id}") {
-            operation["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}]);
+            // Alerts are named by UUIDs, everything else by integers.
+            let id = if e.path.starts_with("/api/alerts/") {
+                json!({"type": "string", "format": "uuid"})
+            } else {
+                json!({"type": "integer"})
+            };
+            operation["parameters"] =
+                json!([{"name": "id", "in": "path", "required": true, "schema": id}]);
         }
         let item = paths.entry(e.path.to_owned()).or_insert_with(|| json!({}));
         item[e.method] = operation;

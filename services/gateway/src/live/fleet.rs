@@ -109,7 +109,10 @@ impl FleetCache {
     pub fn changes_views(event: FrameKind) -> bool {
         !matches!(
             event,
-            FrameKind::PhotomatonAction | FrameKind::PhotomatonCommand
+            FrameKind::PhotomatonAction
+                | FrameKind::PhotomatonCommand
+                | FrameKind::AlertUpdated
+                | FrameKind::LiveResync
         )
     }
 

@@ -107,6 +107,12 @@ impl Live {
         }
     }
 
+    /// An alert that opened, was acknowledged or resolved.
+    pub async fn alert(&self, alert: &crate::store::alerts::AlertView) {
+        self.publish(FrameKind::AlertUpdated, alert.photomaton_id, json!(alert))
+            .await;
+    }
+
     /// Events that changed (the booth's card shows its current event too: callers that
     /// change which event is current also publish the booth).
     pub async fn events(&self, events: Vec<Event>) {

@@ -2,6 +2,7 @@
 //! take a connection and return Diesel's `QueryResult`; the caller (an HTTP handler, a bus
 //! consumer) decides what a failure means for it. Nothing here knows HTTP, NATS or browsers.
 
+pub(crate) mod alerts;
 pub(crate) mod audit;
 pub(crate) mod batches;
 pub(crate) mod commands;
