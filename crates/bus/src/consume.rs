@@ -253,7 +253,14 @@ impl Bus {
                 }
                 Err(error) => {
                     tracing::warn!(stream = %stream_name, %error, "a group failed, retrying its messages one by one");
+                    // Within half the ack wait: what is left then is nacked (and redelivered
+                    // later) rather than held until JetStream redelivers it on its own.
+                    let budget = tokio::time::Instant::now() + crate::ACK_WAIT / 2;
                     for message in group {
+                        if tokio::time::Instant::now() > budget {
+                            self.nak(&stream_name, &message).await;
+                            continue;
+                        }
                         let Ok(single) = serde_json::from_slice::<M>(&message.payload) else {
                             continue;
                         };
