@@ -509,9 +509,13 @@ async fn an_admin_changes_a_role_and_filters_the_audit_log() -> anyhow::Result<(
     })
     .await?;
 
-    // Only the role changes in the audit log, once filtered.
+    // Only the role changes in the audit log, once filtered. The page is drawn again once the
+    // change is saved: wait for that drawing (it shows the change) before using its form.
     eventually(Duration::from_secs(10), || async {
-        Ok(browser.attr("[data-audit]", "data-audit").await?.as_deref() != Some("0"))
+        Ok(browser
+            .text("[data-audit]")
+            .await
+            .is_ok_and(|t| t.contains("user.update")))
     })
     .await?;
     let filter = browser.wait_for("form[data-audit-filter]").await?;
