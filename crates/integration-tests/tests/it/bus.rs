@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use boom_bus::{Bus, BusError, BusMetrics, HandleError};
 use boom_contracts::messages::{BusMessage, ControlReply, ControlRequest, PhotomatonAction};
-use boom_contracts::{AgentBatchAccepted, MediaStat, MediaType, PhotomatonId, StreamKind};
+use boom_contracts::{AgentBatchAccepted, PhotomatonId, StreamKind};
 use boom_telemetry::TraceContext;
 use boom_testkit::TestContext;
 use tokio_util::sync::CancellationToken;
@@ -16,21 +16,8 @@ use crate::helpers::eventually;
 fn batch(id: uuid::Uuid) -> anyhow::Result<AgentBatchAccepted> {
     Ok(AgentBatchAccepted {
         batch_id: id,
-        photomaton_id: PhotomatonId(1),
-        hostname: "boom-01".parse()?,
-        stats: vec![MediaStat {
-            media_type: MediaType::Print,
-            count: 2,
-            timestamp: chrono::Utc::now(),
-        }],
         paper_level: Some(698),
-        paper_reset_at: None,
-        speedtest: None,
-        backlog: None,
-        agent_version: None,
-        received_at: chrono::Utc::now(),
-        printer: None,
-        refused: Vec::new(),
+        ..crate::pipeline::accepted(PhotomatonId(1), "boom-01", 2, chrono::Utc::now())?
     })
 }
 

@@ -78,7 +78,7 @@ pub async fn websocket(
         let mut ping = actix_web::rt::time::interval(ping_interval);
         let mut last_heard = Instant::now();
         let mut close = None;
-        if send_booths(&mut socket, &snapshot).await.is_err() {
+        if send_booths(&mut socket, &snapshot, None).await.is_err() {
             hub.leave(id);
             return;
         }
@@ -98,9 +98,7 @@ pub async fn websocket(
                             // Bounded: a client too slow to take its rooms' state within two
                             // pings is closed rather than left holding this task.
                             let resent = tokio::time::timeout(ping_interval * 2, async {
-                                for booth in snapshot.booths.iter().filter(|b| wanted.as_ref().is_none_or(|w| w.contains(&b.id))) {
-                                    socket.text(booth.frame.clone()).await?;
-                                }
+                                send_booths(&mut socket, &snapshot, wanted.as_ref()).await?;
                                 socket.text(frame_of(FrameKind::LiveResync, &serde_json::json!({}))).await
                             })
                             .await;
@@ -156,9 +154,16 @@ pub async fn websocket(
     Ok(response)
 }
 
-async fn send_booths(socket: &mut actix_ws::Session, fleet: &Fleet) -> Result<(), Closed> {
+/// Sends the state of the fleet's booths, or of those of `rooms` only.
+async fn send_booths(
+    socket: &mut actix_ws::Session,
+    fleet: &Fleet,
+    rooms: Option<&HashSet<PhotomatonId>>,
+) -> Result<(), Closed> {
     for booth in &fleet.booths {
-        socket.text(booth.frame.clone()).await?;
+        if rooms.is_none_or(|rooms| rooms.contains(&booth.id)) {
+            socket.text(booth.frame.clone()).await?;
+        }
     }
     Ok(())
 }
