@@ -34,6 +34,17 @@ pub enum HandleError {
     Poison(String),
 }
 
+/// What [`Bus::consume_each`] does with a message its handler is done with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// Handled: acked.
+    Done,
+    /// Delivered again after this delay.
+    RetryIn(Duration),
+    /// Never delivered again.
+    Never,
+}
+
 /// Deliveries of a message that keeps failing transiently before it is set aside: with the
 /// backoff of 1, 2, 4 … 60 s, about seven minutes. Each delivery runs the handler again, so
 /// a message that failed while the database was down is recorded once it is back; only a
@@ -275,6 +286,87 @@ impl Bus {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Pulls messages of type `M` through the durable consumer `durable` and hands each to
+    /// `handler` on its own task, at most `concurrency` at once, so that a slow message (a mail
+    /// server timing out) never delays the others. The handler decides each message's fate
+    /// ([`Settle`]): done (acked), again after a delay (nacked with that delay, which it
+    /// chooses: a backoff, or the end of quiet hours), or never (terminated). It is told how
+    /// many times the message was delivered, this time included.
+    pub async fn consume_each<M, F, Fut>(
+        &self,
+        kind: StreamKind,
+        durable: &str,
+        concurrency: usize,
+        handler: F,
+        cancel: CancellationToken,
+    ) -> Result<(), BusError>
+    where
+        M: BusMessage,
+        F: Fn(M, i64) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Settle> + Send + 'static,
+    {
+        let consumer = self.durable_consumer::<M>(kind, durable).await?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| BusError::JetStream(e.to_string()))?;
+        let stream_name = self.namespace.stream(kind);
+        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            let permit = tokio::select! {
+                () = cancel.cancelled() => break,
+                permit = limit.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let message = tokio::select! {
+                () = cancel.cancelled() => break,
+                message = messages.next() => message,
+            };
+            let message = match message {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
+                    tracing::warn!(stream = %stream_name, error = %e, "pull failed, retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+                None => break,
+            };
+            let decoded = match serde_json::from_slice::<M>(&message.payload) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.set_aside(&stream_name, &message, format!("undecodable: {e}"))
+                        .await;
+                    continue;
+                }
+            };
+            let (bus, handler, stream) = (self.clone(), handler.clone(), stream_name.clone());
+            let trace = trace_of(message.headers.as_ref());
+            let span = tracing::info_span!("consume", stream = %stream, trace_id = %trace);
+            running.spawn(
+                trace
+                    .scope(async move {
+                        let _permit = permit;
+                        let outcome = handler(decoded, delivered(&message)).await;
+                        let (kind, label) = match outcome {
+                            Settle::Done => (AckKind::Ack, "acked"),
+                            Settle::RetryIn(delay) => (AckKind::Nak(Some(delay)), "nacked"),
+                            Settle::Never => (AckKind::Term, "terminated"),
+                        };
+                        bus.settle(&stream, &message, kind, label).await;
+                    })
+                    .instrument(span),
+            );
+            // Reap what finished, so the set does not grow with the stream.
+            while running.try_join_next().is_some() {}
+        }
+        // The messages in hand finish (each is bounded by its own timeout).
+        while running.join_next().await.is_some() {}
         Ok(())
     }
 

@@ -40,7 +40,7 @@ use bytes::Bytes;
 
 pub use agent_commands::AgentCommandsView;
 pub use async_nats;
-pub use consume::{DeadLetter, DeadLetters, HandleError, MAX_ATTEMPTS};
+pub use consume::{DeadLetter, DeadLetters, HandleError, MAX_ATTEMPTS, Settle};
 pub use lease::Lease;
 pub use metrics::BusMetrics;
 pub use registry::RegistryView;

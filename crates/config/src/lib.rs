@@ -15,7 +15,7 @@
 //! - `load`: the layers (defaults, TOML file, environment), unknown-key detection and the
 //!   checks that run before any program sees its settings.
 //! - One module per section: `database`, `nats`, `redis`, `http`, `log`, `notion`, `agent`,
-//!   `ingest`, `control`, each with its defaults.
+//!   `ingest`, `control`, `notify`, each with its defaults.
 
 mod agent;
 mod control;
@@ -25,6 +25,7 @@ mod ingest;
 mod load;
 mod log;
 mod nats;
+mod notify;
 mod notion;
 mod redis;
 
@@ -40,6 +41,7 @@ pub use http::HttpSettings;
 pub use ingest::IngestSettings;
 pub use log::{LogFormat, LogSettings};
 pub use nats::NatsSettings;
+pub use notify::NotifySettings;
 pub use notion::{NotionProperties, NotionSettings};
 pub use redis::RedisSettings;
 
@@ -88,6 +90,7 @@ pub struct Settings {
     pub agent: AgentSettings,
     pub ingest: IngestSettings,
     pub control: ControlSettings,
+    pub notify: NotifySettings,
 }
 
 impl Settings {

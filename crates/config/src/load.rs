@@ -83,6 +83,38 @@ impl Settings {
         if self.agent.command_interval_secs == 0 {
             return Err(invalid("agent.command_interval_secs", "must be at least 1"));
         }
+        check_url(
+            "notify.telegram_base_url",
+            &self.notify.telegram_base_url,
+            &["http", "https"],
+        )?;
+        check_url(
+            "notify.dashboard_url",
+            &self.notify.dashboard_url,
+            &["http", "https"],
+        )?;
+        if let Some(url) = &self.notify.smtp_url {
+            check_url("notify.smtp_url", url.expose_secret(), &["smtp", "smtps"])?;
+        }
+        if self.notify.renotify_secs == 0
+            || self.notify.resync_secs == 0
+            || self.notify.send_timeout_ms == 0
+            || self.notify.max_attempts == 0
+        {
+            return Err(invalid(
+                "notify.renotify_secs",
+                "notify.renotify_secs, resync_secs, send_timeout_ms and max_attempts must be at least 1",
+            ));
+        }
+        if self.notify.lease_ttl_secs < 3 {
+            return Err(invalid("notify.lease_ttl_secs", "must be at least 3"));
+        }
+        if !looks_like_mailbox(&self.notify.from) {
+            return Err(invalid(
+                "notify.from",
+                "must be an e-mail address, optionally with a name: `LE BOOM <alertes@example.com>`",
+            ));
+        }
         check_addr("http.addr", &self.http.addr)?;
         self.http
             .trusted_proxy_nets()
@@ -156,6 +188,17 @@ fn check_url(key: &str, value: &str, schemes: &[&str]) -> Result<(), ConfigError
         return Err(invalid(key, "the URL has no host"));
     }
     Ok(())
+}
+
+/// `a@b.c` or `Name <a@b.c>`: the notifier's mail library checks the rest when it starts.
+fn looks_like_mailbox(value: &str) -> bool {
+    let address = match (value.find('<'), value.strip_suffix('>')) {
+        (Some(open), Some(inner)) => &inner[open + 1..],
+        (None, None) => value.trim(),
+        _ => return false,
+    };
+    matches!(address.split_once('@'), Some((local, domain))
+        if !local.is_empty() && !domain.is_empty() && !address.contains(char::is_whitespace))
 }
 
 fn check_addr(key: &str, value: &str) -> Result<(), ConfigError> {
@@ -241,12 +284,40 @@ mod tests {
     }
 
     #[test]
+    fn notify_keys_are_checked() -> Result<(), ConfigError> {
+        let s = Settings::from_sources(
+            None,
+            vars(&[
+                ("BOOM__NOTIFY__SMTP_URL", "smtp://127.0.0.1:2525"),
+                ("BOOM__NOTIFY__FROM", "Alertes <alertes@example.com>"),
+            ]),
+        )?;
+        assert_eq!(s.notify.down_after_secs, 120);
+        for (key, value) in [
+            ("BOOM__NOTIFY__SMTP_URL", "http://mail:25"),
+            ("BOOM__NOTIFY__FROM", "nobody"),
+            ("BOOM__NOTIFY__FROM", "Name <a@b"),
+            ("BOOM__NOTIFY__RENOTIFY_SECS", "0"),
+            ("BOOM__NOTIFY__TELEGRAM_BASE_URL", "api.telegram.org"),
+        ] {
+            let refused = Settings::from_sources(None, vars(&[(key, value)]));
+            assert!(
+                matches!(refused, Err(ConfigError::Invalid { .. })),
+                "{key}={value}"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
     fn secrets_are_never_printed() -> Result<(), ConfigError> {
         let s = Settings::from_sources(
             None,
             vars(&[
                 ("BOOM__NOTION__TOKEN", "ntn_supersecret"),
                 ("BOOM__DATABASE__URL", "postgres://boom:hunter2@db/boom"),
+                ("BOOM__NOTIFY__SMTP_URL", "smtp://alerts:hunter2@mail:587"),
+                ("BOOM__NOTIFY__TELEGRAM_BOT_TOKEN", "123:supersecret"),
             ]),
         )?;
         let printed = format!("{s:?}");

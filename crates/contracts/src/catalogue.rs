@@ -53,8 +53,28 @@ pub fn messages() -> Vec<CatalogueEntry> {
         entry::<PairingReply>("PairingReply", None),
         entry::<AlertChanged>("AlertChanged", None),
         entry::<AlertAcknowledged>("AlertAcknowledged", None),
+        entry::<DeliveryQueued>("DeliveryQueued", None),
+        entry::<DeliveryUpdated>("DeliveryUpdated", None),
+        entry::<RecipientsRequest>("RecipientsRequest", Some(RecipientsRequest::QUEUE_GROUP)),
+        entry::<Recipients>("Recipients", None),
+        entry::<FleetRequest>("FleetRequest", Some(FleetRequest::QUEUE_GROUP)),
+        entry::<FleetPage>("FleetPage", None),
+        entry::<ChannelTestRequest>("ChannelTestRequest", Some(ChannelTestRequest::QUEUE_GROUP)),
+        entry::<ChannelTestReply>("ChannelTestReply", None),
+        entry::<NotionSyncOutcome>("NotionSyncOutcome", None),
         entry::<LiveUpdate>("LiveUpdate", None),
     ]
+}
+
+/// The durable consumer that reads a stream message: the gateway's, except for what the
+/// notifier reads (its deliveries and the acknowledgements).
+fn consumer_of(name: &str, kind: StreamKind) -> &'static str {
+    match name {
+        "DeliveryQueued" => crate::namespace::NOTIFIER_DELIVERIES,
+        "AlertAcknowledged" => crate::namespace::NOTIFIER_ACKS,
+        "DeliveryUpdated" => crate::namespace::GATEWAY_DELIVERIES,
+        _ => kind.gateway_consumer(),
+    }
 }
 
 fn message_ref(name: &str) -> Value {
@@ -88,13 +108,17 @@ pub fn asyncapi() -> Value {
             Delivery::Stream(kind) => {
                 channel["x-jetstream"] = json!({
                     "stream": ns.stream(kind).replace("PREFIX", "{PREFIX}"),
-                    "durableConsumer": kind.gateway_consumer(),
+                    "durableConsumer": consumer_of(m.name, kind),
                     "dedupe": "Nats-Msg-Id",
                 });
             }
             Delivery::Request => {
                 let reply = match m.name {
                     "NotionSyncRequest" => "NotionSyncSummary",
+                    "PairingRequest" => "PairingReply",
+                    "RecipientsRequest" => "Recipients",
+                    "FleetRequest" => "FleetPage",
+                    "ChannelTestRequest" => "ChannelTestReply",
                     _ => "ControlReply",
                 };
                 channel["x-request-reply"] = json!({
@@ -154,10 +178,22 @@ pub fn asyncapi() -> Value {
                 "readBy": ["boom-stats-ingest"],
             },
             {
+                "name": "{prefix}_alerts",
+                "key": "`<kind>.<photomaton id or fleet>`",
+                "value": "the open alert: id, since when, acknowledged, last notified, pending transition",
+                "writtenBy": ["boom-notifier"],
+            },
+            {
+                "name": "{prefix}_deliveries",
+                "key": "delivery id",
+                "value": "`sent` once a delivery was sent: a redelivered message is not sent again",
+                "writtenBy": ["boom-notifier"],
+            },
+            {
                 "name": "{prefix}_leases",
-                "key": "the single-active task (probe, notion-sync)",
+                "key": "the single-active task (probe, notion-sync, notifier)",
                 "value": "the holder's instance id; the entry expires with the bucket's max age",
-                "writtenBy": ["boom-photomaton-control", "boom-notion-sync"],
+                "writtenBy": ["boom-photomaton-control", "boom-notion-sync", "boom-notifier"],
             },
         ],
     })

@@ -14,8 +14,9 @@ use serde::Serialize;
 )]
 pub struct NamespaceError(pub String);
 
-/// The JetStream streams of a stack. Each one has a single writer service and is consumed by
-/// the gateway, which alone writes PostgreSQL.
+/// The JetStream streams of a stack. Each one is consumed by the gateway, which alone writes
+/// PostgreSQL; the ALERTS stream also carries the notifier's own work (queued deliveries,
+/// acknowledgements), which the notifier consumes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum StreamKind {
     /// Agent batches accepted by stats-ingest.
@@ -55,7 +56,8 @@ impl StreamKind {
         }
     }
 
-    /// The gateway's durable pull consumer on this stream, shared by every gateway instance.
+    /// The gateway's durable pull consumer on this stream, shared by every gateway instance
+    /// (the ALERTS stream also has [`GATEWAY_DELIVERIES`] and the notifier's consumers).
     pub fn gateway_consumer(self) -> &'static str {
         match self {
             StreamKind::Stats => "gateway-recorder",
@@ -65,6 +67,13 @@ impl StreamKind {
         }
     }
 }
+
+/// The gateway's consumer of delivery updates on the ALERTS stream.
+pub const GATEWAY_DELIVERIES: &str = "gateway-deliveries";
+/// The notifier's consumer of queued deliveries on the ALERTS stream (every instance sends).
+pub const NOTIFIER_DELIVERIES: &str = "notifier-deliveries";
+/// The notifier's consumer of acknowledgements on the ALERTS stream.
+pub const NOTIFIER_ACKS: &str = "notifier-acks";
 
 /// The subject, stream and bucket names of one stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +128,16 @@ impl Namespace {
     /// What the dashboard asks of each booth's agent (`AgentCommands`, by photomaton id).
     pub fn agent_commands_bucket(&self) -> String {
         format!("{}_agent_commands", self.prefix.replace('-', "_"))
+    }
+
+    /// The notifier's open alerts, by `<kind>.<photomaton id or fleet>`.
+    pub fn alerts_bucket(&self) -> String {
+        format!("{}_alerts", self.prefix.replace('-', "_"))
+    }
+
+    /// Deliveries the notifier has sent, by delivery id: a redelivered message is not resent.
+    pub fn deliveries_bucket(&self) -> String {
+        format!("{}_deliveries", self.prefix.replace('-', "_"))
     }
 
     /// Leases that keep single-active work (probing, Notion sync) on one instance.

@@ -382,3 +382,46 @@ pub struct Alert {
     pub resolved_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// Where one person wants to hear of alerts (see `notification_channels`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::notification_channels, check_for_backend(diesel::pg::Pg))]
+pub struct NotificationChannel {
+    pub id: Uuid,
+    pub user_id: UserId,
+    pub kind: String,
+    pub target: String,
+    pub alert_kinds: Vec<String>,
+    pub quiet_from: Option<chrono::NaiveTime>,
+    pub quiet_to: Option<chrono::NaiveTime>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A maintenance window: no message about the booth (or, without one, the fleet) is sent.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::alert_mutes, check_for_backend(diesel::pg::Pg))]
+pub struct AlertMute {
+    pub id: Uuid,
+    pub photomaton_id: Option<PhotomatonId>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What boom-notifier did with one message on one channel.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = crate::schema::alert_deliveries, check_for_backend(diesel::pg::Pg))]
+pub struct AlertDelivery {
+    pub delivery_id: String,
+    pub alert_id: Uuid,
+    pub transition: String,
+    pub channel_id: Uuid,
+    pub channel_kind: String,
+    pub target: String,
+    pub state: String,
+    pub attempts: i32,
+    pub error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}

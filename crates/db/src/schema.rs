@@ -218,6 +218,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+
+    notification_channels (id) {
+        id -> Uuid,
+        user_id -> Integer,
+        kind -> Text,
+        target -> Text,
+        alert_kinds -> Array<Text>,
+        quiet_from -> Nullable<Time>,
+        quiet_to -> Nullable<Time>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    alert_mutes (id) {
+        id -> Uuid,
+        photomaton_id -> Nullable<Integer>,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        reason -> Nullable<Text>,
+        created_by -> Nullable<Integer>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    alert_deliveries (delivery_id) {
+        delivery_id -> Text,
+        alert_id -> Uuid,
+        transition -> Text,
+        channel_id -> Uuid,
+        channel_kind -> Text,
+        target -> Text,
+        state -> Text,
+        attempts -> Integer,
+        error -> Nullable<Text>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(notification_channels -> users (user_id));
+diesel::joinable!(alert_mutes -> photomatons (photomaton_id));
 diesel::joinable!(agent_commands -> photomatons (photomaton_id));
 diesel::joinable!(events -> photomatons (photomaton_id));
 diesel::joinable!(paper_levels -> photomatons (photomaton_id));
@@ -241,5 +289,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     agent_commands,
     dead_letters,
     refused_lines,
+    notification_channels,
+    alert_mutes,
+    alert_deliveries,
     alerts,
 );

@@ -14,6 +14,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`), `BOOM_TEST_NATS_URL`, `BOOM_TEST_REDIS_URL`.
 
 pub mod gateway;
+pub mod inbox;
 pub mod notion;
 mod proxy;
 

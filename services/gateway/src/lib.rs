@@ -152,6 +152,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     });
     background.spawn({
         let state = state.clone();
+        |cancel| consumers::alerts::run_deliveries(state, cancel)
+    });
+    background.spawn({
+        let state = state.clone();
+        |cancel| consumers::alerts::serve(state, cancel)
+    });
+    background.spawn({
+        let state = state.clone();
         |cancel| consumers::pairing::serve(state, cancel)
     });
     background.spawn({

@@ -8,7 +8,9 @@ use std::time::Instant;
 use boom_bus::{Bus, RegistryView};
 use boom_config::NotionSettings;
 use boom_contracts::PhotomatonId;
-use boom_contracts::messages::{EventUpserted, NotionSyncCompleted, NotionSyncSummary};
+use boom_contracts::messages::{
+    EventUpserted, NotionSyncCompleted, NotionSyncOutcome, NotionSyncSummary,
+};
 use chrono::{DateTime, Utc};
 use notion_client::objects::page::Page;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -141,6 +143,18 @@ impl Syncer {
             );
         } else {
             tracing::warn!(errors = ?summary.errors, pages = summary.pages_read, "notion sync incomplete: nothing was completed");
+        }
+        // The notifier counts failures in a row; without a Notion token there is nothing to
+        // tell (the health and the logs say it is not configured).
+        if self.client.is_some() {
+            let told = NotionSyncOutcome {
+                ok: summary.errors.is_empty(),
+                error: summary.errors.first().cloned(),
+                at: Utc::now(),
+            };
+            if let Err(error) = self.bus.publish(&told).await {
+                tracing::debug!(%error, "sync outcome not broadcast");
+            }
         }
         summary
     }

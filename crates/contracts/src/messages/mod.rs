@@ -25,7 +25,12 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{Namespace, StreamKind};
 
-pub use alerts::{AlertAcknowledged, AlertChanged, AlertKind, AlertState};
+pub use alerts::{
+    AlertAcknowledged, AlertChanged, AlertKind, AlertState, ChannelKind, ChannelTarget,
+    ChannelTestReply, ChannelTestRequest, DeliveryQueued, DeliveryState, DeliveryUpdated,
+    FleetPage, FleetRequest, Notice, NotionSyncOutcome, QuietHours, Recipients, RecipientsRequest,
+    Transition,
+};
 pub use control::{
     ActionCode, ActionPhase, ControlReply, ControlRequest, PhotomatonAction,
     PhotomatonActionProgress, PhotomatonProbed,
@@ -99,6 +104,10 @@ mod tests {
             NotionSyncRequest::SUBJECT,
             ControlRequest::SUBJECT,
             PairingRequest::SUBJECT,
+            RecipientsRequest::SUBJECT,
+            FleetRequest::SUBJECT,
+            ChannelTestRequest::SUBJECT,
+            NotionSyncOutcome::SUBJECT,
             LiveUpdate::SUBJECT,
         ] {
             for kind in StreamKind::ALL {

@@ -1,4 +1,4 @@
-//! The five binaries as ops run them: only `BOOM__…` variables, health, SIGTERM.
+//! The six binaries as ops run them: only `BOOM__…` variables, health, SIGTERM.
 
 use boom_testkit::TestContext;
 
@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use crate::helpers::{RunningBinary, eventually, run_binary};
 
-const BINARIES: [&str; 5] = [
+const BINARIES: [&str; 6] = [
     "boom-gateway",
     "boom-stats-ingest",
     "boom-notion-sync",
     "boom-photomaton-control",
+    "boom-notifier",
     "boom-agent",
 ];
 

@@ -77,6 +77,13 @@ pub async fn spawn_photomaton_control(settings: Settings) -> anyhow::Result<Test
     Ok(TestApp::start(boom_photomaton_control::build(settings).await?).await)
 }
 
+pub async fn spawn_notifier(settings: Settings) -> anyhow::Result<TestApp> {
+    if std::env::var_os("BOOM_TEST_LOG").is_some() {
+        boom_telemetry::init(boom_config::LogFormat::Pretty);
+    }
+    Ok(TestApp::start(boom_notifier::build(settings).await?).await)
+}
+
 pub async fn spawn_agent(settings: Settings) -> anyhow::Result<TestApp> {
     Ok(TestApp::start(boom_agent::build(settings).await?).await)
 }

@@ -21,6 +21,7 @@ mod health;
 mod helpers;
 mod migrations;
 mod newer_wins;
+mod notifier;
 mod notion;
 mod pairing;
 mod pipeline;

@@ -50,7 +50,11 @@ pub async fn list(
     let rows = alerts::list(&mut conn, resolved, limit, after)
         .await
         .or_api()?;
-    Ok(web::Json(page(rows, limit, |a| a.seq, AlertView::from)))
+    let mut paged = page(rows, limit, |a| a.seq, AlertView::from);
+    paged.items = alerts::with_deliveries(&mut conn, paged.items)
+        .await
+        .or_api()?;
+    Ok(web::Json(paged))
 }
 
 pub async fn acknowledge(
@@ -66,7 +70,11 @@ pub async fn acknowledge(
             .await
             .or_api()?
         {
-            Ack::Done(alert) => AlertView::from(alert),
+            Ack::Done(alert) => alerts::with_deliveries(&mut conn, vec![AlertView::from(alert)])
+                .await
+                .or_api()?
+                .pop()
+                .ok_or_else(|| ApiError::not_found(format!("no alert {id}")))?,
             Ack::NoSuchAlert => return Err(ApiError::not_found(format!("no alert {id}"))),
             Ack::Resolved => {
                 return Err(ApiError::new(

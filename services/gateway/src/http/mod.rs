@@ -13,6 +13,7 @@ pub(crate) mod commands;
 pub(crate) mod events;
 pub(crate) mod faults;
 pub(crate) mod live;
+pub(crate) mod notifications;
 pub(crate) mod notion;
 pub(crate) mod pairing;
 pub(crate) mod paper;

@@ -11,8 +11,8 @@ use schemars::{JsonSchema, schema_for};
 use serde_json::{Map, Value, json};
 
 use crate::http::{
-    account, alerts, assets, audit, commands, events, faults, live, notion, pairing, paper,
-    photomatons, power_on, speed_tests, users,
+    account, alerts, assets, audit, commands, events, faults, live, notifications, notion, pairing,
+    paper, photomatons, power_on, speed_tests, users,
 };
 use crate::pagination::Page;
 use crate::store;
@@ -123,6 +123,13 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(get "/api/events/{id}" => events::get, "One event with totals per media type and booth, and media per hour", VIEWER, None, Some(schema::<store::events::EventDetail>)),
         endpoint!(get "/api/alerts" => alerts::list, "Alerts, newest first: open (acknowledged included, the default) or resolved", VIEWER, None, Some(schema::<Page<store::alerts::AlertView>>)),
         endpoint!(post "/api/alerts/{id}/ack" => alerts::acknowledge, "Acknowledge an open alert: the notifier stops re-notifying it; it resolves by itself when the condition ends", INSTALLER, None, Some(schema::<store::alerts::AlertView>)),
+        endpoint!(get "/api/notification-channels" => notifications::list_channels, "The signed-in person's notification channels", VIEWER, None, Some(schema::<notifications::ChannelList>)),
+        endpoint!(post "/api/notification-channels" => notifications::create_channel, "Add a channel: e-mail, Telegram (chat id) or webhook (installers and admins), the kinds of alerts it wants, optional quiet hours (Europe/Paris)", VIEWER, Some(schema::<notifications::CreateChannel>), Some(schema::<store::notifications::ChannelView>)),
+        endpoint!(delete "/api/notification-channels/{id}" => notifications::delete_channel, "Remove one of one's channels", VIEWER, None, None),
+        endpoint!(post "/api/notification-channels/{id}/test" => notifications::test_channel, "Send a test message on one of one's channels now (502 with the channel's error when it failed)", VIEWER, None, Some(schema::<notifications::TestOutcome>)),
+        endpoint!(get "/api/alert-mutes" => notifications::list_mutes, "Maintenance windows in force: nothing is sent about their booth (or any booth)", VIEWER, None, Some(schema::<notifications::MuteList>)),
+        endpoint!(post "/api/alert-mutes" => notifications::create_mute, "Mute alert messages for a booth (or the fleet) for some minutes", INSTALLER, Some(schema::<notifications::CreateMute>), Some(schema::<store::notifications::MuteView>)),
+        endpoint!(delete "/api/alert-mutes/{id}" => notifications::delete_mute, "End a maintenance window now", INSTALLER, None, None),
         endpoint!(get "/api/audit-logs" => audit::list, "The audit log, newest first; filter by userId, action, from, to", ADMIN, None, Some(schema::<Page<store::audit::AuditLogView>>)),
         endpoint!(get "/api/dead-letters" => faults::dead_letters, "Bus messages that can never be recorded (undecodable, a constraint or range error, or failing again and again), set aside instead of retried for ever; newest first", ADMIN, None, Some(schema::<Page<store::dead_letters::DeadLetterView>>)),
         endpoint!(post "/api/dead-letters/{id}/replay" => faults::replay, "Put a dead letter back on its subject, as it came, once its cause is fixed (202; the recorder counts a batch once whatever delivers it twice)", ADMIN, None, None),
@@ -188,8 +195,15 @@ pub fn document() -> Value {
                 json!({"application/json": {"schema": inline(response(), &mut components)}});
         }
         if e.path.contains("{id}") {
-            // Alerts are named by UUIDs, everything else by integers.
-            let id = if e.path.starts_with("/api/alerts/") {
+            // Alerts, channels and mutes are named by UUIDs, everything else by integers.
+            let id = if [
+                "/api/alerts/",
+                "/api/notification-channels/",
+                "/api/alert-mutes/",
+            ]
+            .iter()
+            .any(|p| e.path.starts_with(p))
+            {
                 json!({"type": "string", "format": "uuid"})
             } else {
                 json!({"type": "integer"})

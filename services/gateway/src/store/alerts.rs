@@ -126,6 +126,8 @@ pub struct AlertView {
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub acknowledged_by: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Where the notifier sent (or is sending) word of it, oldest first.
+    pub deliveries: Vec<crate::store::notifications::DeliveryView>,
 }
 
 impl From<Alert> for AlertView {
@@ -140,8 +142,38 @@ impl From<Alert> for AlertView {
             acknowledged_at: a.acknowledged_at,
             acknowledged_by: a.acknowledged_by_name,
             resolved_at: a.resolved_at,
+            deliveries: Vec::new(),
         }
     }
+}
+
+/// Fills in each alert's deliveries (one query).
+pub async fn with_deliveries(
+    conn: &mut AsyncPgConnection,
+    mut views: Vec<AlertView>,
+) -> QueryResult<Vec<AlertView>> {
+    let ids: Vec<Uuid> = views.iter().map(|v| v.id).collect();
+    let mut deliveries = crate::store::notifications::deliveries_of(conn, &ids).await?;
+    for view in &mut views {
+        view.deliveries = deliveries.remove(&view.id).unwrap_or_default();
+    }
+    Ok(views)
+}
+
+/// One alert as it now stands, with its deliveries.
+pub async fn view(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<AlertView>> {
+    let Some(alert) = alerts::table
+        .find(id)
+        .select(Alert::as_select())
+        .first(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    Ok(with_deliveries(conn, vec![AlertView::from(alert)])
+        .await?
+        .pop())
 }
 
 /// A page of alerts, newest first: open ones (acknowledged included) or resolved ones.

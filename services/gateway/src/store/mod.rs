@@ -8,6 +8,7 @@ pub(crate) mod batches;
 pub(crate) mod commands;
 pub(crate) mod dead_letters;
 pub(crate) mod events;
+pub(crate) mod notifications;
 pub(crate) mod paper;
 pub(crate) mod photomatons;
 pub(crate) mod refused_lines;

@@ -1,0 +1,3 @@
+DROP TABLE alert_deliveries;
+DROP TABLE alert_mutes;
+DROP TABLE notification_channels;
