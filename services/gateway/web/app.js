@@ -17,6 +17,9 @@ const I18N = {
     'admin.booths': 'Photomatons', 'admin.users': 'Utilisateurs', 'admin.audit': 'Journal', 'admin.create': 'Créer', 'admin.save': 'Enregistrer', 'admin.key': 'Clé agent', 'admin.edit': 'Modifier', 'admin.delete': 'Supprimer',
     'nav.alerts': 'Alertes', 'alerts.kind': 'Alerte', 'alerts.booth': 'Photomaton', 'alerts.since': 'Depuis', 'alerts.open': 'Alertes ouvertes', 'alerts.resolved': 'Résolues', 'alerts.none': 'Aucune alerte ouverte.', 'alerts.ack': 'Pris en charge', 'alerts.acked': 'pris en charge par {who}', 'alerts.banner': '{n} alerte(s) à traiter',
     'alert.paper_warning': 'Papier bas', 'alert.paper_critical': 'Papier critique', 'alert.booth_down': 'Photomaton injoignable', 'alert.agent_silent': 'Agent muet', 'alert.printer_error': 'Imprimante en erreur', 'alert.power_on_failed': 'Allumage échoué', 'alert.notion_sync_failing': 'Synchronisation Notion en échec',
+    'deliv.title': 'Messages', 'deliv.sent': 'envoyé', 'deliv.queued': 'en file', 'deliv.deferred': 'heures calmes', 'deliv.retrying': 'nouvel essai', 'deliv.failed': 'échec', 'deliv.skipped': 'non envoyé', 'deliv.none': 'aucun message envoyé', 'ch.email': 'E-mail', 'ch.telegram': 'Telegram', 'ch.webhook': 'Webhook',
+    'ch.title': 'Mes notifications', 'ch.why': 'Où vous prévenir des alertes, et lesquelles. Pendant vos heures calmes (heure de Paris), les messages attendent leur fin.', 'ch.kind': 'Canal', 'ch.target': 'Adresse, chat Telegram ou URL', 'ch.kinds': 'Alertes', 'ch.quiet': 'Heures calmes', 'ch.quietFrom': 'De', 'ch.quietTo': 'À', 'ch.add': 'Ajouter', 'ch.test': 'Envoyer un test', 'ch.tested': 'Message de test envoyé', 'ch.none': 'Aucun canal : vous ne recevez aucune alerte.',
+    'mute.title': 'Sourdine (maintenance)', 'mute.why': 'Pendant une sourdine, les alertes s’ouvrent sur le tableau de bord mais personne n’est prévenu.', 'mute.booth': 'Photomaton', 'mute.fleet': 'Toute la flotte', 'mute.for': 'Durée', 'mute.reason': 'Raison', 'mute.add': 'Mettre en sourdine', 'mute.until': 'Jusqu’à', 'mute.by': 'Par', 'mute.end': 'Lever', 'mute.none': 'Aucune sourdine en cours.', 'mute.1h': '1 heure', 'mute.4h': '4 heures', 'mute.24h': '24 heures', 'mute.72h': '3 jours',
     'refused.title': 'Lignes refusées', 'refused.why': 'Ces lignes n’ont pas été comptées (le reste de leur lot l’a été) : souvent l’horloge du PC qui est fausse.', 'refused.reason': 'Raison', 'refused.line': 'Ligne reçue', 'dead.title': 'Messages mis de côté', 'dead.why': 'Messages que la base refuse pour toujours : ils ne bloquent plus rien, mais rien n’a été compté pour eux.', 'dead.booth': 'Photomaton', 'dead.replay': 'Rejouer', 'dead.replay.confirm': 'Remettre ce message dans le flux, maintenant que sa cause est corrigée ?',
     'admin.key.once': 'Copiez cette clé maintenant : elle ne sera plus affichée.', 'admin.copy': 'Copier', 'admin.close': 'Fermer',
     'f.name': 'Nom', 'f.hostname': 'Nom d’hôte', 'f.tailscaleIp': 'IP Tailscale du PC', 'f.routerTailscaleIp': 'IP Tailscale du routeur', 'f.macAddress': 'Adresse MAC', 'f.wakeTarget': 'Cible WoL (hôte:port)', 'f.warningThreshold': 'Seuil alerte', 'f.criticalThreshold': 'Seuil critique', 'f.paperCapacity': 'Capacité',
@@ -37,6 +40,9 @@ const I18N = {
     'admin.booths': 'Booths', 'admin.users': 'Users', 'admin.audit': 'Audit log', 'admin.create': 'Create', 'admin.save': 'Save', 'admin.key': 'Agent key', 'admin.edit': 'Edit', 'admin.delete': 'Delete',
     'nav.alerts': 'Alerts', 'alerts.kind': 'Alert', 'alerts.booth': 'Booth', 'alerts.since': 'Since', 'alerts.open': 'Open alerts', 'alerts.resolved': 'Resolved', 'alerts.none': 'No open alert.', 'alerts.ack': 'Acknowledge', 'alerts.acked': 'acknowledged by {who}', 'alerts.banner': '{n} alert(s) to handle',
     'alert.paper_warning': 'Paper low', 'alert.paper_critical': 'Paper critical', 'alert.booth_down': 'Booth unreachable', 'alert.agent_silent': 'Agent silent', 'alert.printer_error': 'Printer in error', 'alert.power_on_failed': 'Power-on failed', 'alert.notion_sync_failing': 'Notion sync failing',
+    'deliv.title': 'Messages', 'deliv.sent': 'sent', 'deliv.queued': 'queued', 'deliv.deferred': 'quiet hours', 'deliv.retrying': 'retrying', 'deliv.failed': 'failed', 'deliv.skipped': 'not sent', 'deliv.none': 'no message sent', 'ch.email': 'E-mail', 'ch.telegram': 'Telegram', 'ch.webhook': 'Webhook',
+    'ch.title': 'My notifications', 'ch.why': 'Where to tell you of alerts, and which ones. During your quiet hours (Paris time), messages wait for their end.', 'ch.kind': 'Channel', 'ch.target': 'Address, Telegram chat or URL', 'ch.kinds': 'Alerts', 'ch.quiet': 'Quiet hours', 'ch.quietFrom': 'From', 'ch.quietTo': 'To', 'ch.add': 'Add', 'ch.test': 'Send a test', 'ch.tested': 'Test message sent', 'ch.none': 'No channel: you receive no alert.',
+    'mute.title': 'Mute (maintenance)', 'mute.why': 'While muted, alerts open on the dashboard but nobody is told.', 'mute.booth': 'Booth', 'mute.fleet': 'The whole fleet', 'mute.for': 'For', 'mute.reason': 'Reason', 'mute.add': 'Mute', 'mute.until': 'Until', 'mute.by': 'By', 'mute.end': 'Unmute', 'mute.none': 'Nothing muted.', 'mute.1h': '1 hour', 'mute.4h': '4 hours', 'mute.24h': '24 hours', 'mute.72h': '3 days',
     'refused.title': 'Refused lines', 'refused.why': 'These lines were not counted (the rest of their batch was): often the PC’s clock is wrong.', 'refused.reason': 'Reason', 'refused.line': 'Line received', 'dead.title': 'Messages set aside', 'dead.why': 'Messages the database refuses for good: they no longer block anything, but nothing was counted for them.', 'dead.booth': 'Booth', 'dead.replay': 'Replay', 'dead.replay.confirm': 'Put this message back on its stream, now that its cause is fixed?',
     'admin.key.once': 'Copy this key now: it will not be shown again.', 'admin.copy': 'Copy', 'admin.close': 'Close',
     'f.name': 'Name', 'f.hostname': 'Hostname', 'f.tailscaleIp': 'PC Tailscale IP', 'f.routerTailscaleIp': 'Router Tailscale IP', 'f.macAddress': 'MAC address', 'f.wakeTarget': 'WoL target (host:port)', 'f.warningThreshold': 'Warning at', 'f.criticalThreshold': 'Critical at', 'f.paperCapacity': 'Capacity',
@@ -155,7 +161,8 @@ function connect() {
     } else if (frame.event === 'alert:updated') {
       if (frame.data.state === 'resolved') state.alerts.delete(frame.data.id); else state.alerts.set(frame.data.id, frame.data);
       chrome();
-      if (location.hash.startsWith('#/alerts')) render();
+      // Not while a person fills in a form of the page: what they type would be lost.
+      if (location.hash.startsWith('#/alerts') && !document.activeElement?.closest('form')) render();
     } else if (frame.event === 'live:resync') {
       // This page fell behind and frames were skipped: the booths were just resent; reload
       // what else the page shows.
@@ -180,20 +187,92 @@ async function loadFleet() {
 }
 
 // ------------------------------------------------------------------------------------- alerts
+const ALERT_KINDS = ['paper_warning', 'paper_critical', 'booth_down', 'agent_silent', 'printer_error', 'power_on_failed', 'notion_sync_failing'];
+
+/** Where an alert's messages went: one line per channel and transition. */
+function deliveries(a) {
+  if (!a.deliveries?.length) return h('span', { class: 'muted', text: a.state === 'resolved' ? '' : t('deliv.none') });
+  return h('ul', { class: 'deliveries' }, ...a.deliveries.map((d) => h('li', { class: `delivery ${d.state}`, 'data-delivery': d.channelKind, 'data-delivery-state': d.state, title: d.error || '' },
+    [t('ch.' + d.channelKind), d.target, '·', d.transition === 'resolved' ? t('alerts.resolved').toLowerCase() : null, t('deliv.' + d.state) + (d.attempts > 1 ? ` (${d.attempts})` : '')].filter(Boolean).join(' '))));
+}
+
 async function alerts() {
-  const [open, resolved] = await Promise.all([api('GET', '/api/alerts?state=open&limit=200'), api('GET', '/api/alerts?state=resolved&limit=50')]);
+  const [open, resolved, channels, mutes] = await Promise.all([api('GET', '/api/alerts?state=open&limit=200'), api('GET', '/api/alerts?state=resolved&limit=50'),
+    api('GET', '/api/notification-channels'), api('GET', '/api/alert-mutes')]);
   state.alerts = new Map(open.items.map((a) => [a.id, a]));
   const boothOf = (a) => a.photomatonId ? h('a', { href: `#/booth/${a.photomatonId}`, text: state.booths.get(a.photomatonId)?.name || `#${a.photomatonId}` }) : '—';
   const row = (a) => h('tr', { 'data-alert': a.id, 'data-state': a.state },
     h('td', { text: t('alert.' + a.kind), title: a.message }), h('td', {}, boothOf(a)), h('td', { text: when(a.openedAt) }),
     h('td', {}, a.state === 'resolved' ? when(a.resolvedAt) : a.state === 'acknowledged' ? t('alerts.acked').replace('{who}', a.acknowledgedBy || '—')
-      : may('INSTALLER') ? h('button', { class: 'btn', type: 'button', 'data-ack': a.id, onclick: async (e) => { e.target.disabled = true; try { const acked = await api('POST', `/api/alerts/${a.id}/ack`, {}); state.alerts.set(acked.id, acked); render(); } catch (err) { e.target.disabled = false; e.target.title = err.message; } }, text: t('alerts.ack') }) : '—'));
-  const head = () => h('tr', {}, ...['alerts.kind', 'alerts.booth', 'alerts.since', 'cmd.status'].map((k) => h('th', { text: t(k) })));
+      : may('INSTALLER') ? h('button', { class: 'btn', type: 'button', 'data-ack': a.id, onclick: async (e) => { e.target.disabled = true; try { const acked = await api('POST', `/api/alerts/${a.id}/ack`, {}); state.alerts.set(acked.id, acked); render(); } catch (err) { e.target.disabled = false; e.target.title = err.message; } }, text: t('alerts.ack') }) : '—'),
+    h('td', {}, deliveries(a)));
+  const head = () => h('tr', {}, ...['alerts.kind', 'alerts.booth', 'alerts.since', 'cmd.status', 'deliv.title'].map((k) => h('th', { text: t(k) })));
   return [
     h('section', { class: 'panel' }, h('h2', { text: t('alerts.open') }),
-      open.items.length ? h('table', { 'data-open-alerts': open.items.length }, head(), ...open.items.map(row)) : h('p', { class: 'muted', text: t('alerts.none') })),
-    h('section', { class: 'panel' }, h('h2', { text: t('alerts.resolved') }), h('table', {}, head(), ...resolved.items.map(row))),
+      open.items.length ? h('div', { class: 'scroll' }, h('table', { 'data-open-alerts': open.items.length }, head(), ...open.items.map(row))) : h('p', { class: 'muted', text: t('alerts.none') })),
+    channelPanel(channels.items),
+    may('INSTALLER') ? mutePanel(mutes.items) : null,
+    h('section', { class: 'panel' }, h('h2', { text: t('alerts.resolved') }), h('div', { class: 'scroll' }, h('table', {}, head(), ...resolved.items.map(row)))),
   ];
+}
+
+function channelPanel(channels) {
+  const status = h('p', { class: 'muted', role: 'status', 'data-channel-status': '' });
+  const line = (c) => h('tr', { 'data-channel': c.id },
+    h('td', { text: t('ch.' + c.kind) }), h('td', { text: c.target }),
+    h('td', { text: c.alertKinds.map((k) => t('alert.' + k)).join(', ') }),
+    h('td', { text: c.quietHours ? `${c.quietHours.from} – ${c.quietHours.to}` : '—' }),
+    h('td', {},
+      h('button', { class: 'btn', type: 'button', 'data-test-channel': c.id, text: t('ch.test'), onclick: async (e) => {
+        e.target.disabled = true; status.className = 'muted'; status.textContent = '…';
+        try { await api('POST', `/api/notification-channels/${c.id}/test`, {}); status.textContent = `${t('ch.tested')} (${c.target})`; }
+        catch (err) { status.className = 'error'; status.textContent = err.message; }
+        e.target.disabled = false;
+      } }), ' ',
+      h('button', { class: 'btn', type: 'button', text: t('admin.delete'), onclick: async () => {
+        try { await api('DELETE', `/api/notification-channels/${c.id}`); render(); } catch (err) { status.className = 'error'; status.textContent = err.message; }
+      } })));
+  const kinds = ALERT_KINDS.map((k) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'alertKinds', value: k, checked: k !== 'paper_warning' }), ' ', t('alert.' + k)));
+  const form = h('form', { class: 'toolbar', 'data-channel-form': '', onsubmit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const body = { kind: f.get('kind'), target: f.get('target'), alertKinds: f.getAll('alertKinds') };
+    if (f.get('quietFrom') && f.get('quietTo')) body.quietHours = { from: f.get('quietFrom'), to: f.get('quietTo') };
+    try { await api('POST', '/api/notification-channels', body); render(); } catch (err) { status.className = 'error'; status.textContent = err.message; }
+  } },
+    h('label', {}, t('ch.kind'), ' ', h('select', { name: 'kind' }, ...['email', 'telegram', ...(may('INSTALLER') ? ['webhook'] : [])].map((k) => h('option', { value: k, text: t('ch.' + k) })))),
+    h('label', {}, t('ch.target'), ' ', h('input', { name: 'target', required: true, maxlength: 2048, autocomplete: 'off' })),
+    h('fieldset', { class: 'kinds' }, h('legend', { text: t('ch.kinds') }), ...kinds),
+    h('label', {}, `${t('ch.quiet')} · ${t('ch.quietFrom')} `, h('input', { type: 'time', name: 'quietFrom' })),
+    h('label', {}, t('ch.quietTo'), ' ', h('input', { type: 'time', name: 'quietTo' })),
+    h('button', { class: 'btn primary', type: 'submit', text: t('ch.add') }));
+  return h('section', { class: 'panel', 'data-channels': channels.length }, h('h2', { text: t('ch.title') }), h('p', { class: 'muted', text: t('ch.why') }),
+    channels.length ? h('div', { class: 'scroll' }, h('table', {}, h('tr', {}, ...['ch.kind', 'ch.target', 'ch.kinds', 'ch.quiet', 'booth.details'].map((k) => h('th', { text: t(k) }))), ...channels.map(line)))
+      : h('p', { class: 'muted', text: t('ch.none') }),
+    form, status);
+}
+
+function mutePanel(mutes) {
+  const status = h('p', { class: 'muted', role: 'status' });
+  const booths = [...state.booths.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const nameOf = (id) => id ? state.booths.get(id)?.name || `#${id}` : t('mute.fleet');
+  const form = h('form', { class: 'toolbar', 'data-mute-form': '', onsubmit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const booth = f.get('photomatonId');
+    try { await api('POST', '/api/alert-mutes', { photomatonId: booth ? Number(booth) : null, minutes: Number(f.get('minutes')), reason: f.get('reason') || null }); render(); }
+    catch (err) { status.className = 'error'; status.textContent = err.message; }
+  } },
+    h('label', {}, t('mute.booth'), ' ', h('select', { name: 'photomatonId' }, h('option', { value: '', text: t('mute.fleet') }), ...booths.map((b) => h('option', { value: b.id, text: b.name })))),
+    h('label', {}, t('mute.for'), ' ', h('select', { name: 'minutes' }, ...[[60, '1h'], [240, '4h'], [1440, '24h'], [4320, '72h']].map(([m, k]) => h('option', { value: m, text: t('mute.' + k) })))),
+    h('label', {}, t('mute.reason'), ' ', h('input', { name: 'reason', maxlength: 500 })),
+    h('button', { class: 'btn primary', type: 'submit', text: t('mute.add') }));
+  return h('section', { class: 'panel', 'data-mutes': mutes.length }, h('h2', { text: t('mute.title') }), h('p', { class: 'muted', text: t('mute.why') }),
+    mutes.length ? h('div', { class: 'scroll' }, h('table', {}, h('tr', {}, ...['mute.booth', 'mute.until', 'mute.reason', 'mute.by', 'booth.details'].map((k) => h('th', { text: t(k) }))),
+      ...mutes.map((m) => h('tr', { 'data-mute': m.id }, h('td', { text: nameOf(m.photomatonId) }), h('td', { text: when(m.endsAt) }), h('td', { text: m.reason || '—' }), h('td', { text: m.createdBy || '—' }),
+        h('td', {}, h('button', { class: 'btn', type: 'button', text: t('mute.end'), onclick: async () => { try { await api('DELETE', `/api/alert-mutes/${m.id}`); render(); } catch (err) { status.className = 'error'; status.textContent = err.message; } } }))))))
+      : h('p', { class: 'muted', text: t('mute.none') }),
+    form, status);
 }
 
 // -------------------------------------------------------------------------------------- fleet

@@ -624,44 +624,80 @@ async fn refused_lines_and_set_aside_messages_are_shown() -> anyhow::Result<()> 
     p.staff.app.stop().await
 }
 
-/// An alert the notifier opens shows at once as a banner; an installer takes it from the
-/// alerts page, and everyone sees who did.
+/// The whole way of an alert, as the staff lives it: an installer sets up e-mail and a webhook
+/// on the alerts page; an agent's batch takes the paper below critical; the banner shows at
+/// once, one e-mail and one webhook arrive; the installer takes it; a new roll declared on the
+/// booth page resolves it and the "resolved" message goes out.
 #[tokio::test]
-async fn an_open_alert_shows_as_a_banner_and_an_installer_acknowledges_it() -> anyhow::Result<()> {
-    use boom_contracts::messages::{AlertChanged, AlertKind, AlertState};
-
-    let ctx = boom_testkit::TestContext::new().await?;
-    let staff = crate::gateway_client::Staff::start(&ctx).await?;
-    let booth = staff.booth("boom-01").await?;
-    let base = staff.app.address.clone();
+async fn paper_critical_alerts_the_installer_who_takes_it_and_a_new_roll_ends_it()
+-> anyhow::Result<()> {
+    let inbox = boom_testkit::inbox::Inbox::start().await?;
+    let mut ctx = boom_testkit::TestContext::new().await?;
+    crate::notifier::notify_settings(&mut ctx, &inbox);
+    let p = Pipeline::start(ctx).await?;
+    let notifier = crate::helpers::spawn_notifier(p.ctx.settings.clone()).await?;
+    let base = p.staff.app.address.clone();
     let browser = Browser::start().await?;
     browser.sign_in(&base, "installer").await?;
-    let bus =
-        boom_bus::Bus::connect(&ctx.settings.nats, "test", boom_bus::BusMetrics::default()).await?;
-    let id = uuid::Uuid::new_v4();
-    bus.publish(&AlertChanged {
-        alert_id: id,
-        kind: AlertKind::PaperCritical,
-        photomaton_id: Some(boom_contracts::PhotomatonId(i32::try_from(booth)?)),
-        state: AlertState::Open,
-        message: "paper critical: 40 prints left".to_owned(),
-        opened_at: chrono::Utc::now(),
-        at: chrono::Utc::now(),
+    browser.client.goto(&format!("{base}/#/alerts")).await?;
+    let hook = format!("{}/hook/equipe", inbox.http_base);
+    for (n, (kind, target)) in [("email", "installateur@leboom.test"), ("webhook", hook.as_str())]
+        .into_iter()
+        .enumerate()
+    {
+        let form = browser.wait_for("form[data-channel-form]").await?;
+        form.find(Locator::Css("select[name=kind]"))
+            .await?
+            .select_by_value(kind)
+            .await?;
+        form.find(Locator::Css("input[name=target]"))
+            .await?
+            .send_keys(target)
+            .await?;
+        // Only "paper critical".
+        for checkbox in form
+            .find_all(Locator::Css("input[name=alertKinds]"))
+            .await?
+        {
+            let wanted = checkbox.attr("value").await?.as_deref() == Some("paper_critical");
+            if checkbox.is_selected().await? != wanted {
+                checkbox.click().await?;
+            }
+        }
+        form.find(Locator::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait_for(&format!("[data-channels='{}']", n + 1))
+            .await?;
+    }
+
+    // The agent reports 20 prints left.
+    let reply = p
+        .post(&batch(uuid::Uuid::new_v4(), "boom-01", &[("print", 3)], Some(20)))
+        .await?;
+    assert_eq!(reply.status, 202, "{reply:?}");
+    eventually(Duration::from_secs(20), || async {
+        Ok(inbox.of("email").len() == 1 && inbox.of("webhook").len() == 1)
     })
     .await?;
+    let mail = &inbox.of("email")[0];
+    assert_eq!(mail.to, "installateur@leboom.test");
+    assert!(mail.subject.starts_with("Papier critique"), "{}", mail.subject);
+    let alert = inbox.of("webhook")[0].json.clone().unwrap_or_default();
+    assert_eq!((&alert["kind"], &alert["state"]), (&json!("paper_critical"), &json!("open")));
+    let id = alert["alertId"].as_str().unwrap_or_default().to_owned();
+
+    // On screen: the alert and where its messages went, live.
     eventually(Duration::from_secs(10), || async {
         Ok(browser
-            .text("#alert-banner")
+            .text(&format!("tr[data-alert='{id}']"))
             .await
-            .is_ok_and(|t| t.contains("1 alerte")))
+            .is_ok_and(|t| t.contains("Papier critique") && t.matches("envoyé").count() == 2))
     })
     .await?;
-    browser
-        .client
-        .find(Locator::Css("#alert-banner"))
-        .await?
-        .click()
-        .await?;
+    browser.screenshot("alerts").await?;
     browser
         .wait_for(&format!("button[data-ack='{id}']"))
         .await?
@@ -671,11 +707,30 @@ async fn an_open_alert_shows_as_a_banner_and_an_installer_acknowledges_it() -> a
         Ok(browser
             .text(&format!("tr[data-alert='{id}']"))
             .await
-            .is_ok_and(|t| {
-                t.contains("Papier critique") && t.contains("pris en charge par installer")
-            }))
+            .is_ok_and(|t| t.contains("pris en charge par installer")))
     })
     .await?;
-    browser.screenshot("alerts").await?;
-    staff.app.stop().await
+
+    // A new roll, declared on the booth page, ends it.
+    browser
+        .client
+        .goto(&format!("{base}/#/booth/{}", p.booth))
+        .await?;
+    let reset = browser.wait_for("form input[name=prints]").await?;
+    let form = reset.find(Locator::XPath("./ancestor::form")).await?;
+    form.find(Locator::Css("button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    eventually(Duration::from_secs(20), || async {
+        Ok(inbox.of("email").len() == 2 && inbox.of("webhook").len() == 2)
+    })
+    .await?;
+    let resolved = inbox.of("webhook")[1].json.clone().unwrap_or_default();
+    assert_eq!((&resolved["state"], &resolved["alertId"]), (&json!("resolved"), &json!(id)));
+    assert!(inbox.of("email")[1].subject.starts_with("Résolu — Papier critique"));
+    assert_eq!(inbox.of("telegram").len(), 0);
+    notifier.stop().await?;
+    p.ingest.stop().await?;
+    p.staff.app.stop().await
 }

@@ -23,7 +23,7 @@ struct Alerting {
     inbox: Inbox,
 }
 
-fn notify_settings(ctx: &mut TestContext, inbox: &Inbox) {
+pub fn notify_settings(ctx: &mut TestContext, inbox: &Inbox) {
     let n = &mut ctx.settings.notify;
     n.smtp_url = Some(inbox.smtp_url().into());
     n.from = "LE BOOM <alertes@leboom.test>".into();
