@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the LE BOOM stack on this machine: creates and migrates the `boom` database,
 # creates a first admin (password generated and printed once) when there is no user yet,
-# then runs the four services and a demo fleet (boom-demo: simulated booths with real
+# then runs the five services and a demo fleet (boom-demo: simulated booths with real
 # boom-agent processes, a local Notion-compatible server, Wake-on-LAN listeners), with a
 # prefix per program on their log lines. Ctrl-C stops them all. `up.sh migrate-only` stops
 # after the migrations; BOOM_DEMO=0 starts no demo fleet.
@@ -61,7 +61,13 @@ if [ "$demo" = 1 ]; then
     BOOM__CONTROL__PROBE_INTERVAL_SECS=10 BOOM__CONTROL__WAKE_TIMEOUT_SECS=60 \
     BOOM__NOTION__BASE_URL=http://127.0.0.1:8090/v1 BOOM__NOTION__TOKEN=ntn_test_token \
     BOOM__NOTION__DATABASE_ID=0f0e0d0c-0b0a-4909-8807-060504030201 BOOM__NOTION__SYNC_INTERVAL_SECS=60
+  # Alert messages go to the demo's inbox: a local mail catcher (SMTP) and a receiver of
+  # webhooks and Telegram Bot API calls, listed at http://127.0.0.1:8025/.
+  export BOOM__NOTIFY__SMTP_URL="${BOOM__NOTIFY__SMTP_URL:-smtp://127.0.0.1:${BOOM_DEMO_SMTP_PORT:-2525}}" \
+    BOOM__NOTIFY__TELEGRAM_BASE_URL="${BOOM__NOTIFY__TELEGRAM_BASE_URL:-http://127.0.0.1:${BOOM_DEMO_INBOX_PORT:-8025}}" \
+    BOOM__NOTIFY__TELEGRAM_BOT_TOKEN="${BOOM__NOTIFY__TELEGRAM_BOT_TOKEN:-demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 fi
+export BOOM__NOTIFY__DASHBOARD_URL="${BOOM__NOTIFY__DASHBOARD_URL:-http://127.0.0.1:${BOOM_UP_GATEWAY_PORT:-8080}}"
 
 pids=()
 stop() {
@@ -82,10 +88,12 @@ start gateway "${BOOM_UP_GATEWAY_PORT:-8080}"
 start stats-ingest "${BOOM_UP_INGEST_PORT:-8081}"
 start notion-sync "${BOOM_UP_NOTION_PORT:-8082}"
 start photomaton-control "${BOOM_UP_CONTROL_PORT:-8083}"
+start notifier "${BOOM_UP_NOTIFIER_PORT:-8084}"
 
 if [ "$demo" = 1 ]; then
   BOOM_DEMO_GATEWAY="http://127.0.0.1:${BOOM_UP_GATEWAY_PORT:-8080}" BOOM_DEMO_INGEST="http://127.0.0.1:${BOOM_UP_INGEST_PORT:-8081}" \
     BOOM_DEMO_PASSWORD="$(cat "$demo_dir/password")" BOOM_DEMO_AGENT_BIN="$bin/boom-agent" BOOM_DEMO_DATA="$demo_dir" \
+    BOOM_DEMO_SMTP_PORT="${BOOM_DEMO_SMTP_PORT:-2525}" BOOM_DEMO_INBOX_PORT="${BOOM_DEMO_INBOX_PORT:-8025}" \
     "$bin/boom-demo" &
   pids+=($!)
 fi
@@ -93,5 +101,8 @@ fi
 log "dashboard:    http://127.0.0.1:${BOOM_UP_GATEWAY_PORT:-8080}/  (sign in as admin, or as demo with the password in $demo_dir/password)"
 log "gateway:      http://127.0.0.1:${BOOM_UP_GATEWAY_PORT:-8080}/api/health"
 log "stats-ingest: http://127.0.0.1:${BOOM_UP_INGEST_PORT:-8081}/api/health"
+if [ "$demo" = 1 ]; then
+  log "alert messages (the demo's mail catcher and webhook sink): http://127.0.0.1:${BOOM_DEMO_INBOX_PORT:-8025}/"
+fi
 log "Ctrl-C stops everything"
 wait

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use boom_testkit::gateway::SignedIn;
+use boom_testkit::inbox::Inbox;
 use boom_testkit::notion::{DATABASE, FakeNotion, event_properties, page, select};
 use serde_json::json;
 
@@ -130,6 +131,18 @@ async fn main() -> anyhow::Result<()> {
         .parse()
         .context("BOOM_DEMO_NOTION_PORT")?;
 
+    let smtp_port: u16 = env("BOOM_DEMO_SMTP_PORT", "2525")
+        .parse()
+        .context("BOOM_DEMO_SMTP_PORT")?;
+    let inbox_port: u16 = env("BOOM_DEMO_INBOX_PORT", "8025")
+        .parse()
+        .context("BOOM_DEMO_INBOX_PORT")?;
+    let inbox = Inbox::start_on(smtp_port, inbox_port).await?;
+    println!(
+        "[demo] alert messages land in a local mail catcher (SMTP {}) and webhook sink: {}/",
+        inbox.smtp_port, inbox.http_base
+    );
+
     let notion = FakeNotion::start_on(notion_port).await?;
     println!(
         "[demo] Notion-compatible server on {} (database {DATABASE})",
@@ -215,6 +228,44 @@ async fn main() -> anyhow::Result<()> {
             "[demo] {hostname}: agent on {listen}, PC {pc}, Wake-on-LAN target 127.0.2.{}:9",
             10 + i
         );
+    }
+    // The demo user hears of alerts by e-mail and webhook, both landing in the inbox.
+    let channels = gateway
+        .send(reqwest::Method::GET, "/api/notification-channels", None)
+        .await?;
+    if channels["items"].as_array().is_none_or(Vec::is_empty) {
+        let kinds = json!(["paper_critical", "booth_down", "printer_error", "power_on_failed", "agent_silent", "notion_sync_failing"]);
+        for (kind, target) in [
+            ("email", "equipe@leboom.demo".to_owned()),
+            ("webhook", format!("{}/hook/equipe", inbox.http_base)),
+        ] {
+            gateway
+                .send(
+                    reqwest::Method::POST,
+                    "/api/notification-channels",
+                    Some(json!({"kind": kind, "target": target, "alertKinds": kinds})),
+                )
+                .await?;
+        }
+    }
+    // The evening's first booth is on its last roll: a dozen prints from critical, so that an
+    // alert opens during the demo (declare a new roll on its page to end it).
+    let first = gateway
+        .send(reqwest::Method::GET, "/api/photomatons?limit=1000", None)
+        .await?;
+    if let Some(booth) = first["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|b| b["hostname"] == "demo-booth-01"))
+    {
+        let left = booth["criticalThreshold"].as_i64().unwrap_or(0) + 12;
+        gateway
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/photomatons/{}/paper-reset", booth["id"]),
+                Some(json!({"remainingPrints": left})),
+            )
+            .await?;
+        println!("[demo] demo-booth-01 is on its last roll ({left} prints): a paper alert opens soon");
     }
     // The first sync found no booths (they were just created): ask for one now.
     let _ = gateway

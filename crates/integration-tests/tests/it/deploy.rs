@@ -139,7 +139,8 @@ fn deploy_files_are_well_formed() -> anyhow::Result<()> {
             "gateway",
             "stats-ingest",
             "photomaton-control",
-            "notion-sync"
+            "notion-sync",
+            "notifier"
         ]
     );
     for user in &chart_users {
@@ -153,6 +154,7 @@ fn deploy_files_are_well_formed() -> anyhow::Result<()> {
         ("stats-ingest", "nats-url-ingest"),
         ("notion-sync", "nats-url-notion"),
         ("photomaton-control", "nats-url-control"),
+        ("notifier", "nats-url-notifier"),
     ] {
         assert!(
             manifests.contains(key),
@@ -194,11 +196,12 @@ async fn wait_for_port(port: u16) -> anyhow::Result<()> {
     .await
 }
 
-const PASSWORDS: [(&str, &str); 6] = [
+const PASSWORDS: [(&str, &str); 7] = [
     ("NATS_GATEWAY_PASSWORD", "nats-gateway-pw"),
     ("NATS_INGEST_PASSWORD", "nats-ingest-pw"),
     ("NATS_CONTROL_PASSWORD", "nats-control-pw"),
     ("NATS_NOTION_PASSWORD", "nats-notion-pw"),
+    ("NATS_NOTIFY_PASSWORD", "nats-notify-pw"),
     ("REDIS_GATEWAY_PASSWORD", "redis-gateway-pw"),
     ("REDIS_INGEST_PASSWORD", "redis-ingest-pw"),
 ];
@@ -274,8 +277,15 @@ async fn each_service_works_as_its_own_user_and_only_within_its_part() -> anyhow
     notion_settings.notion.base_url = notion.base_url.clone();
     notion_settings.notion.sync_interval_secs = 3600;
 
+    let inbox = boom_testkit::inbox::Inbox::start().await?;
+    let mut notify_settings = ctx.settings.clone();
+    notify_settings.nats.url = nats_as("notifier", "nats-notify-pw");
+    notify_settings.notify.smtp_url = Some(inbox.smtp_url().into());
+    notify_settings.notify.lease_ttl_secs = 3;
+
     let staff = Staff::start(&ctx).await?;
     let ingest = spawn_stats_ingest(ingest_settings.clone()).await?;
+    let notifier = crate::helpers::spawn_notifier(notify_settings).await?;
     let control = spawn_photomaton_control(control_settings).await?;
     let notion_sync = crate::helpers::spawn_notion_sync(notion_settings).await?;
     for (name, app) in [
@@ -283,6 +293,7 @@ async fn each_service_works_as_its_own_user_and_only_within_its_part() -> anyhow
         ("ingest", &ingest),
         ("control", &control),
         ("notion-sync", &notion_sync),
+        ("notifier", &notifier),
     ] {
         let healthy = eventually(std::time::Duration::from_secs(15), || async {
             Ok(app.get_json("/api/health").await?.0 == 200)
@@ -294,8 +305,17 @@ async fn each_service_works_as_its_own_user_and_only_within_its_part() -> anyhow
     }
 
     // The gateway writes the registry; ingest reads it and publishes a batch; the gateway
-    // records it.
+    // records it; the notifier hears the booth's paper, asks the gateway whom to tell, keeps
+    // its alert and sends the e-mail.
     let booth = staff.booth("boom-01").await?;
+    let channel = staff
+        .installer
+        .post(
+            "/api/notification-channels",
+            json!({"kind": "email", "target": "ops@leboom.test", "alertKinds": ["paper_critical"]}),
+        )
+        .await?;
+    assert_eq!(channel.status, 201, "{channel:?}");
     let rotated = staff
         .admin
         .post(&format!("/api/photomatons/{booth}/api-key"), json!({}))
@@ -326,6 +346,19 @@ async fn each_service_works_as_its_own_user_and_only_within_its_part() -> anyhow
         Ok(view.body["remainingPrints"] == json!(640))
     })
     .await?;
+    let critical = crate::pipeline::batch(uuid::Uuid::new_v4(), "boom-01", &[("print", 1)], Some(10));
+    assert_eq!(sync(critical).await?.status().as_u16(), 202);
+    eventually(std::time::Duration::from_secs(20), || async {
+        Ok(inbox.of("email").len() == 1)
+    })
+    .await?;
+    // And the gateway asks the notifier for a test message (a request it may make).
+    let id = channel.body["id"].as_str().unwrap_or_default();
+    let tested = staff
+        .installer
+        .post(&format!("/api/notification-channels/{id}/test"), json!({}))
+        .await?;
+    assert_eq!(tested.status, 200, "{tested:?}");
 
     // Ingest asks the gateway to redeem a pairing code (a request it may make).
     let code = staff
