@@ -234,7 +234,14 @@ async fn main() -> anyhow::Result<()> {
         .send(reqwest::Method::GET, "/api/notification-channels", None)
         .await?;
     if channels["items"].as_array().is_none_or(Vec::is_empty) {
-        let kinds = json!(["paper_critical", "booth_down", "printer_error", "power_on_failed", "agent_silent", "notion_sync_failing"]);
+        let kinds = json!([
+            "paper_critical",
+            "booth_down",
+            "printer_error",
+            "power_on_failed",
+            "agent_silent",
+            "notion_sync_failing"
+        ]);
         for (kind, target) in [
             ("email", "equipe@leboom.demo".to_owned()),
             ("webhook", format!("{}/hook/equipe", inbox.http_base)),
@@ -265,7 +272,9 @@ async fn main() -> anyhow::Result<()> {
                 Some(json!({"remainingPrints": left})),
             )
             .await?;
-        println!("[demo] demo-booth-01 is on its last roll ({left} prints): a paper alert opens soon");
+        println!(
+            "[demo] demo-booth-01 is on its last roll ({left} prints): a paper alert opens soon"
+        );
     }
     // The first sync found no booths (they were just created): ask for one now.
     let _ = gateway

@@ -200,6 +200,9 @@ async function alerts() {
   const [open, resolved, channels, mutes] = await Promise.all([api('GET', '/api/alerts?state=open&limit=200'), api('GET', '/api/alerts?state=resolved&limit=50'),
     api('GET', '/api/notification-channels'), api('GET', '/api/alert-mutes')]);
   state.alerts = new Map(open.items.map((a) => [a.id, a]));
+  // Grouped per booth (fleet-wide ones first), newest first within a booth.
+  const boothName = (a) => a.photomatonId ? state.booths.get(a.photomatonId)?.name || `#${a.photomatonId}` : '';
+  open.items.sort((a, b) => boothName(a).localeCompare(boothName(b)) || b.openedAt.localeCompare(a.openedAt));
   const boothOf = (a) => a.photomatonId ? h('a', { href: `#/booth/${a.photomatonId}`, text: state.booths.get(a.photomatonId)?.name || `#${a.photomatonId}` }) : '—';
   const row = (a) => h('tr', { 'data-alert': a.id, 'data-state': a.state },
     h('td', { text: t('alert.' + a.kind), title: a.message }), h('td', {}, boothOf(a)), h('td', { text: when(a.openedAt) }),

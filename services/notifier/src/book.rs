@@ -198,7 +198,17 @@ impl Engine {
             }
             Input::Fleet(all) => {
                 let before: Vec<PhotomatonId> = self.booths.keys().copied().collect();
-                self.booths = all.into_iter().map(|b| (b.id, b)).collect();
+                let mut fleet: HashMap<PhotomatonId, BoothFacts> =
+                    all.into_iter().map(|b| (b.id, b)).collect();
+                // A live update heard after the fleet was read is newer: it stays.
+                for (id, held) in &self.booths {
+                    if let Some(read) = fleet.get_mut(id)
+                        && held.updated_at > read.updated_at
+                    {
+                        *read = held.clone();
+                    }
+                }
+                self.booths = fleet;
                 for id in before {
                     if !self.booths.contains_key(&id) {
                         self.evaluate_booth(id, now).await;

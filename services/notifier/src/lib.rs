@@ -183,15 +183,19 @@ async fn lead(
             return;
         };
         let (inputs, receiver) = mpsc::channel(4_096);
+        // Listen first, then read the fleet: no change falls between the two.
+        let (listening, heard) = tokio::sync::oneshot::channel();
         let tasks = vec![
             tokio::spawn(engine.run(receiver, term.clone())),
-            tokio::spawn(listen(bus.clone(), inputs.clone(), term.clone())),
-            tokio::spawn(resync(
-                bus.clone(),
-                inputs.clone(),
-                Duration::from_secs(settings.resync_secs),
-                term.clone(),
-            )),
+            tokio::spawn(listen(bus.clone(), inputs.clone(), listening, term.clone())),
+            tokio::spawn({
+                let (bus, inputs, term) = (bus.clone(), inputs.clone(), term.clone());
+                let every = Duration::from_secs(settings.resync_secs);
+                async move {
+                    let _ = heard.await;
+                    resync(bus, inputs, every, term).await;
+                }
+            }),
             tokio::spawn(actions(bus.clone(), inputs.clone(), term.clone())),
             tokio::spawn(acknowledgements(bus.clone(), inputs, term.clone())),
         ];
@@ -206,10 +210,18 @@ async fn lead(
     }
 }
 
-/// Booth views and Notion sync outcomes, as broadcast on core NATS.
-async fn listen(bus: Bus, inputs: mpsc::Sender<Input>, cancel: CancellationToken) {
+/// Booth views and Notion sync outcomes, as broadcast on core NATS; `listening` is told once
+/// the server has the subscriptions.
+async fn listen(
+    bus: Bus,
+    inputs: mpsc::Sender<Input>,
+    listening: tokio::sync::oneshot::Sender<()>,
+    cancel: CancellationToken,
+) {
+    let mut listening = Some(listening);
     retrying("live updates", &cancel, || {
         let (bus, inputs, cancel) = (bus.clone(), inputs.clone(), cancel.clone());
+        let listening = listening.take();
         async move {
             let ns = bus.namespace();
             let mut live = bus
@@ -222,6 +234,13 @@ async fn listen(bus: Bus, inputs: mpsc::Sender<Input>, cancel: CancellationToken
                 .subscribe(NotionSyncOutcome::subject(ns))
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
+            bus.client()
+                .flush()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if let Some(listening) = listening {
+                let _ = listening.send(());
+            }
             loop {
                 let input = tokio::select! {
                     () = cancel.cancelled() => return Ok(()),

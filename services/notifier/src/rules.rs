@@ -32,6 +32,9 @@ pub struct BoothFacts {
     pub printer: Option<PrinterFacts>,
     #[serde(default)]
     pub current_event: Option<EventFacts>,
+    /// When the booth's row last changed: a fleet read never replaces a newer view.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -641,9 +641,12 @@ async fn paper_critical_alerts_the_installer_who_takes_it_and_a_new_roll_ends_it
     browser.sign_in(&base, "installer").await?;
     browser.client.goto(&format!("{base}/#/alerts")).await?;
     let hook = format!("{}/hook/equipe", inbox.http_base);
-    for (n, (kind, target)) in [("email", "installateur@leboom.test"), ("webhook", hook.as_str())]
-        .into_iter()
-        .enumerate()
+    for (n, (kind, target)) in [
+        ("email", "installateur@leboom.test"),
+        ("webhook", hook.as_str()),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let form = browser.wait_for("form[data-channel-form]").await?;
         form.find(Locator::Css("select[name=kind]"))
@@ -675,7 +678,12 @@ async fn paper_critical_alerts_the_installer_who_takes_it_and_a_new_roll_ends_it
 
     // The agent reports 20 prints left.
     let reply = p
-        .post(&batch(uuid::Uuid::new_v4(), "boom-01", &[("print", 3)], Some(20)))
+        .post(&batch(
+            uuid::Uuid::new_v4(),
+            "boom-01",
+            &[("print", 3)],
+            Some(20),
+        ))
         .await?;
     assert_eq!(reply.status, 202, "{reply:?}");
     eventually(Duration::from_secs(20), || async {
@@ -684,9 +692,16 @@ async fn paper_critical_alerts_the_installer_who_takes_it_and_a_new_roll_ends_it
     .await?;
     let mail = &inbox.of("email")[0];
     assert_eq!(mail.to, "installateur@leboom.test");
-    assert!(mail.subject.starts_with("Papier critique"), "{}", mail.subject);
+    assert!(
+        mail.subject.starts_with("Papier critique"),
+        "{}",
+        mail.subject
+    );
     let alert = inbox.of("webhook")[0].json.clone().unwrap_or_default();
-    assert_eq!((&alert["kind"], &alert["state"]), (&json!("paper_critical"), &json!("open")));
+    assert_eq!(
+        (&alert["kind"], &alert["state"]),
+        (&json!("paper_critical"), &json!("open"))
+    );
     let id = alert["alertId"].as_str().unwrap_or_default().to_owned();
 
     // On screen: the alert and where its messages went, live.
@@ -727,8 +742,15 @@ async fn paper_critical_alerts_the_installer_who_takes_it_and_a_new_roll_ends_it
     })
     .await?;
     let resolved = inbox.of("webhook")[1].json.clone().unwrap_or_default();
-    assert_eq!((&resolved["state"], &resolved["alertId"]), (&json!("resolved"), &json!(id)));
-    assert!(inbox.of("email")[1].subject.starts_with("Résolu — Papier critique"));
+    assert_eq!(
+        (&resolved["state"], &resolved["alertId"]),
+        (&json!("resolved"), &json!(id))
+    );
+    assert!(
+        inbox.of("email")[1]
+            .subject
+            .starts_with("Résolu — Papier critique")
+    );
     assert_eq!(inbox.of("telegram").len(), 0);
     notifier.stop().await?;
     p.ingest.stop().await?;

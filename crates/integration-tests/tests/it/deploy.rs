@@ -346,7 +346,8 @@ async fn each_service_works_as_its_own_user_and_only_within_its_part() -> anyhow
         Ok(view.body["remainingPrints"] == json!(640))
     })
     .await?;
-    let critical = crate::pipeline::batch(uuid::Uuid::new_v4(), "boom-01", &[("print", 1)], Some(10));
+    let critical =
+        crate::pipeline::batch(uuid::Uuid::new_v4(), "boom-01", &[("print", 1)], Some(10));
     assert_eq!(sync(critical).await?.status().as_u16(), 202);
     eventually(std::time::Duration::from_secs(20), || async {
         Ok(inbox.of("email").len() == 1)

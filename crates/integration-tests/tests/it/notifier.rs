@@ -219,6 +219,25 @@ async fn paper_critical_reaches_each_channel_once_and_so_does_its_end() -> anyho
     })
     .await?;
     assert_eq!(a.counts(), (2, 2, 2));
+    // Every transition is in the audit log: opened and resolved by the notifier, taken by a person.
+    for (action, who) in [
+        ("alert.opened", "boom-notifier"),
+        ("alert.ack", "installer"),
+        ("alert.resolved", "boom-notifier"),
+    ] {
+        let log =
+            a.p.staff
+                .admin
+                .get(&format!("/api/audit-logs?action={action}"))
+                .await?;
+        let items = log.body["items"].as_array().cloned().unwrap_or_default();
+        assert!(
+            items
+                .iter()
+                .any(|i| i["username"] == who && i["details"]["alertId"] == alert_id),
+            "{action}: {log:?}"
+        );
+    }
     a.stop(notifier).await
 }
 

@@ -14,13 +14,31 @@ use tokio_util::sync::CancellationToken;
 use crate::consumers::{consume_until_cancelled, failure, transient, until_cancelled};
 use crate::state::AppState;
 use crate::store::alerts::{self, AlertView};
+use crate::store::audit::{Actor, Audit};
 use crate::store::{notifications, photomatons};
+use serde_json::json;
 
 pub async fn apply(state: &AppState, change: AlertChanged) -> Result<(), HandleError> {
     let mut conn = state.db.get().await.map_err(transient)?;
+    let before = alerts::state_of(&mut conn, change.alert_id)
+        .await
+        .map_err(failure)?;
     let recorded = alerts::record(&mut conn, &change).await.map_err(failure)?;
     // An alert of a booth deleted meanwhile: nothing to show.
     if let Some(alert) = recorded {
+        // Each transition once in the audit log, as the notifier's doing.
+        let action = match (before.as_deref(), alert.state.as_str()) {
+            (None, _) => Some("alert.opened"),
+            (Some(previous), "resolved") if previous != "resolved" => Some("alert.resolved"),
+            _ => None,
+        };
+        if let Some(action) = action {
+            Audit::new(action, "photomaton", alert.photomaton_id.map(|p| p.0))
+                .details(json!({"alertId": alert.id, "kind": alert.kind, "message": alert.message}))
+                .write(&mut conn, &Actor::service("boom-notifier"))
+                .await
+                .map_err(failure)?;
+        }
         let view = alerts::with_deliveries(&mut conn, vec![AlertView::from(alert)])
             .await
             .map_err(failure)?;

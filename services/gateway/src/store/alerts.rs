@@ -65,6 +65,16 @@ pub async fn record(
         .map(Some)
 }
 
+/// The state an alert is recorded in, if it is.
+pub async fn state_of(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<String>> {
+    alerts::table
+        .find(id)
+        .select(alerts::state)
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// What acknowledging did.
 #[derive(Debug)]
 pub enum Ack {
