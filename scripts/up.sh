@@ -65,7 +65,8 @@ if [ "$demo" = 1 ]; then
   # webhooks and Telegram Bot API calls, listed at http://127.0.0.1:8025/.
   export BOOM__NOTIFY__SMTP_URL="${BOOM__NOTIFY__SMTP_URL:-smtp://127.0.0.1:${BOOM_DEMO_SMTP_PORT:-2525}}" \
     BOOM__NOTIFY__TELEGRAM_BASE_URL="${BOOM__NOTIFY__TELEGRAM_BASE_URL:-http://127.0.0.1:${BOOM_DEMO_INBOX_PORT:-8025}}" \
-    BOOM__NOTIFY__TELEGRAM_BOT_TOKEN="${BOOM__NOTIFY__TELEGRAM_BOT_TOKEN:-demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+    BOOM__NOTIFY__TELEGRAM_BOT_TOKEN="${BOOM__NOTIFY__TELEGRAM_BOT_TOKEN:-demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}" \
+    BOOM__NOTIFY__WEBHOOK_PRIVATE_NETWORKS="${BOOM__NOTIFY__WEBHOOK_PRIVATE_NETWORKS:-true}"
 fi
 export BOOM__NOTIFY__DASHBOARD_URL="${BOOM__NOTIFY__DASHBOARD_URL:-http://127.0.0.1:${BOOM_UP_GATEWAY_PORT:-8080}}"
 

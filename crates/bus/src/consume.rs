@@ -50,6 +50,8 @@ pub enum Settle {
 /// a message that failed while the database was down is recorded once it is back; only a
 /// message that keeps failing while the rest of the stream is handled ends aside.
 pub const MAX_ATTEMPTS: i64 = 12;
+/// How often [`Bus::consume_each`] tells JetStream a message is still being handled.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// Deliveries of a failing group before its messages are tried one by one.
 const SPLIT_AFTER: i64 = 3;
 
@@ -309,7 +311,11 @@ impl Bus {
         Fut: Future<Output = Settle> + Send + 'static,
     {
         let consumer = self.durable_consumer::<M>(kind, durable).await?;
+        // Pull no more than can be handled at once: a message waiting in the client for a
+        // free task past the ack wait would be handed out again, and handled twice.
         let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(concurrency.max(1))
             .messages()
             .await
             .map_err(|e| BusError::JetStream(e.to_string()))?;
@@ -352,7 +358,24 @@ impl Bus {
                 trace
                     .scope(async move {
                         let _permit = permit;
-                        let outcome = handler(decoded, delivered(&message)).await;
+                        // "Still working on it" every 10 s: a slow handler is not redelivered
+                        // to another while it runs.
+                        let working = handler(decoded, delivered(&message));
+                        tokio::pin!(working);
+                        let mut progress = tokio::time::interval_at(
+                            tokio::time::Instant::now() + PROGRESS_EVERY,
+                            PROGRESS_EVERY,
+                        );
+                        let outcome = loop {
+                            tokio::select! {
+                                outcome = &mut working => break outcome,
+                                _ = progress.tick() => {
+                                    if let Err(e) = message.ack_with(AckKind::Progress).await {
+                                        tracing::debug!(error = %e, "progress not sent");
+                                    }
+                                }
+                            }
+                        };
                         let (kind, label) = match outcome {
                             Settle::Done => (AckKind::Ack, "acked"),
                             Settle::RetryIn(delay) => (AckKind::Nak(Some(delay)), "nacked"),

@@ -106,6 +106,10 @@ impl Settings {
                 "notify.renotify_secs, resync_secs, send_timeout_ms and max_attempts must be at least 1",
             ));
         }
+        // A send must end well within JetStream's ack wait (30 s).
+        if self.notify.send_timeout_ms > 20_000 {
+            return Err(invalid("notify.send_timeout_ms", "at most 20000 (20 s)"));
+        }
         if self.notify.lease_ttl_secs < 3 {
             return Err(invalid("notify.lease_ttl_secs", "must be at least 3"));
         }
@@ -298,6 +302,7 @@ mod tests {
             ("BOOM__NOTIFY__FROM", "nobody"),
             ("BOOM__NOTIFY__FROM", "Name <a@b"),
             ("BOOM__NOTIFY__RENOTIFY_SECS", "0"),
+            ("BOOM__NOTIFY__SEND_TIMEOUT_MS", "60000"),
             ("BOOM__NOTIFY__TELEGRAM_BASE_URL", "api.telegram.org"),
         ] {
             let refused = Settings::from_sources(None, vars(&[(key, value)]));

@@ -32,6 +32,11 @@ pub struct NotifySettings {
     pub dashboard_url: String,
     /// How long one send may take before it counts as failed (and is retried).
     pub send_timeout_ms: u64,
+    /// Let webhooks reach loopback, private, link-local and Tailscale (100.64/10) addresses.
+    /// Off by default: a webhook URL is typed by a person, and the notifier's network reaches
+    /// the booths and the company's own services. Turn it on for a webhook inside the company
+    /// network (and in tests and the demo, whose receivers listen on 127.0.0.1).
+    pub webhook_private_networks: bool,
     /// Attempts of one delivery before it is given up (backoff 5 s doubling to 10 min: about
     /// a day with the default).
     pub max_attempts: u32,
@@ -52,6 +57,7 @@ impl Default for NotifySettings {
             telegram_base_url: "https://api.telegram.org".to_owned(),
             dashboard_url: "http://127.0.0.1:8080".to_owned(),
             send_timeout_ms: 10_000,
+            webhook_private_networks: false,
             max_attempts: 150,
         }
     }

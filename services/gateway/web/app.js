@@ -193,7 +193,7 @@ const ALERT_KINDS = ['paper_warning', 'paper_critical', 'booth_down', 'agent_sil
 function deliveries(a) {
   if (!a.deliveries?.length) return h('span', { class: 'muted', text: a.state === 'resolved' ? '' : t('deliv.none') });
   return h('ul', { class: 'deliveries' }, ...a.deliveries.map((d) => h('li', { class: `delivery ${d.state}`, 'data-delivery': d.channelKind, 'data-delivery-state': d.state, title: d.error || '' },
-    [t('ch.' + d.channelKind), d.target, '·', d.transition === 'resolved' ? t('alerts.resolved').toLowerCase() : null, t('deliv.' + d.state) + (d.attempts > 1 ? ` (${d.attempts})` : '')].filter(Boolean).join(' '))));
+    [t('ch.' + d.channelKind), d.owner || '—', '·', d.transition === 'resolved' ? t('alerts.resolved').toLowerCase() : null, t('deliv.' + d.state) + (d.attempts > 1 ? ` (${d.attempts})` : '')].filter(Boolean).join(' '))));
 }
 
 async function alerts() {

@@ -25,7 +25,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -109,9 +109,10 @@ pub enum Input {
     Gone(PhotomatonId),
     /// Every booth: those not in it are gone.
     Fleet(Vec<BoothFacts>),
-    Acknowledged(Uuid),
+    /// Answered `true` once kept in the bucket (the message is acked only then).
+    Acknowledged(Uuid, oneshot::Sender<bool>),
     Notion(NotionSyncOutcome),
-    PowerOnFailed(PhotomatonId, Option<String>),
+    PowerOnFailed(PhotomatonId, Option<String>, oneshot::Sender<bool>),
 }
 
 /// The evaluator: rules, the book and the announcements.
@@ -126,8 +127,14 @@ pub struct Engine {
     notion_failures: u32,
     notion_error: Option<String>,
     notion_ok_seen: bool,
+    /// After a failed announcement, pending ones are tried again from then on (not every
+    /// tick: the gateway may be away, and each try waits for its answer).
+    retry_pending_at: tokio::time::Instant,
     metrics: BookMetrics,
 }
+
+/// The pause after a failed announcement before pending ones are tried again.
+const RETRY_PENDING: Duration = Duration::from_secs(10);
 
 impl Engine {
     /// Loads the book from the bucket.
@@ -163,6 +170,7 @@ impl Engine {
             notion_failures: 0,
             notion_error: None,
             notion_ok_seen: false,
+            retry_pending_at: tokio::time::Instant::now(),
             metrics,
         })
     }
@@ -209,25 +217,34 @@ impl Engine {
                     }
                 }
                 self.booths = fleet;
-                for id in before {
+                // Booths gone, including those of alerts loaded from the bucket after a
+                // takeover (deleted while no instance was evaluating): their alerts end.
+                let mut gone: Vec<PhotomatonId> = before;
+                gone.extend(self.book.values().filter_map(|r| r.photomaton_id));
+                gone.sort_unstable_by_key(|id| id.0);
+                gone.dedup();
+                for id in gone {
                     if !self.booths.contains_key(&id) {
                         self.evaluate_booth(id, now).await;
                     }
                 }
                 self.evaluate_all().await;
             }
-            Input::Acknowledged(alert) => {
+            Input::Acknowledged(alert, kept) => {
                 let found = self
                     .book
                     .iter()
                     .find(|(_, r)| r.alert_id == alert)
                     .map(|(k, r)| (k.clone(), r.clone()));
-                if let Some((key, mut record)) = found
-                    && !record.acknowledged
-                {
-                    record.acknowledged = true;
-                    self.save(&key, record).await;
-                }
+                let saved = match found {
+                    Some((key, mut record)) if !record.acknowledged => {
+                        record.acknowledged = true;
+                        self.save(&key, record).await
+                    }
+                    // Already taken, or resolved and gone.
+                    _ => true,
+                };
+                let _ = kept.send(saved);
             }
             Input::Notion(outcome) => {
                 if outcome.ok {
@@ -239,9 +256,14 @@ impl Engine {
                 }
                 self.evaluate_notion(now).await;
             }
-            Input::PowerOnFailed(id, error) => {
+            Input::PowerOnFailed(id, error, kept) => {
                 self.memory.power_on_failed.insert(id, error);
                 self.evaluate_booth(id, now).await;
+                let saved = self
+                    .book
+                    .get(&key(AlertKind::PowerOnFailed, Some(id)))
+                    .is_none_or(|r| r.pending.is_none());
+                let _ = kept.send(saved || !self.booths.contains_key(&id));
             }
         }
     }
@@ -254,14 +276,18 @@ impl Engine {
         }
         self.evaluate_notion(now).await;
         // Transitions left pending by a failure (NATS, the gateway) are announced again.
-        let pending: Vec<String> = self
-            .book
-            .iter()
-            .filter(|(_, r)| r.pending.is_some())
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in pending {
-            self.announce(&key).await;
+        if tokio::time::Instant::now() >= self.retry_pending_at {
+            let pending: Vec<String> = self
+                .book
+                .iter()
+                .filter(|(_, r)| r.pending.is_some())
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in pending {
+                if !self.announce(&key).await {
+                    break;
+                }
+            }
         }
         self.metrics
             .open
@@ -400,26 +426,43 @@ impl Engine {
     /// Writes a record to the book and the bucket. A bucket that cannot be written keeps the
     /// record in memory: it is written with the next change, and the tick retries pending
     /// transitions meanwhile.
-    async fn save(&mut self, key: &str, record: AlertRecord) {
-        match serde_json::to_vec(&record) {
-            Ok(bytes) => {
-                if let Err(error) = self.store.put(key, bytes.into()).await {
-                    tracing::warn!(%key, %error, "alert record not saved yet");
-                }
-            }
-            Err(error) => tracing::error!(%key, %error, "alert record not encodable"),
-        }
+    async fn save(&mut self, key: &str, record: AlertRecord) -> bool {
+        let kept = self.persist(key, &record).await;
         self.book.insert(key.to_owned(), record);
+        kept
     }
 
-    /// Announces the pending transition of `key`; leaves it pending on failure.
-    async fn announce(&mut self, key: &str) {
+    /// Writes a record to the bucket; `false` when it could not.
+    async fn persist(&self, key: &str, record: &AlertRecord) -> bool {
+        match serde_json::to_vec(record) {
+            Ok(bytes) => match self.store.put(key, bytes.into()).await {
+                Ok(_) => true,
+                Err(error) => {
+                    tracing::warn!(%key, %error, "alert record not saved yet");
+                    false
+                }
+            },
+            Err(error) => {
+                tracing::error!(%key, %error, "alert record not encodable");
+                false
+            }
+        }
+    }
+
+    /// Announces the pending transition of `key`; leaves it pending on failure (`false`).
+    async fn announce(&mut self, key: &str) -> bool {
         let Some(record) = self.book.get(key).cloned() else {
-            return;
+            return true;
         };
         let Some(pending) = record.pending else {
-            return;
+            return true;
         };
+        // The bucket holds the alert before any message about it is queued: a delivery that
+        // finds no alert there takes it for resolved.
+        if !self.persist(key, &record).await {
+            self.retry_pending_at = tokio::time::Instant::now() + RETRY_PENDING;
+            return false;
+        }
         match self.announced(&record, pending).await {
             Ok(announced) => {
                 if let Pending::Resolved { .. } = pending {
@@ -434,9 +477,12 @@ impl Engine {
                     next.announced |= announced;
                     self.save(key, next).await;
                 }
+                true
             }
             Err(error) => {
                 tracing::warn!(%key, %error, "alert transition not announced yet, will retry");
+                self.retry_pending_at = tokio::time::Instant::now() + RETRY_PENDING;
+                false
             }
         }
     }

@@ -77,6 +77,23 @@ fn mark_key(delivery_id: &str) -> String {
     delivery_id.replace(':', "_")
 }
 
+/// The mark that a channel was told an alert opened (by its opening or a reminder).
+fn told_key(queued: &DeliveryQueued) -> String {
+    format!(
+        "told_{}_{}",
+        queued.notice.alert_id, queued.channel.channel_id
+    )
+}
+
+/// The reminder number in a delivery id (`alertId:transition:sequence:channelId`).
+fn sequence_of(delivery_id: &str) -> u32 {
+    delivery_id
+        .split(':')
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Backoff before attempt `n + 1`: 5 s, 10 s, 20 s … 10 min.
 pub fn backoff(attempts: i64) -> Duration {
     let exponent = u32::try_from(attempts.clamp(1, 8) - 1).unwrap_or(0);
@@ -156,17 +173,17 @@ impl Deliverer {
             let wait = (until - now).to_std().unwrap_or(Duration::from_secs(60));
             return Settle::RetryIn(wait.max(Duration::from_secs(1)));
         }
-        if matches!(
-            queued.notice.transition,
-            Transition::Open | Transition::Reminder
-        ) && !self.still_open(&queued.notice).await
-        {
+        if let Some(why) = self.outdated(&queued, delivered).await {
+            let Some(why) = why else {
+                // Wait a little: its opening may be on its way on this channel.
+                return Settle::RetryIn(Duration::from_secs(20));
+            };
             count("skipped");
             self.report(
                 &queued,
                 DeliveryState::Skipped,
                 delivered,
-                Some("the alert resolved before this message could go out".to_owned()),
+                Some(why.to_owned()),
             )
             .await;
             return Settle::Done;
@@ -186,6 +203,11 @@ impl Deliverer {
                         }
                         Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
                     }
+                }
+                if queued.notice.transition != Transition::Test
+                    && let Err(error) = self.marks.put(told_key(&queued), "told".into()).await
+                {
+                    tracing::warn!(%error, "told mark not written: its resolution may not be sent");
                 }
                 count("sent");
                 self.report(&queued, DeliveryState::Sent, delivered, None)
@@ -216,16 +238,42 @@ impl Deliverer {
         }
     }
 
-    /// Whether the alert of `notice` is still in the book (a resolved one is removed).
-    async fn still_open(&self, notice: &Notice) -> bool {
-        let key = key(notice.kind, notice.photomaton_id);
-        match self.alerts.get(&key).await {
-            Ok(Some(bytes)) => serde_json::from_slice::<AlertRecord>(&bytes)
-                .map(|r| r.alert_id == notice.alert_id)
-                .unwrap_or(true),
-            Ok(None) => false,
-            // Unsure: better told twice than not at all.
-            Err(_) => true,
+    /// Why a message should not go out any more: `Some(Some(reason))` to skip it,
+    /// `Some(None)` to ask again a little later, `None` to send it.
+    ///
+    /// - An opening or reminder of an alert that resolved meanwhile, or that a newer reminder
+    ///   replaces (deferred through quiet hours or a channel's outage: one message, not a pile).
+    /// - A resolution whose opening this channel was never told (muted, quiet hours, failed).
+    async fn outdated(
+        &self,
+        queued: &DeliveryQueued,
+        delivered: i64,
+    ) -> Option<Option<&'static str>> {
+        let notice = &queued.notice;
+        match notice.transition {
+            Transition::Test => None,
+            Transition::Open | Transition::Reminder => {
+                let key = key(notice.kind, notice.photomaton_id);
+                match self.alerts.get(&key).await {
+                    Ok(Some(bytes)) => match serde_json::from_slice::<AlertRecord>(&bytes) {
+                        Ok(r) if r.alert_id != notice.alert_id => {
+                            Some(Some("the alert resolved before this message could go out"))
+                        }
+                        Ok(r) if r.seq > sequence_of(&queued.delivery_id) => {
+                            Some(Some("a newer reminder replaces this message"))
+                        }
+                        _ => None,
+                    },
+                    Ok(None) => Some(Some("the alert resolved before this message could go out")),
+                    // Unsure: better told twice than not at all.
+                    Err(_) => None,
+                }
+            }
+            Transition::Resolved => match self.marks.get(told_key(queued)).await {
+                Ok(Some(_)) | Err(_) => None,
+                Ok(None) if delivered < 3 => Some(None),
+                Ok(None) => Some(Some("this channel was never told the alert opened")),
+            },
         }
     }
 
@@ -302,6 +350,13 @@ impl Deliverer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sequence_is_read_from_the_delivery_id() {
+        assert_eq!(sequence_of("0193:reminder:4:abcd"), 4);
+        assert_eq!(sequence_of("0193:open:0:abcd"), 0);
+        assert_eq!(sequence_of("garbage"), 0);
+    }
 
     #[test]
     fn retries_back_off_to_ten_minutes() {

@@ -320,6 +320,24 @@ async fn fleet(bus: &Bus) -> anyhow::Result<Vec<BoothFacts>> {
     }
 }
 
+/// Hands `input` to the engine and waits until it kept it: the bus message is acked only
+/// then, so a takeover in between redelivers it.
+async fn handed(
+    inputs: &mpsc::Sender<Input>,
+    input: Input,
+    saved: tokio::sync::oneshot::Receiver<bool>,
+) -> Result<(), HandleError> {
+    inputs
+        .send(input)
+        .await
+        .map_err(|_| HandleError::Transient("engine stopped".into()))?;
+    match saved.await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(HandleError::Transient("alert book not saved yet".into())),
+        Err(_) => Err(HandleError::Transient("engine stopped".into())),
+    }
+}
+
 /// Power-ons that failed (PROBES stream, consumer `notifier-actions`).
 async fn actions(bus: Bus, inputs: mpsc::Sender<Input>, cancel: CancellationToken) {
     retrying("power-on outcomes", &cancel, || {
@@ -331,15 +349,18 @@ async fn actions(bus: Bus, inputs: mpsc::Sender<Input>, cancel: CancellationToke
                 |progress: PhotomatonActionProgress| {
                     let inputs = inputs.clone();
                     async move {
-                        if progress.phase == ActionPhase::Failed {
+                        // The consumer starts at the stream's beginning (14 days): only a
+                        // recent failure is news.
+                        let recent =
+                            chrono::Utc::now() - progress.at < chrono::Duration::minutes(10);
+                        if progress.phase == ActionPhase::Failed && recent {
+                            let (kept, saved) = tokio::sync::oneshot::channel();
                             let input = Input::PowerOnFailed(
                                 PhotomatonId(progress.photomaton_id.0),
                                 Some(progress.message),
+                                kept,
                             );
-                            inputs
-                                .send(input)
-                                .await
-                                .map_err(|_| HandleError::Transient("engine stopped".into()))?;
+                            handed(&inputs, input, saved).await?;
                         }
                         Ok(())
                     }
@@ -364,10 +385,8 @@ async fn acknowledgements(bus: Bus, inputs: mpsc::Sender<Input>, cancel: Cancell
                 |ack: AlertAcknowledged| {
                     let inputs = inputs.clone();
                     async move {
-                        inputs
-                            .send(Input::Acknowledged(ack.alert_id))
-                            .await
-                            .map_err(|_| HandleError::Transient("engine stopped".into()))
+                        let (kept, saved) = tokio::sync::oneshot::channel();
+                        handed(&inputs, Input::Acknowledged(ack.alert_id, kept), saved).await
                     }
                 },
                 cancel,

@@ -6,6 +6,7 @@
 //! `Message-ID`, the webhook's `Idempotency-Key` header and `deliveryId` field), so that a
 //! receiver can drop the rare second copy of a message whose send was cut short by a crash.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use boom_config::NotifySettings;
@@ -32,11 +33,67 @@ impl std::fmt::Display for SendError {
     }
 }
 
+/// Whether a webhook may reach `ip` when private networks are not allowed: not loopback,
+/// private, link-local, shared (100.64/10: Tailscale, carrier NAT), documentation, unspecified
+/// or multicast.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (b == 18 || b == 19)))
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80)
+            }
+        },
+    }
+}
+
+/// Resolves webhook hosts to their public addresses only, so that a name pointing at the
+/// company's network (or changing to one after a check) is never reached.
+#[derive(Debug)]
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| is_public(a.ip()))
+                .collect();
+            if found.is_empty() {
+                return Err(format!("`{host}` has no public address (webhooks to private networks are off: BOOM__NOTIFY__WEBHOOK_PRIVATE_NETWORKS)").into());
+            }
+            Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// The channels' clients, built once.
 pub struct Senders {
     smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
     http: reqwest::Client,
+    /// Webhooks: no redirects, public addresses only (unless allowed).
+    webhooks: reqwest::Client,
+    private_networks: bool,
     telegram_token: Option<SecretString>,
     telegram_base_url: String,
     timeout: Duration,
@@ -65,7 +122,12 @@ fn smtp_url(url: &str) -> String {
 impl Senders {
     pub fn new(settings: &NotifySettings) -> anyhow::Result<Self> {
         let timeout = Duration::from_millis(settings.send_timeout_ms);
-        let smtp = match &settings.smtp_url {
+        // An empty value (an unset variable in a compose file) is no value.
+        let configured = settings
+            .smtp_url
+            .as_ref()
+            .filter(|u| !u.expose_secret().trim().is_empty());
+        let smtp = match configured {
             Some(url) => Some(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp_url(url.expose_secret()))
                     .map_err(|e| anyhow::anyhow!("notify.smtp_url is not usable: {e}"))?
@@ -78,15 +140,28 @@ impl Senders {
             .from
             .parse()
             .map_err(|e| anyhow::anyhow!("notify.from `{}`: {e}", settings.from))?;
+        let agent = concat!("boom-notifier/", env!("CARGO_PKG_VERSION"));
         let http = reqwest::Client::builder()
             .timeout(timeout)
-            .user_agent(concat!("boom-notifier/", env!("CARGO_PKG_VERSION")))
+            .user_agent(agent)
             .build()?;
+        let mut webhooks = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(agent)
+            .redirect(reqwest::redirect::Policy::none());
+        if !settings.webhook_private_networks {
+            webhooks = webhooks.dns_resolver(PublicOnly);
+        }
         Ok(Self {
             smtp,
             from,
             http,
-            telegram_token: settings.telegram_bot_token.clone(),
+            webhooks: webhooks.build()?,
+            private_networks: settings.webhook_private_networks,
+            telegram_token: settings
+                .telegram_bot_token
+                .clone()
+                .filter(|t| !t.expose_secret().trim().is_empty()),
             telegram_base_url: settings.telegram_base_url.trim_end_matches('/').to_owned(),
             timeout,
         })
@@ -198,18 +273,39 @@ impl Senders {
         url: &str,
         notice: &Notice,
     ) -> Result<(), SendError> {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| SendError::Permanent(format!("not a URL: {e}")))?;
+        // An address written in the URL is not resolved: check it here.
+        let literal = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
+        };
+        if !self.private_networks && literal.is_some_and(|ip| !is_public(ip)) {
+            return Err(SendError::Permanent(
+                "webhooks to private networks are off (BOOM__NOTIFY__WEBHOOK_PRIVATE_NETWORKS)"
+                    .to_owned(),
+            ));
+        }
         let body = webhook_body(delivery_id, notice);
         let response = self
-            .http
-            .post(url)
+            .webhooks
+            .post(parsed)
             .header("Idempotency-Key", delivery_id)
             .json(&body)
             .send()
             .await
-            .map_err(|e| SendError::Transient(format!("webhook unreachable: {e}")))?;
+            // Never the URL: a chat service's webhook URL is its secret.
+            .map_err(|e| {
+                SendError::Transient(format!("webhook unreachable: {}", e.without_url()))
+            })?;
         let status = response.status();
         if status.is_success() {
             Ok(())
+        } else if status.is_redirection() {
+            Err(SendError::Permanent(format!(
+                "webhook answered {status}: redirects are not followed, use the final URL"
+            )))
         } else if matches!(status.as_u16(), 408 | 425 | 429) || status.is_server_error() {
             Err(SendError::Transient(format!("webhook answered {status}")))
         } else {
@@ -247,6 +343,31 @@ pub fn webhook_body(delivery_id: &str, notice: &Notice) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhooks_stay_out_of_private_networks() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.1",
+            "172.16.0.1",
+            "169.254.169.254",
+            "100.64.0.9",
+            "100.127.255.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            let ip: IpAddr = private.parse().unwrap_or_else(|e| panic!("{private}: {e}"));
+            assert!(!is_public(ip), "{private}");
+        }
+        for public in ["1.1.1.1", "100.128.0.1", "2606:4700:4700::1111"] {
+            let ip: IpAddr = public.parse().unwrap_or_else(|e| panic!("{public}: {e}"));
+            assert!(is_public(ip), "{public}");
+        }
+    }
 
     #[test]
     fn starttls_when_offered_unless_the_url_says_otherwise() {

@@ -32,6 +32,8 @@ pub fn notify_settings(ctx: &mut TestContext, inbox: &Inbox) {
     n.dashboard_url = "https://boom.test".into();
     n.send_timeout_ms = 1_500;
     n.lease_ttl_secs = 3;
+    // The inbox listens on 127.0.0.1.
+    n.webhook_private_networks = true;
 }
 
 impl Alerting {
@@ -433,7 +435,10 @@ async fn channels_are_each_persons_own_and_checked() -> anyhow::Result<()> {
         .post(&format!("/api/notification-channels/{id}/test"), json!({}))
         .await?;
     assert_eq!(nobody.status, 503, "{nobody:?}");
-    let notifier = spawn_notifier(a.p.ctx.settings.clone()).await?;
+    // A notifier as deployed: webhooks may not reach private networks.
+    let mut deployed = a.p.ctx.settings.clone();
+    deployed.notify.webhook_private_networks = false;
+    let notifier = spawn_notifier(deployed).await?;
     // Sent once the notifier answers.
     eventually(Duration::from_secs(10), || async {
         let sent = staff
@@ -588,6 +593,10 @@ async fn killing_the_notifier_mid_delivery_loses_and_duplicates_nothing() -> any
             "1500".to_owned(),
         ),
         ("BOOM__NOTIFY__LEASE_TTL_SECS".to_owned(), "3".to_owned()),
+        (
+            "BOOM__NOTIFY__WEBHOOK_PRIVATE_NETWORKS".to_owned(),
+            "true".to_owned(),
+        ),
     ]);
     // The webhook fails, then hangs while the notifier is killed.
     a.inbox.with(|s| {

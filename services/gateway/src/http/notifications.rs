@@ -192,6 +192,9 @@ pub async fn delete_channel(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// "Send a test" per person and minute.
+const TESTS_PER_MINUTE: u32 = 5;
+
 /// What "send a test" did.
 #[derive(Debug, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -207,6 +210,25 @@ pub async fn test_channel(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    // Each test is a message through the company's mail server or bot: a few a minute.
+    let tests = state
+        .cache
+        .count_in_window(
+            &format!("channel-test:{}", session.user_id().0),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .or_api()?;
+    if tests.hits > TESTS_PER_MINUTE {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "at most {TESTS_PER_MINUTE} tests a minute: try again in {} s",
+                tests.resets_in_secs
+            ),
+        )
+        .retry_after(u64::try_from(tests.resets_in_secs).unwrap_or(60)));
+    }
     let mut conn = state.conn().await?;
     let Some(channel) = notifications::channel_of(&mut conn, session.user_id(), id)
         .await

@@ -6,7 +6,7 @@
 use boom_contracts::messages::{
     AlertKind, ChannelKind, ChannelTarget, DeliveryState, DeliveryUpdated, QuietHours, Transition,
 };
-use boom_contracts::{PhotomatonId, UserId};
+use boom_contracts::{PhotomatonId, UserId, UserRole};
 use boom_db::models::{AlertDelivery, AlertMute, NotificationChannel};
 use boom_db::schema::{alert_deliveries, alert_mutes, notification_channels, photomatons, users};
 use chrono::{DateTime, NaiveTime, Utc};
@@ -140,13 +140,21 @@ pub async fn recipients(
     kind: AlertKind,
     booth: Option<PhotomatonId>,
 ) -> QueryResult<boom_contracts::messages::Recipients> {
-    let rows: Vec<(NotificationChannel, String)> = notification_channels::table
+    let rows: Vec<(NotificationChannel, String, UserRole)> = notification_channels::table
         .inner_join(users::table)
         .filter(notification_channels::alert_kinds.contains(vec![kind.as_str().to_owned()]))
         .order(notification_channels::created_at.asc())
-        .select((NotificationChannel::as_select(), users::preferred_language))
+        .select((
+            NotificationChannel::as_select(),
+            users::preferred_language,
+            users::role,
+        ))
         .load(conn)
         .await?;
+    // A webhook is an installer's or an admin's: one left by a person since demoted is not used.
+    let rows = rows.into_iter().filter(|(channel, _, role)| {
+        channel.kind != ChannelKind::Webhook.as_str() || *role != UserRole::Viewer
+    });
     let (booth_name, hostname) = match booth {
         Some(id) => photomatons::table
             .find(id)
@@ -159,8 +167,7 @@ pub async fn recipients(
     };
     Ok(boom_contracts::messages::Recipients {
         channels: rows
-            .iter()
-            .map(|(channel, language)| target_of(channel, language))
+            .map(|(channel, language, _)| target_of(&channel, &language))
             .collect(),
         muted_until: muted_until(conn, booth, Utc::now()).await?,
         booth_name,
@@ -287,20 +294,22 @@ pub async fn record_delivery(
     .map(|_| ())
 }
 
-/// A delivery as the dashboard shows it under its alert.
+/// A delivery as the dashboard shows it under its alert: whose channel, not its address
+/// (every viewer sees alerts; an address, a chat id or a webhook URL is its owner's).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryView {
     pub transition: Transition,
     pub channel_kind: ChannelKind,
-    pub target: String,
+    /// The channel's owner (`null` once the channel or its owner was deleted).
+    pub owner: Option<String>,
     pub state: DeliveryState,
     pub attempts: i32,
     pub error: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
-fn delivery_view(d: AlertDelivery) -> DeliveryView {
+fn delivery_view(d: AlertDelivery, owner: Option<String>) -> DeliveryView {
     let transition = match d.transition.as_str() {
         "open" => Transition::Open,
         "reminder" => Transition::Reminder,
@@ -318,7 +327,7 @@ fn delivery_view(d: AlertDelivery) -> DeliveryView {
     DeliveryView {
         transition,
         channel_kind: ChannelKind::parse(&d.channel_kind).unwrap_or(ChannelKind::Webhook),
-        target: d.target,
+        owner,
         state,
         attempts: d.attempts,
         error: d.error,
@@ -331,19 +340,24 @@ pub async fn deliveries_of(
     conn: &mut AsyncPgConnection,
     ids: &[Uuid],
 ) -> QueryResult<std::collections::HashMap<Uuid, Vec<DeliveryView>>> {
-    let rows: Vec<AlertDelivery> = alert_deliveries::table
+    let rows: Vec<(AlertDelivery, Option<String>)> = alert_deliveries::table
+        .left_join(
+            notification_channels::table
+                .on(notification_channels::id.eq(alert_deliveries::channel_id)),
+        )
+        .left_join(users::table.on(users::id.eq(notification_channels::user_id)))
         .filter(alert_deliveries::alert_id.eq_any(ids))
         .order(alert_deliveries::updated_at.asc())
-        .select(AlertDelivery::as_select())
+        .select((AlertDelivery::as_select(), users::username.nullable()))
         .load(conn)
         .await?;
     let mut by_alert: std::collections::HashMap<Uuid, Vec<DeliveryView>> =
         std::collections::HashMap::new();
-    for row in rows {
+    for (row, owner) in rows {
         by_alert
             .entry(row.alert_id)
             .or_default()
-            .push(delivery_view(row));
+            .push(delivery_view(row, owner));
     }
     Ok(by_alert)
 }
