@@ -15,11 +15,12 @@
 //! - `load`: the layers (defaults, TOML file, environment), unknown-key detection and the
 //!   checks that run before any program sees its settings.
 //! - One module per section: `database`, `nats`, `redis`, `http`, `log`, `notion`, `agent`,
-//!   `ingest`, `control`, `notify`, each with its defaults.
+//!   `ingest`, `control`, `notify`, `events`, each with its defaults.
 
 mod agent;
 mod control;
 mod database;
+mod events;
 mod http;
 mod ingest;
 mod load;
@@ -37,6 +38,7 @@ use serde::Deserialize;
 pub use agent::AgentSettings;
 pub use control::{ControlSettings, WakeMode};
 pub use database::DatabaseSettings;
+pub use events::EventsSettings;
 pub use http::HttpSettings;
 pub use ingest::IngestSettings;
 pub use log::{LogFormat, LogSettings};
@@ -91,6 +93,7 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub control: ControlSettings,
     pub notify: NotifySettings,
+    pub events: EventsSettings,
 }
 
 impl Settings {

@@ -106,6 +106,9 @@ impl Settings {
                 "notify.renotify_secs, resync_secs, send_timeout_ms and max_attempts must be at least 1",
             ));
         }
+        if self.events.overrun_hours > 48 {
+            return Err(invalid("events.overrun_hours", "at most 48"));
+        }
         // A send must end well within JetStream's ack wait (30 s).
         if self.notify.send_timeout_ms > 20_000 {
             return Err(invalid("notify.send_timeout_ms", "at most 20000 (20 s)"));

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod keys;
 pub mod messages;
 pub mod namespace;
+pub mod paris;
 pub mod vocabulary;
 
 pub use ids::{AuditLogId, EventId, PhotoId, PhotomatonId, SpeedTestId, UserId};

@@ -89,6 +89,9 @@ pub struct Event {
     pub synced_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Media made by its booth in `[window_start, window_end)` are the event's.
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -104,6 +107,8 @@ pub struct NewEvent {
     pub notion_data: serde_json::Value,
     pub notion_last_edited: Option<DateTime<Utc>>,
     pub status: EventStatus,
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Insertable)]

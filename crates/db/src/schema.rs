@@ -63,6 +63,8 @@ diesel::table! {
         synced_at -> Timestamptz,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        window_start -> Nullable<Timestamptz>,
+        window_end -> Nullable<Timestamptz>,
     }
 }
 

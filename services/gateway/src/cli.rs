@@ -29,6 +29,61 @@ pub enum Command {
     /// Manage the people who sign in.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Event statistics.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum EventsCommand {
+    /// Attribute media to events by their windows again, and rebuild the totals of events
+    /// from their media rows: of one event (`--event ID`), or of all.
+    Recount {
+        #[arg(long)]
+        event: Option<i32>,
+    },
+}
+
+/// `events recount`: answers how many events were counted again and how many media rows
+/// moved between events.
+pub async fn recount(database_url: &str, event: Option<i32>) -> anyhow::Result<(usize, usize)> {
+    use boom_db::schema::events;
+    use diesel::{ExpressionMethods, QueryDsl};
+    use diesel_async::RunQueryDsl;
+    boom_db::ensure_migrated(database_url).await?;
+    let mut conn = AsyncPgConnection::establish(database_url)
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    let windows: Vec<(boom_contracts::EventId, crate::store::events::Placement)> = {
+        let mut query = events::table
+            .select((
+                events::id,
+                (
+                    events::photomaton_id,
+                    events::window_start,
+                    events::window_end,
+                ),
+            ))
+            .into_boxed();
+        if let Some(id) = event {
+            query = query.filter(events::id.eq(id));
+        }
+        query.load(&mut conn).await?
+    };
+    if event.is_some() && windows.is_empty() {
+        bail!("no event {}", event.unwrap_or_default());
+    }
+    let mut moved = std::collections::BTreeSet::new();
+    for (_, (booth, start, end)) in &windows {
+        if let (Some(booth), Some(start), Some(end)) = (booth, start, end) {
+            moved.extend(
+                crate::store::events::reattribute(&mut conn, &[*booth], *start, *end).await?,
+            );
+        }
+    }
+    let ids: Vec<boom_contracts::EventId> = windows.iter().map(|w| w.0).collect();
+    crate::store::events::recount(&mut conn, &ids).await?;
+    Ok((ids.len(), moved.len()))
 }
 
 #[derive(Debug, clap::Subcommand)]

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use boom_config::{ExposeSecret, Settings};
-use boom_gateway::cli::{Cli, Command, UsersCommand, add_user, read_password};
+use boom_gateway::cli::{Cli, Command, EventsCommand, UsersCommand, add_user, read_password};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -36,6 +36,14 @@ fn main() -> ExitCode {
             )
             .await?;
             println!("user {username} created with role {role}");
+            Ok(())
+        }),
+        Command::Events(EventsCommand::Recount { event }) => one_shot(|settings| async move {
+            let (counted, moved) =
+                boom_gateway::cli::recount(settings.database.url.expose_secret(), event).await?;
+            println!(
+                "{counted} event(s) counted again from their media; {moved} event(s) had media move"
+            );
             Ok(())
         }),
     }

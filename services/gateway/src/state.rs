@@ -24,6 +24,8 @@ pub struct AppState {
     pub passwords: crate::passwords::PasswordPool,
     /// Between WebSocket pings and session checks (`http.ws_ping_secs`).
     pub ping_interval: std::time::Duration,
+    /// `events.overrun_hours`, for events of an older notion-sync that sends no window.
+    pub overrun_hours: u32,
 }
 
 impl std::fmt::Debug for AppState {

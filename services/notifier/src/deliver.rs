@@ -30,8 +30,8 @@ use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
 use crate::book::{AlertRecord, key};
-use crate::paris;
 use crate::send::{SendError, Senders};
+use boom_contracts::paris;
 
 /// Deliveries handled at once by one instance.
 const CONCURRENCY: usize = 32;

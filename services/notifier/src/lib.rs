@@ -14,11 +14,9 @@
 //! - `words`: the messages, French first, English on demand.
 //! - `send`: SMTP, Telegram and webhook clients.
 //! - `deliver`: the delivery worker (once per channel, retries, quiet hours).
-//! - `paris`: the company's clock.
 
 pub mod book;
 pub mod deliver;
-pub mod paris;
 pub mod rules;
 pub mod send;
 pub mod words;

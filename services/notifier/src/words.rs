@@ -4,8 +4,8 @@
 use boom_contracts::messages::{AlertKind, Transition};
 use chrono::{DateTime, Utc};
 
-use crate::paris;
 use crate::rules::Detail;
+use boom_contracts::paris;
 
 /// Everything a message is made of, whatever its language.
 #[derive(Debug, Clone)]

@@ -37,12 +37,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             "notion.token or notion.database_id not set: syncs will report it and do nothing"
         );
     }
-    let syncer = Arc::new(sync::Syncer::new(
+    let mut syncer = sync::Syncer::new(
         settings.notion.clone(),
         bus.clone(),
         booths.clone(),
         sync::SyncMetrics::register(&mut registry),
-    )?);
+    )?;
+    syncer.overrun_hours = settings.events.overrun_hours;
+    let syncer = Arc::new(syncer);
     let instance = format!("{SERVICE}-{}", uuid::Uuid::new_v4().simple());
     let (lease, campaign) = Lease::campaign(
         bus.clone(),

@@ -2,6 +2,7 @@
 //! (`notion.properties.*`), and every property type that can hold each value is read.
 
 use boom_config::NotionProperties;
+use boom_contracts::paris::Planned;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use notion_client::objects::page::{FormulaPropertyValue, Page, PageProperty};
 use notion_client::objects::property::DateOrDateTime;
@@ -22,9 +23,34 @@ pub struct MappedPage {
     pub client_name: String,
     pub event_type: Option<String>,
     pub event_date: Option<DateTime<Utc>>,
+    /// The date as planned (a day or a moment) and its end, for the event's window.
+    pub planned: Option<(Planned, Option<Planned>)>,
     pub album_name: Option<String>,
     pub status: Option<String>,
     pub booth: Vec<BoothRef>,
+}
+
+fn planned(value: &DateOrDateTime) -> Planned {
+    match value {
+        DateOrDateTime::DateTime(at) => Planned::Moment(*at),
+        DateOrDateTime::Date(day) => Planned::Day(*day),
+    }
+}
+
+/// The start and end a date property plans (a day, or a moment).
+pub fn plan_of(property: &PageProperty) -> Option<(Planned, Option<Planned>)> {
+    let date = match property {
+        PageProperty::Date { date, .. } => date.as_ref()?,
+        PageProperty::Formula {
+            formula: Some(FormulaPropertyValue::Date { date }),
+            ..
+        } => date.as_ref()?,
+        other => return date_of(other).map(|at| (Planned::Moment(at), None)),
+    };
+    Some((
+        planned(date.start.as_ref()?),
+        date.end.as_ref().map(planned),
+    ))
 }
 
 fn rich(texts: &[RichText]) -> Option<String> {
@@ -134,6 +160,7 @@ pub fn map_page(page: &Page, names: &NotionProperties) -> MappedPage {
             .unwrap_or_else(|| "(sans nom)".to_owned()),
         event_type: get(&names.event_type).and_then(text_of),
         event_date: get(&names.date).and_then(date_of),
+        planned: get(&names.date).and_then(plan_of),
         album_name: get(&names.album).and_then(text_of),
         status: get(&names.status).and_then(text_of),
         booth: get(&names.photomaton).map(booth_of).unwrap_or_default(),

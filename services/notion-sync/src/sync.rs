@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use boom_bus::{Bus, RegistryView};
 use boom_config::NotionSettings;
-use boom_contracts::PhotomatonId;
 use boom_contracts::messages::{
     EventUpserted, NotionSyncCompleted, NotionSyncOutcome, NotionSyncSummary,
 };
+use boom_contracts::{PhotomatonId, paris};
 use chrono::{DateTime, Utc};
 use notion_client::objects::page::Page;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -75,6 +75,8 @@ pub struct Syncer {
     pub bus: Bus,
     pub booths: RegistryView,
     pub metrics: SyncMetrics,
+    /// `events.overrun_hours`: how long past midnight an event planned by the day goes on.
+    pub overrun_hours: u32,
     memory: Mutex<Memory>,
 }
 
@@ -100,6 +102,7 @@ impl Syncer {
             bus,
             booths,
             metrics,
+            overrun_hours: boom_config::EventsSettings::default().overrun_hours,
             memory: Mutex::default(),
         })
     }
@@ -321,6 +324,9 @@ impl Syncer {
                 summary.unchanged += 1;
                 continue;
             }
+            let window = mapped
+                .planned
+                .map(|(start, end)| paris::event_window(start, end, self.overrun_hours));
             let message = EventUpserted {
                 notion_page_id: page.id.clone(),
                 notion_last_edited: page.last_edited_time,
@@ -331,6 +337,8 @@ impl Syncer {
                 album_name: mapped.album_name,
                 photomaton_id: photomaton,
                 notion_data: raw,
+                window_start: window.map(|w| w.0),
+                window_end: window.map(|w| w.1),
             };
             match self.bus.publish(&message).await {
                 Ok(_) => {

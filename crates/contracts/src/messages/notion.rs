@@ -25,6 +25,13 @@ pub struct EventUpserted {
     pub photomaton_id: Option<PhotomatonId>,
     /// The page as Notion returned it, kept as `notionData`.
     pub notion_data: serde_json::Value,
+    /// The event's window (see `paris::event_window`): media made in `[start, end)` by its
+    /// booth belong to it. Absent in messages of an older notion-sync: the gateway takes the
+    /// day of `eventDate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_start: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_end: Option<DateTime<Utc>>,
 }
 
 impl BusMessage for EventUpserted {

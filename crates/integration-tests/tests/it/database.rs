@@ -29,6 +29,8 @@ fn event(page: &str) -> NewEvent {
         notion_data: serde_json::json!({"id": page}),
         notion_last_edited: None,
         status: EventStatus::Active,
+        window_start: None,
+        window_end: None,
     }
 }
 

@@ -512,6 +512,8 @@ async fn an_event_shows_totals_per_media_type_per_booth_and_per_hour() -> anyhow
             notion_data: json!({"id": "page-1"}),
             notion_last_edited: None,
             status: EventStatus::Active,
+            window_start: None,
+            window_end: None,
         })
         .returning(events::id)
         .get_result(&mut conn)

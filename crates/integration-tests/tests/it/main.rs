@@ -4,6 +4,7 @@
 mod agent_windows;
 mod alerts;
 mod api_fuzz;
+mod attribution;
 mod backup;
 mod binaries;
 mod browser;

@@ -121,6 +121,8 @@ async fn a_late_notion_upsert_does_not_bring_back_a_completed_event() -> anyhow:
     let p = Pipeline::start(TestContext::new().await?).await?;
     let bus = p.bus().await?;
     let page = |id: &str, client: &str| EventUpserted {
+        window_start: None,
+        window_end: None,
         notion_page_id: id.to_owned(),
         notion_last_edited: ago(60),
         notion_url: None,

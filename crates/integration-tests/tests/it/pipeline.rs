@@ -111,6 +111,8 @@ impl Pipeline {
                 notion_data: json!({}),
                 notion_last_edited: None,
                 status: EventStatus::Active,
+                window_start: Some(chrono::Utc::now() - chrono::Duration::hours(6)),
+                window_end: Some(chrono::Utc::now() + chrono::Duration::hours(18)),
             })
             .returning(events::id)
             .get_result(&mut conn)

@@ -16,9 +16,9 @@ use crate::store::events;
 pub async fn apply(state: &AppState, update: NotionUpdate) -> Result<(), HandleError> {
     let mut conn = state.db.get().await.map_err(transient)?;
     let changed = match update {
-        NotionUpdate::Upserted(message) => events::upsert(&mut conn, message)
-            .await
-            .map(|saved| saved.into_iter().collect()),
+        NotionUpdate::Upserted(message) => {
+            events::record_upsert(&mut conn, message, state.overrun_hours).await
+        }
         NotionUpdate::Completed(message) => {
             events::complete_all_but(&mut conn, &message.active_page_ids).await
         }

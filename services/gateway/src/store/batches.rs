@@ -54,7 +54,22 @@ async fn record_in(
     recorded.booths.extend(booths.iter().copied());
     refused_lines::insert(conn, &batches).await?;
 
-    let calendars = events::active_calendars(conn, &booths).await?;
+    let times = batches
+        .iter()
+        .flat_map(|b| b.stats.iter().map(|s| s.timestamp));
+    let (from, to) = times.fold(
+        (None, None),
+        |(lo, hi): (Option<DateTime<Utc>>, Option<DateTime<Utc>>), t| {
+            (
+                Some(lo.map_or(t, |l| l.min(t))),
+                Some(hi.map_or(t, |h| h.max(t))),
+            )
+        },
+    );
+    let calendars = match (from, to) {
+        (Some(from), Some(to)) => events::calendars(conn, &booths, from, to).await?,
+        _ => HashMap::new(),
+    };
     let (media, per_event) = media_rows(&batches, &calendars);
     insert_media(conn, &media).await?;
     speed_tests::insert(conn, &speed_test_rows(&batches)).await?;

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use diesel::result::QueryResult;
 use diesel::upsert::excluded;
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName, SelectableHelper};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -179,27 +179,42 @@ pub async fn detail(conn: &mut AsyncPgConnection, id: EventId) -> QueryResult<Op
     }))
 }
 
-/// A booth's ACTIVE events by date, oldest first: what its media are attributed to.
-pub type Calendar = Vec<(Option<DateTime<Utc>>, EventId)>;
+/// Where and when an event's media are made: its booth and window, as stored.
+pub type Placement = (
+    Option<PhotomatonId>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
 
-/// The calendars of `booths` (a booth without an active event has none).
-pub async fn active_calendars(
+/// A booth's event windows `(start, end, event)`, by start: what its media are attributed to.
+pub type Calendar = Vec<(DateTime<Utc>, DateTime<Utc>, EventId)>;
+
+/// The calendars of `booths` over `[from, to]`: every event (whatever its status) whose
+/// window meets that span.
+pub async fn calendars(
     conn: &mut AsyncPgConnection,
     booths: &[PhotomatonId],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
 ) -> QueryResult<HashMap<PhotomatonId, Calendar>> {
-    let active: Vec<Event> = events::table
-        .filter(events::status.eq(EventStatus::Active))
+    let rows: Vec<(Placement, EventId)> = events::table
         .filter(events::photomaton_id.eq_any(booths))
-        .select(Event::as_select())
+        .filter(events::window_start.le(to))
+        .filter(events::window_end.gt(from))
+        .select((
+            (
+                events::photomaton_id,
+                events::window_start,
+                events::window_end,
+            ),
+            events::id,
+        ))
         .load(conn)
         .await?;
     let mut calendars: HashMap<PhotomatonId, Calendar> = HashMap::new();
-    for event in active {
-        if let Some(booth) = event.photomaton_id {
-            calendars
-                .entry(booth)
-                .or_default()
-                .push((event.event_date, event.id));
+    for ((booth, start, end), id) in rows {
+        if let (Some(booth), Some(start), Some(end)) = (booth, start, end) {
+            calendars.entry(booth).or_default().push((start, end, id));
         }
     }
     for calendar in calendars.values_mut() {
@@ -208,15 +223,90 @@ pub async fn active_calendars(
     Ok(calendars)
 }
 
-/// The active event a media of `at` belongs to: the latest one dated before it (events are
-/// dated by their day, so a wedding's night still counts), else the earliest one.
+/// The event a media made at `at` belongs to: the latest-starting window that holds it (the
+/// same rule as SQL's `event_at`); none outside every window (set-up, a day off).
 pub fn event_at(calendar: &Calendar, at: DateTime<Utc>) -> Option<EventId> {
-    let dated_before = calendar
+    calendar
         .iter()
-        .rev()
-        .find(|(date, _)| date.is_some_and(|d| d <= at))
-        .map(|(_, id)| *id);
-    dated_before.or_else(|| calendar.iter().next().map(|(_, id)| *id))
+        .filter(|(start, end, _)| *start <= at && at < *end)
+        .max_by_key(|(start, _, id)| (*start, id.0))
+        .map(|(_, _, id)| *id)
+}
+
+/// Attributes again the media of `booths` made in `[from, to)` (an event's window or booth
+/// changed) and counts again every event that lost or gained some. Answers those events.
+pub async fn reattribute(
+    conn: &mut AsyncPgConnection,
+    booths: &[PhotomatonId],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<EventId>> {
+    use diesel::sql_types::{Array, Integer, Timestamptz};
+    #[derive(QueryableByName)]
+    struct Moved {
+        #[diesel(sql_type = diesel::sql_types::Nullable<Integer>)]
+        event: Option<i32>,
+    }
+    let ids: Vec<i32> = booths.iter().map(|b| b.0).collect();
+    let moved: Vec<Moved> = diesel::sql_query(
+        "WITH old AS ( \
+             SELECT id, event_id FROM photos \
+             WHERE photomaton_id = ANY($1) AND \"timestamp\" >= $2 AND \"timestamp\" < $3 \
+             FOR UPDATE), \
+         moved AS ( \
+             UPDATE photos p SET event_id = event_at(p.photomaton_id, p.\"timestamp\") \
+             FROM old WHERE p.id = old.id \
+               AND old.event_id IS DISTINCT FROM event_at(p.photomaton_id, p.\"timestamp\") \
+             RETURNING old.event_id AS before, p.event_id AS after) \
+         SELECT DISTINCT e AS event FROM moved, unnest(ARRAY[before, after]) AS e",
+    )
+    .bind::<Array<Integer>, _>(ids)
+    .bind::<Timestamptz, _>(from)
+    .bind::<Timestamptz, _>(to)
+    .load(conn)
+    .await?;
+    let events: Vec<EventId> = moved
+        .into_iter()
+        .filter_map(|m| m.event.map(EventId))
+        .collect();
+    recount(conn, &events).await?;
+    Ok(events)
+}
+
+/// Rebuilds the totals of `events` from their media rows (SQL `recount_events`).
+pub async fn recount(conn: &mut AsyncPgConnection, events: &[EventId]) -> QueryResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i32> = events.iter().map(|e| e.0).collect();
+    diesel::sql_query("SELECT recount_events($1)")
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The window of an event written from a message: the message's, else (an older notion-sync)
+/// the Paris day of its date.
+fn window_of(
+    message: &EventUpserted,
+    overrun_hours: u32,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    match (message.window_start, message.window_end) {
+        (Some(start), Some(end)) => (Some(start), Some(end)),
+        _ => match message.event_date {
+            Some(date) => {
+                let day = boom_contracts::paris::day_of(date);
+                let (start, end) = boom_contracts::paris::event_window(
+                    boom_contracts::paris::Planned::Day(day),
+                    None,
+                    overrun_hours,
+                );
+                (Some(start), Some(end))
+            }
+            None => (None, None),
+        },
+    }
 }
 
 /// Adds media to an event's totals.
@@ -245,7 +335,9 @@ pub async fn add_totals(
 pub async fn upsert(
     conn: &mut AsyncPgConnection,
     message: EventUpserted,
+    overrun_hours: u32,
 ) -> QueryResult<Option<Event>> {
+    let (window_start, window_end) = window_of(&message, overrun_hours);
     // A booth deleted since notion-sync matched it: keep the event, without booth.
     let photomaton = match message.photomaton_id {
         Some(id) => photomatons::table
@@ -267,6 +359,8 @@ pub async fn upsert(
         notion_data: message.notion_data,
         notion_last_edited: Some(message.notion_last_edited),
         status: EventStatus::Active,
+        window_start,
+        window_end,
     };
     let statement = diesel::insert_into(events::table)
         .values(&row)
@@ -281,6 +375,8 @@ pub async fn upsert(
             events::notion_url.eq(excluded(events::notion_url)),
             events::notion_data.eq(excluded(events::notion_data)),
             events::notion_last_edited.eq(excluded(events::notion_last_edited)),
+            events::window_start.eq(excluded(events::window_start)),
+            events::window_end.eq(excluded(events::window_end)),
             events::status.eq(EventStatus::Active),
             events::synced_at.eq(Utc::now()),
         ));
@@ -297,6 +393,71 @@ pub async fn upsert(
         .get_result(conn)
         .await
         .optional()
+}
+
+/// Writes an event from Notion ([`upsert`]) and, when its window or booth changed (or it is
+/// new), attributes the media of the old and new windows again. Answers every event that
+/// changed: the one written, and those whose media moved.
+pub async fn record_upsert(
+    conn: &mut AsyncPgConnection,
+    message: EventUpserted,
+    overrun_hours: u32,
+) -> QueryResult<Vec<Event>> {
+    conn.transaction(async move |conn| {
+        let before: Option<Placement> = events::table
+            .filter(events::notion_page_id.eq(&message.notion_page_id))
+            .select((
+                events::photomaton_id,
+                events::window_start,
+                events::window_end,
+            ))
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?;
+        let Some(saved) = upsert(conn, message, overrun_hours).await? else {
+            return Ok(Vec::new());
+        };
+        let after = (saved.photomaton_id, saved.window_start, saved.window_end);
+        let mut changed = vec![saved.clone()];
+        if before != Some(after) {
+            let mut booths = Vec::new();
+            let mut spans = Vec::new();
+            for (booth, start, end) in before.into_iter().chain([after]) {
+                if let (Some(booth), Some(start), Some(end)) = (booth, start, end) {
+                    booths.push(booth);
+                    spans.push((start, end));
+                }
+            }
+            let from = spans.iter().map(|s| s.0).min();
+            let to = spans.iter().map(|s| s.1).max();
+            if let (Some(from), Some(to)) = (from, to) {
+                booths.sort_unstable_by_key(|b| b.0);
+                booths.dedup();
+                let moved = reattribute(conn, &booths, from, to).await?;
+                let others: Vec<EventId> = moved.into_iter().filter(|e| *e != saved.id).collect();
+                changed.extend(
+                    events::table
+                        .filter(events::id.eq_any(&others))
+                        .select(Event::as_select())
+                        .load(conn)
+                        .await?,
+                );
+                // The written event's totals changed too.
+                if let Some(now) = events::table
+                    .find(saved.id)
+                    .select(Event::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?
+                {
+                    changed[0] = now;
+                }
+            }
+        }
+        Ok(changed)
+    })
+    .await
 }
 
 /// Makes every ACTIVE event whose Notion page is not in `active_page_ids` COMPLETED.
@@ -327,9 +488,18 @@ mod tests {
     }
 
     #[test]
-    fn media_go_to_the_latest_event_dated_before_them() {
-        let calendar = vec![(Some(at(12, 0)), EventId(1)), (Some(at(13, 0)), EventId(2))];
+    fn media_go_to_the_window_that_holds_them() {
+        // Friday's party 12th 00:00 → 13th 08:00; Saturday's wedding 13th → 14th 08:00.
+        let calendar = vec![
+            (at(12, 0), at(13, 8), EventId(1)),
+            (at(13, 0), at(14, 8), EventId(2)),
+        ];
         assert_eq!(event_at(&calendar, at(12, 23)), Some(EventId(1)));
+        assert_eq!(
+            event_at(&calendar, at(13, 3)),
+            Some(EventId(2)),
+            "where windows overlap, the later-starting event"
+        );
         assert_eq!(
             event_at(&calendar, at(14, 1)),
             Some(EventId(2)),
@@ -337,9 +507,10 @@ mod tests {
         );
         assert_eq!(
             event_at(&calendar, at(11, 9)),
-            Some(EventId(1)),
+            None,
             "set-up the day before"
         );
+        assert_eq!(event_at(&calendar, at(14, 9)), None, "the morning after");
         assert_eq!(event_at(&Vec::new(), at(12, 0)), None);
     }
 }

@@ -44,6 +44,9 @@ pub struct EventSummary {
     pub event_type: Option<String>,
     pub album_name: Option<String>,
     pub event_date: Option<DateTime<Utc>>,
+    /// What the event's booths made in its window so far (the card's first line: no reset
+    /// at midnight in the middle of a wedding).
+    pub totals: Totals,
 }
 
 /// A booth as the API and the WebSocket show it.
@@ -152,6 +155,13 @@ fn view(
             event_type: e.event_type.clone(),
             album_name: e.album_name.clone(),
             event_date: e.event_date,
+            totals: Totals {
+                sessions: e.total_sessions,
+                photos: e.total_photos,
+                prints: e.total_prints,
+                digital: e.total_digital,
+                gifs: e.total_gifs,
+            },
         }),
         latest_speed_test: speed_test.map(Into::into),
         created_at: booth.created_at,

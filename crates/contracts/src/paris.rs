@@ -1,8 +1,8 @@
-//! The company's clock (Europe/Paris) for quiet hours and the times messages show, without a
-//! time-zone database: France follows the EU rule (directive 2000/84/EC), UTC+1 in winter and
+//! The company's clock (Europe/Paris): quiet hours, the times alert messages show, and the
+//! windows of events planned by the day. Without a time-zone database: France follows the EU rule (directive 2000/84/EC), UTC+1 in winter and
 //! UTC+2 from the last Sunday of March to the last Sunday of October, changing at 01:00 UTC.
 
-use boom_contracts::messages::QuietHours;
+use crate::messages::QuietHours;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 
 fn last_sunday(year: i32, month: u32) -> NaiveDate {
@@ -33,6 +33,54 @@ pub fn offset(at: DateTime<Utc>) -> Duration {
     } else {
         Duration::hours(1)
     }
+}
+
+/// The moment Paris's wall clock shows `time` on `day`. Within the hour the clocks change it
+/// is an hour off, which no event window minds.
+pub fn at(day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    let naive = Utc.from_utc_datetime(&day.and_time(time));
+    let guess = naive - offset(naive);
+    naive - offset(guess)
+}
+
+/// The day Paris's calendar shows at `moment`.
+pub fn day_of(moment: DateTime<Utc>) -> NaiveDate {
+    (moment + offset(moment)).date_naive()
+}
+
+/// A date of the Notion planning: a day, or a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Planned {
+    Day(NaiveDate),
+    Moment(DateTime<Utc>),
+}
+
+/// An event's window: media made in `[start, end)` belong to it. A day alone runs from midnight
+/// in Paris to `overrun_hours` past the next midnight (a wedding goes on through the night); a
+/// start and an end with times are taken as they are; a start with a time and no end runs to
+/// `overrun_hours` past the next midnight too.
+pub fn event_window(
+    start: Planned,
+    end: Option<Planned>,
+    overrun_hours: u32,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let overrun = Duration::hours(i64::from(overrun_hours));
+    let after = |day: NaiveDate| at(day.succ_opt().unwrap_or(day), NaiveTime::MIN) + overrun;
+    let from = match start {
+        Planned::Day(day) => at(day, NaiveTime::MIN),
+        Planned::Moment(moment) => moment,
+    };
+    let to = match (start, end) {
+        (_, Some(Planned::Moment(moment))) => moment,
+        (_, Some(Planned::Day(day))) => after(day),
+        (Planned::Day(day), None) => after(day),
+        (Planned::Moment(moment), None) => after(day_of(moment)),
+    };
+    // An end before its start (a typo in Notion) still leaves the start's day.
+    if to <= from {
+        return (from, after(day_of(from)));
+    }
+    (from, to)
 }
 
 /// `at` as the wall clock in Paris shows it, `HH:MM`.
@@ -87,6 +135,44 @@ mod tests {
         assert_eq!(offset(utc("2026-10-25T00:59:00Z")), Duration::hours(2));
         assert_eq!(offset(utc("2026-10-25T01:00:00Z")), Duration::hours(1));
         assert_eq!(clock(utc("2026-11-30T22:30:00Z")), "23:30");
+    }
+
+    #[test]
+    fn event_windows() {
+        let day = NaiveDate::from_ymd_opt(2026, 6, 13).unwrap_or_default();
+        // A wedding on the 13th: from midnight in Paris to 08:00 on the 14th.
+        assert_eq!(
+            event_window(Planned::Day(day), None, 8),
+            (utc("2026-06-12T22:00:00Z"), utc("2026-06-14T06:00:00Z"))
+        );
+        let end = NaiveDate::from_ymd_opt(2026, 6, 14).unwrap_or_default();
+        assert_eq!(
+            event_window(Planned::Day(day), Some(Planned::Day(end)), 8).1,
+            utc("2026-06-15T06:00:00Z")
+        );
+        let (s, e) = (utc("2026-06-13T16:00:00Z"), utc("2026-06-13T23:00:00Z"));
+        assert_eq!(
+            event_window(Planned::Moment(s), Some(Planned::Moment(e)), 8),
+            (s, e)
+        );
+        assert_eq!(
+            event_window(Planned::Moment(s), None, 8).1,
+            utc("2026-06-14T06:00:00Z")
+        );
+        assert_eq!(
+            event_window(Planned::Moment(e), Some(Planned::Moment(s)), 8).1,
+            utc("2026-06-14T06:00:00Z"),
+            "an end before its start"
+        );
+    }
+
+    #[test]
+    fn wall_clock_moments() {
+        let day = NaiveDate::from_ymd_opt(2026, 6, 13).unwrap_or_default();
+        assert_eq!(at(day, NaiveTime::MIN), utc("2026-06-12T22:00:00Z"));
+        let winter = NaiveDate::from_ymd_opt(2026, 12, 24).unwrap_or_default();
+        assert_eq!(at(winter, NaiveTime::MIN), utc("2026-12-23T23:00:00Z"));
+        assert_eq!(day_of(utc("2026-06-12T22:30:00Z")), day);
     }
 
     #[test]

@@ -1,0 +1,178 @@
+//! Media belong to the event whose window holds them — whatever the event's status, whenever
+//! the agent reports them — and move when Notion moves the event. The real path: a page in a
+//! Notion-compatible server, notion-sync, an agent's batch through stats-ingest, the gateway.
+
+use std::time::Duration;
+
+use boom_config::SecretString;
+use boom_testkit::TestContext;
+use serde_json::{Value, json};
+
+use crate::fake_notion::{DATABASE, FakeNotion, event_properties, page, select};
+use crate::gateway_client::Staff;
+use crate::helpers::{eventually, spawn_notion_sync, spawn_stats_ingest};
+
+fn wedding(status: &str, date: &str, edited: &str) -> Value {
+    let mut properties = event_properties(
+        "Mariage Dupont",
+        status,
+        json!({"id": "p", "type": "select", "select": select("boom-01")}),
+    );
+    properties["Date"]["date"]["start"] = json!(date);
+    page("page-dupont", edited, properties)
+}
+
+fn line(kind: &str, count: i64, at: &str) -> Value {
+    json!({"type": kind, "count": count, "timestamp": at})
+}
+
+#[tokio::test]
+async fn media_land_in_the_event_whose_window_holds_them_and_move_with_it() -> anyhow::Result<()> {
+    let mut ctx = TestContext::new().await?;
+    let notion = FakeNotion::start().await?;
+    ctx.settings.notion.token = Some(SecretString::from(crate::fake_notion::TOKEN));
+    ctx.settings.notion.database_id = Some(DATABASE.to_owned());
+    ctx.settings.notion.base_url = notion.base_url.clone();
+    ctx.settings.notion.sync_interval_secs = 3600;
+    let staff = Staff::start(&ctx).await?;
+    let booth = staff.booth("boom-01").await?;
+    let key = staff
+        .admin
+        .post(&format!("/api/photomatons/{booth}/api-key"), json!({}))
+        .await?
+        .body["apiKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let ingest = spawn_stats_ingest(ctx.settings.clone()).await?;
+    let sync_service = spawn_notion_sync(ctx.settings.clone()).await?;
+    let sync = || async {
+        for _ in 0..100 {
+            let reply = staff.installer.post("/api/notion/sync", json!({})).await?;
+            if reply.status == 200 {
+                return Ok(reply.body);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("notion-sync never answered")
+    };
+    let event = || async {
+        let list = staff.viewer.get("/api/events?limit=100").await?.body;
+        let found = list["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["notionPageId"] == "page-dupont"))
+            .cloned();
+        anyhow::Ok(found.unwrap_or_default())
+    };
+
+    // Saturday 13 June: the wedding, planned by the day.
+    notion.with(|s| {
+        s.pages.push(wedding(
+            "En cours",
+            "2026-06-13",
+            "2026-06-01T08:00:00.000Z",
+        ))
+    });
+    sync().await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok(event().await?["status"] == "ACTIVE")
+    })
+    .await?;
+    // Monday: Notion says "Terminé" before the booth, offline all weekend, reports.
+    notion.with(|s| s.pages[0] = wedding("Terminé", "2026-06-13", "2026-06-15T08:00:00.000Z"));
+    sync().await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok(event().await?["status"] == "COMPLETED")
+    })
+    .await?;
+    let id = event().await?["id"].clone();
+
+    let batch = json!({
+        "batchId": uuid::Uuid::new_v4(),
+        "hostname": "boom-01",
+        "stats": [
+            line("print", 1, "2026-06-12T14:00:00Z"),  // Friday's set-up test print: no event
+            line("print", 10, "2026-06-13T19:30:00Z"), // Saturday evening (21:30 in Paris)
+            line("print", 7, "2026-06-13T23:30:00Z"),  // past midnight in Paris
+            line("session", 4, "2026-06-14T03:00:00Z"),
+            line("print", 2, "2026-06-14T09:00:00Z"),  // Sunday 11:00, the window closed at 08:00
+        ],
+        "paperLevel": null,
+    });
+    let posted = reqwest::Client::new()
+        .post(format!("{}/api/agent/sync", ingest.address))
+        .bearer_auth(&key)
+        .json(&batch)
+        .send()
+        .await?;
+    assert_eq!(posted.status().as_u16(), 202, "{:?}", posted.text().await);
+    let totals = || async {
+        let detail = staff.viewer.get(&format!("/api/events/{id}")).await?.body;
+        anyhow::Ok(detail["totals"].clone())
+    };
+    eventually(Duration::from_secs(10), || async {
+        Ok(totals().await?["prints"] == 17)
+    })
+    .await?;
+    assert_eq!(totals().await?["sessions"], 4);
+    // The lines outside the window belong to no event.
+    let mut conn = ctx.connection().await?;
+    #[derive(diesel::QueryableByName)]
+    struct Orphans {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let orphans: Orphans = diesel_async::RunQueryDsl::get_result(
+        diesel::sql_query(
+            "SELECT coalesce(sum(count), 0)::bigint AS n FROM photos WHERE event_id IS NULL",
+        ),
+        &mut conn,
+    )
+    .await?;
+    assert_eq!(orphans.n, 3);
+
+    // Notion moves the wedding to Sunday the 14th (and it is on again): its window is now
+    // Sunday 00:00 to Monday 08:00 in Paris; Saturday evening's prints leave it, Sunday
+    // morning's join it, and the timeline follows.
+    notion.with(|s| s.pages[0] = wedding("En cours", "2026-06-14", "2026-06-16T08:00:00.000Z"));
+    sync().await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok(totals().await?["prints"] == 9)
+    })
+    .await?;
+    let detail = staff.viewer.get(&format!("/api/events/{id}")).await?.body;
+    assert_eq!(detail["totals"]["sessions"], 4, "{detail}");
+    let timeline: i64 = detail["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| h["totals"]["prints"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(timeline, 9, "{detail}");
+
+    // The card of the booth at its party past midnight: the event's count, not today's.
+    let view = staff
+        .viewer
+        .get(&format!("/api/photomatons/{booth}"))
+        .await?
+        .body;
+    assert_eq!(view["currentEvent"]["totals"]["prints"], 9, "{view}");
+
+    // An admin's recount from the media rows finds the same.
+    let recounted = crate::helpers::run_binary(
+        "boom-gateway",
+        &["events", "recount"],
+        &ctx.environment(),
+        "",
+    )?;
+    assert_eq!(recounted.0, 0, "{recounted:?}");
+    assert!(
+        recounted.1.contains("1 event(s) counted again"),
+        "{recounted:?}"
+    );
+    assert_eq!(totals().await?["prints"], 9);
+
+    sync_service.stop().await?;
+    ingest.stop().await?;
+    staff.app.stop().await
+}
