@@ -158,6 +158,78 @@ async fn media_land_in_the_event_whose_window_holds_them_and_move_with_it() -> a
         .body;
     assert_eq!(view["currentEvent"]["totals"]["prints"], 9, "{view}");
 
+    // The exports say the same, as a spreadsheet reads them.
+    let http = reqwest::Client::new();
+    let cookie = format!(
+        "boom_session={}",
+        staff.viewer.cookie.clone().unwrap_or_default()
+    );
+    let get = |path: String| {
+        http.get(format!("{}{path}", staff.app.address))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    let csv = get(format!("/api/events/{id}/export.csv")).await?;
+    assert_eq!(csv.status().as_u16(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()?
+            .starts_with("text/csv")
+    );
+    let csv = csv.text().await?;
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("hour,booth,sessions,photos,prints,digital,gifs")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let prints: i64 = rows
+        .iter()
+        .map(|r| r[4].parse::<i64>().unwrap_or(-1000))
+        .sum();
+    let sessions: i64 = rows
+        .iter()
+        .map(|r| r[2].parse::<i64>().unwrap_or(-1000))
+        .sum();
+    assert_eq!((prints, sessions), (9, 4), "{csv}");
+    assert!(
+        rows.iter()
+            .all(|r| r[1] == "Booth boom-01" && r[0].ends_with("+02:00")),
+        "{csv}"
+    );
+    let xlsx = get(format!("/api/events/{id}/export.xlsx"))
+        .await?
+        .bytes()
+        .await?;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec()))?;
+    let hours = calamine::Reader::worksheet_range(&mut book, "Par heure")?;
+    let sheet_prints: f64 = hours
+        .rows()
+        .skip(1)
+        .filter_map(|r| r.get(4).and_then(|c| calamine::DataType::get_float(c)))
+        .sum();
+    assert!((sheet_prints - 9.0).abs() < f64::EPSILON, "{sheet_prints}");
+    let totals_sheet = calamine::Reader::worksheet_range(&mut book, "Totaux")?;
+    let last = totals_sheet
+        .rows()
+        .last()
+        .map(<[calamine::Data]>::to_vec)
+        .unwrap_or_default();
+    assert_eq!(
+        last.get(3).and_then(|c| calamine::DataType::get_float(c)),
+        Some(9.0),
+        "{last:?}"
+    );
+    let report = get(format!("/api/events/{id}/report"))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        report.contains("Mariage Dupont") && report.contains("<b>9</b>impressions"),
+        "{report}"
+    );
+
     // An admin's recount from the media rows finds the same.
     let recounted = crate::helpers::run_binary(
         "boom-gateway",

@@ -11,6 +11,7 @@ pub(crate) mod assets;
 pub(crate) mod audit;
 pub(crate) mod commands;
 pub(crate) mod events;
+pub(crate) mod exports;
 pub(crate) mod faults;
 pub(crate) mod live;
 pub(crate) mod notifications;

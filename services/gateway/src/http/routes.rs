@@ -11,8 +11,8 @@ use schemars::{JsonSchema, schema_for};
 use serde_json::{Map, Value, json};
 
 use crate::http::{
-    account, alerts, assets, audit, commands, events, faults, live, notifications, notion, pairing,
-    paper, photomatons, power_on, speed_tests, users,
+    account, alerts, assets, audit, commands, events, exports, faults, live, notifications, notion,
+    pairing, paper, photomatons, power_on, speed_tests, users,
 };
 use crate::pagination::Page;
 use crate::store;
@@ -121,6 +121,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(get "/api/photomatons/{id}/refused-lines" => faults::refused_lines, "Stat lines ingest refused one by one (timestamp more than 24 h ahead or over a year old, count out of range) while counting the rest of their batch, newest first", VIEWER, None, Some(schema::<Page<store::refused_lines::RefusedLineView>>)),
         endpoint!(get "/api/events" => events::list, "Events, newest first, optionally by status (ACTIVE, COMPLETED, ARCHIVED)", VIEWER, None, Some(schema::<Page<store::events::EventView>>)),
         endpoint!(get "/api/events/{id}" => events::get, "One event with totals per media type and booth, and media per hour", VIEWER, None, Some(schema::<store::events::EventDetail>)),
+        endpoint!(get "/api/events/{id}/export.csv" => exports::csv, "An event's figures, one row per hour (Paris time, with its offset) and booth: hour,booth,sessions,photos,prints,digital,gifs (UTF-8, header row)", VIEWER, None, None),
+        endpoint!(get "/api/events/{id}/export.xlsx" => exports::xlsx, "The same as a spreadsheet, with a totals sheet (per booth and for the event)", VIEWER, None, None),
+        endpoint!(get "/api/events/{id}/report" => exports::report, "A printable report for the client (HTML, French): totals, hour by hour, per booth", VIEWER, None, None),
         endpoint!(get "/api/alerts" => alerts::list, "Alerts, newest first: open (acknowledged included, the default) or resolved", VIEWER, None, Some(schema::<Page<store::alerts::AlertView>>)),
         endpoint!(post "/api/alerts/{id}/ack" => alerts::acknowledge, "Acknowledge an open alert: the notifier stops re-notifying it; it resolves by itself when the condition ends", INSTALLER, None, Some(schema::<store::alerts::AlertView>)),
         endpoint!(get "/api/notification-channels" => notifications::list_channels, "The signed-in person's notification channels", VIEWER, None, Some(schema::<notifications::ChannelList>)),

@@ -129,6 +129,40 @@ pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[EventId]) -> QueryResul
         .await
 }
 
+/// One hour of one booth of an event, with the booth's name.
+#[derive(Debug, QueryableByName)]
+pub struct HourlyRow {
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub hour: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub booth: String,
+    #[diesel(embed)]
+    pub totals: Totals,
+}
+
+/// An event's hours and booths, by hour then booth name.
+pub async fn hourly_rows(conn: &mut AsyncPgConnection, id: EventId) -> QueryResult<Vec<HourlyRow>> {
+    diesel::sql_query(
+        "SELECT h.hour, p.name AS booth, h.sessions, h.photos, h.prints, h.digital, h.gifs \
+         FROM event_hourly_totals h JOIN photomatons p ON p.id = h.photomaton_id \
+         WHERE h.event_id = $1 ORDER BY h.hour, p.name",
+    )
+    .bind::<diesel::sql_types::Integer, _>(id.0)
+    .load(conn)
+    .await
+}
+
+/// One event as the list shows it.
+pub async fn view(conn: &mut AsyncPgConnection, id: EventId) -> QueryResult<Option<EventView>> {
+    Ok(events::table
+        .find(id)
+        .select(Event::as_select())
+        .first::<Event>(conn)
+        .await
+        .optional()?
+        .map(EventView::from))
+}
+
 /// The event with its totals per booth and per hour (from `event_hourly_totals`, kept by a
 /// trigger on media inserts); `None` when there is no such event.
 pub async fn detail(conn: &mut AsyncPgConnection, id: EventId) -> QueryResult<Option<EventDetail>> {
