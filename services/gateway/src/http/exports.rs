@@ -132,7 +132,7 @@ fn workbook(
         }
         r += 1;
     }
-    totals.write_string_with_format(r, 0, &format!("total — {}", event.client_name), &bold)?;
+    totals.write_string_with_format(r, 0, format!("total — {}", event.client_name), &bold)?;
     for (c, n) in (1u16..).zip(counts(&event.totals)) {
         #[allow(clippy::cast_precision_loss)]
         totals.write_number_with_format(r, c, n as f64, &bold)?;
@@ -209,6 +209,16 @@ pub async fn report(
         .event_date
         .map(|d| paris::day_of(d).format("%d/%m/%Y").to_string())
         .unwrap_or_default();
+    let kind = event
+        .event_type
+        .as_deref()
+        .map(|k| format!("{} · ", escape(k)))
+        .unwrap_or_default();
+    let now = format!(
+        "{} à {}",
+        paris::day_of(Utc::now()).format("%d/%m/%Y"),
+        paris::clock(Utc::now())
+    );
     let html = format!(
         r#"<!doctype html><html lang="fr"><meta charset="utf-8"><title>Bilan — {client}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
