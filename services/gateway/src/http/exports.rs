@@ -239,21 +239,11 @@ td.n,th.n{{text-align:right}} td.bar{{width:30%}} td.bar span{{display:block;hei
 <h2>Par photomaton</h2><table data-booths><tr><th>Photomaton</th><th class=n>Sessions</th><th class=n>Photos</th><th class=n>Impressions</th><th class=n>Partages</th><th class=n>GIF</th></tr>{booths}</table>
 <p class="muted">Merci d’avoir choisi LE BOOM. Chiffres arrêtés au {now}.</p></html>"#,
         client = escape(&event.client_name),
-        kind = event
-            .event_type
-            .as_deref()
-            .map(|k| format!("{} · ", escape(k)))
-            .unwrap_or_default(),
         s = t.sessions,
         p = t.photos,
         pr = t.prints,
         d = t.digital,
         g = t.gifs,
-        now = format!(
-            "{} à {}",
-            paris::day_of(Utc::now()).format("%d/%m/%Y"),
-            paris::clock(Utc::now())
-        ),
     );
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
