@@ -207,17 +207,17 @@ async fn media_land_in_the_event_whose_window_holds_them_and_move_with_it() -> a
     let sheet_prints: f64 = hours
         .rows()
         .skip(1)
-        .filter_map(|r| r.get(4).and_then(|c| calamine::DataType::get_float(c)))
+        .filter_map(|r| r.get(4).and_then(calamine::DataType::get_float))
         .sum();
     assert!((sheet_prints - 9.0).abs() < f64::EPSILON, "{sheet_prints}");
     let totals_sheet = calamine::Reader::worksheet_range(&mut book, "Totaux")?;
     let last = totals_sheet
         .rows()
-        .last()
+        .next_back()
         .map(<[calamine::Data]>::to_vec)
         .unwrap_or_default();
     assert_eq!(
-        last.get(3).and_then(|c| calamine::DataType::get_float(c)),
+        last.get(3).and_then(calamine::DataType::get_float),
         Some(9.0),
         "{last:?}"
     );
