@@ -159,9 +159,10 @@ mod tests {
             event_window(Planned::Moment(s), None, 8).1,
             utc("2026-06-14T06:00:00Z")
         );
+        // An end before its start: the start's day (the 14th in Paris, 01:00) to 08:00 after.
         assert_eq!(
             event_window(Planned::Moment(e), Some(Planned::Moment(s)), 8).1,
-            utc("2026-06-14T06:00:00Z"),
+            utc("2026-06-15T06:00:00Z"),
             "an end before its start"
         );
     }
