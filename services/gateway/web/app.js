@@ -13,7 +13,7 @@ const I18N = {
     'power': 'Allumer', 'power.sending': 'Envoi…', 'code.sent': 'demande envoyée au service de contrôle', 'code.waking': 'paquets de réveil envoyés, on attend que le PC réponde', 'code.pcAnswered': 'le PC a répondu après {s} s', 'code.pcSilent': 'le PC n’a pas répondu en {s} s', 'code.notInRegistry': 'le service de contrôle ne connaît pas encore ce photomaton, réessayez dans un instant', 'code.noMacAddress': 'pas d’adresse MAC valide : à renseigner dans la fiche du photomaton', 'code.noWakeTarget': 'ni cible de réveil ni IP du routeur dans la fiche du photomaton', 'code.badSecureOnPassword': 'mot de passe SecureOn invalide dans la configuration du service de contrôle', 'code.sendFailed': 'le paquet de réveil n’a pas pu partir', 'code.relayFailed': 'le routeur n’a pas pu réveiller le PC', 'code.controlUnavailable': 'le service de contrôle ne répond pas : rien n’a été fait', 'phase.pending': 'En cours', 'phase.succeeded': 'Allumé', 'phase.failed': 'Échec',
     'no.event': 'Aucun événement en cours', 'no.booths': 'Aucun photomaton enregistré.', 'today': 'Aujourd’hui', 'counts.event': 'Depuis le début de l’événement',
     'booth.reset': 'Nouveau rouleau', 'booth.lastRoll': 'Dernier rouleau déclaré', 'audit.anyone': 'Tout le monde', 'audit.from': 'Depuis', 'audit.to': 'Jusqu’à', 'audit.filter': 'Filtrer', 'booth.agent': 'Agent', 'booth.backlog': 'en attente d’envoi', 'booth.paper': 'Papier au fil du temps', 'printer': 'Imprimante', 'printer.ready': 'prête', 'printer.printing': 'impression en cours', 'printer.offline': 'hors ligne', 'printer.paper_out': 'plus de papier', 'printer.error': 'en erreur', 'cmd.title': 'Commandes à distance', 'cmd.send': 'Envoyer', 'cmd.name': 'Commande', 'cmd.status': 'État', 'cmd.output': 'Sortie', 'cmd.queued': 'En attente', 'cmd.sent': 'En cours sur le PC', 'cmd.succeeded': 'Réussie', 'cmd.failed': 'Échec', 'cmd.expired': 'Expirée (PC injoignable)', 'cmd.none': 'Aucune commande envoyée.', 'agent.silent': 'agent muet', 'agent.seen': 'agent vu', 'pair.button': 'Associer un PC', 'pair.title': 'Associer le PC du photomaton', 'pair.until': 'Valable jusqu’à {t}, une seule fois.', 'pair.how': 'Sur le PC du photomaton, dans une invite de commandes (administrateur) :', 'pair.url': 'URL_DE_L_INGEST', 'speed.request': 'Tester le débit maintenant', 'speed.requested': 'Test demandé à {t} : le résultat arrive d’ici une minute si le PC est en ligne', 'booth.speed': 'Tests de débit', 'booth.hourly': 'Médias par heure', 'booth.actions': 'Actions récentes', 'booth.details': 'Détails',
-    'events.active': 'En cours', 'events.completed': 'Terminés', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Photomaton', 'events.notion': 'Notion', 'events.sync': 'Synchroniser Notion',
+    'events.active': 'En cours', 'events.completed': 'Terminés', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Photomaton', 'events.notion': 'Notion', 'events.sync': 'Synchroniser Notion', 'event.report': 'Bilan pour le client', 'event.booths': 'Par photomaton', 'event.hours': 'Heure par heure (Paris)', 'event.hour': 'Heure', 'status.ACTIVE': 'en cours', 'status.COMPLETED': 'terminé', 'status.ARCHIVED': 'archivé',
     'admin.booths': 'Photomatons', 'admin.users': 'Utilisateurs', 'admin.audit': 'Journal', 'admin.create': 'Créer', 'admin.save': 'Enregistrer', 'admin.key': 'Clé agent', 'admin.edit': 'Modifier', 'admin.delete': 'Supprimer',
     'nav.alerts': 'Alertes', 'alerts.kind': 'Alerte', 'alerts.booth': 'Photomaton', 'alerts.since': 'Depuis', 'alerts.open': 'Alertes ouvertes', 'alerts.resolved': 'Résolues', 'alerts.none': 'Aucune alerte ouverte.', 'alerts.ack': 'Pris en charge', 'alerts.acked': 'pris en charge par {who}', 'alerts.banner': '{n} alerte(s) à traiter',
     'alert.paper_warning': 'Papier bas', 'alert.paper_critical': 'Papier critique', 'alert.booth_down': 'Photomaton injoignable', 'alert.agent_silent': 'Agent muet', 'alert.printer_error': 'Imprimante en erreur', 'alert.power_on_failed': 'Allumage échoué', 'alert.notion_sync_failing': 'Synchronisation Notion en échec',
@@ -36,7 +36,7 @@ const I18N = {
     'power': 'Power on', 'power.sending': 'Sending…', 'code.sent': 'request sent to the control service', 'code.waking': 'wake-up packets sent, waiting for the PC to answer', 'code.pcAnswered': 'the PC answered after {s} s', 'code.pcSilent': 'the PC did not answer within {s} s', 'code.notInRegistry': 'the control service does not know this booth yet, try again in a moment', 'code.noMacAddress': 'no valid MAC address: set it in the booth’s details', 'code.noWakeTarget': 'neither a wake target nor a router IP in the booth’s details', 'code.badSecureOnPassword': 'invalid SecureOn password in the control service’s configuration', 'code.sendFailed': 'the wake-up packet could not be sent', 'code.relayFailed': 'the router could not wake the PC', 'code.controlUnavailable': 'the control service does not answer: nothing was done', 'phase.pending': 'In progress', 'phase.succeeded': 'Up', 'phase.failed': 'Failed',
     'no.event': 'No event under way', 'no.booths': 'No booth registered yet.', 'today': 'Today', 'counts.event': 'Since the event began',
     'booth.reset': 'New roll', 'booth.lastRoll': 'Last roll declared', 'audit.anyone': 'Anyone', 'audit.from': 'From', 'audit.to': 'To', 'audit.filter': 'Filter', 'booth.agent': 'Agent', 'booth.backlog': 'waiting to be sent', 'booth.paper': 'Paper over time', 'printer': 'Printer', 'printer.ready': 'ready', 'printer.printing': 'printing', 'printer.offline': 'offline', 'printer.paper_out': 'out of paper', 'printer.error': 'in error', 'cmd.title': 'Remote commands', 'cmd.send': 'Send', 'cmd.name': 'Command', 'cmd.status': 'Status', 'cmd.output': 'Output', 'cmd.queued': 'Queued', 'cmd.sent': 'Running on the PC', 'cmd.succeeded': 'Succeeded', 'cmd.failed': 'Failed', 'cmd.expired': 'Expired (PC unreachable)', 'cmd.none': 'No command sent yet.', 'agent.silent': 'agent silent', 'agent.seen': 'agent seen', 'pair.button': 'Pair a PC', 'pair.title': 'Pair the booth’s PC', 'pair.until': 'Valid until {t}, once.', 'pair.how': 'On the booth PC, in a command prompt (as administrator):', 'pair.url': 'INGEST_URL', 'speed.request': 'Test the link now', 'speed.requested': 'Test requested at {t}: the result arrives within a minute if the PC is online', 'booth.speed': 'Speed tests', 'booth.hourly': 'Media per hour', 'booth.actions': 'Recent actions', 'booth.details': 'Details',
-    'events.active': 'Under way', 'events.completed': 'Completed', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Booth', 'events.notion': 'Notion', 'events.sync': 'Sync Notion',
+    'events.active': 'Under way', 'events.completed': 'Completed', 'events.client': 'Client', 'events.type': 'Type', 'events.date': 'Date', 'events.booth': 'Booth', 'events.notion': 'Notion', 'events.sync': 'Sync Notion', 'event.report': 'Report for the client', 'event.booths': 'Per booth', 'event.hours': 'Hour by hour (Paris)', 'event.hour': 'Hour', 'status.ACTIVE': 'under way', 'status.COMPLETED': 'completed', 'status.ARCHIVED': 'archived',
     'admin.booths': 'Booths', 'admin.users': 'Users', 'admin.audit': 'Audit log', 'admin.create': 'Create', 'admin.save': 'Save', 'admin.key': 'Agent key', 'admin.edit': 'Edit', 'admin.delete': 'Delete',
     'nav.alerts': 'Alerts', 'alerts.kind': 'Alert', 'alerts.booth': 'Booth', 'alerts.since': 'Since', 'alerts.open': 'Open alerts', 'alerts.resolved': 'Resolved', 'alerts.none': 'No open alert.', 'alerts.ack': 'Acknowledge', 'alerts.acked': 'acknowledged by {who}', 'alerts.banner': '{n} alert(s) to handle',
     'alert.paper_warning': 'Paper low', 'alert.paper_critical': 'Paper critical', 'alert.booth_down': 'Booth unreachable', 'alert.agent_silent': 'Agent silent', 'alert.printer_error': 'Printer in error', 'alert.power_on_failed': 'Power-on failed', 'alert.notion_sync_failing': 'Notion sync failing',
@@ -146,7 +146,7 @@ function connect() {
       updateBooth(frame.data.id);
     } else if (frame.event === 'events:updated') {
       state.events.set(frame.data.id, frame.data);
-      if (location.hash.startsWith('#/events')) render();
+      if (location.hash.startsWith('#/events') || location.hash === `#/event/${frame.data.id}`) render();
     } else if (frame.event === 'photomaton:command') {
       if (state.commandsOf === frame.data.photomatonId) {
         state.commands.set(frame.data.id, frame.data);
@@ -505,7 +505,7 @@ async function events() {
   const boothName = (id) => state.booths.get(id)?.name || '—';
   const table = (items) => h('table', {},
     h('tr', {}, ...['events.client', 'events.type', 'events.date', 'events.booth', 'c.sessions', 'c.prints', 'c.digital', 'c.gifs', 'events.notion'].map((k) => h('th', { text: t(k) }))),
-    ...items.map((e) => h('tr', { 'data-event': e.id }, h('td', { text: e.clientName }), h('td', { text: e.eventType || '—' }), h('td', { text: day(e.eventDate) }), h('td', { text: boothName(e.photomatonId) }),
+    ...items.map((e) => h('tr', { 'data-event': e.id }, h('td', {}, h('a', { href: `#/event/${e.id}`, text: e.clientName })), h('td', { text: e.eventType || '—' }), h('td', { text: day(e.eventDate) }), h('td', { text: boothName(e.photomatonId) }),
       h('td', { text: e.totals.sessions }), h('td', { text: e.totals.prints }), h('td', { text: e.totals.digital }), h('td', { text: e.totals.gifs }),
       h('td', {}, e.notionUrl ? h('a', { href: e.notionUrl, target: '_blank', rel: 'noopener', text: '↗' }) : '—'))));
   const sync = may('INSTALLER') ? h('button', { class: 'btn', type: 'button', onclick: async (ev) => {
@@ -514,6 +514,28 @@ async function events() {
     render();
   }, text: t('events.sync') }) : null;
   return [h('div', { class: 'toolbar' }, sync), h('h2', { text: t('events.active') }), table(active.items), h('h2', { text: t('events.completed') }), table(done.items)];
+}
+
+/** One event: its totals, booths and hours, its exports and the client's report. */
+async function eventPage(id) {
+  const e = await api('GET', `/api/events/${id}`);
+  const hourFmt = new Intl.DateTimeFormat(lang === 'fr' ? 'fr-FR' : 'en-GB', { weekday: 'short', hour: '2-digit', minute: '2-digit', timeZone: 'Europe/Paris' });
+  const kinds = [['sessions', 'c.sessions'], ['photos', 'c.photos'], ['prints', 'c.prints'], ['digital', 'c.digital'], ['gifs', 'c.gifs']];
+  const row = (label, totals, attrs = {}) => h('tr', attrs, h('td', {}, label), ...kinds.map(([k]) => h('td', { class: 'n', text: totals[k] ?? 0 })));
+  const head = (first) => h('tr', {}, h('th', { text: t(first) }), ...kinds.map(([, label]) => h('th', { class: 'n', text: t(label) })));
+  const peak = Math.max(1, ...e.timeline.map((b) => Math.max(b.totals.sessions, b.totals.prints)));
+  const link = (path, label) => h('a', { class: 'btn', href: `/api/events/${id}/${path}`, target: path === 'report' ? '_blank' : null, 'data-export': path, text: label });
+  return h('section', { class: 'panel', 'data-event-page': id },
+    h('h2', {}, e.clientName, ' ', h('span', { class: 'muted', text: [e.eventType, day(e.eventDate), t('status.' + e.status)].filter(Boolean).join(' · ') })),
+    h('div', { class: 'toolbar' }, link('export.csv', 'CSV'), link('export.xlsx', 'Excel'), link('report', t('event.report')),
+      e.notionUrl ? h('a', { class: 'btn', href: e.notionUrl, target: '_blank', rel: 'noopener', text: 'Notion ↗' }) : null),
+    h('div', { class: 'counts', 'data-event-totals': '' }, ...kinds.map(([k, label]) => h('div', { 'data-count': k }, h('b', { text: e.totals[k] }), h('span', { class: 'muted', text: t(label) })))),
+    h('h3', { text: t('event.booths') }),
+    h('div', { class: 'scroll' }, h('table', {}, head('events.booth'), ...e.perPhotomaton.map((b) => row(h('a', { href: `#/booth/${b.photomatonId}`, text: state.booths.get(b.photomatonId)?.name || `#${b.photomatonId}` }), b.totals)))),
+    h('h3', { text: t('event.hours') }),
+    h('div', { class: 'scroll' }, h('table', { 'data-event-hours': e.timeline.length }, h('tr', {}, h('th', { text: t('event.hour') }), ...kinds.map(([, label]) => h('th', { class: 'n', text: t(label) })), h('th', {})),
+      ...e.timeline.map((b) => h('tr', {}, h('td', { text: hourFmt.format(new Date(b.hour)) }), ...kinds.map(([k]) => h('td', { class: 'n', text: b.totals[k] })),
+        h('td', { class: 'bar' }, h('span', { style: `width:${Math.round((100 * Math.max(b.totals.sessions, b.totals.prints)) / peak)}%` })))))));
 }
 
 // ---------------------------------------------------------------------------------------- admin
@@ -635,6 +657,7 @@ async function render() {
   try {
     if (route.startsWith('/booth/')) view = await booth(Number(route.split('/')[2]));
     else if (route === '/events') view = await events();
+    else if (route.startsWith('/event/')) view = await eventPage(Number(route.split('/')[2]));
     else if (route === '/alerts') view = await alerts();
     else if (route === '/admin' && may('ADMIN')) view = await admin();
     else if (route === '/login') { location.hash = '#/'; return; }

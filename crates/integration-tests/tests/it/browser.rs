@@ -756,3 +756,67 @@ async fn paper_critical_alerts_the_installer_who_takes_it_and_a_new_roll_ends_it
     p.ingest.stop().await?;
     p.staff.app.stop().await
 }
+
+/// An event's page, as the staff opens it after the party: its totals, booths and hours, its
+/// exports; and the report the client gets, as a printable page.
+#[tokio::test]
+async fn the_event_page_and_the_client_report() -> anyhow::Result<()> {
+    let p = Pipeline::start(boom_testkit::TestContext::new().await?).await?;
+    let now = chrono::Utc::now();
+    let lines: Vec<serde_json::Value> = (0..4)
+        .flat_map(|h| {
+            let at = (now - chrono::Duration::hours(h)).to_rfc3339();
+            [
+                json!({"type": "session", "count": 3 + h, "timestamp": at}),
+                json!({"type": "print", "count": 5 + 2 * h, "timestamp": at}),
+                json!({"type": "digital", "count": 2, "timestamp": at}),
+            ]
+        })
+        .collect();
+    let reply = p
+        .post(&json!({"batchId": uuid::Uuid::new_v4(), "hostname": "boom-01", "stats": lines, "paperLevel": null}))
+        .await?;
+    assert_eq!(reply.status, 202, "{reply:?}");
+    let event = p.event;
+    eventually(Duration::from_secs(10), || async {
+        let detail = p.staff.viewer.get(&format!("/api/events/{event}")).await?;
+        Ok(detail.body["totals"]["prints"] == 32)
+    })
+    .await?;
+    let base = p.staff.app.address.clone();
+    let browser = Browser::start().await?;
+    browser.sign_in(&base, "viewer").await?;
+    browser.client.goto(&format!("{base}/#/events")).await?;
+    browser
+        .wait_for(&format!("tr[data-event='{event}'] a"))
+        .await?
+        .click()
+        .await?;
+    browser.wait_for("[data-event-hours]").await?;
+    let totals = browser.text("[data-event-totals]").await?;
+    assert!(
+        totals.contains("32") && totals.contains("Impr."),
+        "{totals}"
+    );
+    assert_eq!(
+        browser
+            .attr("[data-event-hours]", "data-event-hours")
+            .await?
+            .as_deref(),
+        Some("4")
+    );
+    browser.screenshot("event-page").await?;
+    browser
+        .client
+        .goto(&format!("{base}/api/events/{event}/report"))
+        .await?;
+    let report = browser.wait_for("[data-totals]").await?.text().await?;
+    assert!(
+        report.contains("32") && report.contains("impressions"),
+        "{report}"
+    );
+    assert!(browser.text("h1").await?.contains("Mariage Dupont"));
+    browser.screenshot("event-report").await?;
+    p.ingest.stop().await?;
+    p.staff.app.stop().await
+}
