@@ -266,6 +266,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+
+    photomaton_alert_delays (photomaton_id) {
+        photomaton_id -> Integer,
+        down_after_secs -> Nullable<Integer>,
+        silent_after_secs -> Nullable<Integer>,
+    }
+}
+
 diesel::joinable!(notification_channels -> users (user_id));
 diesel::joinable!(alert_mutes -> photomatons (photomaton_id));
 diesel::joinable!(agent_commands -> photomatons (photomaton_id));
@@ -294,5 +304,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_channels,
     alert_mutes,
     alert_deliveries,
+    photomaton_alert_delays,
     alerts,
 );

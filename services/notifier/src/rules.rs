@@ -32,6 +32,11 @@ pub struct BoothFacts {
     pub printer: Option<PrinterFacts>,
     #[serde(default)]
     pub current_event: Option<EventFacts>,
+    /// The booth's own alert delays; `None`: the fleet's.
+    #[serde(default)]
+    pub down_after_secs: Option<i32>,
+    #[serde(default)]
+    pub silent_after_secs: Option<i32>,
     /// When the booth's row last changed: a fleet read never replaces a newer view.
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
@@ -165,9 +170,11 @@ pub fn conditions(
     let (router_down, pc_down) = booth.unreachable();
     if router_down || pc_down {
         let since = *memory.down_since.entry(booth.id).or_insert(now);
-        let long_enough = down_open
-            || (now - since).num_seconds()
-                >= i64::try_from(settings.down_after_secs).unwrap_or(i64::MAX);
+        let after = booth.down_after_secs.map_or_else(
+            || i64::try_from(settings.down_after_secs).unwrap_or(i64::MAX),
+            i64::from,
+        );
+        let long_enough = down_open || (now - since).num_seconds() >= after;
         if long_enough && let Some(event) = &booth.current_event {
             found.push((
                 AlertKind::BoothDown,
@@ -189,7 +196,11 @@ pub fn conditions(
         && let Some(seen) = booth.agent_seen_at
     {
         let silent = (now - seen).num_seconds();
-        if silent >= i64::try_from(settings.silent_after_secs).unwrap_or(i64::MAX) {
+        let after = booth.silent_after_secs.map_or_else(
+            || i64::try_from(settings.silent_after_secs).unwrap_or(i64::MAX),
+            i64::from,
+        );
+        if silent >= after {
             found.push((
                 AlertKind::AgentSilent,
                 Detail {
@@ -306,6 +317,22 @@ mod tests {
             found[0].1.english(AlertKind::BoothDown),
             "router unreachable during Dupont"
         );
+        // A booth with a shorter delay of its own is down sooner.
+        let mut quick = Memory::default();
+        let hasty = booth(
+            json!({"routerConnected": false, "currentEvent": {"clientName": "Dupont"}, "downAfterSecs": 10}),
+        );
+        conditions(&hasty, start, &settings, &mut quick, false);
+        assert_eq!(
+            kinds(&conditions(
+                &hasty,
+                start + chrono::Duration::seconds(11),
+                &settings,
+                &mut quick,
+                false
+            )),
+            [AlertKind::BoothDown]
+        );
         // Without an event under way, a booth switched off in the store is not news.
         let stored = booth(json!({"routerConnected": false}));
         assert!(conditions(&stored, later, &settings, &mut memory, false).is_empty());
@@ -338,6 +365,9 @@ mod tests {
             kinds(&conditions(&silent, now, &settings, &mut memory, false)),
             [AlertKind::AgentSilent]
         );
+        // A booth with its own, longer delay is not silent yet.
+        let patient = booth(json!({"agentSeenAt": old, "silentAfterSecs": 3600}));
+        assert!(conditions(&patient, now, &settings, &mut memory, false).is_empty());
         let off = booth(json!({"agentSeenAt": old, "pcConnected": false}));
         assert!(
             !kinds(&conditions(&off, now, &settings, &mut memory, false))

@@ -365,6 +365,22 @@ async fn a_muted_booth_tells_nobody_while_the_others_do() -> anyhow::Result<()> 
             .delete(&format!("/api/alert-mutes/{mute_id}"))
             .await?;
     assert_eq!(ended.status, 204);
+    // A booth's own alert delays: 10 s to a day, or the fleet's (null).
+    let path = format!("/api/photomatons/{booth}");
+    let patch = |body: Value| a.p.staff.admin.patch(&path, body);
+    assert_eq!(patch(json!({"downAfterSecs": 5})).await?.status, 422);
+    let own = patch(json!({"downAfterSecs": 30, "silentAfterSecs": 900})).await?;
+    assert_eq!(
+        (
+            own.status,
+            &own.body["downAfterSecs"],
+            &own.body["silentAfterSecs"]
+        ),
+        (200, &json!(30), &json!(900)),
+        "{own:?}"
+    );
+    let fleet = patch(json!({"downAfterSecs": null})).await?;
+    assert_eq!(fleet.body["downAfterSecs"], Value::Null, "{fleet:?}");
     a.stop(notifier).await
 }
 

@@ -89,6 +89,16 @@ pub struct UpdatePhotomaton {
     pub warning_threshold: Option<i32>,
     #[schemars(range(min = 0, max = 100_000))]
     pub critical_threshold: Option<i32>,
+    /// Seconds the router or PC may not answer, during an event, before `booth_down`
+    /// (10 to 86400); `null`: the fleet's (`notify.down_after_secs`).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schemars(range(min = 10, max = 86_400))]
+    pub down_after_secs: Option<Option<i32>>,
+    /// Seconds without the agent, while the PC answers, before `agent_silent`; `null`: the
+    /// fleet's (`notify.silent_after_secs`).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schemars(range(min = 10, max = 86_400))]
+    pub silent_after_secs: Option<Option<i32>>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -142,6 +152,17 @@ fn nullable_field<T, U>(
         None => Ok(None),
         Some(None) => Ok(Some(None)),
         Some(Some(v)) => parse(v).map(|u| Some(Some(u))),
+    }
+}
+
+/// An alert delay: 10 s to a day.
+fn delay(field: &str, seconds: i32) -> Result<i32, ApiError> {
+    if (10..=86_400).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(ApiError::unprocessable(format!(
+            "{field}: from 10 to 86400 seconds, not {seconds}"
+        )))
     }
 }
 
@@ -272,12 +293,22 @@ pub async fn update(
     body: web::Json<UpdatePhotomaton>,
 ) -> Result<web::Json<PhotomatonView>, ApiError> {
     let id = PhotomatonId(*id);
-    let changes = body.into_inner().parse()?;
+    let body = body.into_inner();
+    let delays = (
+        nullable_field(body.down_after_secs, |s| delay("downAfterSecs", s))?,
+        nullable_field(body.silent_after_secs, |s| delay("silentAfterSecs", s))?,
+    );
+    let changes = body.parse()?;
     let mut conn = state.conn().await?;
     let booth = photomatons::update(&mut conn, id, &changes)
         .await
         .map_err(|e| conflict_on_hostname(e, changes.hostname.as_deref().unwrap_or_default()))?
         .ok_or_else(|| no_such_photomaton(id))?;
+    if delays.0.is_some() || delays.1.is_some() {
+        photomatons::set_alert_delays(&mut conn, id, delays.0, delays.1)
+            .await
+            .or_api()?;
+    }
     let audit = Audit::new("photomaton.update", "photomaton", Some(id.0));
     let view = changed(&state, &mut conn, &session.actor(&request), audit, booth)
         .await

@@ -1,7 +1,7 @@
 //! Photomatons (booths): their rows and the view the dashboard shows of each — live state,
 //! paper against the thresholds, current event, today's media, latest speed test.
 //!
-//! Every view is built by [`views`], for one booth or the whole fleet, in four queries
+//! Every view is built by [`views`], for one booth or the whole fleet, in five queries
 //! whatever the number of booths.
 
 use std::collections::HashMap;
@@ -82,6 +82,9 @@ pub struct PhotomatonView {
     /// The printer, once the agent reported it.
     pub printer: Option<PrinterView>,
     pub has_agent_key: bool,
+    /// The booth's own alert delays (seconds); `null`: the fleet's.
+    pub down_after_secs: Option<i32>,
+    pub silent_after_secs: Option<i32>,
     pub agent_key_created_at: Option<DateTime<Utc>>,
     pub current_event: Option<EventSummary>,
     /// Media made since midnight (company time, Europe/Paris), event or not.
@@ -121,6 +124,7 @@ fn view(
     event: Option<&Event>,
     speed_test: Option<SpeedTest>,
     today: Totals,
+    delays: (Option<i32>, Option<i32>),
 ) -> PhotomatonView {
     let printer = printer_view(&booth);
     PhotomatonView {
@@ -148,6 +152,8 @@ fn view(
         agent_seen_at: booth.agent_seen_at,
         printer,
         has_agent_key: booth.agent_key_sha256.is_some(),
+        down_after_secs: delays.0,
+        silent_after_secs: delays.1,
         agent_key_created_at: booth.agent_key_created_at,
         current_event: event.map(|e| EventSummary {
             id: e.id,
@@ -178,7 +184,7 @@ struct TodayRow {
     totals: Totals,
 }
 
-/// Views of `booths` with their current event, latest speed test and today's media: three
+/// Views of `booths` with their current event, latest speed test, today's media and own alert delays: five
 /// queries in all.
 pub async fn views(
     conn: &mut AsyncPgConnection,
@@ -218,12 +224,24 @@ pub async fn views(
         .into_iter()
         .map(|r| (r.photomaton_id, r.totals))
         .collect();
+    let delays: HashMap<PhotomatonId, (Option<i32>, Option<i32>)> = {
+        use boom_db::schema::photomaton_alert_delays as d;
+        d::table
+            .filter(d::photomaton_id.eq_any(&ids))
+            .select((d::photomaton_id, d::down_after_secs, d::silent_after_secs))
+            .load::<(PhotomatonId, Option<i32>, Option<i32>)>(conn)
+            .await?
+            .into_iter()
+            .map(|(id, down, silent)| (id, (down, silent)))
+            .collect()
+    };
     Ok(booths
         .into_iter()
         .map(|b| {
             let (event, speed_test) = (current.get(&b.id), speed_tests.remove(&b.id));
             let counts = today.remove(&b.id).unwrap_or_default();
-            view(b, event, speed_test, counts)
+            let own = delays.get(&b.id).copied().unwrap_or_default();
+            view(b, event, speed_test, counts, own)
         })
         .collect())
 }
@@ -301,6 +319,38 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPhotomaton) -> QueryR
 }
 
 /// Applies `changes` (none: the booth as it is); `None` when there is no such booth.
+/// Sets a booth's own alert delays: `Some(None)` goes back to the fleet's, `None` leaves it.
+pub async fn set_alert_delays(
+    conn: &mut AsyncPgConnection,
+    id: PhotomatonId,
+    down: Option<Option<i32>>,
+    silent: Option<Option<i32>>,
+) -> QueryResult<()> {
+    use boom_db::schema::photomaton_alert_delays as d;
+    diesel::insert_into(d::table)
+        .values((
+            d::photomaton_id.eq(id),
+            d::down_after_secs.eq(down.flatten()),
+            d::silent_after_secs.eq(silent.flatten()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    if let Some(down) = down {
+        diesel::update(d::table.find(id))
+            .set(d::down_after_secs.eq(down))
+            .execute(conn)
+            .await?;
+    }
+    if let Some(silent) = silent {
+        diesel::update(d::table.find(id))
+            .set(d::silent_after_secs.eq(silent))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn update(
     conn: &mut AsyncPgConnection,
     id: PhotomatonId,

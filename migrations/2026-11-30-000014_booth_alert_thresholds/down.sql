@@ -1,0 +1,1 @@
+DROP TABLE photomaton_alert_delays;
