@@ -15,7 +15,7 @@ use crate::consumers::{consume_until_cancelled, failure, transient, until_cancel
 use crate::state::AppState;
 use crate::store::alerts::{self, AlertView};
 use crate::store::audit::{Actor, Audit};
-use crate::store::{notifications, photomatons};
+use crate::store::notifications;
 use serde_json::json;
 
 pub async fn apply(state: &AppState, change: AlertChanged) -> Result<(), HandleError> {
@@ -135,28 +135,25 @@ pub async fn serve(state: AppState, cancel: CancellationToken) {
 }
 
 /// Booth views by id, `limit` (at most 200: a NATS message stays under its 1 MB limit) from
-/// `offset`.
+/// `offset`, served from this instance's fleet cache like `GET /api/photomatons`.
 async fn fleet_page(state: &AppState, request: &FleetRequest) -> Result<FleetPage, String> {
-    let mut conn = state.db.get().await.map_err(|e| e.to_string())?;
-    let booths = photomatons::all(&mut conn)
+    let fleet = state
+        .live
+        .fleet
+        .get(&state.db)
         .await
         .map_err(|e| e.to_string())?;
-    let total = u32::try_from(booths.len()).unwrap_or(u32::MAX);
     let limit = request.limit.clamp(1, 200) as usize;
-    let slice: Vec<_> = booths
-        .into_iter()
+    let booths = fleet
+        .booths
+        .iter()
         .skip(request.offset as usize)
         .take(limit)
-        .collect();
-    let views = photomatons::views(&mut conn, slice)
-        .await
-        .map_err(|e| e.to_string())?;
+        .map(|entry| serde_json::from_slice(&entry.view).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
     Ok(FleetPage {
-        booths: views
-            .into_iter()
-            .map(|v| serde_json::to_value(v).unwrap_or_default())
-            .collect(),
-        total,
+        booths,
+        total: u32::try_from(fleet.booths.len()).unwrap_or(u32::MAX),
         error: None,
     })
 }

@@ -89,17 +89,6 @@ pub struct EventDetail {
     pub notion_data: serde_json::Value,
 }
 
-/// A row of `event_hourly_totals`.
-#[derive(QueryableByName)]
-struct HourRow {
-    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
-    hour: DateTime<Utc>,
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    photomaton_id: PhotomatonId,
-    #[diesel(embed)]
-    totals: Totals,
-}
-
 /// A page of events, newest first: `limit + 1` rows after the id `after`.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -129,11 +118,13 @@ pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[EventId]) -> QueryResul
         .await
 }
 
-/// One hour of one booth of an event, with the booth's name.
+/// One hour of one booth of an event (a row of `event_hourly_totals`), with the booth's name.
 #[derive(Debug, QueryableByName)]
 pub struct HourlyRow {
     #[diesel(sql_type = diesel::sql_types::Timestamptz)]
     pub hour: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub photomaton_id: PhotomatonId,
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub booth: String,
     #[diesel(embed)]
@@ -143,7 +134,7 @@ pub struct HourlyRow {
 /// An event's hours and booths, by hour then booth name.
 pub async fn hourly_rows(conn: &mut AsyncPgConnection, id: EventId) -> QueryResult<Vec<HourlyRow>> {
     diesel::sql_query(
-        "SELECT h.hour, p.name AS booth, h.sessions, h.photos, h.prints, h.digital, h.gifs \
+        "SELECT h.hour, h.photomaton_id, p.name AS booth, h.sessions, h.photos, h.prints, h.digital, h.gifs \
          FROM event_hourly_totals h JOIN photomatons p ON p.id = h.photomaton_id \
          WHERE h.event_id = $1 ORDER BY h.hour, p.name",
     )
@@ -175,13 +166,7 @@ pub async fn detail(conn: &mut AsyncPgConnection, id: EventId) -> QueryResult<Op
     else {
         return Ok(None);
     };
-    let hourly: Vec<HourRow> = diesel::sql_query(
-        "SELECT hour, photomaton_id, sessions, photos, prints, digital, gifs \
-         FROM event_hourly_totals WHERE event_id = $1 ORDER BY hour, photomaton_id",
-    )
-    .bind::<diesel::sql_types::Integer, _>(id.0)
-    .load(conn)
-    .await?;
+    let hourly = hourly_rows(conn, id).await?;
     let mut timeline: Vec<HourBucket> = Vec::new();
     let mut per_booth: BTreeMap<PhotomatonId, Totals> = BTreeMap::new();
     for row in hourly {
