@@ -276,6 +276,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+
+    connectivity_changes (id) {
+        id -> BigInt,
+        photomaton_id -> Integer,
+        at -> Timestamptz,
+        router_connected -> Bool,
+        pc_connected -> Bool,
+    }
+}
+
+diesel::joinable!(connectivity_changes -> photomatons (photomaton_id));
 diesel::joinable!(notification_channels -> users (user_id));
 diesel::joinable!(alert_mutes -> photomatons (photomaton_id));
 diesel::joinable!(agent_commands -> photomatons (photomaton_id));
@@ -306,4 +319,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     alert_deliveries,
     photomaton_alert_delays,
     alerts,
+    connectivity_changes,
 );

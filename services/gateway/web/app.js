@@ -1,6 +1,8 @@
 // LE BOOM dashboard: one small ES module, no framework, no CDN. State comes from the JSON API
 // and stays current through the WebSocket; the page reconnects on its own and refetches what
 // it shows after a reconnect, so nothing on screen is stale after a network cut or a restart.
+// Charts come from ./charts.js (uPlot, vendored), loaded only by the pages that draw one.
+import { chart, hourly, levels } from '/charts.js';
 
 const I18N = {
   fr: {
@@ -25,6 +27,9 @@ const I18N = {
     'f.name': 'Nom', 'f.hostname': 'Nom d’hôte', 'f.tailscaleIp': 'IP Tailscale du PC', 'f.routerTailscaleIp': 'IP Tailscale du routeur', 'f.macAddress': 'Adresse MAC', 'f.wakeTarget': 'Cible WoL (hôte:port)', 'f.warningThreshold': 'Seuil alerte', 'f.criticalThreshold': 'Seuil critique', 'f.paperCapacity': 'Capacité', 'f.downAfterSecs': 'Injoignable après (s)', 'f.silentAfterSecs': 'Agent muet après (s)',
     'f.username': 'Utilisateur', 'f.password': 'Mot de passe', 'f.role': 'Rôle', 'f.action': 'Action', 'f.when': 'Quand', 'f.who': 'Qui', 'f.what': 'Détails',
     'role.ADMIN': 'Admin', 'role.INSTALLER': 'Installateur', 'role.VIEWER': 'Lecteur', 'saved': 'Enregistré', 'speed.down': 'Desc.', 'speed.up': 'Mont.', 'speed.ping': 'Ping',
+    'chart.hour': 'Heure (Paris)', 'chart.count': 'Nombre', 'chart.time': 'Heure (Paris)', 'chart.prints': 'Impressions restantes', 'chart.mbps': 'Mbit/s', 'chart.down': 'Descendant', 'chart.up': 'Montant',
+    'event.window': 'Fenêtre de l’événement', 'event.paper': 'Papier pendant l’événement', 'event.uptime': 'Disponibilité pendant l’événement', 'event.pc': 'PC joignable', 'event.router': 'Routeur joignable', 'event.outages': 'Coupures du PC', 'event.observed': 'Observé', 'event.noProbe': 'jamais sondé', 'event.archive': 'Archiver', 'event.unarchive': 'Désarchiver', 'event.archiveAsk': 'Archiver « {c} » ? Il quittera la liste des terminés ; ses chiffres et exports restent disponibles.', 'event.noMedia': 'Aucun média pour cet événement.',
+    'events.search': 'Rechercher', 'events.clientSearch': 'Client', 'events.anyType': 'Tous les types', 'events.from': 'Du', 'events.to': 'Au', 'events.archived': 'Archivés', 'events.clear': 'Effacer', 'events.none': 'Aucun événement ne correspond.', 'events.noneActive': 'Aucun événement en cours.', 'events.rangeExport': 'Exporter la période', 'events.rangeHint': 'Choisissez « Du » et « Au » pour exporter les chiffres de la période (facturation).', 'events.more': 'Plus',
   },
   en: {
     'nav.fleet': 'Fleet', 'nav.events': 'Events', 'nav.admin': 'Admin', 'nav.logout': 'Sign out',
@@ -48,6 +53,9 @@ const I18N = {
     'f.name': 'Name', 'f.hostname': 'Hostname', 'f.tailscaleIp': 'PC Tailscale IP', 'f.routerTailscaleIp': 'Router Tailscale IP', 'f.macAddress': 'MAC address', 'f.wakeTarget': 'WoL target (host:port)', 'f.warningThreshold': 'Warning at', 'f.criticalThreshold': 'Critical at', 'f.paperCapacity': 'Capacity', 'f.downAfterSecs': 'Unreachable after (s)', 'f.silentAfterSecs': 'Agent silent after (s)',
     'f.username': 'User', 'f.password': 'Password', 'f.role': 'Role', 'f.action': 'Action', 'f.when': 'When', 'f.who': 'Who', 'f.what': 'Details',
     'role.ADMIN': 'Admin', 'role.INSTALLER': 'Installer', 'role.VIEWER': 'Viewer', 'saved': 'Saved', 'speed.down': 'Down', 'speed.up': 'Up', 'speed.ping': 'Ping',
+    'chart.hour': 'Hour (Paris)', 'chart.count': 'Count', 'chart.time': 'Time (Paris)', 'chart.prints': 'Prints left', 'chart.mbps': 'Mbit/s', 'chart.down': 'Download', 'chart.up': 'Upload',
+    'event.window': 'Event window', 'event.paper': 'Paper during the event', 'event.uptime': 'Availability during the event', 'event.pc': 'PC reachable', 'event.router': 'Router reachable', 'event.outages': 'PC outages', 'event.observed': 'Observed', 'event.noProbe': 'never probed', 'event.archive': 'Archive', 'event.unarchive': 'Unarchive', 'event.archiveAsk': 'Archive “{c}”? It leaves the completed list; its figures and exports stay available.', 'event.noMedia': 'No media for this event.',
+    'events.search': 'Search', 'events.clientSearch': 'Client', 'events.anyType': 'All types', 'events.from': 'From', 'events.to': 'To', 'events.archived': 'Archived', 'events.clear': 'Clear', 'events.none': 'No event matches.', 'events.noneActive': 'No event under way.', 'events.rangeExport': 'Export the period', 'events.rangeHint': 'Pick “From” and “To” to export the period’s figures (invoicing).', 'events.more': 'More',
   },
 };
 
@@ -146,7 +154,8 @@ function connect() {
       updateBooth(frame.data.id);
     } else if (frame.event === 'events:updated') {
       state.events.set(frame.data.id, frame.data);
-      if (location.hash.startsWith('#/events') || location.hash === `#/event/${frame.data.id}`) render();
+      if (location.hash.startsWith('#/events')) refreshEvents();
+      else if (location.hash === `#/event/${frame.data.id}`) render();
     } else if (frame.event === 'photomaton:command') {
       if (state.commandsOf === frame.data.photomatonId) {
         state.commands.set(frame.data.id, frame.data);
@@ -371,9 +380,34 @@ function commandRows() {
     h('td', { text: when(c.finishedAt || c.sentAt || c.createdAt) })));
 }
 
+/**
+ * The booth page under live updates: its card is patched at once; the rest of the page (charts,
+ * tables) is fetched again at most every 5 s, and not while a person types in one of its forms.
+ */
+let boothRefresh = { at: 0, timer: null };
+function refreshBoothPage() {
+  if (boothRefresh.timer) return;
+  const wait = Math.max(0, boothRefresh.at + 5000 - Date.now());
+  boothRefresh.timer = setTimeout(() => {
+    boothRefresh.timer = null;
+    if (!location.hash.startsWith('#/booth/')) return;
+    const typing = [...document.querySelectorAll('#main form input')].some((i) => i === document.activeElement || i.value);
+    if (typing) { boothRefresh.at = Date.now(); refreshBoothPage(); return; }
+    boothRefresh.at = Date.now();
+    render();
+  }, wait);
+}
+
 function updateBooth(id) {
   const route = location.hash;
-  if (route.startsWith('#/booth/')) { if (route === `#/booth/${id}`) render(); return; }
+  if (route.startsWith('#/booth/')) {
+    if (route !== `#/booth/${id}`) return;
+    const b = state.booths.get(id);
+    const old = document.querySelector(`#main [data-booth="${id}"]`);
+    if (old && b) old.replaceWith(card(b));
+    refreshBoothPage();
+    return;
+  }
   if (!(route === '' || route === '#/' || route === '#')) return;
   const old = document.querySelector(`[data-booth="${id}"]`);
   const b = state.booths.get(id);
@@ -390,42 +424,29 @@ function fleet() {
 }
 
 // ---------------------------------------------------------------------------------------- booth
-/** Lines over time: `series` is [{points: [[Date, value]…], color, label}], newest last. */
-function lines(series, max) {
-  const width = 600, height = 140, ns = 'http://www.w3.org/2000/svg';
-  const all = series.flatMap((s) => s.points);
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('class', 'chart'); svg.setAttribute('viewBox', `0 0 ${width} ${height}`); svg.setAttribute('preserveAspectRatio', 'none');
-  if (all.length === 0) return svg;
-  const t0 = Math.min(...all.map(([t]) => +t)), t1 = Math.max(...all.map(([t]) => +t));
-  const top = max ?? Math.max(1, ...all.map(([, v]) => v));
-  const x = (t) => (t1 === t0 ? width / 2 : ((+t - t0) / (t1 - t0)) * (width - 4) + 2);
-  const y = (v) => height - 4 - (Math.max(0, v) / top) * (height - 8);
-  for (const s of series) {
-    const path = document.createElementNS(ns, 'polyline');
-    path.setAttribute('points', s.points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' '));
-    path.setAttribute('fill', 'none'); path.setAttribute('stroke', s.color); path.setAttribute('stroke-width', '2');
-    path.setAttribute('vector-effect', 'non-scaling-stroke');
-    const title = document.createElementNS(ns, 'title'); title.textContent = s.label; path.append(title);
-    svg.append(path);
-  }
-  return svg;
+const PALETTE = ['#c43c3c', '#5b3cc4', '#1a9a5a', '#d08a00', '#2a7ab8', '#b8408f'];
+
+/** Media per hour (an event's timeline): sessions as bars, the rest as lines. */
+function mediaChart(timeline) {
+  const hours = hourly(timeline);
+  return chart({
+    lang, x: hours.x, bucket: 3600, xLabel: t('chart.hour'), yLabel: t('chart.count'),
+    series: [
+      { label: t('c.sessions'), color: '#5b3cc4', kind: 'bars', values: hours.at('sessions') },
+      { label: t('c.prints'), color: '#c43c3c', kind: 'line', values: hours.at('prints') },
+      { label: t('c.digital'), color: '#1a9a5a', kind: 'line', values: hours.at('digital') },
+      { label: t('c.gifs'), color: '#d08a00', kind: 'line', values: hours.at('gifs') },
+    ],
+  });
 }
 
-function bars(timeline) {
-  const width = 600, height = 140, max = Math.max(1, ...timeline.map((b) => b.totals.sessions + b.totals.prints + b.totals.digital + b.totals.gifs));
-  const w = Math.min(40, width / Math.max(1, timeline.length));
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  svg.setAttribute('class', 'chart'); svg.setAttribute('viewBox', `0 0 ${width} ${height}`); svg.setAttribute('preserveAspectRatio', 'none');
-  timeline.forEach((b, i) => {
-    const total = b.totals.sessions + b.totals.prints + b.totals.digital + b.totals.gifs;
-    const r = document.createElementNS(svg.namespaceURI, 'rect');
-    const bh = (height - 10) * total / max;
-    r.setAttribute('x', i * w + 2); r.setAttribute('width', Math.max(1, w - 4)); r.setAttribute('y', height - bh); r.setAttribute('height', bh); r.setAttribute('fill', '#5b3cc4');
-    const title = document.createElementNS(svg.namespaceURI, 'title'); title.textContent = `${when(b.hour)}: ${total}`; r.append(title);
-    svg.append(r);
+/** Paper levels of one or more booths: `series` is [{name, points: [{at, value}]}], oldest first. */
+function paperChart(series, capacity, until) {
+  const l = levels(series.map((s) => s.points), until);
+  return chart({
+    lang, x: l.x, xLabel: t('chart.time'), yLabel: t('chart.prints'), yMax: capacity,
+    series: series.map((s, i) => ({ label: s.name, color: PALETTE[i % PALETTE.length], kind: 'steps', values: l.columns[i] })),
   });
-  return svg;
 }
 
 async function booth(id) {
@@ -440,11 +461,8 @@ async function booth(id) {
   state.commandsOf = id;
   state.commands = new Map(commandList.map((c) => [c.id, c]));
   // A level holds until the next change: drawn as steps, up to now.
-  const paperPoints = paper.items.slice().reverse().flatMap((p, i, all) => {
-    const next = all[i + 1] ? new Date(all[i + 1].at) : new Date();
-    return [[new Date(p.at), p.remainingPrints], [next, p.remainingPrints]];
-  });
-  const speedPoints = (k) => speed.items.map((s) => [new Date(s.createdAt), s[k]]).reverse();
+  const paperPoints = paper.items.slice().reverse().map((p) => ({ at: p.at, value: p.remainingPrints }));
+  const tests = speed.items.slice().reverse();
   const reset = may('INSTALLER') ? h('form', { class: 'toolbar', onsubmit: async (e) => {
     e.preventDefault();
     const n = e.target.elements.prints.value;
@@ -481,13 +499,16 @@ async function booth(id) {
       h('p', { class: 'muted', 'data-agent': '' }, `${t('booth.agent')}: ${b.agentVersion ? 'v' + b.agentVersion : '—'} · ${t('booth.backlog')}: ${b.agentBacklog ?? '—'} · ${t('agent.seen')}: ${b.agentSeenAt ? when(b.agentSeenAt) : '—'}`),
       reset, pair),
     h('section', { class: 'panel' }, h('h2', { text: t('booth.paper') }),
-      h('div', { 'data-paper-history': paperPoints.length }, lines([{ points: paperPoints, color: '#c43c3c', label: t('paper') }], b.paperCapacity || 700))),
-    event?.timeline?.length ? h('section', { class: 'panel' }, h('h2', { text: `${t('booth.hourly')} — ${event.clientName}` }), bars(event.timeline)) : null,
+      h('div', { 'data-paper-history': paperPoints.length }, paperPoints.length ? paperChart([{ name: t('paper'), points: paperPoints }], b.paperCapacity || 700, new Date().toISOString()) : null)),
+    event?.timeline?.length ? h('section', { class: 'panel' }, h('h2', {}, `${t('booth.hourly')} — `, h('a', { href: `#/event/${event.id}`, text: event.clientName })), mediaChart(event.timeline)) : null,
     h('section', { class: 'panel' }, h('h2', { text: t('booth.speed') }), speedRequest,
-      speed.items.length ? h('div', { 'data-speed-chart': speed.items.length }, lines([
-        { points: speedPoints('download'), color: '#5b3cc4', label: t('speed.down') },
-        { points: speedPoints('upload'), color: '#1a9a5a', label: t('speed.up') },
-      ]), h('p', { class: 'muted' }, h('span', { style: 'color:#5b3cc4', text: `■ ${t('speed.down')}` }), '  ', h('span', { style: 'color:#1a9a5a', text: `■ ${t('speed.up')}` }))) : null,
+      tests.length ? h('div', { 'data-speed-chart': tests.length }, chart({
+        lang, x: tests.map((s) => Date.parse(s.createdAt) / 1000), xLabel: t('chart.time'), yLabel: t('chart.mbps'), value: (v) => `${Math.round(v * 10) / 10}`,
+        series: [
+          { label: t('chart.down'), color: '#5b3cc4', kind: 'line', values: tests.map((s) => s.download) },
+          { label: t('chart.up'), color: '#1a9a5a', kind: 'line', values: tests.map((s) => s.upload) },
+        ],
+      })) : null,
       h('table', {}, h('tr', {}, h('th', { text: t('f.when') }), h('th', { text: t('speed.down') }), h('th', { text: t('speed.up') }), h('th', { text: t('speed.ping') })),
         ...speed.items.map((s) => h('tr', {}, h('td', { text: when(s.createdAt) }), h('td', { text: `${s.download.toFixed(1)} Mbit/s` }), h('td', { text: `${s.upload.toFixed(1)} Mbit/s` }), h('td', { text: `${Math.round(s.ping)} ms` }))))),
     commands,
@@ -499,43 +520,120 @@ async function booth(id) {
 }
 
 // --------------------------------------------------------------------------------------- events
-async function events() {
-  const [active, done] = await Promise.all([api('GET', '/api/events?status=ACTIVE&limit=200'), api('GET', '/api/events?status=COMPLETED&limit=50')]);
-  for (const e of [...active.items, ...done.items]) state.events.set(e.id, e);
+/** The events list's search, as kept in the URL (`#/events?client=…&type=…&from=…&to=…&archived=1`). */
+function eventSearch() {
+  const query = new URLSearchParams(location.hash.split('?')[1] || '');
+  return { client: query.get('client') || '', type: query.get('type') || '', from: query.get('from') || '', to: query.get('to') || '', archived: query.get('archived') === '1' };
+}
+
+function eventTable(items) {
+  if (!items.length) return null;
   const boothName = (id) => state.booths.get(id)?.name || '—';
-  const table = (items) => h('table', {},
-    h('tr', {}, ...['events.client', 'events.type', 'events.date', 'events.booth', 'c.sessions', 'c.prints', 'c.digital', 'c.gifs', 'events.notion'].map((k) => h('th', { text: t(k) }))),
-    ...items.map((e) => h('tr', { 'data-event': e.id }, h('td', {}, h('a', { href: `#/event/${e.id}`, text: e.clientName })), h('td', { text: e.eventType || '—' }), h('td', { text: day(e.eventDate) }), h('td', { text: boothName(e.photomatonId) }),
-      h('td', { text: e.totals.sessions }), h('td', { text: e.totals.prints }), h('td', { text: e.totals.digital }), h('td', { text: e.totals.gifs }),
-      h('td', {}, e.notionUrl ? h('a', { href: e.notionUrl, target: '_blank', rel: 'noopener', text: '↗' }) : '—'))));
+  return h('div', { class: 'scroll' }, h('table', {},
+    h('thead', {}, h('tr', {}, ...['events.client', 'events.type', 'events.date', 'events.booth', 'c.sessions', 'c.prints', 'c.digital', 'c.gifs', 'events.notion'].map((k) => h('th', { text: t(k) })))),
+    h('tbody', {}, ...items.map((e) => h('tr', { 'data-event': e.id }, h('td', {}, h('a', { href: `#/event/${e.id}`, text: e.clientName })), h('td', { text: e.eventType || '—' }), h('td', { text: day(e.eventDate) }),
+      h('td', {}, e.photomatonId ? h('a', { href: `#/booth/${e.photomatonId}`, text: boothName(e.photomatonId) }) : '—'),
+      h('td', { class: 'n', text: e.totals.sessions }), h('td', { class: 'n', text: e.totals.prints }), h('td', { class: 'n', text: e.totals.digital }), h('td', { class: 'n', text: e.totals.gifs }),
+      h('td', {}, e.notionUrl ? h('a', { href: e.notionUrl, target: '_blank', rel: 'noopener', text: '↗', 'aria-label': 'Notion' }) : '—'))))));
+}
+
+/** The tables of the events page (what live updates refresh, leaving the search form alone). */
+async function eventResults() {
+  const search = eventSearch();
+  const query = new URLSearchParams({ status: search.archived ? 'ARCHIVED' : 'COMPLETED', limit: '50' });
+  for (const k of ['client', 'type', 'from', 'to']) if (search[k]) query.set(k, search[k]);
+  const [active, done] = await Promise.all([api('GET', '/api/events?status=ACTIVE&limit=200'), api('GET', `/api/events?${query}`)]);
+  for (const e of [...active.items, ...done.items]) state.events.set(e.id, e);
+  const more = (page) => page.nextCursor ? h('button', { class: 'btn', type: 'button', text: t('events.more'), onclick: async (ev) => {
+    const next = await api('GET', `/api/events?${query}&cursor=${encodeURIComponent(page.nextCursor)}`);
+    ev.target.closest('[data-event-done]').querySelector('tbody').append(...(eventTable(next.items)?.querySelectorAll('tbody tr') ?? []));
+    ev.target.replaceWith(more(next) || '');
+  } }) : null;
+  return [
+    h('h2', { text: t('events.active') }), eventTable(active.items) || h('p', { class: 'muted', text: t('events.noneActive') }),
+    h('h2', { text: search.archived ? t('events.archived') : t('events.completed') }),
+    h('div', { 'data-event-done': done.items.length }, eventTable(done.items) || h('p', { class: 'muted', text: t('events.none') }), more(done)),
+  ];
+}
+
+async function refreshEvents() {
+  const box = $('[data-event-results]');
+  if (box) box.replaceChildren(...(await eventResults()).filter(Boolean));
+}
+
+async function events() {
+  const search = eventSearch();
+  const types = await api('GET', '/api/events/types').catch(() => []);
   const sync = may('INSTALLER') ? h('button', { class: 'btn', type: 'button', onclick: async (ev) => {
     ev.target.disabled = true;
     try { await api('POST', '/api/notion/sync', {}); } catch (err) { alert(err.message); }
     render();
   }, text: t('events.sync') }) : null;
-  return [h('div', { class: 'toolbar' }, sync), h('h2', { text: t('events.active') }), table(active.items), h('h2', { text: t('events.completed') }), table(done.items)];
+  const field = (name, label, attrs = {}) => h('label', { class: 'field' }, h('span', { text: t(label) }), h('input', { name, value: search[name], ...attrs }));
+  const form = h('form', { class: 'toolbar search', 'data-event-search': '', role: 'search', onsubmit: (e) => {
+    e.preventDefault();
+    const f = e.target.elements, query = new URLSearchParams();
+    for (const k of ['client', 'type', 'from', 'to']) if (f[k].value) query.set(k, f[k].value);
+    if (f.archived.checked) query.set('archived', '1');
+    location.hash = `#/events${query.size ? '?' + query : ''}`;
+  } },
+    field('client', 'events.clientSearch', { type: 'search', autocomplete: 'off' }),
+    h('label', { class: 'field' }, h('span', { text: t('events.type') }), h('select', { name: 'type' }, h('option', { value: '', text: t('events.anyType') }),
+      ...types.map((k) => h('option', { value: k, selected: k.toLowerCase() === search.type.toLowerCase(), text: k })))),
+    field('from', 'events.from', { type: 'date' }), field('to', 'events.to', { type: 'date' }),
+    h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'archived', checked: search.archived }), t('events.archived')),
+    h('button', { class: 'btn primary', type: 'submit', text: t('events.search') }),
+    h('a', { class: 'btn', href: '#/events', text: t('events.clear') }));
+  const range = search.from && search.to
+    ? h('div', { class: 'toolbar', 'data-range-export': `${search.from}/${search.to}` }, h('span', { text: `${t('events.rangeExport')} (${day(search.from)} → ${day(search.to)}) :` }),
+      h('a', { class: 'btn', href: `/api/events/export.csv?from=${search.from}&to=${search.to}`, text: 'CSV' }),
+      h('a', { class: 'btn', href: `/api/events/export.xlsx?from=${search.from}&to=${search.to}`, text: 'Excel' }))
+    : h('p', { class: 'muted', text: t('events.rangeHint') });
+  return [h('div', { class: 'toolbar' }, sync), form, range, h('div', { 'data-event-results': location.hash.split('?')[1] || '' }, ...(await eventResults()).filter(Boolean))];
 }
 
-/** One event: its totals, booths and hours, its exports and the client's report. */
+/** One event: totals, booths, hours, the booths' paper and uptime; its exports and the report. */
 async function eventPage(id) {
   const e = await api('GET', `/api/events/${id}`);
   const hourFmt = new Intl.DateTimeFormat(lang === 'fr' ? 'fr-FR' : 'en-GB', { weekday: 'short', hour: '2-digit', minute: '2-digit', timeZone: 'Europe/Paris' });
+  const stamp = new Intl.DateTimeFormat(lang === 'fr' ? 'fr-FR' : 'en-GB', { weekday: 'short', day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit', timeZone: 'Europe/Paris' });
   const kinds = [['sessions', 'c.sessions'], ['photos', 'c.photos'], ['prints', 'c.prints'], ['digital', 'c.digital'], ['gifs', 'c.gifs']];
   const row = (label, totals, attrs = {}) => h('tr', attrs, h('td', {}, label), ...kinds.map(([k]) => h('td', { class: 'n', text: totals[k] ?? 0 })));
-  const head = (first) => h('tr', {}, h('th', { text: t(first) }), ...kinds.map(([, label]) => h('th', { class: 'n', text: t(label) })));
-  const peak = Math.max(1, ...e.timeline.map((b) => Math.max(b.totals.sessions, b.totals.prints)));
+  const head = (first) => h('thead', {}, h('tr', {}, h('th', { text: t(first) }), ...kinds.map(([, label]) => h('th', { class: 'n', text: t(label) }))));
   const link = (path, label) => h('a', { class: 'btn', href: `/api/events/${id}/${path}`, target: path === 'report' ? '_blank' : null, 'data-export': path, text: label });
+  const archive = may('ADMIN') && (e.status === 'COMPLETED' || e.status === 'ARCHIVED')
+    ? h('button', { class: 'btn', type: 'button', 'data-archive': e.status, text: t(e.status === 'COMPLETED' ? 'event.archive' : 'event.unarchive'), onclick: async (ev) => {
+      if (e.status === 'COMPLETED' && !confirm(t('event.archiveAsk').replace('{c}', e.clientName))) return;
+      ev.target.disabled = true;
+      try { await api(e.status === 'COMPLETED' ? 'POST' : 'DELETE', `/api/events/${id}/archive`, e.status === 'COMPLETED' ? {} : undefined); } catch (err) { ev.target.disabled = false; alert(err.message); return; }
+      render();
+    } }) : null;
+  const until = e.windowEnd && Date.parse(e.windowEnd) < Date.now() ? e.windowEnd : new Date().toISOString();
+  const paper = e.booths.filter((b) => b.paper.length);
+  const percent = (v) => v === null || v === undefined ? t('event.noProbe') : `${v.toLocaleString(lang === 'fr' ? 'fr-FR' : 'en-GB')} %`;
+  const hoursOf = (secs) => `${Math.floor(secs / 3600)} h ${String(Math.floor((secs % 3600) / 60)).padStart(2, '0')}`;
   return h('section', { class: 'panel', 'data-event-page': id },
     h('h2', {}, e.clientName, ' ', h('span', { class: 'muted', text: [e.eventType, day(e.eventDate), t('status.' + e.status)].filter(Boolean).join(' · ') })),
+    e.windowStart ? h('p', { class: 'muted', 'data-event-window': '' }, `${t('event.window')} : ${stamp.format(new Date(e.windowStart))} → ${stamp.format(new Date(e.windowEnd))}`) : null,
     h('div', { class: 'toolbar' }, link('export.csv', 'CSV'), link('export.xlsx', 'Excel'), link('report', t('event.report')),
-      e.notionUrl ? h('a', { class: 'btn', href: e.notionUrl, target: '_blank', rel: 'noopener', text: 'Notion ↗' }) : null),
+      e.notionUrl ? h('a', { class: 'btn', href: e.notionUrl, target: '_blank', rel: 'noopener', text: 'Notion ↗' }) : null, archive),
     h('div', { class: 'counts', 'data-event-totals': '' }, ...kinds.map(([k, label]) => h('div', { 'data-count': k }, h('b', { text: e.totals[k] }), h('span', { class: 'muted', text: t(label) })))),
-    h('h3', { text: t('event.booths') }),
-    h('div', { class: 'scroll' }, h('table', {}, head('events.booth'), ...e.perPhotomaton.map((b) => row(h('a', { href: `#/booth/${b.photomatonId}`, text: state.booths.get(b.photomatonId)?.name || `#${b.photomatonId}` }), b.totals)))),
     h('h3', { text: t('event.hours') }),
-    h('div', { class: 'scroll' }, h('table', { 'data-event-hours': e.timeline.length }, h('tr', {}, h('th', { text: t('event.hour') }), ...kinds.map(([, label]) => h('th', { class: 'n', text: t(label) })), h('th', {})),
-      ...e.timeline.map((b) => h('tr', {}, h('td', { text: hourFmt.format(new Date(b.hour)) }), ...kinds.map(([k]) => h('td', { class: 'n', text: b.totals[k] })),
-        h('td', { class: 'bar' }, h('span', { style: `width:${Math.round((100 * Math.max(b.totals.sessions, b.totals.prints)) / peak)}%` })))))));
+    e.timeline.length ? h('div', { 'data-event-chart': e.timeline.length }, mediaChart(e.timeline)) : h('p', { class: 'muted', text: t('event.noMedia') }),
+    h('h3', { text: t('event.booths') }),
+    h('div', { class: 'scroll' }, h('table', {}, head('events.booth'), h('tbody', {}, ...e.perPhotomaton.map((b) => row(h('a', { href: `#/booth/${b.photomatonId}`, text: state.booths.get(b.photomatonId)?.name || `#${b.photomatonId}` }), b.totals))))),
+    e.booths.length ? [
+      h('h3', { text: t('event.uptime') }),
+      h('div', { class: 'scroll' }, h('table', { 'data-event-uptime': e.booths.length },
+        h('thead', {}, h('tr', {}, ...['events.booth', 'event.pc', 'event.router', 'event.outages', 'event.observed'].map((k) => h('th', { text: t(k) })))),
+        h('tbody', {}, ...e.booths.map((b) => h('tr', { 'data-uptime': b.photomatonId }, h('td', {}, h('a', { href: `#/booth/${b.photomatonId}`, text: b.name })),
+          h('td', { class: 'n', text: percent(b.uptime.pcPercent) }), h('td', { class: 'n', text: percent(b.uptime.routerPercent) }),
+          h('td', { class: 'n', text: b.uptime.pcOutages }), h('td', { class: 'n', text: hoursOf(b.uptime.observedSecs) })))))),
+    ] : null,
+    paper.length ? [h('h3', { text: t('event.paper') }), h('div', { 'data-event-paper': paper.length }, paperChart(paper.map((b) => ({ name: b.name, points: b.paper.map((p) => ({ at: p.at, value: p.remainingPrints })) })), null, until))] : null,
+    h('h3', { text: t('event.hours') }),
+    h('div', { class: 'scroll' }, h('table', { 'data-event-hours': e.timeline.length }, h('thead', {}, h('tr', {}, h('th', { text: t('event.hour') }), ...kinds.map(([, label]) => h('th', { class: 'n', text: t(label) })))),
+      h('tbody', {}, ...e.timeline.map((b) => h('tr', {}, h('td', { text: hourFmt.format(new Date(b.hour)) }), ...kinds.map(([k]) => h('td', { class: 'n', text: b.totals[k] }))))))));
 }
 
 // ---------------------------------------------------------------------------------------- admin
@@ -656,7 +754,7 @@ async function render() {
   let view;
   try {
     if (route.startsWith('/booth/')) view = await booth(Number(route.split('/')[2]));
-    else if (route === '/events') view = await events();
+    else if (route.split('?')[0] === '/events') view = await events();
     else if (route.startsWith('/event/')) view = await eventPage(Number(route.split('/')[2]));
     else if (route === '/alerts') view = await alerts();
     else if (route === '/admin' && may('ADMIN')) view = await admin();

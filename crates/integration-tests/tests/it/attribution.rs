@@ -244,6 +244,152 @@ async fn media_land_in_the_event_whose_window_holds_them_and_move_with_it() -> a
     );
     assert_eq!(totals().await?["prints"], 9);
 
+    // The booth during the event: the probes saw its PC drop for an hour on Sunday.
+    let bus =
+        boom_bus::Bus::connect(&ctx.settings.nats, "test", boom_bus::BusMetrics::default()).await?;
+    for (at, pc) in [
+        ("2026-06-14T10:00:00Z", true),
+        ("2026-06-14T12:00:00Z", false),
+        ("2026-06-14T13:00:00Z", true),
+    ] {
+        bus.publish(&boom_contracts::messages::PhotomatonProbed {
+            photomaton_id: boom_contracts::PhotomatonId(i32::try_from(booth)?),
+            router_connected: true,
+            pc_connected: pc,
+            router_rtt_ms: None,
+            pc_rtt_ms: None,
+            observed_at: at.parse()?,
+        })
+        .await?;
+    }
+    let uptime = || async {
+        let detail = staff.viewer.get(&format!("/api/events/{id}")).await?.body;
+        anyhow::Ok(detail["booths"][0]["uptime"].clone())
+    };
+    eventually(Duration::from_secs(10), || async {
+        Ok(uptime().await?["pcOutages"] == 1)
+    })
+    .await?;
+    // Known from 10:00 UTC on Sunday to the window's end, Monday 08:00 Paris (06:00 UTC): 20 h,
+    // the PC down for one of them.
+    let u = uptime().await?;
+    assert_eq!(u["observedSecs"], 20 * 3600, "{u}");
+    assert_eq!(u["pcPercent"], 95.0, "{u}");
+    assert_eq!(u["routerPercent"], 100.0, "{u}");
+
+    // Completed events are found by client, type and date (Paris days)…
+    let viewer = &staff.viewer;
+    let found = |query: &'static str| async move {
+        let list = viewer.get(&format!("/api/events?{query}")).await?;
+        anyhow::ensure!(list.status == 200, "{query}: {list:?}");
+        anyhow::Ok(
+            list.body["items"]
+                .as_array()
+                .map(|a| a.iter().map(|e| e["id"].clone()).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        )
+    };
+    assert_eq!(found("client=dupONT&type=mariage").await?, vec![id.clone()]);
+    assert_eq!(
+        found("from=2026-06-14&to=2026-06-14").await?,
+        vec![id.clone()]
+    );
+    assert!(found("from=2026-06-15").await?.is_empty());
+    assert!(found("to=2026-06-13").await?.is_empty());
+    assert!(found("client=martin").await?.is_empty());
+    assert!(
+        found("client=%25").await?.is_empty(),
+        "a LIKE wildcard is a character"
+    );
+    let backwards = staff
+        .viewer
+        .get("/api/events?from=2026-06-20&to=2026-06-01")
+        .await?;
+    assert_eq!(backwards.status, 400, "{backwards:?}");
+    let kinds = staff.viewer.get("/api/events/types").await?.body;
+    assert_eq!(kinds, json!(["Mariage"]));
+
+    // …and the month's figures exported for invoicing, as a spreadsheet reads them.
+    let month = get("/api/events/export.csv?from=2026-06-01&to=2026-06-30".to_owned())
+        .await?
+        .text()
+        .await?;
+    let mut month_lines = month.lines();
+    assert_eq!(
+        month_lines.next(),
+        Some("event,client,type,date,status,booth,sessions,photos,prints,digital,gifs")
+    );
+    let row: Vec<&str> = month_lines.next().unwrap_or_default().split(',').collect();
+    assert_eq!(
+        row,
+        [
+            id.to_string().as_str(),
+            "Mariage Dupont",
+            "Mariage",
+            "2026-06-14",
+            "ACTIVE",
+            "Booth boom-01",
+            "4",
+            "0",
+            "9",
+            "0",
+            "0"
+        ],
+        "{month}"
+    );
+    let month_book = get("/api/events/export.xlsx?from=2026-06-01&to=2026-06-30".to_owned())
+        .await?
+        .bytes()
+        .await?;
+    let mut month_book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(month_book.to_vec()))?;
+    let sheet = calamine::Reader::worksheet_range(&mut month_book, "Événements")?;
+    let total = sheet
+        .rows()
+        .next_back()
+        .map(<[calamine::Data]>::to_vec)
+        .unwrap_or_default();
+    assert_eq!(
+        total.get(8).and_then(calamine::DataType::get_float),
+        Some(9.0),
+        "{total:?}"
+    );
+    let too_long = get("/api/events/export.csv?from=2025-01-01&to=2026-06-30".to_owned()).await?;
+    assert_eq!(too_long.status().as_u16(), 400);
+    let none = get("/api/events/export.csv?from=2026-07-01&to=2026-07-31".to_owned())
+        .await?
+        .text()
+        .await?;
+    assert_eq!(none.lines().count(), 1, "the header alone: {none}");
+
+    // Archiving is for completed events, by admins; Notion's sync leaves it archived.
+    let archive = format!("/api/events/{id}/archive");
+    let early = staff.admin.post(&archive, json!({})).await?;
+    assert_eq!(early.status, 409, "still under way: {early:?}");
+    notion.with(|s| s.pages[0] = wedding("Terminé", "2026-06-14", "2026-06-17T08:00:00.000Z"));
+    sync().await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok(event().await?["status"] == "COMPLETED")
+    })
+    .await?;
+    assert_eq!(staff.installer.post(&archive, json!({})).await?.status, 403);
+    let archived = staff.admin.post(&archive, json!({})).await?;
+    assert_eq!(archived.status, 200, "{archived:?}");
+    assert_eq!(archived.body["status"], "ARCHIVED");
+    assert!(found("status=COMPLETED").await?.is_empty());
+    assert_eq!(found("status=ARCHIVED").await?, vec![id.clone()]);
+    sync().await?;
+    assert_eq!(
+        event().await?["status"],
+        "ARCHIVED",
+        "a sync keeps it archived"
+    );
+    assert_eq!(totals().await?["prints"], 9, "its figures stay");
+    let back = staff.admin.delete(&archive).await?;
+    assert_eq!(back.status, 200, "{back:?}");
+    assert_eq!(back.body["status"], "COMPLETED");
+    assert_eq!(staff.admin.delete(&archive).await?.status, 409);
+
     sync_service.stop().await?;
     ingest.stop().await?;
     staff.app.stop().await

@@ -277,6 +277,12 @@ async fn staff_watch_the_fleet_live_and_power_a_booth_on() -> anyhow::Result<()>
     browser.screenshot("booth-page").await?;
 
     // Pair a PC: the page shows a code, the PC redeems it, and the booth's old key is gone.
+    // (Back to the top first: the charts below have made the page longer than the screen, and
+    // the sticky header would take the click.)
+    browser
+        .client
+        .execute("window.scrollTo(0, 0)", vec![])
+        .await?;
     browser.wait_for("[data-pair]").await?.click().await?;
     let code = browser
         .wait_for("[data-pairing-code]")
@@ -759,6 +765,26 @@ async fn paper_critical_alerts_the_installer_who_takes_it_and_a_new_roll_ends_it
 
 /// An event's page, as the staff opens it after the party: its totals, booths and hours, its
 /// exports; and the report the client gets, as a printable page.
+/// Moves the pointer over the middle of a chart (as a mouse would: uPlot listens on its
+/// overlay) and answers the tooltip's text.
+async fn hover_chart(browser: &Browser, chart: &str) -> anyhow::Result<String> {
+    browser
+        .client
+        .execute(
+            "const over = document.querySelector(arguments[0] + ' .u-over');
+             const r = over.getBoundingClientRect();
+             const at = { clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, bubbles: true };
+             over.dispatchEvent(new MouseEvent('mouseenter', at));
+             over.dispatchEvent(new MouseEvent('mousemove', at));",
+            vec![json!(chart)],
+        )
+        .await?;
+    let tip = browser
+        .wait_for(&format!("{chart} .chart-tip:not([hidden])"))
+        .await?;
+    Ok(tip.text().await?)
+}
+
 #[tokio::test]
 async fn the_event_page_and_the_client_report() -> anyhow::Result<()> {
     let p = Pipeline::start(boom_testkit::TestContext::new().await?).await?;
@@ -774,7 +800,7 @@ async fn the_event_page_and_the_client_report() -> anyhow::Result<()> {
         })
         .collect();
     let reply = p
-        .post(&json!({"batchId": uuid::Uuid::new_v4(), "hostname": "boom-01", "stats": lines, "paperLevel": null}))
+        .post(&json!({"batchId": uuid::Uuid::new_v4(), "hostname": "boom-01", "stats": lines, "paperLevel": 512}))
         .await?;
     assert_eq!(reply.status, 202, "{reply:?}");
     let event = p.event;
@@ -786,7 +812,38 @@ async fn the_event_page_and_the_client_report() -> anyhow::Result<()> {
     let base = p.staff.app.address.clone();
     let browser = Browser::start().await?;
     browser.sign_in(&base, "viewer").await?;
+    // The completed events are searched by client: the search goes into the address.
     browser.client.goto(&format!("{base}/#/events")).await?;
+    browser
+        .wait_for("[data-event-search] input[name=client]")
+        .await?
+        .send_keys("Martin")
+        .await?;
+    browser
+        .client
+        .find(Locator::Css("[data-event-search] button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .wait_for("[data-event-results='client=Martin'] [data-event-done='0']")
+        .await?;
+    assert!(
+        browser
+            .client
+            .current_url()
+            .await?
+            .as_str()
+            .ends_with("#/events?client=Martin")
+    );
+    assert_eq!(
+        browser
+            .attr("[data-event-search] input[name=client]", "value")
+            .await?
+            .as_deref(),
+        Some("Martin"),
+        "the form shows the search it made"
+    );
     browser
         .wait_for(&format!("tr[data-event='{event}'] a"))
         .await?
@@ -805,7 +862,54 @@ async fn the_event_page_and_the_client_report() -> anyhow::Result<()> {
             .as_deref(),
         Some("4")
     );
+    // The charts: drawn by uPlot, with a legend naming each series, and a tooltip that gives
+    // the hour's figures under the pointer.
+    browser
+        .wait_for("[data-event-chart] [data-chart-ready]")
+        .await?;
+    let legend = browser.text("[data-event-chart] .u-legend").await?;
+    assert!(
+        legend.contains("Sessions") && legend.contains("Impr."),
+        "{legend}"
+    );
+    let tip = hover_chart(&browser, "[data-event-chart]").await?;
+    assert!(tip.contains("Sessions : "), "{tip}");
+    browser
+        .wait_for("[data-event-paper] [data-chart-ready]")
+        .await?;
+    let uptime = browser.text("[data-event-uptime]").await?;
+    assert!(
+        uptime.contains("Booth boom-01") && uptime.contains("jamais sondé"),
+        "{uptime}"
+    );
     browser.screenshot("event-page").await?;
+
+    // The booth page's charts: paper over time and the event's media per hour.
+    let booth = p.booth_id()?;
+    browser
+        .client
+        .goto(&format!("{base}/#/booth/{booth}"))
+        .await?;
+    browser
+        .wait_for("[data-paper-history] [data-chart-ready]")
+        .await?;
+    browser
+        .wait_for("section.panel .chart-box[data-chart-ready]")
+        .await?;
+    let charts = browser
+        .client
+        .find_all(Locator::Css(".chart-box[data-chart-ready] canvas"))
+        .await?;
+    assert!(charts.len() >= 2, "paper and media per hour");
+    browser
+        .client
+        .execute(
+            "document.querySelector('[data-paper-history]').scrollIntoView(); window.scrollBy(0, -70)",
+            vec![],
+        )
+        .await?;
+    browser.screenshot("booth-charts").await?;
+
     browser
         .client
         .goto(&format!("{base}/api/events/{event}/report"))
@@ -816,6 +920,9 @@ async fn the_event_page_and_the_client_report() -> anyhow::Result<()> {
         "{report}"
     );
     assert!(browser.text("h1").await?.contains("Mariage Dupont"));
+    browser.wait_for("#timeline [data-chart-ready]").await?;
+    let legend = browser.text("#timeline .u-legend").await?;
+    assert!(legend.contains("Impressions"), "{legend}");
     browser.screenshot("event-report").await?;
     p.ingest.stop().await?;
     p.staff.app.stop().await

@@ -1,5 +1,6 @@
-//! The dashboard: three files compiled into the binary (`services/gateway/web/`), served
-//! gzip-compressed when the browser accepts it and with an ETag, so that a phone on 4G
+//! The dashboard: its files compiled into the binary (`services/gateway/web/`: the page, its
+//! script and style, the charts module, the client report's script, and the vendored uPlot),
+//! served gzip-compressed when the browser accepts it and with an ETag, so that a phone on 4G
 //! downloads them once and then only revalidates (304). No build step and no third-party
 //! site: the page works wherever the gateway does.
 
@@ -8,10 +9,6 @@ use std::sync::OnceLock;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-
-const INDEX: &str = include_str!("../../web/index.html");
-const SCRIPT: &str = include_str!("../../web/app.js");
-const STYLE: &str = include_str!("../../web/app.css");
 
 /// A static file, with its ETag and gzip form computed once.
 struct Asset {
@@ -75,23 +72,63 @@ impl Asset {
     }
 }
 
-pub async fn index(request: HttpRequest) -> HttpResponse {
-    static ASSET: OnceLock<Asset> = OnceLock::new();
-    ASSET
-        .get_or_init(|| Asset::new(INDEX, "text/html; charset=utf-8"))
-        .serve(&request)
+/// Serves one of the files compiled in, computed once.
+macro_rules! asset {
+    ($name:ident, $file:literal, $type:literal) => {
+        pub async fn $name(request: HttpRequest) -> HttpResponse {
+            static ASSET: OnceLock<Asset> = OnceLock::new();
+            ASSET
+                .get_or_init(|| Asset::new(include_str!($file), $type))
+                .serve(&request)
+        }
+    };
 }
 
-pub async fn script(request: HttpRequest) -> HttpResponse {
-    static ASSET: OnceLock<Asset> = OnceLock::new();
-    ASSET
-        .get_or_init(|| Asset::new(SCRIPT, "text/javascript; charset=utf-8"))
-        .serve(&request)
-}
+asset!(index, "../../web/index.html", "text/html; charset=utf-8");
+asset!(script, "../../web/app.js", "text/javascript; charset=utf-8");
+asset!(style, "../../web/app.css", "text/css; charset=utf-8");
+asset!(
+    charts,
+    "../../web/charts.js",
+    "text/javascript; charset=utf-8"
+);
+asset!(
+    report_script,
+    "../../web/report.js",
+    "text/javascript; charset=utf-8"
+);
+asset!(
+    uplot_script,
+    "../../web/vendor/uplot/uPlot.iife.min.js",
+    "text/javascript; charset=utf-8"
+);
+asset!(
+    uplot_style,
+    "../../web/vendor/uplot/uPlot.min.css",
+    "text/css; charset=utf-8"
+);
 
-pub async fn style(request: HttpRequest) -> HttpResponse {
-    static ASSET: OnceLock<Asset> = OnceLock::new();
-    ASSET
-        .get_or_init(|| Asset::new(STYLE, "text/css; charset=utf-8"))
-        .serve(&request)
+#[cfg(test)]
+mod tests {
+    /// The vendored chart library is the npm package's, as its README's table says.
+    #[test]
+    fn vendored_uplot_matches_its_readme() {
+        let readme = include_str!("../../web/vendor/uplot/README.md");
+        for (file, body) in [
+            (
+                "uPlot.iife.min.js",
+                include_str!("../../web/vendor/uplot/uPlot.iife.min.js"),
+            ),
+            (
+                "uPlot.min.css",
+                include_str!("../../web/vendor/uplot/uPlot.min.css"),
+            ),
+        ] {
+            let hash = boom_contracts::keys::sha256_hex(body);
+            assert!(
+                readme.contains(&format!("`{file}`")) && readme.contains(&hash),
+                "{file} is not the file vendor/uplot/README.md names (sha256 {hash})"
+            );
+        }
+    }
 }

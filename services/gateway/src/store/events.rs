@@ -5,17 +5,22 @@
 use std::collections::{BTreeMap, HashMap};
 
 use boom_contracts::messages::EventUpserted;
+use boom_contracts::paris;
 use boom_contracts::{EventId, EventStatus, PhotomatonId};
 use boom_db::models::{Event, NewEvent};
 use boom_db::schema::{events, photomatons};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use diesel::result::QueryResult;
 use diesel::upsert::excluded;
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName, SelectableHelper};
+use diesel::{
+    ExpressionMethods, NullableExpressionMethods, OptionalExtension, PgTextExpressionMethods,
+    QueryDsl, QueryableByName, SelectableHelper,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::store::event_figures::{BoothDuringEvent, during_event};
 use crate::store::totals::Totals;
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -30,6 +35,9 @@ pub struct EventView {
     pub event_date: Option<DateTime<Utc>>,
     pub album_name: Option<String>,
     pub status: EventStatus,
+    /// Media made by its booth from `windowStart` (included) to `windowEnd` are the event's.
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
     pub totals: Totals,
     pub synced_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
@@ -48,6 +56,8 @@ impl From<Event> for EventView {
             event_date: e.event_date,
             album_name: e.album_name,
             status: e.status,
+            window_start: e.window_start,
+            window_end: e.window_end,
             totals: Totals {
                 sessions: e.total_sessions,
                 photos: e.total_photos,
@@ -86,13 +96,33 @@ pub struct EventDetail {
     pub per_photomaton: Vec<BoothTotals>,
     /// Media per hour, oldest first.
     pub timeline: Vec<HourBucket>,
+    /// Each booth of the event during its window: paper and how long it was reachable.
+    pub booths: Vec<BoothDuringEvent>,
     pub notion_data: serde_json::Value,
+}
+
+/// Which events a list shows: by status, client (part of the name, any case), type (exact, any
+/// case) and Notion date (Paris days, both included).
+#[derive(Debug, Default)]
+pub struct EventSearch {
+    pub status: Option<EventStatus>,
+    pub client: Option<String>,
+    pub event_type: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+/// `text` as a LIKE pattern that matches only itself: its wildcards escaped.
+fn literal_pattern(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// A page of events, newest first: `limit + 1` rows after the id `after`.
 pub async fn list(
     conn: &mut AsyncPgConnection,
-    status: Option<EventStatus>,
+    search: &EventSearch,
     limit: i64,
     after: Option<i64>,
 ) -> QueryResult<Vec<Event>> {
@@ -101,13 +131,81 @@ pub async fn list(
         .limit(limit + 1)
         .select(Event::as_select())
         .into_boxed();
-    if let Some(status) = status {
+    if let Some(status) = search.status {
         query = query.filter(events::status.eq(status));
+    }
+    if let Some(client) = search.client.as_deref().filter(|c| !c.trim().is_empty()) {
+        query = query
+            .filter(events::client_name.ilike(format!("%{}%", literal_pattern(client.trim()))));
+    }
+    if let Some(kind) = search
+        .event_type
+        .as_deref()
+        .filter(|k| !k.trim().is_empty())
+    {
+        query = query.filter(events::event_type.ilike(literal_pattern(kind.trim())));
+    }
+    if let Some(from) = search.from {
+        query = query.filter(events::event_date.ge(paris::at(from, NaiveTime::MIN)));
+    }
+    if let Some(to) = search.to.and_then(|d| d.succ_opt()) {
+        query = query.filter(events::event_date.lt(paris::at(to, NaiveTime::MIN)));
     }
     if let Some(after) = after {
         query = query.filter(events::id.lt(i32::try_from(after).unwrap_or(i32::MAX)));
     }
     query.load(conn).await
+}
+
+/// The event types Notion used, for the search's choices.
+pub async fn types(conn: &mut AsyncPgConnection) -> QueryResult<Vec<String>> {
+    events::table
+        .filter(events::event_type.is_not_null())
+        .select(events::event_type.assume_not_null())
+        .distinct()
+        .order(events::event_type.assume_not_null().asc())
+        .load(conn)
+        .await
+}
+
+/// What archiving (or bringing back) an event did.
+#[derive(Debug)]
+pub enum Archiving {
+    Done(Box<Event>),
+    NoSuchEvent,
+    /// Only a completed event is archived, and only an archived one brought back.
+    Refused(EventStatus),
+}
+
+/// Archives a COMPLETED event (`archived`), or brings an ARCHIVED one back to COMPLETED. Its
+/// media stay its own; Notion's sync leaves an archived event archived unless the page is
+/// made "En cours" again.
+pub async fn set_archived(
+    conn: &mut AsyncPgConnection,
+    id: EventId,
+    archived: bool,
+) -> QueryResult<Archiving> {
+    let (from, to) = if archived {
+        (EventStatus::Completed, EventStatus::Archived)
+    } else {
+        (EventStatus::Archived, EventStatus::Completed)
+    };
+    let updated = diesel::update(events::table.find(id).filter(events::status.eq(from)))
+        .set((events::status.eq(to), events::updated_at.eq(Utc::now())))
+        .returning(Event::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    if let Some(event) = updated {
+        return Ok(Archiving::Done(Box::new(event)));
+    }
+    let status: Option<EventStatus> = events::table
+        .find(id)
+        .select(events::status)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(status.map_or(Archiving::NoSuchEvent, Archiving::Refused))
 }
 
 pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[EventId]) -> QueryResult<Vec<Event>> {
@@ -182,7 +280,7 @@ pub async fn detail(conn: &mut AsyncPgConnection, id: EventId) -> QueryResult<Op
             .or_default()
             .merge(&row.totals);
     }
-    let per_photomaton = per_booth
+    let per_photomaton: Vec<BoothTotals> = per_booth
         .into_iter()
         .map(|(photomaton_id, totals)| BoothTotals {
             photomaton_id,
@@ -190,10 +288,12 @@ pub async fn detail(conn: &mut AsyncPgConnection, id: EventId) -> QueryResult<Op
         })
         .collect();
     let notion_data = event.notion_data.clone();
+    let booths = during_event(conn, &event, &per_photomaton).await?;
     Ok(Some(EventDetail {
         event: EventView::from(event),
         per_photomaton,
         timeline,
+        booths,
         notion_data,
     }))
 }

@@ -7,6 +7,7 @@ pub(crate) mod audit;
 pub(crate) mod batches;
 pub(crate) mod commands;
 pub(crate) mod dead_letters;
+pub(crate) mod event_figures;
 pub(crate) mod events;
 pub(crate) mod notifications;
 pub(crate) mod paper;

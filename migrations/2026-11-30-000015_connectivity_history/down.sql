@@ -1,0 +1,3 @@
+DROP TRIGGER photomatons_connectivity_update ON photomatons;
+DROP FUNCTION record_connectivity();
+DROP TABLE connectivity_changes;
