@@ -16,17 +16,158 @@ use std::time::Duration;
 use anyhow::Context;
 use boom_testkit::gateway::SignedIn;
 use boom_testkit::inbox::Inbox;
-use boom_testkit::notion::{DATABASE, FakeNotion, event_properties, page, select};
+use boom_testkit::notion::{DATABASE, FakeNotion, event_properties, page, rich, select};
+use chrono::Datelike;
 use serde_json::json;
 
-const CLIENTS: [&str; 6] = [
-    "Mariage Dupont",
-    "Soirée Acme",
-    "Anniversaire Léa",
-    "Gala Lumière",
-    "Mariage Martin",
-    "Salon Bio",
+/// Tonight's events: client, Notion type, album.
+const CLIENTS: [(&str, &str, &str); 6] = [
+    ("Mariage Dupont", "Mariage", "dupont-2026"),
+    ("Soirée Acme", "Soirée d’entreprise", "acme-noel"),
+    ("Anniversaire Léa", "Anniversaire", "lea-30-ans"),
+    ("Gala Lumière", "Gala", "gala-lumiere"),
+    ("Mariage Martin", "Mariage", "martin-2026"),
+    ("Salon Bio", "Salon", "salon-bio"),
 ];
+
+/// A Notion page of the company's database: the event, its type, day (Paris), album, status
+/// and booth.
+fn demo_page(
+    id: &str,
+    (client, kind, album): (&str, &str, &str),
+    day: chrono::NaiveDate,
+    status: &str,
+    hostname: &str,
+    edited: &str,
+) -> serde_json::Value {
+    let mut properties = event_properties(
+        client,
+        status,
+        json!({"id": "p", "type": "select", "select": select(hostname)}),
+    );
+    properties["Type"]["select"] = select(kind);
+    properties["Date"]["date"]["start"] = json!(day.to_string());
+    properties["Album"]["rich_text"] = rich(album);
+    page(id, edited, properties)
+}
+
+/// Asks notion-sync for a sync now (through the gateway), retrying while it starts.
+async fn sync_now(gateway: &SignedIn) -> anyhow::Result<()> {
+    let mut last = None;
+    for _ in 0..60 {
+        match gateway
+            .send(reqwest::Method::POST, "/api/notion/sync", Some(json!({})))
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("notion-sync never answered")))
+}
+
+/// Last weekend's events, already over: Notion had them "En cours", then "Terminé"; their
+/// booths' figures arrive now, as from a booth that was offline since. They fill the completed
+/// list, the search and the reports. Fixed batch ids: a second run of the demo changes nothing.
+async fn past_events(
+    gateway: &SignedIn,
+    notion: &FakeNotion,
+    ingest_url: &str,
+    keys: &[(String, String)],
+) -> anyhow::Result<()> {
+    let today = boom_contracts::paris::day_of(chrono::Utc::now());
+    // The last Saturday before today (a week ago on a Saturday).
+    let back = (today.weekday().num_days_from_monday() + 2) % 7;
+    let saturday = today - chrono::Days::new(u64::from(if back == 0 { 7 } else { back }));
+    let past = [
+        ("Mariage Bernard", "Mariage", "bernard-2026"),
+        (
+            "Séminaire Orange",
+            "Soirée d’entreprise",
+            "orange-seminaire",
+        ),
+    ];
+    let mut planned = Vec::new();
+    for (k, ((hostname, key), event)) in keys.iter().zip(past).enumerate() {
+        let day = saturday - chrono::Days::new(u64::try_from(k).unwrap_or(0));
+        let id = format!("demo-past-{k}");
+        notion.with(|s| {
+            if !s.pages.iter().any(|p| p["id"] == id.as_str()) {
+                s.pages.push(demo_page(
+                    &id,
+                    event,
+                    day,
+                    "En cours",
+                    hostname,
+                    "2026-06-01T08:00:00.000Z",
+                ));
+            }
+        });
+        planned.push((id, event, day, hostname.clone(), key.clone()));
+    }
+    sync_now(gateway).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let http = reqwest::Client::new();
+    for (k, (id, event, day, hostname, key)) in planned.into_iter().enumerate() {
+        notion.with(|s| {
+            for p in &mut s.pages {
+                if p["id"] == id.as_str() {
+                    *p = demo_page(
+                        &id,
+                        event,
+                        day,
+                        "Terminé",
+                        &hostname,
+                        "2026-06-02T08:00:00.000Z",
+                    );
+                }
+            }
+        });
+        // 18:00 to 01:00 in Paris: a busy evening, then the last dances.
+        let evening = boom_contracts::paris::at(
+            day,
+            chrono::NaiveTime::from_hms_opt(18, 0, 0).unwrap_or_default(),
+        );
+        let mut stats = Vec::new();
+        for hour in 0..7i64 {
+            let at = (evening + chrono::Duration::minutes(hour * 60 + 20)).to_rfc3339();
+            let busy = [4, 9, 14, 18, 16, 11, 5][usize::try_from(hour).unwrap_or(0)];
+            for (kind, count) in [
+                ("session", busy),
+                ("photo", busy * 3),
+                ("print", busy * 2),
+                ("digital", busy),
+                ("gif", busy / 3),
+            ] {
+                stats.push(json!({"type": kind, "count": count, "timestamp": at}));
+            }
+        }
+        let batch = json!({
+            "batchId": format!("00000000-0000-4000-8000-{:012}", 900 + k),
+            "hostname": hostname,
+            "stats": stats,
+            "paperLevel": null,
+        });
+        let posted = http
+            .post(format!("{ingest_url}/api/agent/sync"))
+            .bearer_auth(&key)
+            .json(&batch)
+            .send()
+            .await?;
+        if !posted.status().is_success() {
+            println!(
+                "[demo] {hostname}: last weekend's figures refused ({})",
+                posted.status()
+            );
+        }
+        println!(
+            "[demo] {}: {} on {day}, completed, its figures sent",
+            hostname, event.0
+        );
+    }
+    sync_now(gateway).await
+}
 
 fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -153,6 +294,7 @@ async fn main() -> anyhow::Result<()> {
         .send(reqwest::Method::GET, "/api/photomatons?limit=1000", None)
         .await?;
     let mut agents = Vec::new();
+    let mut keys = Vec::new();
     let http = reqwest::Client::new();
     for i in 0..booths {
         let hostname = format!("demo-booth-{:02}", i + 1);
@@ -186,18 +328,19 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_default()
             .to_owned();
         tokio::spawn(sleeping_pc(wake, pc, hostname.clone()));
-        let client = CLIENTS[i % CLIENTS.len()];
+        // Tonight's event of this booth, dated today in Paris.
+        let today = boom_contracts::paris::day_of(chrono::Utc::now());
         notion.with(|s| {
-            s.pages.push(page(
+            s.pages.push(demo_page(
                 &format!("demo-page-{i}"),
+                CLIENTS[i % CLIENTS.len()],
+                today,
+                "En cours",
+                &hostname,
                 "2026-06-13T08:00:00.000Z",
-                event_properties(
-                    client,
-                    "En cours",
-                    json!({"id": "p", "type": "select", "select": select(&hostname)}),
-                ),
             ))
         });
+        keys.push((hostname.clone(), key.clone()));
         let listen = format!("127.0.0.1:{}", 18765 + i);
         let agent = tokio::process::Command::new(&agent_bin)
             .env("BOOM__AGENT__LISTEN", &listen)
@@ -276,10 +419,11 @@ async fn main() -> anyhow::Result<()> {
             "[demo] demo-booth-01 is on its last roll ({left} prints): a paper alert opens soon"
         );
     }
-    // The first sync found no booths (they were just created): ask for one now.
-    let _ = gateway
-        .send(reqwest::Method::POST, "/api/notion/sync", Some(json!({})))
-        .await;
+    // The first sync found no booths (they were just created): ask for one now, with last
+    // weekend's events on the first two booths.
+    if let Err(e) = past_events(&gateway, &notion, &ingest_url, &keys[..keys.len().min(2)]).await {
+        println!("[demo] last weekend's events were not made: {e:#}");
+    }
     println!("[demo] {booths} booths running; the evening goes on (Ctrl-C stops)");
     tokio::signal::ctrl_c().await?;
     for mut agent in agents {
