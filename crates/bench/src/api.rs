@@ -48,19 +48,33 @@ async fn closed_loop(
     )
 }
 
-pub(crate) async fn run(
-    ctx: &boom_testkit::TestContext,
-    session: &SignedIn,
-    gateway: &Service,
-    seconds: u64,
-) -> anyhow::Result<Value> {
+/// A fleet of 1,000 booths, and an event of 100,000 media on the first (once).
+pub(crate) async fn seed(ctx: &boom_testkit::TestContext) -> anyhow::Result<()> {
+    if count(
+        ctx,
+        "SELECT count(*)::bigint AS n FROM photomatons WHERE hostname LIKE 'api-%'",
+    )
+    .await?
+        > 0
+    {
+        return Ok(());
+    }
     sql(ctx, "INSERT INTO photomatons (name, hostname, tailscale_ip, router_tailscale_ip)
               SELECT 'Booth ' || i, 'api-' || i, '100.64.0.1', '100.64.0.2' FROM generate_series(1, 1000) i").await?;
     sql(ctx, "INSERT INTO events (notion_page_id, client_name, photomaton_id, status)
               SELECT 'bench-page', 'Bench', min(id), 'ACTIVE' FROM photomatons;
               INSERT INTO photos (event_id, photomaton_id, media_type, count, \"timestamp\")
               SELECT e.id, e.photomaton_id, (ARRAY['SESSION','PHOTO','PRINT','DIGITAL','GIF']::media_type[])[1 + i % 5], 1, now() - (i || ' seconds')::interval
-              FROM events e, generate_series(1, 100000) i WHERE e.notion_page_id = 'bench-page'").await?;
+              FROM events e, generate_series(1, 100000) i WHERE e.notion_page_id = 'bench-page'").await
+}
+
+pub(crate) async fn run(
+    ctx: &boom_testkit::TestContext,
+    session: &SignedIn,
+    gateway: &Service,
+    seconds: u64,
+) -> anyhow::Result<Value> {
+    seed(ctx).await?;
     let event = count(
         ctx,
         "SELECT id::bigint AS n FROM events WHERE notion_page_id = 'bench-page'",

@@ -6,11 +6,12 @@
 //! # Layout
 //!
 //! `main.rs` parses the arguments and runs the scenarios in order; each scenario has its
-//! module (`probing`, `ingest`, `fanout`, `api`), beside `harness` (child processes, `/proc`
+//! module (`probing`, `ingest`, `fanout`, `api`, `dashboard`), beside `harness` (child processes, `/proc`
 //! figures, the dashboard session, SQL), `profile` (`perf` sampling) and `report` (the JSON
 //! and Markdown reports).
 
 mod api;
+mod dashboard;
 mod fanout;
 mod harness;
 mod ingest;
@@ -35,6 +36,10 @@ struct Args {
     /// Seconds per measured phase.
     #[arg(long)]
     seconds: Option<u64>,
+    /// Run only these scenarios (probing, ingest, fanout, api, dashboard); the figures go to
+    /// `target/bench/partial.json` and the terminal, and `docs/benchmarks.md` is left alone.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,8 +47,11 @@ fn main() -> anyhow::Result<()> {
     let seconds = args.seconds.unwrap_or(if args.quick { 3 } else { 10 });
     let clients_n = args.clients.unwrap_or(if args.quick { 100 } else { 1000 });
     boom_server::install_crypto_provider();
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let mut results = Vec::new();
-    results.push(probing::run(if args.quick { 1000 } else { 10_000 })?);
+    if wanted("probing") {
+        results.push(probing::run(if args.quick { 1000 } else { 10_000 })?);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -61,13 +69,34 @@ fn main() -> anyhow::Result<()> {
         wait_healthy(gateway.port).await?;
         wait_healthy(ingest_service.port).await?;
         let session = SignedIn::sign_in(&format!("http://127.0.0.1:{}", gateway.port), "bench", password).await?;
-        println!("ingest…");
-        results.push(ingest::run(&ctx, &session, &ingest_service, &gateway, seconds, args.quick).await?);
-        println!("fan-out…");
-        results.push(fanout::run(&ctx, &session, &gateway, clients_n, seconds).await?);
-        println!("api…");
-        results.push(api::run(&ctx, &session, &gateway, seconds).await?);
+        if wanted("ingest") {
+            println!("ingest…");
+            results.push(ingest::run(&ctx, &session, &ingest_service, &gateway, seconds, args.quick).await?);
+        }
+        if wanted("fanout") {
+            println!("fan-out…");
+            results.push(fanout::run(&ctx, &session, &gateway, clients_n, seconds).await?);
+        }
+        if wanted("api") {
+            println!("api…");
+            results.push(api::run(&ctx, &session, &gateway, seconds).await?);
+        }
+        if wanted("dashboard") {
+            println!("dashboard…");
+            api::seed(&ctx).await?;
+            match dashboard::run(&ctx, &session, &gateway, seconds).await {
+                Ok(figures) => results.push(figures),
+                Err(e) => {
+                    println!("dashboard: not measured: {e:#}");
+                    results.push(serde_json::json!({"scenario": "dashboard", "error": format!("{e:#}")}));
+                }
+            }
+        }
         anyhow::Ok(())
     })?;
-    report::write(&results, &args)
+    if args.only.is_empty() {
+        report::write(&results, &args)
+    } else {
+        report::partial(&results)
+    }
 }

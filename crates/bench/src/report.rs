@@ -38,6 +38,7 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
             .unwrap_or(Value::Null)
     };
     let (i, f, a, p) = (find("ingest"), find("fanout"), find("api"), find("probing"));
+    let d = find("dashboard");
     let num = |v: &Value| {
         v.as_f64()
             .map(|x| {
@@ -67,7 +68,11 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
 | Socket.IO peer: latency (ms, p50 / p99), server RSS (KiB, connected / peak) | — | {} / {}, {} / {} | — | — |
 | `GET /api/photomatons`, 1,000 booths (req/s, p99 ms) | {} / {} | {} / {} | {} | p99 < 20 ms |
 | `GET /api/events/{{id}}`, 100,000 media (req/s, p99 ms) | {} / {} | {} / {} | {} | — |
-| probing {} booths: one round (s), CPU (s) | {} / {} | — | {} of a core per 30 s | < 25 % |",
+| probing {} booths: one round (s), CPU (s) | {} / {} | — | {} of a core per 30 s | < 25 % |
+| dashboard, {} booths, {} updates/s, cold: usable / all drawn (ms) | {} / {} | before: {} | — | < 1000 |
+| dashboard: transferred (KB), DOM nodes | {} / {} | before: {} / {}; Uptime Kuma {} KB | — | < 1 MB |
+| dashboard: longest main-thread task (ms), while loading / after | {} / {} | before: {}; Uptime Kuma {} | — | < 200 |
+| dashboard, list view (warm): usable / all drawn (ms), longest task (ms), DOM nodes | {} / {}, {}, {} | — | — | < 200 |",
         num(&i["oursRowsPerSecond"]),
         num(&i["copyRowsPerSecond"]),
         pct(&i["ratio"]),
@@ -109,6 +114,24 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         num(&p["roundSeconds"]),
         num(&p["cpuSeconds"]),
         pct(&p["coreShareAt30sInterval"]),
+        d["booths"],
+        d["updatesPerSecond"],
+        num(&d["cards"]["usableMs"]),
+        num(&d["cards"]["drawnMs"]),
+        d["before"]["usableMs"],
+        d["cards"]["bytes"].as_f64().map_or_else(|| "—".into(), |b| format!("{:.0}", b / 1000.0)),
+        d["cards"]["domNodes"],
+        d["before"]["bytes"].as_f64().map_or_else(|| "—".into(), |b| format!("{:.0} KB", b / 1000.0)),
+        d["before"]["domNodes"],
+        d["uptimeKuma"]["bytes"].as_f64().map_or_else(|| "—".into(), |b| format!("{:.0}", b / 1000.0)),
+        num(&d["cards"]["longestTaskMs"]),
+        num(&d["cards"]["longestTaskAfterDrawnMs"]),
+        d["before"]["longestTaskMs"].as_str().unwrap_or("—"),
+        d["uptimeKuma"]["longestTaskMs"],
+        num(&d["list"]["usableMs"]),
+        num(&d["list"]["drawnMs"]),
+        num(&d["list"]["longestTaskMs"]),
+        d["list"]["domNodes"],
     );
     let notes = std::fs::read_to_string(root.join("docs/benchmarks-notes.md")).unwrap_or_default();
     let profiles = [
@@ -138,6 +161,16 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
     );
     std::fs::write(root.join("docs/benchmarks.md"), doc)?;
     println!("{table}");
+    Ok(())
+}
+
+/// A run of some scenarios only (`--only`): its figures, without touching the report.
+pub(crate) fn partial(results: &[Value]) -> anyhow::Result<()> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::create_dir_all(root.join("target/bench"))?;
+    let text = serde_json::to_string_pretty(results)?;
+    std::fs::write(root.join("target/bench/partial.json"), &text)?;
+    println!("{text}");
     Ok(())
 }
 

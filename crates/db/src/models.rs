@@ -147,6 +147,8 @@ pub struct User {
     pub preferred_language: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `cards` or `list`: how the dashboard shows them the fleet.
+    pub fleet_view: String,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -273,6 +275,7 @@ pub struct UserChanges {
     pub role: Option<UserRole>,
     pub password_hash: Option<String>,
     pub preferred_language: Option<String>,
+    pub fleet_view: Option<String>,
 }
 
 impl UserChanges {
@@ -284,12 +287,14 @@ impl UserChanges {
             role,
             password_hash,
             preferred_language,
+            fleet_view,
         } = self;
         email.is_none()
             && name.is_none()
             && role.is_none()
             && password_hash.is_none()
             && preferred_language.is_none()
+            && fleet_view.is_none()
     }
 }
 

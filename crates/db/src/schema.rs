@@ -112,6 +112,7 @@ diesel::table! {
         preferred_language -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        fleet_view -> Text,
     }
 }
 

@@ -7,12 +7,14 @@
 //!   listener on port 0. Dropping it removes all three.
 //! - [`notion::FakeNotion`] answers like the Notion API, with scriptable faults.
 //! - [`gateway::SignedIn`] is a signed-in client of a running gateway (benchmark, demo).
+//! - [`browser::Browser`] is headless Chromium over WebDriver (dashboard tests, benchmark).
 //! - [`Proxy`] stands between a service and a dependency and can cut it, to test what a
 //!   service does when PostgreSQL, Redis or NATS goes away and comes back.
 //!
 //! Where the servers are: `BOOM_TEST_DATABASE_URL` (an admin URL, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`), `BOOM_TEST_NATS_URL`, `BOOM_TEST_REDIS_URL`.
 
+pub mod browser;
 pub mod gateway;
 pub mod inbox;
 pub mod notion;

@@ -8,7 +8,7 @@ const I18N = {
   fr: {
     'nav.fleet': 'Flotte', 'nav.events': 'Événements', 'nav.admin': 'Admin', 'nav.logout': 'Déconnexion',
     'login.title': 'Connexion', 'login.username': "Nom d'utilisateur", 'login.password': 'Mot de passe', 'login.submit': 'Se connecter',
-    'live.on': 'En direct', 'live.off': 'Déconnecté', 'banner.offline': 'Connexion perdue — reconnexion…',
+    'live.on': 'En direct', 'live.off': 'Déconnecté', 'banner.offline': 'Connexion perdue — reconnexion…', 'banner.stale': 'Hors ligne — dernier état connu du {t}, pas à jour',
     'fleet.search': 'Rechercher', 'sort.attention': 'À surveiller d’abord', 'sort.offline': 'Hors ligne d’abord', 'sort.paper': 'Papier critique d’abord', 'sort.name': 'Par nom', 'sort.event': 'Par événement',
     'router': 'Routeur', 'pc': 'PC', 'paper': 'Papier', 'prints': 'impressions', 'never': 'jamais vu', 'seen': 'vu',
     'c.sessions': 'Sessions', 'c.prints': 'Impr.', 'c.digital': 'Partages', 'c.gifs': 'GIF', 'c.photos': 'Photos',
@@ -30,11 +30,14 @@ const I18N = {
     'chart.hour': 'Heure (Paris)', 'chart.count': 'Nombre', 'chart.time': 'Heure (Paris)', 'chart.prints': 'Impressions restantes', 'chart.mbps': 'Mbit/s', 'chart.down': 'Descendant', 'chart.up': 'Montant',
     'event.window': 'Fenêtre de l’événement', 'event.paper': 'Papier pendant l’événement', 'event.uptime': 'Disponibilité pendant l’événement', 'event.pc': 'PC joignable', 'event.router': 'Routeur joignable', 'event.outages': 'Coupures du PC', 'event.observed': 'Observé', 'event.noProbe': 'jamais sondé', 'event.archive': 'Archiver', 'event.unarchive': 'Désarchiver', 'event.archiveAsk': 'Archiver « {c} » ? Il quittera la liste des terminés ; ses chiffres et exports restent disponibles.', 'event.noMedia': 'Aucun média pour cet événement.',
     'events.search': 'Rechercher', 'events.clientSearch': 'Client', 'events.anyType': 'Tous les types', 'events.from': 'Du', 'events.to': 'Au', 'events.archived': 'Archivés', 'events.clear': 'Effacer', 'events.none': 'Aucun événement ne correspond.', 'events.noneActive': 'Aucun événement en cours.', 'events.rangeExport': 'Exporter la période', 'events.rangeHint': 'Choisissez « Du » et « Au » pour exporter les chiffres de la période (facturation).', 'events.more': 'Plus',
+    'trouble.down': 'Injoignable (routeur et PC)', 'trouble.pcDown': 'PC injoignable', 'trouble.printer': 'Imprimante en erreur', 'trouble.paperCritical': 'Papier critique', 'trouble.paperWarning': 'Papier bas', 'trouble.agentSilent': 'Agent muet', 'trouble.ok': 'Tout va bien',
+    'sum.title': 'État de la flotte', 'sum.all': 'photomatons', 'sum.fine': 'sans souci', 'sum.down': 'PC injoignables', 'sum.paperCritical': 'papier critique', 'sum.paperWarning': 'papier bas', 'sum.agentSilent': 'agents muets', 'sum.printer': 'imprimantes en erreur', 'sum.alerts': 'alertes ouvertes', 'sum.event': 'en événement',
+    'col.name': 'Photomaton', 'col.state': 'État', 'col.event': 'Événement', 'col.seen': 'Vu', 'view.label': 'Affichage', 'view.cards': 'Cartes', 'view.list': 'Liste', 'up': 'répond', 'down': 'ne répond pas', 'fleet.none': 'Aucun photomaton ne correspond à ce filtre.', 'sort.label': 'Trier',
   },
   en: {
     'nav.fleet': 'Fleet', 'nav.events': 'Events', 'nav.admin': 'Admin', 'nav.logout': 'Sign out',
     'login.title': 'Sign in', 'login.username': 'Username', 'login.password': 'Password', 'login.submit': 'Sign in',
-    'live.on': 'Live', 'live.off': 'Disconnected', 'banner.offline': 'Connection lost — reconnecting…',
+    'live.on': 'Live', 'live.off': 'Disconnected', 'banner.offline': 'Connection lost — reconnecting…', 'banner.stale': 'Offline — last known state from {t}, not current',
     'fleet.search': 'Search', 'sort.attention': 'Needs attention first', 'sort.offline': 'Offline first', 'sort.paper': 'Paper critical first', 'sort.name': 'By name', 'sort.event': 'By event',
     'router': 'Router', 'pc': 'PC', 'paper': 'Paper', 'prints': 'prints', 'never': 'never seen', 'seen': 'seen',
     'c.sessions': 'Sessions', 'c.prints': 'Prints', 'c.digital': 'Shares', 'c.gifs': 'GIFs', 'c.photos': 'Photos',
@@ -56,6 +59,9 @@ const I18N = {
     'chart.hour': 'Hour (Paris)', 'chart.count': 'Count', 'chart.time': 'Time (Paris)', 'chart.prints': 'Prints left', 'chart.mbps': 'Mbit/s', 'chart.down': 'Download', 'chart.up': 'Upload',
     'event.window': 'Event window', 'event.paper': 'Paper during the event', 'event.uptime': 'Availability during the event', 'event.pc': 'PC reachable', 'event.router': 'Router reachable', 'event.outages': 'PC outages', 'event.observed': 'Observed', 'event.noProbe': 'never probed', 'event.archive': 'Archive', 'event.unarchive': 'Unarchive', 'event.archiveAsk': 'Archive “{c}”? It leaves the completed list; its figures and exports stay available.', 'event.noMedia': 'No media for this event.',
     'events.search': 'Search', 'events.clientSearch': 'Client', 'events.anyType': 'All types', 'events.from': 'From', 'events.to': 'To', 'events.archived': 'Archived', 'events.clear': 'Clear', 'events.none': 'No event matches.', 'events.noneActive': 'No event under way.', 'events.rangeExport': 'Export the period', 'events.rangeHint': 'Pick “From” and “To” to export the period’s figures (invoicing).', 'events.more': 'More',
+    'trouble.down': 'Unreachable (router and PC)', 'trouble.pcDown': 'PC unreachable', 'trouble.printer': 'Printer in error', 'trouble.paperCritical': 'Paper critical', 'trouble.paperWarning': 'Paper low', 'trouble.agentSilent': 'Agent silent', 'trouble.ok': 'All good',
+    'sum.title': 'Fleet status', 'sum.all': 'booths', 'sum.fine': 'all good', 'sum.down': 'PCs unreachable', 'sum.paperCritical': 'paper critical', 'sum.paperWarning': 'paper low', 'sum.agentSilent': 'agents silent', 'sum.printer': 'printers in error', 'sum.alerts': 'open alerts', 'sum.event': 'at an event',
+    'col.name': 'Booth', 'col.state': 'State', 'col.event': 'Event', 'col.seen': 'Seen', 'view.label': 'View', 'view.cards': 'Cards', 'view.list': 'List', 'up': 'answers', 'down': 'does not answer', 'fleet.none': 'No booth matches this filter.', 'sort.label': 'Sort',
   },
 };
 
@@ -86,6 +92,11 @@ async function api(method, path, body) {
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
+  // An answer the service worker kept, the network being down: shown, marked stale.
+  if (method === 'GET' && path.startsWith('/api/photomatons?limit=1000')) {
+    const stale = res.headers.get('x-boom-stale');
+    if ((state.stale || null) !== (stale || null)) { state.stale = stale; queueMicrotask(chrome); }
+  }
   if (res.status === 401 && path !== '/api/auth/login') { signedOut(); throw new Error(data?.message || 'unauthorized'); }
   if (!res.ok) throw Object.assign(new Error(data?.message || res.statusText), { status: res.status, data });
   return data;
@@ -118,8 +129,11 @@ function chrome() {
   live.hidden = !state.me;
   live.className = 'live ' + (state.live ? 'on' : 'off');
   live.textContent = t(state.live ? 'live.on' : 'live.off');
-  $('#banner').hidden = !state.me || state.live || state.retry === 0;
-  $('#banner').textContent = t('banner.offline');
+  $('#banner').hidden = !state.me || ((state.live || state.retry === 0) && !state.stale);
+  $('#banner').textContent = state.stale
+    ? t('banner.stale').replace('{t}', Number.isNaN(Date.parse(state.stale)) ? '—' : when(state.stale))
+    : t('banner.offline');
+  $('#banner').dataset.stale = state.stale ? 'true' : 'false';
   const waiting = [...state.alerts.values()].filter((a) => a.state === 'open').length;
   $('#alert-banner').hidden = !state.me || waiting === 0 || location.hash.startsWith('#/alerts');
   $('#alert-banner').textContent = t('alerts.banner').replace('{n}', waiting);
@@ -128,6 +142,7 @@ function chrome() {
 
 function signedOut() {
   state.me = null;
+  navigator.serviceWorker?.controller?.postMessage('signed-out');
   if (state.socket) { state.socket.onclose = null; state.socket.close(); state.socket = null; }
   state.live = false; state.retry = 0;
   location.hash = '#/login';
@@ -170,6 +185,7 @@ function connect() {
     } else if (frame.event === 'alert:updated') {
       if (frame.data.state === 'resolved') state.alerts.delete(frame.data.id); else state.alerts.set(frame.data.id, frame.data);
       chrome();
+      if (onFleet()) scheduleSummary();
       // Not while a person fills in a form of the page: what they type would be lost.
       if (location.hash.startsWith('#/alerts') && !document.activeElement?.closest('form')) render();
     } else if (frame.event === 'live:resync') {
@@ -288,23 +304,81 @@ function mutePanel(mutes) {
 }
 
 // -------------------------------------------------------------------------------------- fleet
+// A booth's troubles, worst first: what needs a person now. Each has a level (the card's
+// colour), an icon and words, so that no state is told by colour alone.
+const TROUBLES = {
+  down: { level: 'critical', icon: '✖' }, // neither the router nor the PC answers
+  pcDown: { level: 'critical', icon: '✖' }, // the router answers, the PC does not
+  printer: { level: 'critical', icon: '✖' },
+  paperCritical: { level: 'critical', icon: '⚠' },
+  paperWarning: { level: 'warning', icon: '⚠' },
+  agentSilent: { level: 'warning', icon: '…' },
+};
+const printerTrouble = (b) => b.printer && ['offline', 'paper_out', 'error'].includes(b.printer.state);
+function troubles(b) {
+  const list = [];
+  if (!b.pcConnected) list.push(b.routerConnected ? 'pcDown' : 'down');
+  if (printerTrouble(b)) list.push('printer');
+  if (b.paperState === 'critical') list.push('paperCritical');
+  else if (b.paperState === 'warning') list.push('paperWarning');
+  if (agentSilent(b)) list.push('agentSilent');
+  return list;
+}
+const levelOf = (b) => troubles(b).map((k) => TROUBLES[k].level).sort((x, y) => (x === 'critical' ? -1 : 1) - (y === 'critical' ? -1 : 1))[0] || 'ok';
 function attention(b) {
-  return (b.pcConnected || b.routerConnected ? 0 : 4) + ({ critical: 2, warning: 1, ok: 0 }[b.paperState] || 0);
+  return troubles(b).reduce((n, k) => n + ({ down: 8, pcDown: 8, printer: 6, paperCritical: 4, paperWarning: 2, agentSilent: 1 }[k]), 0);
+}
+const openAlertsOf = (id) => [...state.alerts.values()].filter((a) => a.photomatonId === id && a.state !== 'resolved').length;
+
+// The summary bar's filters: each a question staff ask at an event.
+const FILTERS = {
+  down: (b) => !b.pcConnected,
+  paperCritical: (b) => b.paperState === 'critical',
+  paperWarning: (b) => b.paperState === 'warning',
+  agentSilent: (b) => agentSilent(b),
+  printer: (b) => printerTrouble(b),
+  alerts: (b) => openAlertsOf(b.id) > 0,
+  event: (b) => !!b.currentEvent,
+};
+
+/** The fleet's view as kept in the address: `#/?only=down&q=dupont&sort=name&dir=desc`. */
+function fleetQuery() {
+  const query = new URLSearchParams(location.hash.split('?')[1] || '');
+  return { only: FILTERS[query.get('only')] ? query.get('only') : '', q: query.get('q') || '', sort: query.get('sort') || 'attention', dir: query.get('dir') === 'desc' ? -1 : 1 };
+}
+function setFleetQuery(changes) {
+  const current = { ...fleetQuery(), ...changes };
+  const query = new URLSearchParams();
+  if (current.only) query.set('only', current.only);
+  if (current.q) query.set('q', current.q);
+  if (current.sort && current.sort !== 'attention') query.set('sort', current.sort);
+  if (current.dir === -1) query.set('dir', 'desc');
+  // Replaced, not pushed: typing a search does not fill the history.
+  history.replaceState(null, '', `#/${query.size ? '?' + query : ''}`);
 }
 
+const SORTS = {
+  attention: (a, b) => attention(b) - attention(a),
+  offline: (a, b) => (a.pcConnected - b.pcConnected) || (a.routerConnected - b.routerConnected),
+  paper: (a, b) => a.remainingPrints - a.criticalThreshold - (b.remainingPrints - b.criticalThreshold),
+  name: () => 0,
+  event: (a, b) => (a.currentEvent?.clientName || '~').localeCompare(b.currentEvent?.clientName || '~'),
+  sessions: (a, b) => counts(b).sessions - counts(a).sessions,
+  prints: (a, b) => counts(b).prints - counts(a).prints,
+  seen: (a, b) => (Date.parse(b.lastSeen || 0) || 0) - (Date.parse(a.lastSeen || 0) || 0),
+};
+
 function sorted() {
-  const q = state.filter.trim().toLowerCase();
-  let list = [...state.booths.values()].filter((b) => !q || [b.name, b.hostname, b.currentEvent?.clientName].some((s) => s?.toLowerCase().includes(q)));
-  const byName = (a, b) => a.name.localeCompare(b.name);
-  const order = {
-    attention: (a, b) => attention(b) - attention(a) || byName(a, b),
-    offline: (a, b) => (a.pcConnected - b.pcConnected) || (a.routerConnected - b.routerConnected) || byName(a, b),
-    paper: (a, b) => a.remainingPrints - a.criticalThreshold - (b.remainingPrints - b.criticalThreshold) || byName(a, b),
-    name: byName,
-    event: (a, b) => (a.currentEvent?.clientName || '~').localeCompare(b.currentEvent?.clientName || '~') || byName(a, b),
-  }[state.sort];
-  return list.sort(order);
+  const { only, q, sort, dir } = fleetQuery();
+  const needle = q.trim().toLowerCase();
+  const order = SORTS[sort] || SORTS.attention;
+  return [...state.booths.values()]
+    .filter((b) => (!only || FILTERS[only](b)) && (!needle || [b.name, b.hostname, b.currentEvent?.clientName].some((s) => s?.toLowerCase().includes(needle))))
+    .sort((a, b) => dir * order(a, b) || a.name.localeCompare(b.name));
 }
+
+/** What the card counts: the current event (no reset at midnight during a wedding), else today. */
+const counts = (b) => b.currentEvent?.totals || b.today || {};
 
 /** An action's progress in the user's language; the technical detail stays in English. */
 function say(a) {
@@ -338,19 +412,23 @@ function card(b) {
   const today = b.today || {};
   // During an event the card counts the event (no reset at midnight in the middle of a
   // wedding); today's figures follow on a second line.
-  const main = b.currentEvent?.totals || today;
+  const main = counts(b);
   const action = state.actions.get(b.id);
-  // A printer that needs a person is as urgent as a critical paper level.
-  const printerAlert = b.printer && ['offline', 'paper_out', 'error'].includes(b.printer.state);
-  return h('article', { class: `card ${printerAlert ? 'critical' : b.paperState}${offline ? ' offline' : ''}`, 'data-booth': b.id, 'data-paper': b.paperState },
+  const printerAlert = printerTrouble(b);
+  const level = levelOf(b);
+  const trouble = troubles(b);
+  return h('article', { class: `card ${level}${offline ? ' offline' : ''}`, 'data-booth': b.id, 'data-paper': b.paperState, 'data-level': level },
     h('h3', {}, h('a', { href: `#/booth/${b.id}`, text: b.name }), h('span', { class: 'muted', text: b.hostname })),
+    h('p', { class: `state ${level}`, 'data-state': trouble.join(' ') || 'ok' }, trouble.length
+      ? trouble.map((k) => h('span', {}, h('span', { 'aria-hidden': 'true', text: TROUBLES[k].icon + ' ' }), t('trouble.' + k)))
+      : h('span', {}, h('span', { 'aria-hidden': 'true', text: '✓ ' }), t('trouble.ok'))),
     h('div', { class: 'dots' },
       h('span', { class: `dot ${b.routerConnected ? 'up' : 'down'}`, 'data-router': b.routerConnected, text: t('router') }),
       h('span', { class: `dot ${b.pcConnected ? 'up' : 'down'}`, 'data-pc': b.pcConnected, text: t('pc') }),
       h('span', { class: 'muted', 'data-iso': b.lastSeen || '', text: seen(b.lastSeen) }),
       agentSilent(b) ? h('span', { class: 'dot down', 'data-agent-silent': '', title: b.agentSeenAt ? `${t('agent.seen')} ${when(b.agentSeenAt)}` : t('never'), text: t('agent.silent') }) : null),
     h('div', {}, h('div', { class: 'muted' }, `${t('paper')} · `, h('b', { class: 'remaining', text: b.remainingPrints }), ` / ${b.paperCapacity} ${t('prints')}`),
-      h('div', { class: 'gauge', role: 'meter', 'aria-valuenow': b.remainingPrints, 'aria-valuemax': b.paperCapacity }, h('span', { style: `width:${pct}%` })),
+      h('div', { class: `gauge ${b.paperState}`, role: 'meter', 'aria-label': t('paper'), 'aria-valuenow': b.remainingPrints, 'aria-valuemin': 0, 'aria-valuemax': b.paperCapacity }, h('span', { style: `width:${pct}%` })),
       b.printer ? h('div', { class: printerAlert ? 'printer alert' : 'printer muted', 'data-printer': b.printer.state, title: [b.printer.name, b.printer.detail].filter(Boolean).join(' — ') },
         `${t('printer')} : ${t('printer.' + b.printer.state)}`) : null),
     h('div', { class: 'counts', title: b.currentEvent ? t('counts.event') : t('today') },
@@ -361,7 +439,7 @@ function card(b) {
       ? [h('b', { text: b.currentEvent.clientName }), b.currentEvent.eventType ? ` · ${b.currentEvent.eventType}` : '', b.currentEvent.albumName ? ` · ${b.currentEvent.albumName}` : '']
       : h('span', { class: 'muted', text: t('no.event') })),
     may('INSTALLER') ? h('div', { class: 'toolbar' },
-      h('button', { class: 'btn primary power', type: 'button', disabled: action?.phase === 'pending', onclick: powerOn(b.id), text: t('power') }),
+      h('button', { class: `btn power${b.pcConnected ? '' : ' primary'}`, type: 'button', disabled: action?.phase === 'pending', onclick: powerOn(b.id), text: t('power') }),
       action ? h('span', { class: `action ${action.phase}`, 'data-phase': action.phase, text: `${t('phase.' + action.phase)} — ${say(action)}`, title: action.message }) : null) : null);
 }
 
@@ -398,6 +476,8 @@ function refreshBoothPage() {
   }, wait);
 }
 
+const onFleet = () => /^#?\/?(\?.*)?$/.test(location.hash);
+
 function updateBooth(id) {
   const route = location.hash;
   if (route.startsWith('#/booth/')) {
@@ -408,19 +488,129 @@ function updateBooth(id) {
     refreshBoothPage();
     return;
   }
-  if (!(route === '' || route === '#/' || route === '#')) return;
-  const old = document.querySelector(`[data-booth="${id}"]`);
+  if (!onFleet()) return;
+  scheduleSummary();
+  const old = document.querySelector(`#fleet [data-booth="${id}"]`);
   const b = state.booths.get(id);
-  if (!b) { old?.remove(); return; }
-  if (old) old.replaceWith(card(b)); else render();
+  const shown = b && sorted().some((x) => x.id === id);
+  if (!shown) { old?.remove(); return; }
+  if (old) { old.replaceWith(item(b)); return; }
+  if (fleetRender.pending) return; // the booth comes with the cards still to draw
+  // A booth that now belongs to the view (a new one, or one that entered the filter): in its
+  // place in the order, leaving the rest (and what has focus) alone.
+  const list = sorted();
+  const after = list.slice(list.findIndex((x) => x.id === id) + 1).map((x) => document.querySelector(`#fleet [data-booth="${x.id}"]`)).find(Boolean);
+  const body = $('#fleet [data-fleet-items]');
+  if (body) body.insertBefore(item(b), after || null);
+}
+
+/** The fleet as cards or as one line per booth, as the person chose (kept on their account). */
+const listView = () => (state.me?.fleetView || 'cards') === 'list';
+const item = (b) => (listView() ? row(b) : card(b));
+
+function row(b) {
+  const level = levelOf(b);
+  const trouble = troubles(b);
+  const c = counts(b);
+  const yes = (up) => h('span', { class: `dot ${up ? 'up' : 'down'}`, text: up ? t('up') : t('down') });
+  return h('tr', { class: `row ${level}`, 'data-booth': b.id, 'data-level': level },
+    h('th', { scope: 'row' }, h('a', { href: `#/booth/${b.id}`, text: b.name }), h('span', { class: 'muted', text: ` ${b.hostname}` })),
+    h('td', { class: `state ${level}`, 'data-state': trouble.join(' ') || 'ok' }, trouble.length ? trouble.map((k) => `${TROUBLES[k].icon} ${t('trouble.' + k)}`).join(' · ') : `✓ ${t('trouble.ok')}`),
+    h('td', {}, yes(b.routerConnected)), h('td', {}, yes(b.pcConnected)),
+    h('td', { class: 'n' }, h('b', { text: b.remainingPrints }), ` / ${b.paperCapacity}`),
+    h('td', { class: 'n', text: c.sessions ?? 0 }), h('td', { class: 'n', text: c.prints ?? 0 }),
+    h('td', { text: b.currentEvent?.clientName || '—' }),
+    h('td', { class: 'muted', 'data-iso': b.lastSeen || '', text: seen(b.lastSeen) }));
+}
+
+/**
+ * Draws the fleet's items without blocking the page: the first screenful at once, the rest in
+ * slices of at most ~8 ms of work each, so that a person can scroll, type or press a button
+ * while a thousand booths are drawn.
+ */
+let fleetRender = { ticket: 0, pending: false };
+function drawItems(container, booths) {
+  const ticket = ++fleetRender.ticket;
+  const first = Math.min(booths.length, 24);
+  container.replaceChildren(...booths.slice(0, first).map(item));
+  let i = first;
+  fleetRender.pending = i < booths.length;
+  const $fleet = $('#fleet');
+  if ($fleet) $fleet.dataset.drawn = String(i);
+  const slice = () => {
+    if (ticket !== fleetRender.ticket) return;
+    const start = performance.now();
+    const part = document.createDocumentFragment();
+    while (i < booths.length && performance.now() - start < 8) part.append(item(booths[i++]));
+    container.append(part);
+    if ($fleet) $fleet.dataset.drawn = String(i);
+    if (i < booths.length) setTimeout(slice, 0);
+    else fleetRender.pending = false;
+  };
+  if (fleetRender.pending) setTimeout(slice, 0);
+}
+
+function drawFleet() {
+  const box = $('#fleet');
+  if (!box) return;
+  const booths = sorted();
+  const { sort, dir } = fleetQuery();
+  if (state.booths.size === 0) { box.replaceChildren(h('p', { class: 'muted', text: t('no.booths') })); return; }
+  if (booths.length === 0) { box.replaceChildren(h('p', { class: 'muted', 'data-fleet-empty': '', text: t('fleet.none') })); return; }
+  let items;
+  if (listView()) {
+    const column = (key, label, cls) => h('th', { scope: 'col', class: cls, 'aria-sort': sort === key ? (dir === 1 ? 'ascending' : 'descending') : null },
+      SORTS[key] ? h('button', { class: 'link', type: 'button', 'data-sort': key, onclick: () => { setFleetQuery({ sort: key, dir: sort === key ? -dir : 1 }); drawFleet(); }, text: t(label) + (sort === key ? (dir === 1 ? ' ▲' : ' ▼') : '') }) : t(label));
+    items = h('tbody', { 'data-fleet-items': '' });
+    box.replaceChildren(h('div', { class: 'scroll' }, h('table', { class: 'fleet-list' },
+      h('thead', {}, h('tr', {}, column('name', 'col.name'), column('attention', 'col.state'), column('offline', 'router'), h('th', { scope: 'col', text: t('pc') }), column('paper', 'paper', 'n'), column('sessions', 'c.sessions', 'n'), column('prints', 'c.prints', 'n'), column('event', 'col.event'), column('seen', 'col.seen'))),
+      items)));
+  } else {
+    items = h('div', { class: 'grid', 'data-fleet-items': '' });
+    box.replaceChildren(items);
+  }
+  drawItems(items, booths);
+}
+
+/** The summary bar: how many booths are in each trouble, each a filter. */
+function summary() {
+  const { only } = fleetQuery();
+  const all = [...state.booths.values()];
+  const tally = Object.fromEntries(Object.entries(FILTERS).map(([k, test]) => [k, all.filter(test).length]));
+  tally.alerts = [...state.alerts.values()].filter((a) => a.state !== 'resolved').length;
+  const fine = all.filter((b) => levelOf(b) === 'ok').length;
+  const chip = (key, n, level) => h('button', { type: 'button', class: `chip ${level}${only === key ? ' on' : ''}`, 'data-filter': key, 'data-count': n, 'aria-pressed': only === key ? 'true' : 'false',
+    onclick: () => { setFleetQuery({ only: only === key ? '' : key }); render(); } }, h('b', { text: n }), ` ${t('sum.' + key)}`);
+  return h('div', { class: 'summary', id: 'summary', role: 'group', 'aria-label': t('sum.title') },
+    h('button', { type: 'button', class: `chip all${only ? '' : ' on'}`, 'data-filter': '', 'data-count': all.length, 'aria-pressed': only ? 'false' : 'true', onclick: () => { setFleetQuery({ only: '' }); render(); } }, h('b', { text: all.length }), ` ${t('sum.all')}`, h('span', { class: 'muted', text: ` · ${fine} ${t('sum.fine')}` })),
+    chip('down', tally.down, tally.down ? 'critical' : 'ok'),
+    chip('paperCritical', tally.paperCritical, tally.paperCritical ? 'critical' : 'ok'),
+    chip('printer', tally.printer, tally.printer ? 'critical' : 'ok'),
+    chip('paperWarning', tally.paperWarning, tally.paperWarning ? 'warning' : 'ok'),
+    chip('agentSilent', tally.agentSilent, tally.agentSilent ? 'warning' : 'ok'),
+    chip('alerts', tally.alerts, tally.alerts ? 'critical' : 'ok'),
+    chip('event', tally.event, 'info'));
+}
+let summaryFrame = 0;
+function scheduleSummary() {
+  if (summaryFrame) return;
+  summaryFrame = requestAnimationFrame(() => { summaryFrame = 0; $('#summary')?.replaceWith(summary()); });
 }
 
 function fleet() {
-  const grid = h('section', { class: 'grid', id: 'fleet' }, state.booths.size ? sorted().map(card) : h('p', { class: 'muted', text: t('no.booths') }));
-  const sort = h('select', { 'aria-label': 'sort', onchange: (e) => { state.sort = e.target.value; render(); } },
-    ...['attention', 'offline', 'paper', 'name', 'event'].map((k) => h('option', { value: k, selected: state.sort === k, text: t('sort.' + k) })));
-  const search = h('input', { type: 'search', placeholder: t('fleet.search'), value: state.filter, oninput: (e) => { state.filter = e.target.value; grid.replaceChildren(...sorted().map(card)); } });
-  return [h('div', { class: 'toolbar' }, search, sort), grid];
+  const { q, sort } = fleetQuery();
+  const sortSelect = h('select', { 'aria-label': t('sort.label'), onchange: (e) => { setFleetQuery({ sort: e.target.value, dir: 1 }); drawFleet(); } },
+    ...['attention', 'offline', 'paper', 'name', 'event'].map((k) => h('option', { value: k, selected: sort === k, text: t('sort.' + k) })));
+  const search = h('input', { type: 'search', placeholder: t('fleet.search'), 'aria-label': t('fleet.search'), value: q, oninput: (e) => { setFleetQuery({ q: e.target.value }); drawFleet(); } });
+  const view = h('div', { class: 'switch', role: 'group', 'aria-label': t('view.label') },
+    ...['cards', 'list'].map((k) => h('button', { type: 'button', class: `btn${(state.me?.fleetView || 'cards') === k ? ' on' : ''}`, 'data-view': k, 'aria-pressed': (state.me?.fleetView || 'cards') === k ? 'true' : 'false', text: t('view.' + k), onclick: async () => {
+      state.me.fleetView = k;
+      render();
+      try { state.me = { ...state.me, ...(await api('PATCH', '/api/auth/me', { fleetView: k })) }; } catch { /* kept for this page */ }
+    } })));
+  const box = h('section', { id: 'fleet', 'aria-live': 'off' });
+  queueMicrotask(drawFleet);
+  return [summary(), h('div', { class: 'toolbar' }, search, sortSelect, view), box];
 }
 
 // ---------------------------------------------------------------------------------------- booth
@@ -770,6 +960,8 @@ $('#lang').addEventListener('click', async () => {
   if (state.me) { try { state.me = await api('PATCH', '/api/auth/me', { preferredLanguage: lang }); } catch { /* kept locally */ } }
   render();
 });
+// Installable, and the last known fleet when the network drops (sw.js).
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => { /* the page works without it */ });
 $('#logout').addEventListener('click', async () => { try { await api('POST', '/api/auth/logout', {}); } finally { signedOut(); } });
 window.addEventListener('hashchange', render);
 setInterval(() => { for (const el of document.querySelectorAll('[data-iso]')) el.textContent = seen(el.dataset.iso || null); }, 30000);

@@ -2,141 +2,13 @@
 //! (chromedriver), against the real gateway, ingest and photomaton-control. Screenshots go to
 //! `screenshots/` at the top of the workspace.
 
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use boom_testkit::browser::{Browser, Locator};
 use serde_json::json;
 
 use crate::helpers::{eventually, spawn_gateway, spawn_photomaton_control};
 use crate::pipeline::{Pipeline, batch};
-
-/// chromedriver and the browser session it drives; both end when this is dropped.
-struct Browser {
-    client: Client,
-    driver: Child,
-    profile: PathBuf,
-}
-
-impl Browser {
-    async fn start() -> anyhow::Result<Self> {
-        boom_server::install_crypto_provider();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            // Its own process group, so that the browsers it starts die with it.
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "chromedriver not found ({e}): `just test` installs chromium-driver"
-                )
-            })?;
-        let profile = std::env::temp_dir().join(format!("boom-chromium-{}", uuid::Uuid::new_v4()));
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({"binary": "/usr/bin/chromium", "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage",
-                "--window-size=1440,900", format!("--user-data-dir={}", profile.display()),
-            ]}),
-        );
-        let url = format!("http://127.0.0.1:{port}");
-        let mut last = None;
-        for _ in 0..50 {
-            match ClientBuilder::rustls()?
-                .capabilities(capabilities.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(client) => {
-                    return Ok(Self {
-                        client,
-                        driver,
-                        profile,
-                    });
-                }
-                Err(e) => last = Some(e.to_string()),
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        anyhow::bail!("cannot start a browser session: {last:?}")
-    }
-
-    async fn text(&self, css: &str) -> anyhow::Result<String> {
-        Ok(self.client.find(Locator::Css(css)).await?.text().await?)
-    }
-
-    async fn wait_for(&self, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
-        Ok(self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await?)
-    }
-
-    async fn sign_in(&self, base: &str, username: &str) -> anyhow::Result<()> {
-        self.client.goto(&format!("{base}/#/login")).await?;
-        self.wait_for("form.login input[name=username]")
-            .await?
-            .send_keys(username)
-            .await?;
-        self.client
-            .find(Locator::Css("form.login input[name=password]"))
-            .await?
-            .send_keys(crate::gateway_client::PASSWORD)
-            .await?;
-        self.client
-            .find(Locator::Css("form.login button[type=submit]"))
-            .await?
-            .click()
-            .await?;
-        self.wait_for("#fleet").await?;
-        Ok(())
-    }
-
-    async fn screenshot(&self, name: &str) -> anyhow::Result<()> {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../screenshots");
-        std::fs::create_dir_all(&dir)?;
-        std::fs::write(
-            dir.join(format!("{name}.png")),
-            self.client.screenshot().await?,
-        )?;
-        Ok(())
-    }
-
-    async fn attr(&self, css: &str, name: &str) -> anyhow::Result<Option<String>> {
-        Ok(self
-            .client
-            .find(Locator::Css(css))
-            .await?
-            .attr(name)
-            .await?)
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        // The whole process group: chromedriver and the browsers it started. Spelled with
-        // `-s KILL --`: procps-ng 4.0.2's `kill -KILL -PGID` reads the digits of `-PGID` as
-        // options, and with a group id starting with 1 it sent SIGKILL to pid -1, that is to
-        // every process of the machine (the test run, the databases, CI itself).
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &format!("-{}", self.driver.id())])
-            .status();
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
 
 #[tokio::test]
 async fn staff_watch_the_fleet_live_and_power_a_booth_on() -> anyhow::Result<()> {
@@ -166,7 +38,9 @@ async fn staff_watch_the_fleet_live_and_power_a_booth_on() -> anyhow::Result<()>
     browser.client.goto(&base).await?;
     browser.wait_for("form.login").await?;
     assert_eq!(browser.text("form.login h1").await?, "Connexion");
-    browser.sign_in(&base, "installer").await?;
+    browser
+        .sign_in(&base, "installer", crate::gateway_client::PASSWORD)
+        .await?;
     let card = format!("[data-booth=\"{booth}\"]");
     browser.wait_for(&card).await?;
     assert!(
@@ -412,7 +286,9 @@ async fn staff_watch_the_fleet_live_and_power_a_booth_on() -> anyhow::Result<()>
     browser.wait_for("form.login").await?;
 
     // A viewer sees the fleet but no Power on button.
-    browser.sign_in(&base, "viewer").await?;
+    browser
+        .sign_in(&base, "viewer", crate::gateway_client::PASSWORD)
+        .await?;
     browser.wait_for(&card).await?;
     assert!(
         browser
@@ -437,7 +313,9 @@ async fn the_dashboard_reconnects_after_the_gateway_restarts_and_shows_fresh_sta
     let port = url::Url::parse(&p.staff.app.address)?.port().unwrap_or(0);
     let base = p.staff.app.address.clone();
     let browser = Browser::start().await?;
-    browser.sign_in(&base, "viewer").await?;
+    browser
+        .sign_in(&base, "viewer", crate::gateway_client::PASSWORD)
+        .await?;
     let card = format!("[data-booth=\"{booth}\"]");
     browser.wait_for(&card).await?;
     eventually(Duration::from_secs(5), || async {
@@ -499,7 +377,9 @@ async fn an_admin_changes_a_role_and_filters_the_audit_log() -> anyhow::Result<(
     let staff = crate::gateway_client::Staff::start(&ctx).await?;
     let base = staff.app.address.clone();
     let browser = Browser::start().await?;
-    browser.sign_in(&base, "admin").await?;
+    browser
+        .sign_in(&base, "admin", crate::gateway_client::PASSWORD)
+        .await?;
     browser.client.goto(&format!("{base}/#/admin")).await?;
 
     // The viewer becomes an installer.
@@ -601,7 +481,9 @@ async fn refused_lines_and_set_aside_messages_are_shown() -> anyhow::Result<()> 
     .await?;
     let base = p.staff.app.address.clone();
     let browser = Browser::start().await?;
-    browser.sign_in(&base, "admin").await?;
+    browser
+        .sign_in(&base, "admin", crate::gateway_client::PASSWORD)
+        .await?;
     browser
         .client
         .goto(&format!("{base}/#/booth/{}", p.booth))
@@ -644,7 +526,9 @@ async fn paper_critical_alerts_the_installer_who_takes_it_and_a_new_roll_ends_it
     let notifier = crate::helpers::spawn_notifier(p.ctx.settings.clone()).await?;
     let base = p.staff.app.address.clone();
     let browser = Browser::start().await?;
-    browser.sign_in(&base, "installer").await?;
+    browser
+        .sign_in(&base, "installer", crate::gateway_client::PASSWORD)
+        .await?;
     browser.client.goto(&format!("{base}/#/alerts")).await?;
     let hook = format!("{}/hook/equipe", inbox.http_base);
     for (n, (kind, target)) in [
@@ -811,7 +695,9 @@ async fn the_event_page_and_the_client_report() -> anyhow::Result<()> {
     .await?;
     let base = p.staff.app.address.clone();
     let browser = Browser::start().await?;
-    browser.sign_in(&base, "viewer").await?;
+    browser
+        .sign_in(&base, "viewer", crate::gateway_client::PASSWORD)
+        .await?;
     // The completed events are searched by client: the search goes into the address.
     browser.client.goto(&format!("{base}/#/events")).await?;
     browser
@@ -926,4 +812,275 @@ async fn the_event_page_and_the_client_report() -> anyhow::Result<()> {
     browser.screenshot("event-report").await?;
     p.ingest.stop().await?;
     p.staff.app.stop().await
+}
+
+/// axe-core's script, fetched beside the build cache by `scripts/browser.sh`.
+fn axe_script() -> anyhow::Result<String> {
+    let exe = std::env::current_exe()?;
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .ok_or_else(|| anyhow::anyhow!("no target directory"))?;
+    let path = target.join("axe-core-4.14.1/axe.min.js");
+    std::fs::read_to_string(&path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e} — run the tests with `just test` (scripts/browser.sh fetches axe-core)",
+            path.display()
+        )
+    })
+}
+
+/// Runs axe-core over the page as it is and answers its serious and critical violations, one
+/// line each (rule, impact, the first elements concerned).
+async fn accessibility_violations(browser: &Browser) -> anyhow::Result<Vec<String>> {
+    browser.client.execute(&axe_script()?, vec![]).await?;
+    let found = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+               .then((r) => done(r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                 .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`)))
+               .catch((e) => done([`axe failed: ${e}`]));",
+            vec![],
+        )
+        .await?;
+    Ok(serde_json::from_value(found)?)
+}
+
+#[tokio::test]
+async fn the_fleet_at_a_glance_filters_lists_works_offline_and_is_accessible() -> anyhow::Result<()>
+{
+    let p = Pipeline::start(boom_testkit::TestContext::new().await?).await?;
+    let bus = p.bus().await?;
+    let probe = |id: i64, router: bool, pc: bool| {
+        let bus = bus.clone();
+        async move {
+            bus.publish(&boom_contracts::messages::PhotomatonProbed {
+                photomaton_id: boom_contracts::PhotomatonId(i32::try_from(id)?),
+                router_connected: router,
+                pc_connected: pc,
+                router_rtt_ms: None,
+                pc_rtt_ms: None,
+                observed_at: chrono::Utc::now(),
+            })
+            .await?;
+            anyhow::Ok(())
+        }
+    };
+    // Five booths: one well at its event, one whose PC does not answer, one never reached,
+    // one on its last prints, one getting low.
+    let well = p.booth;
+    let pc_down = p.staff.booth("boom-02").await?;
+    let never = p.staff.booth("boom-03").await?;
+    let critical = p.staff.booth("boom-04").await?;
+    let low = p.staff.booth("boom-05").await?;
+    assert_eq!(
+        p.post(&batch(
+            uuid::Uuid::new_v4(),
+            "boom-01",
+            &[("print", 2)],
+            Some(600)
+        ))
+        .await?
+        .status,
+        202
+    );
+    probe(well, true, true).await?;
+    probe(pc_down, true, false).await?;
+    probe(critical, true, true).await?;
+    probe(low, true, true).await?;
+    for (booth, left) in [(critical, 100), (low, 300)] {
+        let reply = p
+            .staff
+            .installer
+            .post(
+                &format!("/api/photomatons/{booth}/paper-reset"),
+                json!({"remainingPrints": left}),
+            )
+            .await?;
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+
+    let base = p.staff.app.address.clone();
+    let browser = Browser::start().await?;
+    browser
+        .sign_in(&base, "admin", crate::gateway_client::PASSWORD)
+        .await?;
+    let count = |filter: &'static str| {
+        let browser = &browser;
+        async move {
+            anyhow::Ok(
+                browser
+                    .attr(&format!("#summary [data-filter='{filter}']"), "data-count")
+                    .await?
+                    .unwrap_or_default(),
+            )
+        }
+    };
+    eventually(Duration::from_secs(10), || async {
+        Ok(count("down").await? == "2"
+            && count("paperCritical").await? == "1"
+            && count("paperWarning").await? == "1")
+    })
+    .await?;
+    assert_eq!(count("").await?, "5");
+    assert_eq!(count("event").await?, "1");
+    assert_eq!(count("agentSilent").await?, "0");
+    // Each card says its worst state, in words and in colour.
+    for (booth, level, words) in [
+        (pc_down, "critical", "PC injoignable"),
+        (never, "critical", "Injoignable (routeur et PC)"),
+        (critical, "critical", "Papier critique"),
+        (low, "warning", "Papier bas"),
+        (well, "ok", "Tout va bien"),
+    ] {
+        let card = format!("#fleet [data-booth='{booth}']");
+        assert_eq!(
+            browser.attr(&card, "data-level").await?.as_deref(),
+            Some(level),
+            "{card}"
+        );
+        let said = browser.text(&format!("{card} [data-state]")).await?;
+        assert!(said.contains(words), "{card}: {said}");
+    }
+    browser.screenshot("fleet-summary").await?;
+
+    // A filter is a link: the same view from the address.
+    browser
+        .client
+        .find(Locator::Css("#summary [data-filter='down']"))
+        .await?
+        .click()
+        .await?;
+    let shown = |browser: &Browser| {
+        let client = browser.client.clone();
+        async move {
+            anyhow::Ok(
+                client
+                    .find_all(Locator::Css("#fleet [data-booth]"))
+                    .await?
+                    .len(),
+            )
+        }
+    };
+    eventually(Duration::from_secs(5), || async {
+        Ok(shown(&browser).await? == 2)
+    })
+    .await?;
+    assert!(
+        browser
+            .client
+            .current_url()
+            .await?
+            .as_str()
+            .ends_with("#/?only=down")
+    );
+    browser.client.goto(&format!("{base}/#/?only=down")).await?;
+    browser.client.refresh().await?;
+    browser.wait_for("#fleet [data-booth]").await?;
+    eventually(Duration::from_secs(5), || async {
+        Ok(shown(&browser).await? == 2)
+    })
+    .await?;
+
+    // The booth that was well loses its PC: its card turns red at once, and joins the filter.
+    probe(well, true, false).await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok(count("down").await? == "3" && shown(&browser).await? == 3)
+    })
+    .await?;
+    assert_eq!(
+        browser
+            .attr(&format!("#fleet [data-booth='{well}']"), "data-level")
+            .await?
+            .as_deref(),
+        Some("critical")
+    );
+
+    // The list view, remembered on the account, sorted by a column.
+    browser.client.goto(&format!("{base}/#/")).await?;
+    browser
+        .wait_for("[data-view='list']")
+        .await?
+        .click()
+        .await?;
+    browser.wait_for("table.fleet-list tr[data-booth]").await?;
+    eventually(Duration::from_secs(5), || async {
+        Ok(p.staff.admin.get("/api/auth/me").await?.body["fleetView"] == "list")
+    })
+    .await?;
+    browser
+        .wait_for("[data-sort='name']")
+        .await?
+        .click()
+        .await?;
+    browser
+        .wait_for("table.fleet-list th[aria-sort='ascending'] [data-sort='name']")
+        .await?;
+    let first = browser
+        .text("table.fleet-list tbody tr:first-child th")
+        .await?;
+    assert!(first.starts_with("Booth boom-01"), "{first}");
+    let violations = accessibility_violations(&browser).await?;
+    assert!(violations.is_empty(), "list view: {violations:#?}");
+
+    // On a phone: the list, nothing wider than the screen.
+    browser.client.set_window_size(390, 844).await?;
+    browser.client.refresh().await?;
+    browser.wait_for("table.fleet-list tr[data-booth]").await?;
+    let overflow = browser
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await?;
+    assert_eq!(overflow, json!(0), "no horizontal scroll on a phone");
+    browser.screenshot("fleet-list-phone").await?;
+    let violations = accessibility_violations(&browser).await?;
+    assert!(
+        violations.is_empty(),
+        "list view on a phone: {violations:#?}"
+    );
+
+    // Back to cards: no serious accessibility violation there either.
+    browser.client.set_window_size(1440, 900).await?;
+    browser
+        .wait_for("[data-view='cards']")
+        .await?
+        .click()
+        .await?;
+    browser.wait_for("#fleet .card[data-booth]").await?;
+    let violations = accessibility_violations(&browser).await?;
+    assert!(violations.is_empty(), "cards: {violations:#?}");
+
+    // The network drops: the page still opens, with the last fleet it saw, marked stale.
+    eventually(Duration::from_secs(10), || async {
+        Ok(browser
+            .client
+            .execute("return !!navigator.serviceWorker.controller", vec![])
+            .await?
+            == json!(true))
+    })
+    .await?;
+    browser.client.refresh().await?;
+    browser.wait_for("#fleet .card[data-booth]").await?;
+    p.staff.app.stop().await?;
+    browser.client.refresh().await?;
+    let banner = browser.wait_for("#banner[data-stale='true']").await?;
+    assert!(
+        banner
+            .text()
+            .await?
+            .starts_with("Hors ligne — dernier état connu"),
+        "{:?}",
+        banner.text().await
+    );
+    eventually(Duration::from_secs(5), || async {
+        Ok(shown(&browser).await? == 5)
+    })
+    .await?;
+    browser.screenshot("fleet-offline").await?;
+    p.ingest.stop().await
 }

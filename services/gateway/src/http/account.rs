@@ -41,6 +41,8 @@ pub struct Me {
     pub name: Option<String>,
     pub email: Option<String>,
     pub preferred_language: String,
+    /// `cards` or `list`: how the dashboard shows them the fleet.
+    pub fleet_view: String,
     pub csrf_token: String,
 }
 
@@ -52,6 +54,7 @@ fn me(user: User, csrf: String) -> Me {
         name: user.name,
         email: user.email,
         preferred_language: user.preferred_language,
+        fleet_view: user.fleet_view,
         csrf_token: csrf,
     }
 }
@@ -207,7 +210,10 @@ pub async fn whoami(
 pub struct UpdateMe {
     /// `fr` or `en`: the dashboard's language for this user.
     #[schemars(pattern(r"^(fr|en)$"))]
-    pub preferred_language: String,
+    pub preferred_language: Option<String>,
+    /// `cards` or `list`: how the dashboard shows them the fleet.
+    #[schemars(pattern(r"^(cards|list)$"))]
+    pub fleet_view: Option<String>,
 }
 
 /// `fr` or `en`: the languages the dashboard speaks.
@@ -219,16 +225,28 @@ pub fn language(language: String) -> Result<String, ApiError> {
     }
 }
 
-/// Anyone may choose their own language.
+/// Anyone may choose their own language and fleet view.
 pub async fn update_me(
     session: Session,
     state: web::Data<AppState>,
     body: web::Json<UpdateMe>,
 ) -> Result<web::Json<Me>, ApiError> {
+    let body = body.into_inner();
+    let fleet_view = match body.fleet_view.as_deref() {
+        None => None,
+        Some(view @ ("cards" | "list")) => Some(view.to_owned()),
+        Some(_) => return Err(ApiError::unprocessable("fleetView: `cards` or `list`")),
+    };
     let changes = UserChanges {
-        preferred_language: Some(language(body.into_inner().preferred_language)?),
+        preferred_language: body.preferred_language.map(language).transpose()?,
+        fleet_view,
         ..UserChanges::default()
     };
+    if changes.is_empty() {
+        return Err(ApiError::unprocessable(
+            "nothing to change: give preferredLanguage or fleetView",
+        ));
+    }
     let mut conn = state.conn().await?;
     let user = users::update(&mut conn, session.user_id(), &changes)
         .await

@@ -5,6 +5,8 @@
 //! site: the page works wherever the gateway does.
 
 use std::io::Write;
+
+use sha2::Digest;
 use std::sync::OnceLock;
 
 use actix_web::http::header;
@@ -12,23 +14,31 @@ use actix_web::{HttpRequest, HttpResponse};
 
 /// A static file, with its ETag and gzip form computed once.
 struct Asset {
-    body: &'static str,
+    body: &'static [u8],
     content_type: &'static str,
     etag: String,
     gzip: Vec<u8>,
 }
 
 impl Asset {
-    fn new(body: &'static str, content_type: &'static str) -> Self {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        let gzip = encoder
-            .write_all(body.as_bytes())
-            .and_then(|()| encoder.finish())
-            .unwrap_or_default();
+    fn new(body: &'static [u8], content_type: &'static str) -> Self {
+        // Images are compressed already: sent as they are.
+        let gzip = if content_type.starts_with("image/png") {
+            Vec::new()
+        } else {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            encoder
+                .write_all(body)
+                .and_then(|()| encoder.finish())
+                .unwrap_or_default()
+        };
+        let digest = sha2::Sha256::digest(body);
+        let etag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         Self {
             body,
             content_type,
-            etag: format!("\"{}\"", &boom_contracts::keys::sha256_hex(body)[..16]),
+            etag: format!("\"{etag}\""),
             gzip,
         }
     }
@@ -78,7 +88,7 @@ macro_rules! asset {
         pub async fn $name(request: HttpRequest) -> HttpResponse {
             static ASSET: OnceLock<Asset> = OnceLock::new();
             ASSET
-                .get_or_init(|| Asset::new(include_str!($file), $type))
+                .get_or_init(|| Asset::new(include_bytes!($file), $type))
                 .serve(&request)
         }
     };
@@ -95,6 +105,19 @@ asset!(
 asset!(
     report_script,
     "../../web/report.js",
+    "text/javascript; charset=utf-8"
+);
+asset!(
+    manifest,
+    "../../web/manifest.webmanifest",
+    "application/manifest+json"
+);
+asset!(icon, "../../web/icon.svg", "image/svg+xml");
+asset!(icon_192, "../../web/icon-192.png", "image/png");
+asset!(icon_512, "../../web/icon-512.png", "image/png");
+asset!(
+    service_worker,
+    "../../web/sw.js",
     "text/javascript; charset=utf-8"
 );
 asset!(

@@ -142,6 +142,8 @@ pub async fn update(
         name: body.name.map(|n| Some(n).filter(|n| !n.is_empty())),
         role: body.role,
         password_hash: new_hash,
+        // Each person's own choice (`PATCH /api/auth/me`), not an admin's.
+        fleet_view: None,
     };
     // One's own password: the other browsers are signed out, this one stays (unless something
     // revoked it meanwhile: then all go, this one too).
