@@ -11,16 +11,19 @@ services:
     ./scripts/services.sh
 
 # Make sure headless Chromium and chromedriver are here (dashboard tests).
+[doc('Make sure headless Chromium, chromedriver and axe-core are here (dashboard tests).')]
 browser:
     ./scripts/browser.sh
 
 # Install schemathesis (PyPI, pinned, in a virtualenv beside the build cache) for the API
 # fuzzing test.
+[doc('Install schemathesis (pinned, beside the build cache) for the API fuzzing test.')]
 api-fuzzer:
     ./scripts/schemathesis.sh >/dev/null
 
 # Build boom-agent.exe for the booth PCs (Windows) and the Wine prefix the tests run it in;
 # installs MinGW-w64 and Wine when missing. Prints the .exe's path (a .sha256 lies beside it).
+[doc('Build boom-agent.exe for the booth PCs (installs MinGW-w64 and Wine when missing).')]
 agent-windows:
     ./scripts/agent-windows.sh
 
@@ -30,6 +33,7 @@ build:
 
 # Everything CI checks: formatting, clippy, then all tests against the real services, a
 # headless browser, the Windows agent under Wine and schemathesis over the OpenAPI document. Dashboard screenshots land in screenshots/.
+[doc('Everything CI checks: fmt, clippy, every test on the real services, browser, Wine, schemathesis.')]
 test: services browser agent-windows api-fuzzer
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
@@ -61,6 +65,7 @@ up: services
 # Benchmarks beside their references (docs/benchmarks.md, target/bench/report.json).
 # `just bench --quick` for a smoke run; `--clients 10000` for the big fan-out. Installs Node.js,
 # the Socket.IO peer (npm) and perf when missing (scripts/bench-tools.sh).
+[doc('Benchmarks beside their references (--quick, --clients N, --only NAME); writes docs/benchmarks.md.')]
 bench *ARGS: services
     ./scripts/bench-tools.sh
     cargo build --profile bench-run --workspace --bins --quiet

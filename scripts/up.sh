@@ -106,4 +106,19 @@ if [ "$demo" = 1 ]; then
   log "alert messages (the demo's mail catcher and webhook sink): http://127.0.0.1:${BOOM_DEMO_INBOX_PORT:-8025}/"
 fi
 log "Ctrl-C stops everything"
-wait
+# A program that ends ends the stack, saying which: a dead service or demo never leaves the
+# rest looking healthy.
+names=(gateway stats-ingest notion-sync photomaton-control notifier demo)
+while true; do
+  ended=
+  status=0
+  wait -n -p ended "${pids[@]}" || status=$?
+  [ -n "$ended" ] || continue
+  for i in "${!pids[@]}"; do
+    if [ "${pids[$i]}" = "$ended" ]; then name=${names[$i]}; fi
+  done
+  log "${name:-a program} ended (exit status $status): stopping the stack"
+  for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  wait
+  exit 1
+done

@@ -137,6 +137,7 @@ pub(crate) async fn run(
         .ok_or_else(|| anyhow::anyhow!("no session cookie"))?;
     let mut cookie = fantoccini::cookies::Cookie::new(name.to_owned(), value.to_owned());
     cookie.set_path("/");
+    cookie.set_domain("127.0.0.1");
     cookie.set_http_only(true);
     browser.client.add_cookie(cookie).await?;
     let settle = seconds.min(10) * 1000;

@@ -187,18 +187,65 @@ async fn sign_in(base: &str, username: &str, password: &str) -> anyhow::Result<S
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    SignedIn::sign_in(base, username, password).await
+    // A refused sign-in (the address's sign-in limit, after many restarts of the demo) is
+    // waited out, and said; the demo never runs on with an empty fleet.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match SignedIn::sign_in(base, username, password).await {
+            Ok(session) => return Ok(session),
+            Err(e) if attempt < 20 => {
+                let text = format!("{e:#}");
+                let wait = text
+                    .split("try again in ")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .map_or(5, |n| if text.contains(" min") { n * 60 } else { n })
+                    .clamp(1, 300);
+                println!(
+                    "[demo] cannot sign in as {username} yet ({}); trying again in {wait} s",
+                    text.lines().next().unwrap_or_default()
+                );
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+            }
+            Err(e) => return Err(e.context(format!("cannot sign in as {username}"))),
+        }
+    }
+}
+
+/// Writes what an agent prints on the demo's output, each line with the agent's prefix (like
+/// every program of `./dev up`).
+fn prefix_lines(child: &mut tokio::process::Child, prefix: &str) {
+    use tokio::io::AsyncBufReadExt;
+    fn follow<R: tokio::io::AsyncRead + Unpin + Send + 'static>(from: R, prefix: String) {
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(from).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                println!("{prefix} {line}");
+            }
+        });
+    }
+    if let Some(out) = child.stdout.take() {
+        follow(out, prefix.to_owned());
+    }
+    if let Some(err) = child.stderr.take() {
+        follow(err, prefix.to_owned());
+    }
 }
 
 /// Stands for a booth PC: asleep until a magic packet arrives, then its remote-desktop port
 /// answers (what photomaton-control probes).
 async fn sleeping_pc(wake: tokio::net::UdpSocket, pc: SocketAddr, name: String) {
     let mut buffer = [0u8; 256];
+    let mut awake = false;
     loop {
         let Ok((n, _)) = wake.recv_from(&mut buffer).await else {
             return;
         };
-        if n >= 102 && buffer[..6] == [0xff; 6] {
+        // Control sends a few packets per power-on: the PC boots once.
+        if n >= 102 && buffer[..6] == [0xff; 6] && !awake {
+            awake = true;
             println!("[demo] {name}: magic packet received, booting…");
             tokio::time::sleep(Duration::from_secs(5)).await;
             match tokio::net::TcpListener::bind(pc).await {
@@ -206,7 +253,10 @@ async fn sleeping_pc(wake: tokio::net::UdpSocket, pc: SocketAddr, name: String) 
                     println!("[demo] {name}: PC up on {pc}");
                     tokio::spawn(async move { while listener.accept().await.is_ok() {} });
                 }
-                Err(error) => println!("[demo] {name}: {error}"),
+                Err(error) => {
+                    awake = false;
+                    println!("[demo] {name}: cannot answer on {pc}: {error}");
+                }
             }
         }
     }
@@ -342,7 +392,7 @@ async fn main() -> anyhow::Result<()> {
         });
         keys.push((hostname.clone(), key.clone()));
         let listen = format!("127.0.0.1:{}", 18765 + i);
-        let agent = tokio::process::Command::new(&agent_bin)
+        let mut agent = tokio::process::Command::new(&agent_bin)
             .env("BOOM__AGENT__LISTEN", &listen)
             .env("BOOM__AGENT__INGEST_URL", &ingest_url)
             .env("BOOM__AGENT__KEY", &key)
@@ -354,9 +404,12 @@ async fn main() -> anyhow::Result<()> {
             .env("BOOM__LOG__FORMAT", "pretty")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("cannot start {agent_bin}"))?;
+        prefix_lines(&mut agent, &format!("[agent {hostname}]"));
         agents.push(agent);
         let trigger_base = format!("http://{listen}");
         let http = http.clone();

@@ -33,6 +33,9 @@ const I18N = {
     'trouble.down': 'Injoignable (routeur et PC)', 'trouble.pcDown': 'PC injoignable', 'trouble.printer': 'Imprimante en erreur', 'trouble.paperCritical': 'Papier critique', 'trouble.paperWarning': 'Papier bas', 'trouble.agentSilent': 'Agent muet', 'trouble.ok': 'Tout va bien',
     'sum.title': 'État de la flotte', 'sum.all': 'photomatons', 'sum.fine': 'sans souci', 'sum.down': 'PC injoignables', 'sum.paperCritical': 'papier critique', 'sum.paperWarning': 'papier bas', 'sum.agentSilent': 'agents muets', 'sum.printer': 'imprimantes en erreur', 'sum.alerts': 'alertes ouvertes', 'sum.event': 'en événement',
     'col.name': 'Photomaton', 'col.state': 'État', 'col.event': 'Événement', 'col.seen': 'Vu', 'view.label': 'Affichage', 'view.cards': 'Cartes', 'view.list': 'Liste', 'up': 'répond', 'down': 'ne répond pas', 'fleet.none': 'Aucun photomaton ne correspond à ce filtre.', 'sort.label': 'Trier',
+    'err.login': 'Nom d’utilisateur ou mot de passe incorrect.', 'err.passwordShort': 'Mot de passe trop court : au moins {n} caractères.', 'err.mac': 'Adresse MAC invalide (format 00:1a:2b:3c:4d:5e).', 'err.capacity': 'Un rouleau tient au plus {n} impressions sur ce photomaton.', 'err.tooMany': 'Trop de tentatives de connexion : réessayez plus tard.', 'err.rateLimited': 'Trop de demandes : réessayez dans un instant.', 'err.forbidden': 'Votre rôle ne permet pas cette action.', 'err.csrf': 'La page a expiré : rechargez-la.', 'err.notFound': 'Introuvable (supprimé entre-temps ?).', 'err.conflict': 'Impossible dans l’état actuel.', 'err.unavailable': 'Service momentanément indisponible : réessayez dans un instant.', 'err.tooLarge': 'Trop volumineux.', 'err.invalid': 'Valeur refusée.', 'err.internal': 'Erreur du serveur.', 'err.offline': 'Pas de réseau.',
+    'admin.actions': 'Actions', 'admin.deleteAsk': 'Supprimer le photomaton « {n} » ? Son agent sera refusé et ses chiffres ne seront plus affichés.', 'admin.deleteUserAsk': 'Supprimer le compte « {n} » ? Ses sessions sont fermées.', 'key.title': 'Nouvelle clé agent pour {n}', 'key.consequence': 'La clé actuelle cessera de fonctionner immédiatement : l’agent du PC sera refusé tant que la nouvelle clé n’y est pas installée (ou que le PC n’est pas réassocié).', 'key.lastSeen': 'Agent vu pour la dernière fois le {t}.', 'key.cancel': 'Annuler', 'key.replace': 'Remplacer la clé', 'booth.resetHint': '0 à {n}, vide : rouleau plein', 'events.synced': 'Synchronisé le {t} : {read} pages lues, {up} mises à jour, {done} terminées.', 'events.unmatched': 'Photomaton inconnu pour : {list}.',
+    'audit.photomaton.create': 'Photomaton créé', 'audit.photomaton.update': 'Photomaton modifié', 'audit.photomaton.delete': 'Photomaton supprimé', 'audit.photomaton.api_key': 'Nouvelle clé agent', 'audit.photomaton.paper_reset': 'Nouveau rouleau', 'audit.photomaton.power_on': 'Allumage demandé', 'audit.user.create': 'Compte créé', 'audit.user.update': 'Compte modifié', 'audit.user.delete': 'Compte supprimé', 'audit.auth.login': 'Connexion', 'audit.auth.logout': 'Déconnexion', 'audit.notion.sync': 'Synchronisation Notion', 'audit.event.archive': 'Événement archivé', 'audit.event.unarchive': 'Événement désarchivé', 'audit.alert.opened': 'Alerte ouverte', 'audit.alert.resolved': 'Alerte résolue', 'audit.alert.ack': 'Alerte prise en charge', 'audit.alert.mute': 'Sourdine', 'audit.auth.login_failed': 'Connexion refusée', 'audit.dead_letter.replay': 'Message rejoué', 'audit.photomaton.api_key_restored': 'Clé agent remise', 'audit.photomaton.command': 'Commande à distance', 'audit.photomaton.paired': 'PC associé', 'audit.photomaton.pairing_code': 'Code d’association', 'audit.photomaton.speed_test_request': 'Test de débit demandé',
   },
   en: {
     'nav.fleet': 'Fleet', 'nav.events': 'Events', 'nav.admin': 'Admin', 'nav.logout': 'Sign out',
@@ -62,6 +65,9 @@ const I18N = {
     'trouble.down': 'Unreachable (router and PC)', 'trouble.pcDown': 'PC unreachable', 'trouble.printer': 'Printer in error', 'trouble.paperCritical': 'Paper critical', 'trouble.paperWarning': 'Paper low', 'trouble.agentSilent': 'Agent silent', 'trouble.ok': 'All good',
     'sum.title': 'Fleet status', 'sum.all': 'booths', 'sum.fine': 'all good', 'sum.down': 'PCs unreachable', 'sum.paperCritical': 'paper critical', 'sum.paperWarning': 'paper low', 'sum.agentSilent': 'agents silent', 'sum.printer': 'printers in error', 'sum.alerts': 'open alerts', 'sum.event': 'at an event',
     'col.name': 'Booth', 'col.state': 'State', 'col.event': 'Event', 'col.seen': 'Seen', 'view.label': 'View', 'view.cards': 'Cards', 'view.list': 'List', 'up': 'answers', 'down': 'does not answer', 'fleet.none': 'No booth matches this filter.', 'sort.label': 'Sort',
+    'err.login': 'Wrong username or password.', 'err.passwordShort': 'Password too short: at least {n} characters.', 'err.mac': 'Not a MAC address (like 00:1a:2b:3c:4d:5e).', 'err.capacity': 'A roll holds at most {n} prints on this booth.', 'err.tooMany': 'Too many sign-in attempts: try again later.', 'err.rateLimited': 'Too many requests: try again in a moment.', 'err.forbidden': 'Your role does not allow this.', 'err.csrf': 'The page expired: reload it.', 'err.notFound': 'Not found (deleted meanwhile?).', 'err.conflict': 'Not possible in the current state.', 'err.unavailable': 'Service unavailable for a moment: try again.', 'err.tooLarge': 'Too large.', 'err.invalid': 'Value refused.', 'err.internal': 'Server error.', 'err.offline': 'No network.',
+    'admin.actions': 'Actions', 'admin.deleteAsk': 'Delete the booth “{n}”? Its agent will be refused and its figures no longer shown.', 'admin.deleteUserAsk': 'Delete the account “{n}”? Its sessions are closed.', 'key.title': 'New agent key for {n}', 'key.consequence': 'The current key stops working at once: the PC’s agent is refused until the new key is installed there (or the PC is paired again).', 'key.lastSeen': 'Agent last seen on {t}.', 'key.cancel': 'Cancel', 'key.replace': 'Replace the key', 'booth.resetHint': '0 to {n}, empty: a full roll', 'events.synced': 'Synced on {t}: {read} pages read, {up} updated, {done} completed.', 'events.unmatched': 'Unknown booth for: {list}.',
+    'audit.photomaton.create': 'Booth created', 'audit.photomaton.update': 'Booth changed', 'audit.photomaton.delete': 'Booth deleted', 'audit.photomaton.api_key': 'New agent key', 'audit.photomaton.paper_reset': 'New roll', 'audit.photomaton.power_on': 'Power-on asked', 'audit.user.create': 'Account created', 'audit.user.update': 'Account changed', 'audit.user.delete': 'Account deleted', 'audit.auth.login': 'Sign-in', 'audit.auth.logout': 'Sign-out', 'audit.notion.sync': 'Notion sync', 'audit.event.archive': 'Event archived', 'audit.event.unarchive': 'Event unarchived', 'audit.alert.opened': 'Alert opened', 'audit.alert.resolved': 'Alert resolved', 'audit.alert.ack': 'Alert taken', 'audit.alert.mute': 'Mute', 'audit.auth.login_failed': 'Sign-in refused', 'audit.dead_letter.replay': 'Message replayed', 'audit.photomaton.api_key_restored': 'Agent key restored', 'audit.photomaton.command': 'Remote command', 'audit.photomaton.paired': 'PC paired', 'audit.photomaton.pairing_code': 'Pairing code', 'audit.photomaton.speed_test_request': 'Speed test asked',
   },
 };
 
@@ -100,6 +106,37 @@ async function api(method, path, body) {
   if (res.status === 401 && path !== '/api/auth/login') { signedOut(); throw new Error(data?.message || 'unauthorized'); }
   if (!res.ok) throw Object.assign(new Error(data?.message || res.statusText), { status: res.status, data });
   return data;
+}
+
+/**
+ * A refusal from the server in the person's language: known messages and error codes are
+ * translated here; the server's English text stays beside it as the detail.
+ */
+const KNOWN_ERRORS = [
+  [/wrong username or password/i, 'err.login'],
+  [/password: at least (\d+) characters/i, 'err.passwordShort'],
+  [/is not a MAC address/i, 'err.mac'],
+  [/more than this booth's paper capacity of (\d+)/i, 'err.capacity'],
+  [/too many failed sign-ins/i, 'err.tooMany'],
+];
+function explain(err) {
+  const message = err?.message || String(err);
+  for (const [pattern, key] of KNOWN_ERRORS) {
+    const found = message.match(pattern);
+    if (found) return t(key).replace('{n}', found[1] ?? '');
+  }
+  const code = { rate_limited: 'err.rateLimited', forbidden: 'err.forbidden', csrf: 'err.csrf', not_found: 'err.notFound', conflict: 'err.conflict', unavailable: 'err.unavailable', payload_too_large: 'err.tooLarge', unprocessable: 'err.invalid', bad_request: 'err.invalid', internal: 'err.internal' }[err?.data?.error];
+  return code ? t(code) : (err?.status === undefined && !navigator.onLine ? t('err.offline') : message);
+}
+/** The refusal as a line of the page: the translation, then the server's words. */
+function refusal(err) {
+  const said = explain(err), detail = err?.message || '';
+  return [said, said !== detail && detail ? h('small', { class: 'muted', text: ` (${detail})` }) : null];
+}
+/** Shows what happened next to what was done: `ok` text, or the refusal. */
+function outcome(el, ok, err) {
+  el.className = err ? 'error' : 'ok';
+  el.replaceChildren(...(err ? refusal(err) : [ok]));
 }
 
 function ago(iso) {
@@ -431,8 +468,9 @@ function card(b) {
       h('div', { class: `gauge ${b.paperState}`, role: 'meter', 'aria-label': t('paper'), 'aria-valuenow': b.remainingPrints, 'aria-valuemin': 0, 'aria-valuemax': b.paperCapacity }, h('span', { style: `width:${pct}%` })),
       b.printer ? h('div', { class: printerAlert ? 'printer alert' : 'printer muted', 'data-printer': b.printer.state, title: [b.printer.name, b.printer.detail].filter(Boolean).join(' — ') },
         `${t('printer')} : ${t('printer.' + b.printer.state)}`) : null),
-    h('div', { class: 'counts', title: b.currentEvent ? t('counts.event') : t('today') },
-      ...[['sessions', 'c.sessions'], ['prints', 'c.prints'], ['digital', 'c.digital'], ['gifs', 'c.gifs']].map(([k, label]) =>
+    h('div', { class: 'muted', 'data-counts-of': b.currentEvent ? 'event' : 'today', text: b.currentEvent ? t('counts.event') : t('today') }),
+    h('div', { class: 'counts' },
+      ...[['sessions', 'c.sessions'], ['photos', 'c.photos'], ['prints', 'c.prints'], ['digital', 'c.digital'], ['gifs', 'c.gifs']].map(([k, label]) =>
         h('div', { 'data-count': k }, h('b', { text: main[k] ?? 0 }), h('span', { class: 'muted', text: t(label) })))),
     b.currentEvent ? h('div', { class: 'muted', 'data-today': '' }, `${t('today')} : ${today.sessions ?? 0} ${t('c.sessions').toLowerCase()} · ${today.prints ?? 0} ${t('c.prints').toLowerCase()} · ${today.photos ?? 0} ${t('c.photos').toLowerCase()}`) : null,
     h('div', { class: 'event' }, b.currentEvent
@@ -653,18 +691,34 @@ async function booth(id) {
   // A level holds until the next change: drawn as steps, up to now.
   const paperPoints = paper.items.slice().reverse().map((p) => ({ at: p.at, value: p.remainingPrints }));
   const tests = speed.items.slice().reverse();
-  const reset = may('INSTALLER') ? h('form', { class: 'toolbar', onsubmit: async (e) => {
+  const reset = may('INSTALLER') ? h('form', { class: 'toolbar', 'data-paper-reset': '', novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
-    const n = e.target.elements.prints.value;
-    const updated = await api('POST', `/api/photomatons/${id}/paper-reset`, n ? { remainingPrints: Number(n) } : {});
-    state.booths.set(id, updated); render();
-  } }, h('input', { name: 'prints', type: 'number', min: 0, placeholder: String(b.paperCapacity) }), h('button', { class: 'btn', type: 'submit', text: t('booth.reset') })) : null;
+    const input = e.target.elements.prints, out = e.target.querySelector('[data-outcome]');
+    const n = input.value.trim();
+    // Said next to the field, before asking the server: a roll holds at most the capacity.
+    if (n && !(Number.isInteger(Number(n)) && Number(n) >= 0 && Number(n) <= b.paperCapacity)) {
+      input.setAttribute('aria-invalid', 'true');
+      out.className = 'error';
+      out.textContent = t('err.capacity').replace('{n}', b.paperCapacity);
+      return;
+    }
+    try {
+      const updated = await api('POST', `/api/photomatons/${id}/paper-reset`, n ? { remainingPrints: Number(n) } : {});
+      state.booths.set(id, updated);
+      e.target.reset();
+      render();
+    } catch (err) { input.setAttribute('aria-invalid', 'true'); outcome(out, '', err); }
+  } }, h('label', { class: 'field' }, h('span', { text: `${t('booth.reset')} (${t('booth.resetHint').replace('{n}', b.paperCapacity)})` }),
+    h('input', { name: 'prints', type: 'number', min: 0, max: b.paperCapacity, step: 1, placeholder: String(b.paperCapacity), inputmode: 'numeric' })),
+  h('button', { class: 'btn', type: 'submit', text: t('booth.reset') }), h('span', { 'data-outcome': '', role: 'status' })) : null;
   const speedRequest = may('INSTALLER') ? h('div', { class: 'toolbar' },
     h('button', { class: 'btn', type: 'button', 'data-speed-request': id, text: t('speed.request'), onclick: async (e) => {
       e.target.disabled = true;
-      const updated = await api('POST', `/api/photomatons/${id}/speedtests`, {});
-      state.booths.set(id, updated); render();
-    } }),
+      try {
+        const updated = await api('POST', `/api/photomatons/${id}/speedtests`, {});
+        state.booths.set(id, updated); render();
+      } catch (err) { e.target.disabled = false; outcome(e.target.parentElement.querySelector('[data-outcome]'), '', err); }
+    } }), h('span', { 'data-outcome': '', role: 'status' }),
     b.speedTestRequestedAt && !(speed.items[0] && new Date(speed.items[0].createdAt) >= new Date(b.speedTestRequestedAt))
       ? h('span', { class: 'muted', 'data-speed-requested': '', text: t('speed.requested').replace('{t}', when(b.speedTestRequestedAt)) }) : null) : null;
   const pair = may('INSTALLER') ? h('button', { class: 'btn', type: 'button', 'data-pair': id, text: t('pair.button'), onclick: async () =>
@@ -678,8 +732,8 @@ async function booth(id) {
       e.target.reset();
     } }, h('input', { name: 'command', placeholder: 'restart_dslrbooth', autocomplete: 'off', 'aria-label': t('cmd.name') }),
       h('button', { class: 'btn', type: 'submit', text: t('cmd.send') })) : null,
-    h('table', {}, h('thead', {}, h('tr', {}, ...['cmd.name', 'cmd.status', 'cmd.output', 'f.when'].map((k) => h('th', { text: t(k) })))),
-      h('tbody', { 'data-command-rows': '' }, ...commandRows())));
+    h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ...['cmd.name', 'cmd.status', 'cmd.output', 'f.when'].map((k) => h('th', { text: t(k) })))),
+      h('tbody', { 'data-command-rows': '' }, ...commandRows()))));
   const action = state.actions.get(id);
   return [
     h('section', { class: 'grid' }, card(b)),
@@ -699,12 +753,12 @@ async function booth(id) {
           { label: t('chart.up'), color: '#1a9a5a', kind: 'line', values: tests.map((s) => s.upload) },
         ],
       })) : null,
-      h('table', {}, h('tr', {}, h('th', { text: t('f.when') }), h('th', { text: t('speed.down') }), h('th', { text: t('speed.up') }), h('th', { text: t('speed.ping') })),
-        ...speed.items.map((s) => h('tr', {}, h('td', { text: when(s.createdAt) }), h('td', { text: `${s.download.toFixed(1)} Mbit/s` }), h('td', { text: `${s.upload.toFixed(1)} Mbit/s` }), h('td', { text: `${Math.round(s.ping)} ms` }))))),
+      h('div', { class: 'scroll' }, h('table', {}, h('tr', {}, h('th', { text: t('f.when') }), h('th', { text: t('speed.down') }), h('th', { text: t('speed.up') }), h('th', { text: t('speed.ping') })),
+        ...speed.items.map((s) => h('tr', {}, h('td', { text: when(s.createdAt) }), h('td', { text: `${s.download.toFixed(1)} Mbit/s` }), h('td', { text: `${s.upload.toFixed(1)} Mbit/s` }), h('td', { text: `${Math.round(s.ping)} ms` })))))),
     commands,
     refused.items.length ? h('section', { class: 'panel', 'data-refused': refused.items.length }, h('h2', { text: t('refused.title') }), h('p', { class: 'muted', text: t('refused.why') }),
-      h('table', {}, h('tr', {}, h('th', { text: t('f.when') }), h('th', { text: t('refused.reason') }), h('th', { text: t('refused.line') })),
-        ...refused.items.map((r) => h('tr', {}, h('td', { text: when(r.receivedAt) }), h('td', { text: r.reason }), h('td', {}, h('code', { text: r.line })))))) : null,
+      h('div', { class: 'scroll' }, h('table', {}, h('tr', {}, h('th', { text: t('f.when') }), h('th', { text: t('refused.reason') }), h('th', { text: t('refused.line') })),
+        ...refused.items.map((r) => h('tr', {}, h('td', { text: when(r.receivedAt) }), h('td', { text: r.reason }), h('td', {}, h('code', { text: r.line }))))))) : null,
     action ? h('section', { class: 'panel' }, h('h2', { text: t('booth.actions') }), h('p', { class: `action ${action.phase}`, text: `${t('phase.' + action.phase)} — ${say(action)}`, title: action.message })) : null,
   ];
 }
@@ -754,10 +808,16 @@ async function refreshEvents() {
 async function events() {
   const search = eventSearch();
   const types = await api('GET', '/api/events/types').catch(() => []);
-  const sync = may('INSTALLER') ? h('button', { class: 'btn', type: 'button', onclick: async (ev) => {
+  const syncOutcome = h('span', { 'data-sync-outcome': '', role: 'status' });
+  const sync = may('INSTALLER') ? h('button', { class: 'btn', type: 'button', 'data-sync': '', onclick: async (ev) => {
     ev.target.disabled = true;
-    try { await api('POST', '/api/notion/sync', {}); } catch (err) { alert(err.message); }
-    render();
+    try {
+      const done = await api('POST', '/api/notion/sync', {});
+      outcome(syncOutcome, t('events.synced').replace('{t}', when(new Date().toISOString())).replace('{read}', done?.pagesRead ?? 0).replace('{up}', done?.upserted ?? 0).replace('{done}', done?.completed ?? 0)
+        + (done?.unmatched?.length ? ` ${t('events.unmatched').replace('{list}', done.unmatched.join(', '))}` : ''));
+      await refreshEvents();
+    } catch (err) { outcome(syncOutcome, '', err); }
+    ev.target.disabled = false;
   }, text: t('events.sync') }) : null;
   const field = (name, label, attrs = {}) => h('label', { class: 'field' }, h('span', { text: t(label) }), h('input', { name, value: search[name], ...attrs }));
   const form = h('form', { class: 'toolbar search', 'data-event-search': '', role: 'search', onsubmit: (e) => {
@@ -779,7 +839,7 @@ async function events() {
       h('a', { class: 'btn', href: `/api/events/export.csv?from=${search.from}&to=${search.to}`, text: 'CSV' }),
       h('a', { class: 'btn', href: `/api/events/export.xlsx?from=${search.from}&to=${search.to}`, text: 'Excel' }))
     : h('p', { class: 'muted', text: t('events.rangeHint') });
-  return [h('div', { class: 'toolbar' }, sync), form, range, h('div', { 'data-event-results': location.hash.split('?')[1] || '' }, ...(await eventResults()).filter(Boolean))];
+  return [h('div', { class: 'toolbar' }, sync, syncOutcome), form, range, h('div', { 'data-event-results': location.hash.split('?')[1] || '' }, ...(await eventResults()).filter(Boolean))];
 }
 
 /** One event: totals, booths, hours, the booths' paper and uptime; its exports and the report. */
@@ -795,7 +855,7 @@ async function eventPage(id) {
     ? h('button', { class: 'btn', type: 'button', 'data-archive': e.status, text: t(e.status === 'COMPLETED' ? 'event.archive' : 'event.unarchive'), onclick: async (ev) => {
       if (e.status === 'COMPLETED' && !confirm(t('event.archiveAsk').replace('{c}', e.clientName))) return;
       ev.target.disabled = true;
-      try { await api(e.status === 'COMPLETED' ? 'POST' : 'DELETE', `/api/events/${id}/archive`, e.status === 'COMPLETED' ? {} : undefined); } catch (err) { ev.target.disabled = false; alert(err.message); return; }
+      try { await api(e.status === 'COMPLETED' ? 'POST' : 'DELETE', `/api/events/${id}/archive`, e.status === 'COMPLETED' ? {} : undefined); } catch (err) { ev.target.disabled = false; outcome(ev.target.parentElement.querySelector('[data-outcome]') ?? ev.target, '', err); return; }
       render();
     } }) : null;
   const until = e.windowEnd && Date.parse(e.windowEnd) < Date.now() ? e.windowEnd : new Date().toISOString();
@@ -806,7 +866,7 @@ async function eventPage(id) {
     h('h2', {}, e.clientName, ' ', h('span', { class: 'muted', text: [e.eventType, day(e.eventDate), t('status.' + e.status)].filter(Boolean).join(' · ') })),
     e.windowStart ? h('p', { class: 'muted', 'data-event-window': '' }, `${t('event.window')} : ${stamp.format(new Date(e.windowStart))} → ${stamp.format(new Date(e.windowEnd))}`) : null,
     h('div', { class: 'toolbar' }, link('export.csv', 'CSV'), link('export.xlsx', 'Excel'), link('report', t('event.report')),
-      e.notionUrl ? h('a', { class: 'btn', href: e.notionUrl, target: '_blank', rel: 'noopener', text: 'Notion ↗' }) : null, archive),
+      e.notionUrl ? h('a', { class: 'btn', href: e.notionUrl, target: '_blank', rel: 'noopener', text: 'Notion ↗' }) : null, archive, h('span', { 'data-outcome': '', role: 'status' })),
     h('div', { class: 'counts', 'data-event-totals': '' }, ...kinds.map(([k, label]) => h('div', { 'data-count': k }, h('b', { text: e.totals[k] }), h('span', { class: 'muted', text: t(label) })))),
     h('h3', { text: t('event.hours') }),
     e.timeline.length ? h('div', { 'data-event-chart': e.timeline.length }, mediaChart(e.timeline)) : h('p', { class: 'muted', text: t('event.noMedia') }),
@@ -835,12 +895,16 @@ function form(fields, values, submit, label) {
       const v = e.target.elements[name].value.trim();
       if (v !== '') body[name] = type === 'number' ? Number(v) : v;
     }
-    const out = e.target.querySelector('.error');
-    try { await submit(body); out.textContent = t('saved'); render(); } catch (err) { out.textContent = err.message; }
-  } }, ...fields.map(([name, type, options]) => options
-    ? h('select', { name, 'aria-label': t('f.' + name) }, ...options.map((o) => h('option', { value: o, selected: values?.[name] === o, text: t('role.' + o) })))
-    : h('input', { name, type, placeholder: t('f.' + name), 'aria-label': t('f.' + name), value: values?.[name] ?? '' })),
-  h('button', { class: 'btn primary', type: 'submit', text: label }), h('span', { class: 'error' }));
+    const out = e.target.querySelector('[data-outcome]');
+    try {
+      await submit(body);
+      state.saved = label;
+      await render();
+    } catch (err) { outcome(out, '', err); }
+  } }, ...fields.map(([name, type, options]) => h('label', { class: 'field' }, h('span', { text: t('f.' + name) }), options
+    ? h('select', { name }, ...options.map((o) => h('option', { value: o, selected: values?.[name] === o, text: t('role.' + o) })))
+    : h('input', { name, type, value: values?.[name] ?? '', min: type === 'number' ? 0 : null, autocomplete: type === 'password' ? 'new-password' : 'off' }))),
+  h('button', { class: 'btn primary', type: 'submit', text: label }), h('span', { 'data-outcome': '', role: 'status', class: 'ok', text: state.saved === label ? t('saved') : '' }));
 }
 
 function showPairing(pairing) {
@@ -860,6 +924,29 @@ function showKey(key) {
   const dialog = h('dialog', {}, h('p', { text: t('admin.key.once') }), h('code', { class: 'key', text: key }),
     h('div', { class: 'toolbar' }, h('button', { class: 'btn', type: 'button', onclick: () => navigator.clipboard?.writeText(key), text: t('admin.copy') }),
       h('button', { class: 'btn primary', type: 'button', onclick: () => dialog.close(), text: t('admin.close') })));
+  dialog.addEventListener('close', () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+}
+
+/** An audit entry's details as words: `key: value`, one after the other. */
+function details(d) {
+  if (!d || typeof d !== 'object') return d ? String(d) : '';
+  return Object.entries(d).map(([k, v]) => `${t('f.' + k) !== 'f.' + k ? t('f.' + k) : k} : ${v && typeof v === 'object' ? JSON.stringify(v) : v}`).join(' · ');
+}
+
+/** A new agent key stops the booth's current one at once: said, and asked, first. */
+function confirmKey(b) {
+  const dialog = h('dialog', { 'data-key-confirm': b.id, 'aria-labelledby': `key-title-${b.id}` },
+    h('h2', { id: `key-title-${b.id}`, text: t('key.title').replace('{n}', b.name) }),
+    h('p', { text: t('key.consequence') }),
+    b.agentSeenAt ? h('p', { class: 'muted', text: t('key.lastSeen').replace('{t}', when(b.agentSeenAt)) }) : null,
+    h('div', { class: 'toolbar' },
+      h('button', { class: 'btn', type: 'button', 'data-key-cancel': '', onclick: () => dialog.close(), text: t('key.cancel') }),
+      h('button', { class: 'btn danger', type: 'button', 'data-key-replace': '', onclick: async () => {
+        try { const { apiKey } = await api('POST', `/api/photomatons/${b.id}/api-key`, {}); dialog.close(); showKey(apiKey); } catch (err) { outcome(dialog.querySelector('[data-outcome]'), '', err); }
+      }, text: t('key.replace') })),
+    h('p', { 'data-outcome': '', role: 'status' }));
   dialog.addEventListener('close', () => dialog.remove());
   document.body.append(dialog);
   dialog.showModal();
@@ -892,25 +979,25 @@ async function admin() {
         const saved = editing ? await api('PATCH', `/api/photomatons/${editing.id}`, body) : await api('POST', '/api/photomatons', body);
         state.booths.set(saved.id, saved); state.editing = null;
       }, editing ? t('admin.save') : t('admin.create')),
-      h('table', {}, ...sorted().map((b) => h('tr', {}, h('td', { text: b.name }), h('td', { text: b.hostname }), h('td', { text: b.macAddress || '—' }),
-        h('td', {}, h('button', { class: 'link', type: 'button', onclick: () => { state.editing = b.id; render(); }, text: t('admin.edit') }), ' · ',
-          h('button', { class: 'link', type: 'button', onclick: async () => showKey((await api('POST', `/api/photomatons/${b.id}/api-key`, {})).apiKey), text: t('admin.key') }), ' · ',
-          h('button', { class: 'link', type: 'button', onclick: async () => { if (confirm(`${t('admin.delete')} ${b.name} ?`)) { await api('DELETE', `/api/photomatons/${b.id}`); state.booths.delete(b.id); render(); } }, text: t('admin.delete') })))))),
+      h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ...['f.name', 'f.hostname', 'f.macAddress', 'admin.actions'].map((k) => h('th', { scope: 'col', text: t(k) })))),
+        h('tbody', {}, ...[...state.booths.values()].sort((a, b) => a.name.localeCompare(b.name)).map((b) => h('tr', {}, h('th', { scope: 'row' }, h('a', { href: `#/booth/${b.id}`, text: b.name })), h('td', { text: b.hostname }), h('td', { text: b.macAddress || '—' }),
+          h('td', {}, h('button', { class: 'link', type: 'button', onclick: () => { state.editing = b.id; state.saved = null; render(); }, text: t('admin.edit') }), ' · ',
+            h('button', { class: 'link', type: 'button', 'data-new-key': b.id, onclick: () => confirmKey(b), text: t('admin.key') }), ' · ',
+            h('button', { class: 'link', type: 'button', onclick: async () => { if (confirm(t('admin.deleteAsk').replace('{n}', b.name))) { await api('DELETE', `/api/photomatons/${b.id}`); state.booths.delete(b.id); render(); } }, text: t('admin.delete') })))))))),
     h('section', { class: 'panel' }, h('h2', { text: t('admin.users') }),
       form([['username', 'text'], ['password', 'password'], ['role', 'select', ['VIEWER', 'INSTALLER', 'ADMIN']]], null, (body) => api('POST', '/api/users', body), t('admin.create')),
-      h('table', {}, ...users.items.map((u) => h('tr', {}, h('td', { text: u.username }),
+      h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ...['f.username', 'f.role', 'admin.actions'].map((k) => h('th', { scope: 'col', text: t(k) })))), h('tbody', {}, ...users.items.map((u) => h('tr', {}, h('th', { scope: 'row', text: u.username }),
         h('td', {}, u.id === state.me.id ? t('role.' + u.role) : h('select', { 'data-role-of': u.username, 'aria-label': `${t('f.role')} ${u.username}`, onchange: async (e) => {
-          try { await api('PATCH', `/api/users/${u.id}`, { role: e.target.value }); } catch (err) { alert(err.message); }
-          render();
-        } }, ...['VIEWER', 'INSTALLER', 'ADMIN'].map((r) => h('option', { value: r, selected: u.role === r, text: t('role.' + r) })))),
-        h('td', {}, u.id === state.me.id ? '' : h('button', { class: 'link', type: 'button', onclick: async () => { if (confirm(`${t('admin.delete')} ${u.username} ?`)) { await api('DELETE', `/api/users/${u.id}`); render(); } }, text: t('admin.delete') })))))),
+          try { await api('PATCH', `/api/users/${u.id}`, { role: e.target.value }); render(); } catch (err) { outcome(e.target.parentElement.querySelector('[data-outcome]'), '', err); }
+        } }, ...['VIEWER', 'INSTALLER', 'ADMIN'].map((r) => h('option', { value: r, selected: u.role === r, text: t('role.' + r) }))), h('span', { 'data-outcome': '', role: 'status' })),
+        h('td', {}, u.id === state.me.id ? '' : h('button', { class: 'link', type: 'button', onclick: async () => { if (confirm(t('admin.deleteUserAsk').replace('{n}', u.username))) { await api('DELETE', `/api/users/${u.id}`); render(); } }, text: t('admin.delete') })))))))),
     h('section', { class: 'panel' }, h('h2', { text: t('admin.audit') }), auditFilter,
-      h('table', { 'data-audit': audit.items.length }, h('tr', {}, ...['f.when', 'f.who', 'f.action', 'f.what'].map((k) => h('th', { text: t(k) }))),
-        ...audit.items.map((a) => h('tr', {}, h('td', { text: when(a.createdAt) }), h('td', { text: a.username || '—' }), h('td', { text: a.action }), h('td', { class: 'muted', text: a.details ? JSON.stringify(a.details) : '' }))))),
+      h('div', { class: 'scroll' }, h('table', { 'data-audit': audit.items.length }, h('thead', {}, h('tr', {}, ...['f.when', 'f.who', 'f.action', 'f.what'].map((k) => h('th', { scope: 'col', text: t(k) })))),
+        h('tbody', {}, ...audit.items.map((a) => h('tr', {}, h('td', { text: when(a.createdAt) }), h('td', { text: a.username || '—' }), h('td', { title: a.action, text: I18N[lang]['audit.' + a.action] ?? a.action }), h('td', { class: 'muted', text: details(a.details) }))))))),
     dead.items.length ? h('section', { class: 'panel', 'data-dead-letters': dead.items.length }, h('h2', { text: t('dead.title') }), h('p', { class: 'muted', text: t('dead.why') }),
-      h('table', {}, h('tr', {}, ...['f.when', 'dead.booth', 'refused.reason', 'refused.line'].map((k) => h('th', { text: t(k) }))),
+      h('div', { class: 'scroll' }, h('table', {}, h('tr', {}, ...['f.when', 'dead.booth', 'refused.reason', 'refused.line'].map((k) => h('th', { text: t(k) }))),
         ...dead.items.map((d) => h('tr', {}, h('td', { text: when(d.createdAt) }), h('td', { text: state.booths.get(d.photomatonId)?.name || d.photomatonId || '—' }), h('td', { text: d.reason }), h('td', {}, h('code', { text: d.payload.slice(0, 300) })),
-          h('td', {}, h('button', { class: 'link', type: 'button', 'data-replay': d.id, onclick: async () => { if (confirm(t('dead.replay.confirm'))) { await api('POST', `/api/dead-letters/${d.id}/replay`, {}); render(); } }, text: t('dead.replay') })))))) : null,
+          h('td', {}, h('button', { class: 'link', type: 'button', 'data-replay': d.id, onclick: async () => { if (confirm(t('dead.replay.confirm'))) { await api('POST', `/api/dead-letters/${d.id}/replay`, {}); render(); } }, text: t('dead.replay') }))))))) : null,
   ];
 }
 
@@ -926,7 +1013,7 @@ function login() {
       await loadFleet();
       connect();
       location.hash = '#/';
-    } catch (err) { error.textContent = err.message; }
+    } catch (err) { error.replaceChildren(...refusal(err)); }
   } }, h('h1', { text: t('login.title') }),
   h('input', { name: 'username', autocomplete: 'username', placeholder: t('login.username'), 'aria-label': t('login.username'), required: true }),
   h('input', { name: 'password', type: 'password', autocomplete: 'current-password', placeholder: t('login.password'), 'aria-label': t('login.password'), required: true }),

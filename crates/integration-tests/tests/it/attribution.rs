@@ -306,6 +306,10 @@ async fn media_land_in_the_event_whose_window_holds_them_and_move_with_it() -> a
         .get("/api/events?from=2026-06-20&to=2026-06-01")
         .await?;
     assert_eq!(backwards.status, 400, "{backwards:?}");
+    for odd in ["from=0001-01-01", "to=+262143-12-31", "from=1999-12-31"] {
+        let reply = staff.viewer.get(&format!("/api/events?{odd}")).await?;
+        assert_eq!(reply.status, 400, "{odd}: {reply:?}");
+    }
     let kinds = staff.viewer.get("/api/events/types").await?.body;
     assert_eq!(kinds, json!(["Mariage"]));
 

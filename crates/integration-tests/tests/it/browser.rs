@@ -401,7 +401,7 @@ async fn an_admin_changes_a_role_and_filters_the_audit_log() -> anyhow::Result<(
         Ok(browser
             .text("[data-audit]")
             .await
-            .is_ok_and(|t| t.contains("user.update")))
+            .is_ok_and(|t| t.contains("Compte modifié")))
     })
     .await?;
     let filter = browser.wait_for("form[data-audit-filter]").await?;
@@ -420,11 +420,12 @@ async fn an_admin_changes_a_role_and_filters_the_audit_log() -> anyhow::Result<(
             .client
             .find_all(Locator::Css("[data-audit] tr td:nth-child(3)"))
             .await?;
+        // Said in words, the code in the cell's title.
         let mut actions = Vec::new();
         for row in rows {
-            actions.push(row.text().await?);
+            actions.push((row.text().await?, row.attr("title").await?));
         }
-        Ok(actions == ["user.update"])
+        Ok(actions == [("Compte modifié".to_owned(), Some("user.update".to_owned()))])
     })
     .await?;
     browser.screenshot("admin").await?;
@@ -1083,4 +1084,189 @@ async fn the_fleet_at_a_glance_filters_lists_works_offline_and_is_accessible() -
     .await?;
     browser.screenshot("fleet-offline").await?;
     p.ingest.stop().await
+}
+
+/// What broke when the dashboard was tried as a new user would: each point, as a person sees it.
+#[tokio::test]
+async fn the_dashboard_as_staff_use_it() -> anyhow::Result<()> {
+    let p = Pipeline::start(boom_testkit::TestContext::new().await?).await?;
+    let booth = p.booth;
+    let base = p.staff.app.address.clone();
+    let browser = Browser::start().await?;
+    let post = || async {
+        let reply = p
+            .post(&batch(
+                uuid::Uuid::new_v4(),
+                "boom-01",
+                &[("print", 1)],
+                None,
+            ))
+            .await?;
+        anyhow::Ok(reply.status)
+    };
+
+    // Signed out: no navigation, and a refused sign-in said in French.
+    browser.client.goto(&base).await?;
+    browser.wait_for("form.login").await?;
+    let nav = browser
+        .client
+        .execute(
+            "return getComputedStyle(document.querySelector('#nav')).display",
+            vec![],
+        )
+        .await?;
+    assert_eq!(nav, json!("none"), "the sign-in page shows no navigation");
+    browser
+        .wait_for("form.login input[name=username]")
+        .await?
+        .send_keys("admin")
+        .await?;
+    browser
+        .client
+        .find(Locator::Css("form.login input[name=password]"))
+        .await?
+        .send_keys("not the password")
+        .await?;
+    browser
+        .client
+        .find(Locator::Css("form.login button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    eventually(Duration::from_secs(5), || async {
+        Ok(browser
+            .text("form.login .error")
+            .await?
+            .starts_with("Nom d’utilisateur ou mot de passe incorrect."))
+    })
+    .await?;
+    browser.client.refresh().await?;
+    browser
+        .sign_in(&base, "admin", crate::gateway_client::PASSWORD)
+        .await?;
+
+    // Typing a new roll survives 15 s of live updates of that booth; 5,000 prints on a
+    // 700-print booth is refused, in French, next to the field.
+    browser
+        .client
+        .goto(&format!("{base}/#/booth/{booth}"))
+        .await?;
+    let field = "[data-paper-reset] input[name=prints]";
+    browser.wait_for(field).await?.send_keys("650").await?;
+    for _ in 0..15 {
+        assert_eq!(post().await?, 202);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(
+        browser
+            .wait_for(field)
+            .await?
+            .prop("value")
+            .await?
+            .as_deref(),
+        Some("650"),
+        "what the person typed is still there"
+    );
+    let input = browser.wait_for(field).await?;
+    input.clear().await?;
+    input.send_keys("5000").await?;
+    browser
+        .client
+        .find(Locator::Css("[data-paper-reset] button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    let said = browser
+        .wait_for("[data-paper-reset] [data-outcome].error")
+        .await?
+        .text()
+        .await?;
+    assert_eq!(
+        said,
+        "Un rouleau tient au plus 700 impressions sur ce photomaton."
+    );
+    let view = p
+        .staff
+        .admin
+        .get(&format!("/api/photomatons/{booth}"))
+        .await?;
+    assert_ne!(view.body["remainingPrints"], 5000, "nothing was changed");
+
+    // The fleet's search keeps the focus while updates arrive for the booths it hides.
+    browser.client.goto(&format!("{base}/#/")).await?;
+    let search = browser.wait_for("input[type=search]").await?;
+    search.send_keys("zzz").await?;
+    for _ in 0..4 {
+        assert_eq!(post().await?, 202);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let focused = browser
+        .client
+        .execute(
+            "return document.activeElement?.getAttribute('type')",
+            vec![],
+        )
+        .await?;
+    assert_eq!(focused, json!("search"), "the search keeps the focus");
+
+    // A new agent key is asked for first, with what it does; cancelled, nothing changed.
+    browser.client.goto(&format!("{base}/#/admin")).await?;
+    browser
+        .wait_for(&format!("[data-new-key='{booth}']"))
+        .await?
+        .click()
+        .await?;
+    let asked = browser
+        .wait_for(&format!("[data-key-confirm='{booth}']"))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        asked.contains("cessera de fonctionner immédiatement"),
+        "{asked}"
+    );
+    browser.wait_for("[data-key-cancel]").await?.click().await?;
+    assert_eq!(post().await?, 202, "cancelled: the agent's key still works");
+    browser
+        .wait_for(&format!("[data-new-key='{booth}']"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .wait_for("[data-key-replace]")
+        .await?
+        .click()
+        .await?;
+    browser.wait_for("dialog code.key").await?;
+    assert_eq!(post().await?, 401, "replaced: the old key is refused");
+    browser.screenshot("new-key").await?;
+    browser
+        .client
+        .execute("document.querySelector('dialog')?.close()", vec![])
+        .await?;
+
+    // A phone: no page is wider than the screen.
+    browser.client.set_window_size(390, 844).await?;
+    for (page, ready) in [
+        ("#/".to_owned(), "#fleet [data-booth]"),
+        (format!("#/booth/{booth}"), "[data-paper-history]"),
+        ("#/events".to_owned(), "[data-event-results]"),
+        (format!("#/event/{}", p.event), "[data-event-hours]"),
+        ("#/alerts".to_owned(), "section.panel"),
+        ("#/admin".to_owned(), "[data-audit]"),
+    ] {
+        browser.client.goto(&format!("{base}/{page}")).await?;
+        browser.wait_for(ready).await?;
+        let overflow = browser
+            .client
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                vec![],
+            )
+            .await?;
+        assert_eq!(overflow, json!(0), "{page} scrolls sideways on a phone");
+    }
+    browser.screenshot("admin-phone").await?;
+    p.ingest.stop().await?;
+    p.staff.app.stop().await
 }

@@ -33,8 +33,19 @@ pub struct EventQuery {
     pub cursor: Option<String>,
 }
 
-/// `from` ≤ `to` when both are given.
+/// `from` ≤ `to` when both are given, each between the years 2000 and 9999 (what an event's
+/// date can be; beyond, a 400 rather than a range error further down).
 pub fn check_dates(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), ApiError> {
+    use chrono::Datelike;
+    for (name, date) in [("from", from), ("to", to)] {
+        if let Some(date) = date
+            && !(2000..=9999).contains(&date.year())
+        {
+            return Err(ApiError::bad_request(format!(
+                "`{name}` must be a date between the years 2000 and 9999, not {date}"
+            )));
+        }
+    }
     match (from, to) {
         (Some(from), Some(to)) if from > to => Err(ApiError::bad_request(format!(
             "from ({from}) is after to ({to})"
