@@ -5,10 +5,9 @@
 //! transferred, the longest main-thread task and the DOM nodes; then the same with the list
 //! view (warm cache).
 //!
-//! The dashboard is loaded in a same-origin frame of a page of the gateway: the parent's
-//! `PerformanceObserver` sees every long task of the frame from its very first script (Long
-//! Tasks API, `same-origin-descendant`), which an observer installed after the page loaded
-//! would miss.
+//! The browser signs in from a page of the gateway that loads nothing (its health answer), so
+//! that the dashboard's first load is a cold one; the long tasks are read afterwards from the
+//! browser's buffer (`PerformanceObserver` with `buffered`), every one since navigation.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,66 +22,71 @@ use crate::harness::{Service, count};
 /// Probe reports published per second while the page loads and after.
 const UPDATES_PER_SECOND: u64 = 50;
 
-/// Loads the dashboard in a frame and measures it; `settle` ms of live updates after the last
-/// card is drawn.
-const MEASURE: &str = r#"
-const [total, settle, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
+/// What the page went through, read once it has drawn every card and lived `settle` ms of live
+/// updates: its User Timing marks, the long tasks the browser buffered since navigation (Long
+/// Tasks API, `buffered`), the bytes of every response, the DOM's size.
+const COLLECT: &str = r#"
+const done = arguments[arguments.length - 1];
 const tasks = [];
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) tasks.push({ start: e.startTime, duration: e.duration });
-}).observe({ type: 'longtask' });
-document.body.replaceChildren();
-const frame = document.createElement('iframe');
-frame.style.cssText = 'border:0;width:1440px;height:900px';
-const t0 = performance.now();
-let usable = null, drawn = null;
-frame.src = '/';
-document.body.append(frame);
-const poll = setInterval(() => {
-  const doc = frame.contentDocument;
-  const fleet = doc && doc.querySelector('#fleet');
-  const n = fleet ? Number(fleet.dataset.drawn || 0) : 0;
-  if (usable === null && n > 0 && doc.querySelector('#summary')) usable = performance.now() - t0;
-  if (drawn === null && n >= total) {
-    drawn = performance.now() - t0;
-    setTimeout(finish, settle);
-  }
-  if (performance.now() - t0 > 60000 && drawn === null) { drawn = -1; finish(); }
-}, 5);
-function finish() {
-  clearInterval(poll);
-  const win = frame.contentWindow, doc = frame.contentDocument;
-  const nav = win.performance.getEntriesByType('navigation')[0];
-  const resources = win.performance.getEntriesByType('resource');
+const observer = new PerformanceObserver((list) => tasks.push(...list.getEntries()));
+observer.observe({ type: 'longtask', buffered: true });
+setTimeout(() => {
+  tasks.push(...observer.takeRecords());
+  observer.disconnect();
+  const at = (name) => performance.getEntriesByName(name)[0]?.startTime ?? null;
+  const usable = at('boom:fleet-usable'), drawn = at('boom:fleet-drawn');
+  const nav = performance.getEntriesByType('navigation')[0];
+  const resources = performance.getEntriesByType('resource');
   const bytes = (nav ? nav.transferSize : 0) + resources.reduce((sum, r) => sum + (r.transferSize || 0), 0);
-  const longest = tasks.reduce((m, t) => Math.max(m, t.duration), 0);
-  const during = tasks.filter((t) => t.start - t0 > drawn).reduce((m, t) => Math.max(m, t.duration), 0);
+  const longest = (list) => list.reduce((m, t) => Math.max(m, t.duration), 0);
   done({
     usableMs: usable, drawnMs: drawn, bytes, resources: resources.length,
-    longestTaskMs: longest, longestTaskAfterDrawnMs: during,
+    longestTaskMs: longest(tasks.filter((t) => drawn === null || t.startTime <= drawn)),
+    longestTaskAfterDrawnMs: longest(tasks.filter((t) => drawn !== null && t.startTime > drawn)),
     longTasks: tasks.length, longTasksOver200: tasks.filter((t) => t.duration > 200).length,
-    domNodes: doc.getElementsByTagName('*').length,
-    cards: doc.querySelectorAll('#fleet [data-booth]').length,
+    domNodes: document.getElementsByTagName('*').length,
+    cards: document.querySelectorAll('#fleet [data-booth]').length,
   });
-}
+}, 200);
 "#;
 
-async fn measure(
-    browser: &Browser,
-    base: &str,
-    booths: i64,
-    settle_ms: u64,
-) -> anyhow::Result<Value> {
-    browser.client.goto(&format!("{base}/api/health")).await?;
-    Ok(browser
-        .client
-        .execute_async(MEASURE, vec![json!(booths), json!(settle_ms)])
-        .await?)
+/// Loads the dashboard, waits until every card is drawn, lets `settle_ms` of live updates
+/// flow, then reads what the page went through.
+async fn measure(browser: &Browser, base: &str, settle_ms: u64) -> anyhow::Result<Value> {
+    browser.client.goto(&format!("{base}/")).await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let drawn = browser
+            .client
+            .execute(
+                "return performance.getEntriesByName('boom:fleet-drawn').length",
+                vec![],
+            )
+            .await?;
+        if drawn == json!(1) {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the fleet was not drawn within a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The booths shown unreachable, before and after the updates: that they move says the
+    // updates reached the page.
+    let unreachable = "return document.querySelector('#summary [data-filter=down]')?.dataset.count";
+    let before = browser.client.execute(unreachable, vec![]).await?;
+    tokio::time::sleep(Duration::from_millis(settle_ms)).await;
+    let after = browser.client.execute(unreachable, vec![]).await?;
+    let mut figures = browser.client.execute_async(COLLECT, vec![]).await?;
+    figures["unreachableShown"] = json!({"whenDrawn": before, "afterUpdates": after});
+    Ok(figures)
 }
 
 pub(crate) async fn run(
     ctx: &boom_testkit::TestContext,
     session: &SignedIn,
+    (username, password): (&str, &str),
     gateway: &Service,
     seconds: u64,
 ) -> anyhow::Result<Value> {
@@ -128,20 +132,21 @@ pub(crate) async fn run(
     };
 
     let browser = Browser::start().await?;
-    // The session, set on the gateway's origin before the dashboard is ever loaded: the first
-    // load is a cold one.
+    // Signed in from a page of the gateway that loads nothing (its health answer), so that the
+    // dashboard's first load is a cold one.
     browser.client.goto(&format!("{base}/api/health")).await?;
-    let (name, value) = session
-        .cookie
-        .split_once('=')
-        .ok_or_else(|| anyhow::anyhow!("no session cookie"))?;
-    let mut cookie = fantoccini::cookies::Cookie::new(name.to_owned(), value.to_owned());
-    cookie.set_path("/");
-    cookie.set_domain("127.0.0.1");
-    cookie.set_http_only(true);
-    browser.client.add_cookie(cookie).await?;
+    let status = browser
+        .client
+        .execute_async(
+            "const [user, password, done] = arguments;
+             fetch('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' },
+               body: JSON.stringify({ username: user, password }) }).then((r) => done(r.status), (e) => done(String(e)));",
+            vec![json!(username), json!(password)],
+        )
+        .await?;
+    anyhow::ensure!(status == json!(200), "cannot sign in the browser: {status}");
     let settle = seconds.min(10) * 1000;
-    let cards = measure(&browser, &base, booths, settle).await?;
+    let cards = measure(&browser, &base, settle).await?;
     session
         .send(
             reqwest::Method::PATCH,
@@ -149,7 +154,7 @@ pub(crate) async fn run(
             Some(json!({"fleetView": "list"})),
         )
         .await?;
-    let list = measure(&browser, &base, booths, settle).await?;
+    let list = measure(&browser, &base, settle).await?;
     session
         .send(
             reqwest::Method::PATCH,

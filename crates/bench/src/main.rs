@@ -84,7 +84,7 @@ fn main() -> anyhow::Result<()> {
         if wanted("dashboard") {
             println!("dashboard…");
             api::seed(&ctx).await?;
-            match dashboard::run(&ctx, &session, &gateway, seconds).await {
+            match dashboard::run(&ctx, &session, ("bench", password), &gateway, seconds).await {
                 Ok(figures) => results.push(figures),
                 Err(e) => {
                     println!("dashboard: not measured: {e:#}");
