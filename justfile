@@ -21,6 +21,12 @@ browser:
 api-fuzzer:
     ./scripts/schemathesis.sh >/dev/null
 
+# Install the local OpenID Connect provider (oidc-provider from npm, pinned by its lock file)
+# that the single sign-on tests and `BOOM_DEMO_SSO=1 ./dev up` run; installs Node.js when missing.
+[doc('Install the local OpenID Connect provider (oidc-provider, npm) of the single sign-on tests.')]
+sso-provider:
+    ./scripts/sso-provider.sh >/dev/null
+
 # Build boom-agent.exe for the booth PCs (Windows) and the Wine prefix the tests run it in;
 # installs MinGW-w64 and Wine when missing. Prints the .exe's path (a .sha256 lies beside it).
 [doc('Build boom-agent.exe for the booth PCs (installs MinGW-w64 and Wine when missing).')]
@@ -32,16 +38,17 @@ build:
     cargo build --workspace --bins
 
 # Everything CI checks: formatting, clippy, then all tests against the real services, a
-# headless browser, the Windows agent under Wine and schemathesis over the OpenAPI document. Dashboard screenshots land in screenshots/.
+# headless browser, the Windows agent under Wine, schemathesis over the OpenAPI document and a
+# local OpenID Connect provider. Dashboard screenshots land in screenshots/.
 [doc('Everything CI checks: fmt, clippy, every test on the real services, browser, Wine, schemathesis.')]
-test: services browser agent-windows api-fuzzer
+test: services browser agent-windows api-fuzzer sso-provider
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     cargo build --workspace --bins --quiet
     cargo nextest run --workspace --no-fail-fast
 
 # The tests alone, without the lints (the quick loop while coding).
-test-only *ARGS: services browser agent-windows api-fuzzer
+test-only *ARGS: services browser agent-windows api-fuzzer sso-provider
     cargo build --workspace --bins --quiet
     cargo nextest run --workspace {{ARGS}}
 

@@ -4,7 +4,9 @@
 # then runs the five services and a demo fleet (boom-demo: simulated booths with real
 # boom-agent processes, a local Notion-compatible server, Wake-on-LAN listeners), with a
 # prefix per program on their log lines. Ctrl-C stops them all. `up.sh migrate-only` stops
-# after the migrations; BOOM_DEMO=0 starts no demo fleet.
+# after the migrations; BOOM_DEMO=0 starts no demo fleet; BOOM_DEMO_SSO=1 also starts a local
+# OpenID Connect provider (oidc-provider, on 8091) for single sign-on: any login at its pages
+# is the account `login@leboom.test` (the `demo` user has demo@leboom.test).
 #
 # Expects PostgreSQL, Redis and NATS to run (`just services`). Any BOOM__… variable you set
 # is passed through; ports default to 8080 (gateway) to 8083.
@@ -68,9 +70,20 @@ if [ "$demo" = 1 ]; then
     BOOM__NOTIFY__TELEGRAM_BOT_TOKEN="${BOOM__NOTIFY__TELEGRAM_BOT_TOKEN:-demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}" \
     BOOM__NOTIFY__WEBHOOK_PRIVATE_NETWORKS="${BOOM__NOTIFY__WEBHOOK_PRIVATE_NETWORKS:-true}"
 fi
+# Single sign-on against a local provider, for trying it (the tests run the same provider).
+if [ "${BOOM_DEMO_SSO:-0}" = 1 ]; then
+  provider_script=$(./scripts/sso-provider.sh)
+  sso_secret=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+  sso_redirect="http://127.0.0.1:${BOOM_UP_GATEWAY_PORT:-8080}/api/auth/oidc/callback"
+  export BOOM__OIDC__ISSUER_URL=http://127.0.0.1:${BOOM_DEMO_SSO_PORT:-8091} BOOM__OIDC__CLIENT_ID=boom \
+    BOOM__OIDC__CLIENT_SECRET="$sso_secret" BOOM__OIDC__REDIRECT_URL="$sso_redirect"
+  psql "$BOOM__DATABASE__URL" -qc "UPDATE users SET email = 'demo@leboom.test' WHERE username = 'demo' AND email IS NULL" >/dev/null
+fi
+
 export BOOM__NOTIFY__DASHBOARD_URL="${BOOM__NOTIFY__DASHBOARD_URL:-http://127.0.0.1:${BOOM_UP_GATEWAY_PORT:-8080}}"
 
 pids=()
+declare -A name_of=()
 stop() {
   log "stopping"
   for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
@@ -84,7 +97,14 @@ start() { # name port
   # Process substitution keeps $! the service itself, so that Ctrl-C reaches it.
   BOOM__HTTP__ADDR="127.0.0.1:$port" "$bin/boom-$name" > >(sed -u "s/^/[$name] /") 2>&1 &
   pids+=($!)
+  name_of[$!]=$name
 }
+if [ "${BOOM_DEMO_SSO:-0}" = 1 ]; then
+  OIDC_PORT=${BOOM_DEMO_SSO_PORT:-8091} OIDC_CLIENT_ID=boom OIDC_CLIENT_SECRET="$sso_secret" OIDC_REDIRECT_URL="$sso_redirect" \
+    node "$provider_script" > >(sed -u "s/^/[sso-provider] /") 2>&1 &
+  pids+=($!)
+  name_of[$!]=sso-provider
+fi
 start gateway "${BOOM_UP_GATEWAY_PORT:-8080}"
 start stats-ingest "${BOOM_UP_INGEST_PORT:-8081}"
 start notion-sync "${BOOM_UP_NOTION_PORT:-8082}"
@@ -97,6 +117,7 @@ if [ "$demo" = 1 ]; then
     BOOM_DEMO_SMTP_PORT="${BOOM_DEMO_SMTP_PORT:-2525}" BOOM_DEMO_INBOX_PORT="${BOOM_DEMO_INBOX_PORT:-8025}" \
     "$bin/boom-demo" &
   pids+=($!)
+  name_of[$!]=demo
 fi
 
 log "dashboard:    http://127.0.0.1:${BOOM_UP_GATEWAY_PORT:-8080}/  (sign in as admin, or as demo with the password in $demo_dir/password)"
@@ -105,19 +126,18 @@ log "stats-ingest: http://127.0.0.1:${BOOM_UP_INGEST_PORT:-8081}/api/health"
 if [ "$demo" = 1 ]; then
   log "alert messages (the demo's mail catcher and webhook sink): http://127.0.0.1:${BOOM_DEMO_INBOX_PORT:-8025}/"
 fi
+if [ "${BOOM_DEMO_SSO:-0}" = 1 ]; then
+  log "single sign-on: a local provider on ${BOOM__OIDC__ISSUER_URL} (any login: \"demo\" is the demo user)"
+fi
 log "Ctrl-C stops everything"
 # A program that ends ends the stack, saying which: a dead service or demo never leaves the
 # rest looking healthy.
-names=(gateway stats-ingest notion-sync photomaton-control notifier demo)
 while true; do
   ended=
   status=0
   wait -n -p ended "${pids[@]}" || status=$?
   [ -n "$ended" ] || continue
-  for i in "${!pids[@]}"; do
-    if [ "${pids[$i]}" = "$ended" ]; then name=${names[$i]}; fi
-  done
-  log "${name:-a program} ended (exit status $status): stopping the stack"
+  log "${name_of[$ended]:-a program} ended (exit status $status): stopping the stack"
   for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
   wait
   exit 1

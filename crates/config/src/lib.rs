@@ -15,7 +15,7 @@
 //! - `load`: the layers (defaults, TOML file, environment), unknown-key detection and the
 //!   checks that run before any program sees its settings.
 //! - One module per section: `database`, `nats`, `redis`, `http`, `log`, `notion`, `agent`,
-//!   `ingest`, `control`, `notify`, `events`, each with its defaults.
+//!   `ingest`, `control`, `notify`, `events`, `oidc`, each with its defaults.
 
 mod agent;
 mod control;
@@ -28,6 +28,7 @@ mod log;
 mod nats;
 mod notify;
 mod notion;
+mod oidc;
 mod redis;
 
 use std::net::SocketAddr;
@@ -45,6 +46,7 @@ pub use log::{LogFormat, LogSettings};
 pub use nats::NatsSettings;
 pub use notify::NotifySettings;
 pub use notion::{NotionProperties, NotionSettings};
+pub use oidc::OidcSettings;
 pub use redis::RedisSettings;
 
 /// The environment variable that names the optional TOML file.
@@ -94,6 +96,7 @@ pub struct Settings {
     pub control: ControlSettings,
     pub notify: NotifySettings,
     pub events: EventsSettings,
+    pub oidc: OidcSettings,
 }
 
 impl Settings {

@@ -167,6 +167,28 @@ impl Settings {
         if self.notion.sync_interval_secs == 0 {
             return Err(invalid("notion.sync_interval_secs", "must be at least 1"));
         }
+        if let Some(issuer) = &self.oidc.issuer_url {
+            check_url("oidc.issuer_url", issuer, &["http", "https"])?;
+            if self.oidc.client_id.as_deref().is_none_or(str::is_empty) {
+                return Err(invalid(
+                    "oidc.client_id",
+                    "needed when oidc.issuer_url is set",
+                ));
+            }
+            let Some(redirect) = &self.oidc.redirect_url else {
+                return Err(invalid(
+                    "oidc.redirect_url",
+                    "needed when oidc.issuer_url is set: this gateway's /api/auth/oidc/callback",
+                ));
+            };
+            check_url("oidc.redirect_url", redirect, &["http", "https"])?;
+            if !redirect.ends_with("/api/auth/oidc/callback") {
+                return Err(invalid(
+                    "oidc.redirect_url",
+                    "must end with /api/auth/oidc/callback",
+                ));
+            }
+        }
         Ok(())
     }
 }

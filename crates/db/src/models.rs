@@ -149,6 +149,8 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
     /// `cards` or `list`: how the dashboard shows them the fleet.
     pub fleet_view: String,
+    /// Whether their local password opens the dashboard (single sign-on may replace it).
+    pub password_login: bool,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -158,6 +160,8 @@ pub struct NewUser {
     pub role: UserRole,
     /// An argon2id PHC string, never a plain password (the table checks the prefix).
     pub password_hash: String,
+    /// What single sign-on matches the person by (the issuer must have verified it).
+    pub email: Option<String>,
 }
 
 /// The row that makes a batch count once: unique per `(photomaton, batch id)`.
@@ -276,6 +280,9 @@ pub struct UserChanges {
     pub password_hash: Option<String>,
     pub preferred_language: Option<String>,
     pub fleet_view: Option<String>,
+    pub password_login: Option<bool>,
+    /// The single sign-on issuer's subject, bound at the first sign-in that way.
+    pub infomaniak_id: Option<Option<String>>,
 }
 
 impl UserChanges {
@@ -288,6 +295,8 @@ impl UserChanges {
             password_hash,
             preferred_language,
             fleet_view,
+            password_login,
+            infomaniak_id,
         } = self;
         email.is_none()
             && name.is_none()
@@ -295,6 +304,8 @@ impl UserChanges {
             && password_hash.is_none()
             && preferred_language.is_none()
             && fleet_view.is_none()
+            && password_login.is_none()
+            && infomaniak_id.is_none()
     }
 }
 

@@ -113,6 +113,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         fleet_view -> Text,
+        password_login -> Bool,
     }
 }
 

@@ -136,6 +136,7 @@ pub async fn add_user(
             username: username.to_owned(),
             role,
             password_hash,
+            email: None,
         },
     )
     .await;

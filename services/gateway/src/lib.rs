@@ -29,6 +29,7 @@ mod live;
 mod pagination;
 pub mod passwords;
 mod registry;
+mod sso;
 mod state;
 mod store;
 mod wake;
@@ -92,6 +93,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             passwords::CONCURRENT_CHECKS,
         )),
         passwords: passwords::PasswordPool::start(),
+        sso: sso::Sso::from_settings(&settings.oidc)?,
     };
 
     let background = Background::new();

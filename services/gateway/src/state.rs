@@ -26,6 +26,8 @@ pub struct AppState {
     pub ping_interval: std::time::Duration,
     /// `events.overrun_hours`, for events of an older notion-sync that sends no window.
     pub overrun_hours: u32,
+    /// Single sign-on (`[oidc]`), when configured.
+    pub sso: Option<std::sync::Arc<crate::sso::Sso>>,
 }
 
 impl std::fmt::Debug for AppState {

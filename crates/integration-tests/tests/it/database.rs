@@ -175,6 +175,7 @@ async fn a_user_row_cannot_hold_a_plain_password() -> anyhow::Result<()> {
         username: "eve".to_owned(),
         role: UserRole::Viewer,
         password_hash: "hunter2".to_owned(),
+        email: None,
     };
     let refused = diesel::insert_into(users::table)
         .values(plain)

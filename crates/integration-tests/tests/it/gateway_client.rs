@@ -134,6 +134,7 @@ pub async fn create_user(ctx: &TestContext, username: &str, role: UserRole) -> a
             username: username.to_owned(),
             role,
             password_hash: boom_gateway::passwords::hash_password(PASSWORD)?,
+            email: None,
         })
         .returning(users::id)
         .get_result(&mut conn)

@@ -28,3 +28,4 @@ mod pairing;
 mod pipeline;
 mod printer;
 mod registry;
+mod sso;

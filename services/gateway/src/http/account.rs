@@ -8,6 +8,7 @@ use boom_db::models::{User, UserChanges};
 use boom_server::{ApiError, ErrorCode};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::errors::OrApi;
 use crate::http::client_ip;
@@ -149,28 +150,68 @@ pub async fn login(
         }
     };
     state.cache.reset_window(&pair_key).await.or_api()?;
-    // The epoch first, then the user as the database has it now: a deletion, demotion or new
-    // password that lands after this read moves the epoch past the session's (revoking it);
-    // one that landed before shows in the row read next.
-    let epoch = session::epoch_of(&state, user.id).await?;
-    let user = users::find(&mut conn, user.id)
-        .await
-        .or_api()?
-        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "wrong username or password"))?;
-    let (token, record) =
-        session::open_session(&state, user.id, &user.username, user.role, epoch).await?;
-    let actor = Actor {
-        user_id: Some(user.id),
-        username: Some(user.username.clone()),
-        ip,
-    };
-    Audit::new("auth.login", "user", Some(user.id.0))
-        .write(&mut conn, &actor)
-        .await
-        .or_api()?;
+    if !user.password_login {
+        Audit::new("auth.login_failed", "user", Some(user.id.0))
+            .details(json!({"method": "password", "reason": "password sign-in switched off"}))
+            .write(
+                &mut conn,
+                &Actor {
+                    user_id: Some(user.id),
+                    username: Some(user.username.clone()),
+                    ip,
+                },
+            )
+            .await
+            .or_api()?;
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "password sign-in is switched off for this account: sign in with the company's account",
+        ));
+    }
+    drop(conn);
+    let (user, token, record) = open_for(&state, &request, user.id, "password").await?;
     Ok(HttpResponse::Ok()
         .cookie(session::session_cookie(&request, Some(&token)))
         .json(me(user, record.csrf)))
+}
+
+/// Opens a session for a person who proved who they are (`method`: `password` or `oidc`),
+/// audited: the user as the database has it now, the session's token and record.
+pub async fn open_for(
+    state: &AppState,
+    request: &HttpRequest,
+    id: UserId,
+    method: &str,
+) -> Result<(User, String, session::SessionRecord), ApiError> {
+    // The epoch first, then the user as the database has it now: a deletion, demotion or new
+    // password that lands after this read moves the epoch past the session's (revoking it);
+    // one that landed before shows in the row read next.
+    let epoch = session::epoch_of(state, id).await?;
+    let mut conn = state.conn().await?;
+    let user = users::find(&mut conn, id)
+        .await
+        .or_api()?
+        .ok_or_else(account_gone)?;
+    let (token, record) = session::open_session(
+        state,
+        user.id,
+        &user.username,
+        user.role,
+        epoch,
+        (method == "oidc").then_some(session::SSO_SESSION_LIFETIME),
+    )
+    .await?;
+    let actor = Actor {
+        user_id: Some(user.id),
+        username: Some(user.username.clone()),
+        ip: client_ip(request),
+    };
+    Audit::new("auth.login", "user", Some(user.id.0))
+        .details(json!({"method": method}))
+        .write(&mut conn, &actor)
+        .await
+        .or_api()?;
+    Ok((user, token, record))
 }
 
 pub async fn logout(

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::http::{
     account, alerts, assets, audit, commands, events, exports, faults, live, notifications, notion,
-    pairing, paper, photomatons, power_on, speed_tests, users,
+    pairing, paper, photomatons, power_on, speed_tests, sso, users,
 };
 use crate::pagination::Page;
 use crate::store;
@@ -112,6 +112,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(get "/vendor/uplot.js" => assets::uplot_script, "uPlot 1.6.32 (MIT), vendored", None, None, None),
         endpoint!(get "/vendor/uplot.css" => assets::uplot_style, "uPlot's style sheet", None, None, None),
         endpoint!(post "/api/auth/login" => account::login, "Sign in: sets the session cookie, answers the user and the CSRF token", None, Some(schema::<account::Login>), Some(schema::<account::Me>)),
+        endpoint!(get "/api/auth/providers" => sso::providers, "What the sign-in page offers besides passwords: single sign-on's name and start, or null", None, None, Some(schema::<sso::Providers>)),
+        endpoint!(get "/api/auth/oidc/login" => sso::login, "Single sign-on: 302 to the issuer's authorization endpoint (discovered) with code_challenge_method=S256, state and nonce", None, None, None),
+        endpoint!(get "/api/auth/oidc/callback" => sso::callback, "Single sign-on: the issuer's answer; signs in an account an admin created (matched by verified e-mail, then bound to the issuer's subject) and goes to the dashboard, or says why not", None, None, None),
         endpoint!(post "/api/auth/logout" => account::logout, "Sign out: ends the session", VIEWER, None, None),
         endpoint!(get "/api/auth/me" => account::whoami, "The signed-in user and the CSRF token", VIEWER, None, Some(schema::<account::Me>)),
         endpoint!(patch "/api/auth/me" => account::update_me, "Choose one's own dashboard language", VIEWER, Some(schema::<account::UpdateMe>), Some(schema::<account::Me>)),

@@ -55,7 +55,15 @@ pub struct SessionRecord {
     /// existed read as 0 and are refused.
     #[serde(default)]
     pub epoch: u64,
+    /// A hard end, whatever its use: a session opened by single sign-on ends after
+    /// [`SSO_SESSION_LIFETIME`], so that a person the company disabled at the issuer is out
+    /// the same day. `None`: sliding expiry only.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
+
+/// How long a session opened by single sign-on lasts before the issuer is asked again.
+pub const SSO_SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
 /// A new random 256-bit secret (session tokens, CSRF tokens, agent keys), URL-safe.
 pub fn random_token() -> String {
@@ -99,6 +107,7 @@ pub async fn open_session(
     username: &str,
     role: UserRole,
     epoch: u64,
+    lifetime: Option<Duration>,
 ) -> Result<(String, SessionRecord), ApiError> {
     let token = random_token();
     let hash = sha256_hex(&token);
@@ -109,6 +118,9 @@ pub async fn open_session(
         csrf: random_token(),
         created_at: Utc::now(),
         epoch,
+        expires_at: lifetime
+            .and_then(|l| chrono::Duration::from_std(l).ok())
+            .map(|l| Utc::now() + l),
     };
     let body = serde_json::to_string(&record).map_err(ApiError::internal)?;
     let mut conn = state.cache.connection().await.or_api()?;
@@ -137,7 +149,10 @@ async fn load_session(
         .query_async(&mut conn)
         .await
         .or_api()?;
-    let Some(record) = body.and_then(|b| serde_json::from_str::<SessionRecord>(&b).ok()) else {
+    let Some(record) = body
+        .and_then(|b| serde_json::from_str::<SessionRecord>(&b).ok())
+        .filter(|r| r.expires_at.is_none_or(|end| Utc::now() < end))
+    else {
         return Ok(None);
     };
     // A revoked session is refused; it is not deleted here: a session re-stamped at this
@@ -173,7 +188,11 @@ pub async fn still_valid(state: &AppState, session: &Session) -> Result<bool, Ap
         .query_async(&mut conn)
         .await
         .or_api()?;
-    Ok(exists && epoch == Some(session.record.epoch))
+    let ended = session
+        .record
+        .expires_at
+        .is_some_and(|end| Utc::now() >= end);
+    Ok(exists && !ended && epoch == Some(session.record.epoch))
 }
 
 pub async fn close_session(state: &AppState, session: &Session) -> Result<(), ApiError> {

@@ -28,6 +28,9 @@ pub struct CreateUser {
     #[schemars(length(min = 10))]
     pub password: String,
     pub role: UserRole,
+    /// Their address at the company: single sign-on signs them in when the issuer vouches for
+    /// it.
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -43,6 +46,9 @@ pub struct UpdateUser {
     /// `fr` or `en`.
     #[schemars(pattern(r"^(fr|en)$"))]
     pub preferred_language: Option<String>,
+    /// Whether their local password opens the dashboard (`false` once they sign in with the
+    /// company's accounts). Not one's own: an admin keeps a way in when the issuer is down.
+    pub password_login: Option<bool>,
 }
 
 async fn password_hash(state: &AppState, password: String) -> Result<String, ApiError> {
@@ -88,18 +94,29 @@ pub async fn create(
         username,
         password,
         role,
+        email,
     } = body.into_inner();
+    let email = email.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
+    if email
+        .as_deref()
+        .is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace))
+    {
+        return Err(ApiError::unprocessable(
+            "email: an address like marie@example.com",
+        ));
+    }
     let password_hash = password_hash(&state, password).await?;
     let mut conn = state.conn().await?;
     let new = NewUser {
         username: username.clone(),
         role,
         password_hash,
+        email,
     };
     let user = users::insert(&mut conn, new).await.map_err(|e| match e {
         e if boom_db::is_unique_violation(&e) => ApiError::new(
             ErrorCode::Conflict,
-            format!("a user named `{username}` exists"),
+            format!("a user named `{username}`, or with this e-mail address, exists"),
         ),
         diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::CheckViolation,
@@ -131,7 +148,13 @@ pub async fn update(
             "you cannot change your own role: another admin can",
         ));
     }
-    let revoke = body.role.is_some() || body.password.is_some();
+    if yourself && body.password_login == Some(false) {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "you cannot switch off your own password: another admin can",
+        ));
+    }
+    let revoke = body.role.is_some() || body.password.is_some() || body.password_login.is_some();
     let new_hash = match body.password {
         Some(password) => Some(password_hash(&state, password).await?),
         None => None,
@@ -144,6 +167,8 @@ pub async fn update(
         password_hash: new_hash,
         // Each person's own choice (`PATCH /api/auth/me`), not an admin's.
         fleet_view: None,
+        password_login: body.password_login,
+        infomaniak_id: None,
     };
     // One's own password: the other browsers are signed out, this one stays (unless something
     // revoked it meanwhile: then all go, this one too).

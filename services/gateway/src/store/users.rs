@@ -22,6 +22,10 @@ pub struct UserView {
     pub name: Option<String>,
     pub email: Option<String>,
     pub preferred_language: String,
+    /// Whether their local password opens the dashboard.
+    pub password_login: bool,
+    /// Whether they have signed in with single sign-on (the issuer's account is bound).
+    pub single_sign_on: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -35,6 +39,8 @@ impl From<User> for UserView {
             name: u.name,
             email: u.email,
             preferred_language: u.preferred_language,
+            password_login: u.password_login,
+            single_sign_on: u.infomaniak_id.is_some(),
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
@@ -61,6 +67,44 @@ pub async fn find_by_username(
         .first(conn)
         .await
         .optional()
+}
+
+/// The person single sign-on names: the account already bound to the issuer's `subject`, else
+/// the one whose e-mail is `email` (compared case-insensitively, as the unique index does) and
+/// that is bound to no other subject, which is then bound to this one.
+pub async fn find_for_sign_on(
+    conn: &mut AsyncPgConnection,
+    subject: &str,
+    email: Option<&str>,
+) -> QueryResult<Option<User>> {
+    if let Some(user) = users::table
+        .filter(users::infomaniak_id.eq(subject))
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?
+    {
+        return Ok(Some(user));
+    }
+    let Some(email) = email else {
+        return Ok(None);
+    };
+    diesel::update(
+        users::table
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("lower(users.email) = ")
+                    .bind::<diesel::sql_types::Text, _>(email.to_lowercase()),
+            )
+            .filter(users::infomaniak_id.is_null()),
+    )
+    .set((
+        users::infomaniak_id.eq(Some(subject)),
+        users::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning(User::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
 }
 
 /// A page of users by id: `limit + 1` rows after the id `after`.
