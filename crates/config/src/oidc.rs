@@ -17,6 +17,9 @@ pub struct OidcSettings {
     pub redirect_url: Option<String>,
     /// The button's words on the sign-in page: "Se connecter avec …".
     pub provider_name: String,
+    /// Comma-separated domains (`leboom.fr,leboom.ch`): only addresses there match an
+    /// account by e-mail. Empty: any address the issuer verified.
+    pub email_domains: String,
 }
 
 impl Default for OidcSettings {
@@ -27,6 +30,7 @@ impl Default for OidcSettings {
             client_secret: None,
             redirect_url: None,
             provider_name: "Infomaniak".to_owned(),
+            email_domains: String::new(),
         }
     }
 }

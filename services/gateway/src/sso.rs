@@ -82,6 +82,8 @@ pub struct Sso {
     client_secret: Option<ClientSecret>,
     redirect: RedirectUrl,
     pub provider_name: String,
+    /// When set, only addresses of these domains match an account (lower case).
+    email_domains: Vec<String>,
     metadata: RwLock<Option<(Instant, CoreProviderMetadata)>>,
     http: reqwest::Client,
 }
@@ -150,6 +152,12 @@ impl Sso {
                 .map(|s| ClientSecret::new(s.expose_secret().to_owned())),
             redirect: RedirectUrl::new(redirect.clone())?,
             provider_name: settings.provider_name.clone(),
+            email_domains: settings
+                .email_domains
+                .split(',')
+                .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
             metadata: RwLock::new(None),
             http,
         })))
@@ -281,10 +289,20 @@ impl Sso {
             }
             Err(e) => return Err(SsoError::InvalidToken(e.to_string())),
         };
+        // Issued to us: an ID token whose authorized party is another client is not ours.
+        if let Some(azp) = claims.authorized_party()
+            && azp.as_str() != self.client_id.as_str()
+        {
+            return Err(SsoError::InvalidToken(format!(
+                "issued to another client ({})",
+                azp.as_str()
+            )));
+        }
         let email = claims
             .email()
             .filter(|_| claims.email_verified() == Some(true))
-            .map(|e| e.as_str().to_owned());
+            .map(|e| e.as_str().to_owned())
+            .filter(|e| self.domain_allowed(e));
         let name = claims
             .name()
             .and_then(|n| n.get(None))
@@ -294,6 +312,18 @@ impl Sso {
             email,
             name,
         })
+    }
+}
+
+impl Sso {
+    /// Whether `email`'s domain may match an account (`oidc.email_domains`; any when unset).
+    fn domain_allowed(&self, email: &str) -> bool {
+        self.email_domains.is_empty()
+            || email.rsplit_once('@').is_some_and(|(_, domain)| {
+                self.email_domains
+                    .iter()
+                    .any(|allowed| domain.eq_ignore_ascii_case(allowed))
+            })
     }
 }
 

@@ -128,6 +128,12 @@ async fn staff_watch_the_fleet_live_and_power_a_booth_on() -> anyhow::Result<()>
         .goto(&format!("{base}/#/booth/{booth}"))
         .await?;
     browser.wait_for("section.panel").await?;
+    // The power-on is on the booth's page, from the audit log: it survives a reload.
+    let actions = browser.wait_for("[data-power-ons]").await?.text().await?;
+    assert!(
+        actions.contains("installer") && actions.contains("Résultat de l’allumage"),
+        "{actions}"
+    );
     assert_ne!(
         browser
             .attr("[data-paper-history]", "data-paper-history")

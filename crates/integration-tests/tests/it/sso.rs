@@ -85,6 +85,19 @@ async fn gateway_with(clock_offset_secs: i64) -> anyhow::Result<(TestContext, Pr
     Ok((ctx, provider, staff))
 }
 
+/// Marie's account, as an admin makes it: a role and her company address.
+async fn create_marie(staff: &Staff, role: &str, email: &str) -> anyhow::Result<()> {
+    let created = staff
+        .admin
+        .post(
+            "/api/users",
+            json!({"username": "marie", "password": PASSWORD, "role": role, "email": email}),
+        )
+        .await?;
+    anyhow::ensure!(created.status == 201, "{created:?}");
+    Ok(())
+}
+
 /// Goes through the provider's development sign-in and consent pages as `login`.
 async fn sign_in_at_provider(browser: &Browser, login: &str) -> anyhow::Result<()> {
     browser
@@ -123,14 +136,7 @@ async fn a_known_person_signs_in_with_the_company_account_and_strangers_do_not()
     let (ctx, _provider, staff) = gateway_with(0).await?;
     let base = staff.app.address.clone();
     // Marie's account, made by an admin with her company address.
-    let created = staff
-        .admin
-        .post(
-            "/api/users",
-            json!({"username": "marie", "password": PASSWORD, "role": "INSTALLER", "email": "Marie@leboom.test"}),
-        )
-        .await?;
-    assert_eq!(created.status, 201, "{created:?}");
+    create_marie(&staff, "INSTALLER", "Marie@leboom.test").await?;
 
     let browser = Browser::start().await?;
     browser.client.goto(&format!("{base}/#/login")).await?;
@@ -222,7 +228,59 @@ async fn a_known_person_signs_in_with_the_company_account_and_strangers_do_not()
         "{refused:?}"
     );
 
-    // A stranger at the company: the provider knows them, LE BOOM does not.
+    // An admin keeps a password (the way in when the issuer is down); nobody is left with no
+    // way in; a new address unbinds the company account.
+    let me_id = staff.admin.get("/api/auth/me").await?.body["id"].clone();
+    let admin_off = staff
+        .admin
+        .patch(
+            &format!("/api/users/{me_id}"),
+            json!({"passwordLogin": false}),
+        )
+        .await?;
+    assert_eq!(admin_off.status, 409, "{admin_off:?}");
+    let viewer_id = staff.admin.get("/api/users").await?.body["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|u| u["username"] == "viewer"))
+        .map(|u| u["id"].clone())
+        .unwrap_or_default();
+    let stranded = staff
+        .admin
+        .patch(
+            &format!("/api/users/{viewer_id}"),
+            json!({"passwordLogin": false}),
+        )
+        .await?;
+    assert_eq!(stranded.status, 409, "no e-mail, no binding: {stranded:?}");
+    let moved = staff
+        .admin
+        .patch(
+            &format!("/api/users/{id}"),
+            json!({"email": "marie.dupont@leboom.test"}),
+        )
+        .await?;
+    assert_eq!(moved.status, 200, "{moved:?}");
+    assert_eq!(moved.body["singleSignOn"], false, "{moved:?}");
+    let typo = staff
+        .admin
+        .patch(
+            &format!("/api/users/{id}"),
+            json!({"email": "marie@@leboom"}),
+        )
+        .await?;
+    assert_eq!(typo.status, 422, "{typo:?}");
+
+    // A stranger at the company: the provider knows them, LE BOOM does not. The page names
+    // the admins to ask by their names, never by their usernames.
+    let me = staff.admin.get("/api/auth/me").await?.body;
+    let named = staff
+        .admin
+        .patch(
+            &format!("/api/users/{}", me["id"]),
+            json!({"name": "Alice Martin"}),
+        )
+        .await?;
+    assert_eq!(named.status, 200, "{named:?}");
     browser.client.delete_all_cookies().await?;
     browser
         .client
@@ -232,7 +290,8 @@ async fn a_known_person_signs_in_with_the_company_account_and_strangers_do_not()
     let said = browser.wait_for("[data-sso-outcome]").await?.text().await?;
     assert!(
         said.starts_with("Aucun compte LE BOOM n’est ouvert pour paul@leboom.test")
-            && said.contains("Demandez à un administrateur (admin)"),
+            && said.contains("Demandez à un administrateur (Alice Martin)")
+            && !said.contains("(admin)"),
         "{said}"
     );
     browser.screenshot("sso-unknown").await?;
@@ -313,14 +372,7 @@ async fn an_expired_id_token_is_refused() -> anyhow::Result<()> {
     // The provider's clock is an hour behind: its ID tokens expired before they were sent.
     let (_ctx, _provider, staff) = gateway_with(-3600).await?;
     let base = staff.app.address.clone();
-    let created = staff
-        .admin
-        .post(
-            "/api/users",
-            json!({"username": "marie", "password": PASSWORD, "role": "VIEWER", "email": "marie@leboom.test"}),
-        )
-        .await?;
-    assert_eq!(created.status, 201, "{created:?}");
+    create_marie(&staff, "VIEWER", "marie@leboom.test").await?;
     let browser = Browser::start().await?;
     browser
         .client

@@ -192,6 +192,13 @@ pub async fn open_for(
         .await
         .or_api()?
         .ok_or_else(account_gone)?;
+    // Switched off between the password check and now: no session.
+    if method == "password" && !user.password_login {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "password sign-in is switched off for this account: sign in with the company's account",
+        ));
+    }
     let (token, record) = session::open_session(
         state,
         user.id,

@@ -8,7 +8,7 @@ use boom_server::ApiError;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::errors::{from_bus, from_db};
+use crate::errors::{OrApi, from_bus, from_db};
 use crate::http::photomatons::no_such_photomaton;
 use crate::http::session::Session;
 use crate::state::AppState;
@@ -40,4 +40,25 @@ pub async fn action(
             WakeError::Storage(error) => from_db(error),
             WakeError::Control(error) => from_bus("photomaton-control", error),
         })
+}
+
+/// The booth's latest power-ons (who asked, when, and what came of it), newest first: what
+/// its page shows under "Actions récentes", also after a reload.
+pub async fn recent(
+    state: web::Data<AppState>,
+    id: web::Path<i32>,
+) -> Result<web::Json<Vec<crate::store::audit::PowerOnEntry>>, ApiError> {
+    let id = PhotomatonId(*id);
+    let mut conn = state.conn().await?;
+    if !crate::store::photomatons::exists(&mut conn, id)
+        .await
+        .or_api()?
+    {
+        return Err(no_such_photomaton(id));
+    }
+    Ok(web::Json(
+        crate::store::audit::power_ons(&mut conn, id.0, 10)
+            .await
+            .or_api()?,
+    ))
 }

@@ -109,6 +109,23 @@ pub async fn login(
             "Single sign-on is not configured on this gateway.",
         ));
     };
+    // Each start writes a flow to Redis: a few per minute per address is what a person needs.
+    let address = client_ip(&request)
+        .map(|ip| ip.addr().to_string())
+        .unwrap_or_else(|| "unknown".to_owned());
+    let key = format!("sso-ip:{address}");
+    if state.cache.window_hits(&key).await.or_api()? >= STARTS_PER_MINUTE {
+        return Ok(page(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            "Trop de tentatives de connexion depuis cette adresse : réessayez dans une minute.",
+            "Too many sign-ins from this address: try again in a minute.",
+        ));
+    }
+    state
+        .cache
+        .count_in_window(&key, std::time::Duration::from_secs(60))
+        .await
+        .or_api()?;
     match sso.begin(&state.cache).await {
         Ok(begun) => Ok(HttpResponse::Found()
             .insert_header((header::LOCATION, begun.authorize_url))
@@ -123,10 +140,21 @@ pub async fn login(
                     "{} ne répond pas : réessayez dans un instant, ou connectez-vous avec votre mot de passe si vous en avez un.",
                     escape(&sso.provider_name)
                 ),
-                &format!("{}: {}", escape(&sso.provider_name), escape(&e.to_string())),
+                &format!(
+                    "{} does not answer: try again in a moment.",
+                    escape(&sso.provider_name)
+                ),
             ))
         }
     }
+}
+
+/// Sign-ins begun per client address and minute.
+const STARTS_PER_MINUTE: u32 = 20;
+
+/// At most `n` characters of what a visitor sent, for the audit log.
+fn clip(text: &str, n: usize) -> String {
+    text.chars().take(n).collect()
 }
 
 /// What the issuer sends back. Issuers add their own parameters (`iss`, `session_state`): not
@@ -135,8 +163,9 @@ pub async fn login(
 pub struct Callback {
     pub code: Option<String>,
     pub state: Option<String>,
+    /// OAuth's error code; its `error_description` (anyone can write one into a link) is not
+    /// read.
     pub error: Option<String>,
-    pub error_description: Option<String>,
 }
 
 async fn audit_refusal(
@@ -181,14 +210,20 @@ pub async fn callback(
     let query = query.into_inner();
     let provider = escape(&sso.provider_name);
     if let Some(error) = &query.error {
-        audit_refusal(&state, &request, "issuer refused", json!({"error": error})).await?;
-        return Ok(page(
-            StatusCode::FORBIDDEN,
-            &format!("{provider} n’a pas confirmé votre identité."),
-            &format!(
-                "{provider} answered: {}",
-                escape(query.error_description.as_deref().unwrap_or(error))
+        // Said with the error's code only (OAuth's codes are short words): a description
+        // anyone can put in a link is not shown on our pages.
+        let code: String = clip(error, 40)
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        audit_refusal(&state, &request, "issuer refused", json!({"error": code})).await?;
+        return Ok(with_cookie(
+            page(
+                StatusCode::FORBIDDEN,
+                &format!("{provider} n’a pas confirmé votre identité."),
+                &format!("{provider} did not confirm who you are ({code})."),
             ),
+            &binding_cookie(&request, None),
         ));
     }
     let (Some(code), Some(flow_state)) = (&query.code, &query.state) else {
@@ -224,9 +259,22 @@ pub async fn callback(
                 ),
             };
             tracing::warn!(error = %e, "single sign-on refused");
-            audit_refusal(&state, &request, &e.to_string(), json!({})).await?;
+            audit_refusal(&state, &request, &clip(&e.to_string(), 300), json!({})).await?;
+            // What was wrong with a token helps whoever set the issuer up; what went wrong
+            // inside (the issuer's or Redis's errors) stays in the logs.
+            let english = match &e {
+                SsoError::InvalidToken(_) | SsoError::UnknownState | SsoError::WrongBrowser => {
+                    escape(&e.to_string())
+                }
+                SsoError::Refused(_) | SsoError::Issuer(_) => {
+                    "The company directory could not confirm who you are: try again.".to_owned()
+                }
+                SsoError::Store(_) => {
+                    "The service is unavailable for a moment: try again.".to_owned()
+                }
+            };
             return Ok(with_cookie(
-                page(status, french, &escape(&e.to_string())),
+                page(status, french, &english),
                 &binding_cookie(&request, None),
             ));
         }
@@ -237,20 +285,29 @@ pub async fn callback(
             .await
             .or_api()?;
     let Some(user) = user else {
-        let admins: Vec<(String, Option<String>)> = users::table
+        // Whom to ask, by the names admins gave themselves: never their usernames (half of
+        // the password sign-in they keep).
+        let names: Vec<Option<String>> = users::table
             .filter(users::role.eq(UserRole::Admin))
-            .select((users::username, users::name))
-            .order(users::username.asc())
+            .filter(users::name.is_not_null())
+            .select(users::name)
+            .order(users::name.asc())
             .limit(5)
             .load(&mut conn)
             .await
             .or_api()?;
         drop(conn);
-        let whom = admins
-            .iter()
-            .map(|(username, name)| escape(name.as_deref().unwrap_or(username)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let names: Vec<String> = names.into_iter().flatten().map(|n| escape(&n)).collect();
+        let whom = if names.is_empty() {
+            "de LE BOOM".to_owned()
+        } else {
+            format!("({})", names.join(", "))
+        };
+        let whom_en = if names.is_empty() {
+            "of LE BOOM".to_owned()
+        } else {
+            format!("({})", names.join(", "))
+        };
         let who = escape(
             identity
                 .email
@@ -268,10 +325,10 @@ pub async fn callback(
             page(
                 StatusCode::FORBIDDEN,
                 &format!(
-                    "Aucun compte LE BOOM n’est ouvert pour {who}. Demandez à un administrateur ({whom}) de créer votre compte avec cette adresse e-mail."
+                    "Aucun compte LE BOOM n’est ouvert pour {who}. Demandez à un administrateur {whom} de créer votre compte avec cette adresse e-mail."
                 ),
                 &format!(
-                    "No LE BOOM account for {who}: ask an administrator ({whom}) to create yours with this e-mail address."
+                    "No LE BOOM account for {who}: ask an administrator {whom_en} to create yours with this e-mail address."
                 ),
             ),
             &binding_cookie(&request, None),

@@ -51,6 +51,32 @@ pub struct UpdateUser {
     pub password_login: Option<bool>,
 }
 
+/// An e-mail address as given (trimmed; empty: none), or 422. Single sign-on matches people
+/// by it, so a typo is refused rather than stored.
+fn check_email(text: &str) -> Result<Option<String>, ApiError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let valid = text.is_ascii()
+        && text.len() <= 254
+        && !text.contains(char::is_whitespace)
+        && text.matches('@').count() == 1
+        && text.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if valid {
+        Ok(Some(text.to_owned()))
+    } else {
+        Err(ApiError::unprocessable(
+            "email: an address like marie@example.com",
+        ))
+    }
+}
+
 async fn password_hash(state: &AppState, password: String) -> Result<String, ApiError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(ApiError::unprocessable(format!(
@@ -96,15 +122,7 @@ pub async fn create(
         role,
         email,
     } = body.into_inner();
-    let email = email.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
-    if email
-        .as_deref()
-        .is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace))
-    {
-        return Err(ApiError::unprocessable(
-            "email: an address like marie@example.com",
-        ));
-    }
+    let email = email.as_deref().map(check_email).transpose()?.flatten();
     let password_hash = password_hash(&state, password).await?;
     let mut conn = state.conn().await?;
     let new = NewUser {
@@ -148,27 +166,58 @@ pub async fn update(
             "you cannot change your own role: another admin can",
         ));
     }
-    if yourself && body.password_login == Some(false) {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "you cannot switch off your own password: another admin can",
-        ));
+    let email = body.email.as_deref().map(check_email).transpose()?;
+    let mut password_login = body.password_login;
+    if password_login.is_some() || body.role.is_some() {
+        let mut conn = state.conn().await?;
+        let current = users::find(&mut conn, id)
+            .await
+            .or_api()?
+            .ok_or_else(|| no_such_user(id))?;
+        let role = body.role.unwrap_or(current.role);
+        if role == UserRole::Admin {
+            // Admins keep a password: the way in when the issuer is down. Promoting someone
+            // whose password was off turns it back on.
+            if password_login == Some(false) {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    "an admin keeps a password sign-in: the way in when single sign-on is down",
+                ));
+            }
+            if !current.password_login {
+                password_login = Some(true);
+            }
+        } else if password_login == Some(false) {
+            let has_email = match &email {
+                Some(new) => new.is_some(),
+                None => current.email.is_some(),
+            };
+            if !has_email && current.infomaniak_id.is_none() {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    "without a company e-mail or a bound company account, no way in would remain",
+                ));
+            }
+        }
     }
-    let revoke = body.role.is_some() || body.password.is_some() || body.password_login.is_some();
+    // A new address is a new person to the issuer: the old binding goes, and the sessions.
+    let unbind = email.is_some();
+    let revoke =
+        body.role.is_some() || body.password.is_some() || password_login.is_some() || unbind;
     let new_hash = match body.password {
         Some(password) => Some(password_hash(&state, password).await?),
         None => None,
     };
     let changes = UserChanges {
         preferred_language: body.preferred_language.map(language).transpose()?,
-        email: body.email.map(|e| Some(e).filter(|e| !e.is_empty())),
+        email: email.clone(),
         name: body.name.map(|n| Some(n).filter(|n| !n.is_empty())),
         role: body.role,
         password_hash: new_hash,
         // Each person's own choice (`PATCH /api/auth/me`), not an admin's.
         fleet_view: None,
-        password_login: body.password_login,
-        infomaniak_id: None,
+        password_login,
+        infomaniak_id: unbind.then_some(None),
     };
     // One's own password: the other browsers are signed out, this one stays (unless something
     // revoked it meanwhile: then all go, this one too).
@@ -195,7 +244,12 @@ pub async fn update(
         revoke_sessions().await?;
     }
     Audit::new("user.update", "user", Some(id.0))
-        .details(json!({"role": changes.role, "passwordChanged": changes.password_hash.is_some()}))
+        .details(json!({
+            "role": changes.role,
+            "passwordChanged": changes.password_hash.is_some(),
+            "passwordLogin": changes.password_login,
+            "email": changes.email,
+        }))
         .write(&mut conn, &session.actor(&request))
         .await
         .or_api()?;

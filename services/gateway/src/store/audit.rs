@@ -151,3 +151,65 @@ pub async fn list(
     }
     query.load(conn).await
 }
+
+/// A power-on of a booth as its page shows it: who asked and when, then what came of it.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PowerOnEntry {
+    pub at: DateTime<Utc>,
+    /// `requested` (someone pressed *Allumer*) or `result` (photomaton-control's outcome).
+    pub step: String,
+    /// Who asked (for `requested`).
+    pub username: Option<String>,
+    pub action_id: Option<String>,
+    /// `pending`, `succeeded` or `failed`.
+    pub outcome: Option<String>,
+    pub message: Option<String>,
+}
+
+/// The booth's latest power-ons, newest first, from the audit log (what survives a reload).
+pub async fn power_ons(
+    conn: &mut AsyncPgConnection,
+    booth: i32,
+    limit: i64,
+) -> QueryResult<Vec<PowerOnEntry>> {
+    use boom_db::schema::audit_logs::dsl;
+    let rows: Vec<AuditLog> = dsl::audit_logs
+        .filter(dsl::resource.eq("photomaton"))
+        .filter(dsl::resource_id.eq(booth))
+        .filter(dsl::action.eq_any(["photomaton.power_on", "photomaton.power_on.result"]))
+        .order(dsl::id.desc())
+        .limit(limit)
+        .select(AuditLog::as_select())
+        .load(conn)
+        .await?;
+    let text = |d: &Option<Value>, key: &str| {
+        d.as_ref()
+            .and_then(|d| d.get(key))
+            .and_then(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .or_else(|| Some(v.to_string()))
+            })
+            .filter(|v| v != "null")
+    };
+    Ok(rows
+        .into_iter()
+        .map(|a| PowerOnEntry {
+            at: a.created_at,
+            step: if a.action == "photomaton.power_on" {
+                "requested"
+            } else {
+                "result"
+            }
+            .to_owned(),
+            username: a
+                .username
+                .clone()
+                .filter(|_| a.action == "photomaton.power_on"),
+            action_id: text(&a.details, "actionId"),
+            outcome: text(&a.details, "outcome"),
+            message: text(&a.details, "message"),
+        })
+        .collect())
+}

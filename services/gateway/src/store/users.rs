@@ -92,8 +92,10 @@ pub async fn find_for_sign_on(
     diesel::update(
         users::table
             .filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>("lower(users.email) = ")
-                    .bind::<diesel::sql_types::Text, _>(email.to_lowercase()),
+                // Both sides lowered by PostgreSQL, as the unique index on lower(email) is.
+                diesel::dsl::sql::<diesel::sql_types::Bool>("lower(users.email) = lower(")
+                    .bind::<diesel::sql_types::Text, _>(email)
+                    .sql(")"),
             )
             .filter(users::infomaniak_id.is_null()),
     )
