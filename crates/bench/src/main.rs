@@ -6,12 +6,13 @@
 //! # Layout
 //!
 //! `main.rs` parses the arguments and runs the scenarios in order; each scenario has its
-//! module (`probing`, `ingest`, `fanout`, `api`, `dashboard`), beside `harness` (child processes, `/proc`
+//! module (`probing`, `ingest`, `fanout`, `end_to_end`, `api`, `dashboard`), beside `harness` (child processes, `/proc`
 //! figures, the dashboard session, SQL), `profile` (`perf` sampling) and `report` (the JSON
 //! and Markdown reports).
 
 mod api;
 mod dashboard;
+mod end_to_end;
 mod fanout;
 mod harness;
 mod ingest;
@@ -36,7 +37,7 @@ struct Args {
     /// Seconds per measured phase.
     #[arg(long)]
     seconds: Option<u64>,
-    /// Run only these scenarios (probing, ingest, fanout, api, dashboard); the figures go to
+    /// Run only these scenarios (probing, ingest, fanout, e2e, api, dashboard); the figures go to
     /// `target/bench/partial.json` and the terminal, and `docs/benchmarks.md` is left alone.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -76,6 +77,10 @@ fn main() -> anyhow::Result<()> {
         if wanted("fanout") {
             println!("fan-out…");
             results.push(fanout::run(&ctx, &session, &gateway, clients_n, seconds).await?);
+        }
+        if wanted("e2e") {
+            println!("end to end…");
+            results.push(end_to_end::run(&session, &gateway, &ingest_service, clients_n, seconds).await?);
         }
         if wanted("api") {
             println!("api…");

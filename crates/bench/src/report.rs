@@ -39,6 +39,7 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
     };
     let (i, f, a, p) = (find("ingest"), find("fanout"), find("api"), find("probing"));
     let d = find("dashboard");
+    let e = find("endToEnd");
     let num = |v: &Value| {
         v.as_f64()
             .map(|x| {
@@ -66,6 +67,8 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
 | fan-out gateway RSS (KiB: idle / connected / peak) | {} / {} / {} | — | — | 10k clients < 200 MB |
 | fan-out vs the original design (frames/s) | {} | Node.js Socket.IO {} | {} | — |
 | Socket.IO peer: latency (ms, p50 / p99), server RSS (KiB, connected / peak) | — | {} / {}, {} / {} | — | — |
+| end to end, agent POST → browser: {} clients, {} batches/s offered over {} booths (frames/s) | {} | — | — | — |
+| end to end latency POST → browser (ms, p50 / p99); booths whose latest state arrived | {} / {}; {} of {} | — | — | p99 < 1000; all |
 | `GET /api/photomatons`, 1,000 booths (req/s, p99 ms) | {} / {} | {} / {} | {} | p99 < 20 ms |
 | `GET /api/events/{{id}}`, 100,000 media (req/s, p99 ms) | {} / {} | {} / {} | {} | — |
 | probing {} booths: one round (s), CPU (s) | {} / {} | — | {} of a core per 30 s | < 25 % |
@@ -100,6 +103,14 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         num(&f["socketIo"]["latencyMs"]["p99"]),
         f["socketIo"]["serverRssKiB"]["connected"],
         f["socketIo"]["serverRssKiB"]["peak"],
+        e["clients"],
+        e["batchesOffered"].as_f64().zip(e["seconds"].as_f64()).map_or_else(|| "—".into(), |(b, s)| format!("{:.0}", b / s.max(1.0))),
+        e["booths"],
+        num(&e["framesPerSecond"]),
+        num(&e["latencyMs"]["p50"]),
+        num(&e["latencyMs"]["p99"]),
+        e["latestArrived"]["arrived"],
+        e["latestArrived"]["booths"],
         num(&a["photomatons"]["oursRps"]),
         num(&a["photomatons"]["oursP99Ms"]),
         num(&a["photomatons"]["referenceRps"]),

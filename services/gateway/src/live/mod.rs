@@ -24,6 +24,28 @@ pub use hub::{CLIENT_QUEUE, Joined, LiveHub, frame};
 use crate::store::events::EventView;
 use crate::store::photomatons::{self, PhotomatonView};
 
+/// How long booth changes gather before their views are read and published: a booth that
+/// changes ten times in that time sends its latest view once (the latest always goes), and one
+/// query reads every booth that changed, instead of one per recorded group.
+pub const COALESCE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Booths whose views are to be published, and whether a flush is on its way.
+#[derive(Default)]
+struct Pending {
+    ids: std::collections::BTreeSet<PhotomatonId>,
+    db: Option<DbPool>,
+    scheduled: bool,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("ids", &self.ids)
+            .field("scheduled", &self.scheduled)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Publishes this instance's committed changes to every instance's browsers.
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -32,6 +54,7 @@ pub struct Live {
     pub hub: LiveHub,
     /// Every booth's view, serialised once (see [`FleetCache`]).
     pub fleet: FleetCache,
+    pending: std::sync::Arc<std::sync::Mutex<Pending>>,
 }
 
 impl Live {
@@ -40,6 +63,7 @@ impl Live {
             bus,
             hub: LiveHub::default(),
             fleet: FleetCache::default(),
+            pending: std::sync::Arc::default(),
         }
     }
 
@@ -85,14 +109,54 @@ impl Live {
     }
 
     /// The current view of each of `ids`, after a change committed by a consumer (recorder,
-    /// probes, Notion). A failure is logged, never an error.
+    /// probes, Notion), published within [`COALESCE`] with every other booth that changed
+    /// meanwhile. This instance's fleet is forgotten at once (a read after the commit sees
+    /// it). A failure is logged, never an error.
     pub async fn photomatons(&self, db: &DbPool, ids: &[PhotomatonId]) {
+        if ids.is_empty() {
+            return;
+        }
+        self.fleet.invalidate();
+        let first = {
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            pending.ids.extend(ids.iter().copied());
+            pending.db.get_or_insert_with(|| db.clone());
+            !std::mem::replace(&mut pending.scheduled, true)
+        };
+        if first {
+            let live = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(COALESCE).await;
+                live.flush().await;
+            });
+        }
+    }
+
+    /// Publishes the views of the booths gathered since the last flush.
+    async fn flush(&self) {
+        let (ids, db) = {
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            pending.scheduled = false;
+            (
+                std::mem::take(&mut pending.ids)
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+                pending.db.clone(),
+            )
+        };
+        let Some(db) = db else { return };
         if ids.is_empty() {
             return;
         }
         let loaded = async {
             let mut conn = db.get().await.map_err(boom_db::DbError::from)?;
-            photomatons::views_of(&mut conn, ids)
+            photomatons::views_of(&mut conn, &ids)
                 .await
                 .map_err(boom_db::DbError::from)
         }
