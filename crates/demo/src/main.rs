@@ -188,13 +188,14 @@ async fn sign_in(base: &str, username: &str, password: &str) -> anyhow::Result<S
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // A refused sign-in (the address's sign-in limit, after many restarts of the demo) is
-    // waited out, and said; the demo never runs on with an empty fleet.
+    // waited out (tried again every 30 s at most: a refused try counts for nothing), and said;
+    // the demo never runs on with an empty fleet.
     let mut attempt = 0;
     loop {
         attempt += 1;
         match SignedIn::sign_in(base, username, password).await {
             Ok(session) => return Ok(session),
-            Err(e) if attempt < 20 => {
+            Err(e) if attempt < 40 => {
                 let text = format!("{e:#}");
                 let wait = text
                     .split("try again in ")
@@ -202,7 +203,7 @@ async fn sign_in(base: &str, username: &str, password: &str) -> anyhow::Result<S
                     .and_then(|rest| rest.split_whitespace().next())
                     .and_then(|n| n.parse::<u64>().ok())
                     .map_or(5, |n| if text.contains(" min") { n * 60 } else { n })
-                    .clamp(1, 300);
+                    .clamp(1, 30);
                 println!(
                     "[demo] cannot sign in as {username} yet ({}); trying again in {wait} s",
                     text.lines().next().unwrap_or_default()

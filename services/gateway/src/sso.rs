@@ -213,7 +213,10 @@ impl Sso {
             .add_scope(Scope::new("profile".to_owned()))
             .set_pkce_challenge(challenge)
             .url();
-        let binding = crate::http::session::random_token();
+        let binding = {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+        };
         let flow = Flow {
             binding: binding.clone(),
             verifier: verifier.secret().clone(),

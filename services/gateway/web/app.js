@@ -642,7 +642,19 @@ function summary() {
 let summaryTimer = 0;
 function scheduleSummary() {
   if (summaryTimer) return;
-  summaryTimer = setTimeout(() => { summaryTimer = 0; $('#summary')?.replaceWith(summary()); }, 500);
+  summaryTimer = setTimeout(() => {
+    summaryTimer = 0;
+    const old = $('#summary');
+    if (!old) return;
+    // Patched in place: a chip being pressed right now stays the same element.
+    for (const chip of summary().querySelectorAll('[data-filter]')) {
+      const same = old.querySelector(`[data-filter="${chip.dataset.filter}"]`);
+      if (!same) { old.replaceWith(summary()); return; }
+      same.className = chip.className;
+      same.dataset.count = chip.dataset.count;
+      same.replaceChildren(...chip.childNodes);
+    }
+  }, 500);
 }
 
 function fleet() {

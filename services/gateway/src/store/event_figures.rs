@@ -12,7 +12,6 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::store::events::BoothTotals;
 use crate::store::totals::Totals;
 
 /// The most paper levels an event's page draws per booth (a roll is 700 prints at most, so a
@@ -85,18 +84,18 @@ pub fn uptime(changes: &[Change], start: DateTime<Utc>, end: DateTime<Utc>) -> U
     }
 }
 
-/// Each booth of `event` (its Notion booth and those that made media for it) during its window:
-/// nothing when the event has no window yet.
+/// Each booth of `event` (its Notion booth and `made_media`, those that made media for it)
+/// during its window: nothing when the event has no window yet.
 pub async fn during_event(
     conn: &mut AsyncPgConnection,
     event: &Event,
-    made_media: &[BoothTotals],
+    made_media: &[PhotomatonId],
 ) -> QueryResult<Vec<BoothDuringEvent>> {
     let (Some(start), Some(window_end)) = (event.window_start, event.window_end) else {
         return Ok(Vec::new());
     };
     let end = window_end.min(Utc::now());
-    let mut ids: Vec<PhotomatonId> = made_media.iter().map(|b| b.photomaton_id).collect();
+    let mut ids: Vec<PhotomatonId> = made_media.to_vec();
     ids.extend(event.photomaton_id);
     ids.sort_unstable_by_key(|b| b.0);
     ids.dedup();

@@ -288,7 +288,8 @@ pub async fn detail(conn: &mut AsyncPgConnection, id: EventId) -> QueryResult<Op
         })
         .collect();
     let notion_data = event.notion_data.clone();
-    let booths = during_event(conn, &event, &per_photomaton).await?;
+    let made_media: Vec<PhotomatonId> = per_photomaton.iter().map(|b| b.photomaton_id).collect();
+    let booths = during_event(conn, &event, &made_media).await?;
     Ok(Some(EventDetail {
         event: EventView::from(event),
         per_photomaton,
