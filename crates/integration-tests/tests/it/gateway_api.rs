@@ -765,6 +765,42 @@ async fn the_dashboard_loads_small_compressed_and_from_nowhere_else() -> anyhow:
         transferred < 40 * 1024,
         "first load transfers {transferred} bytes"
     );
+    // The fleet's JSON goes compressed to a browser: the same booths, a fraction of the bytes.
+    let staff = crate::gateway_client::Staff::start(&ctx).await?;
+    for i in 0..30 {
+        staff.booth(&format!("boom-{i:02}")).await?;
+    }
+    let cookie = format!(
+        "boom_session={}",
+        staff.admin.cookie.clone().unwrap_or_default()
+    );
+    let fleet = |gzip: bool| {
+        let mut request = http
+            .get(format!("{}/api/photomatons?limit=1000", staff.app.address))
+            .header("cookie", cookie.clone());
+        if gzip {
+            request = request.header("accept-encoding", "gzip");
+        }
+        request.send()
+    };
+    let plain = fleet(false).await?.bytes().await?;
+    let packed = fleet(true).await?;
+    assert_eq!(packed.headers()["content-encoding"], "gzip");
+    let packed = packed.bytes().await?;
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&packed[..]),
+        &mut unpacked,
+    )?;
+    assert_eq!(unpacked, plain.to_vec());
+    assert!(
+        packed.len() * 4 < plain.len(),
+        "{} of {}",
+        packed.len(),
+        plain.len()
+    );
+    staff.app.stop().await?;
+
     // The icons an installed app and a phone's home screen ask for.
     for size in ["192", "512"] {
         let icon = http

@@ -228,16 +228,35 @@ impl UpdatePhotomaton {
 
 /// Served from this instance's fleet (see [`crate::live::FleetCache`]), which it builds when
 /// stale.
+/// The first page goes gzip-compressed to a client that accepts it (the dashboard's fleet).
 pub async fn list(
+    request: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    use actix_web::http::header;
     let (limit, after) = (query.limit()?, query.after()?);
+    let limit = usize::try_from(limit).unwrap_or(0);
     let fleet = state.live.fleet.get(&state.db).await.or_api()?;
-    let body = fleet.page(usize::try_from(limit).unwrap_or(0), after);
-    Ok(HttpResponse::Ok()
-        .content_type(actix_web::http::header::ContentType::json())
-        .body(body))
+    let gzip = after.is_none()
+        && request
+            .headers()
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("gzip"));
+    let mut response = HttpResponse::Ok();
+    response
+        .content_type(header::ContentType::json())
+        .insert_header((header::VARY, "Accept-Encoding"));
+    if gzip {
+        let body = fleet.first_page_gzip(limit);
+        if !body.is_empty() {
+            return Ok(response
+                .insert_header((header::CONTENT_ENCODING, "gzip"))
+                .body(body));
+        }
+    }
+    Ok(response.body(fleet.page(limit, after)))
 }
 
 pub async fn get(
