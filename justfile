@@ -73,7 +73,7 @@ up: services
 # `just bench --quick` for a smoke run; `--clients 10000` for the big fan-out. Installs Node.js,
 # the Socket.IO peer (npm) and perf when missing (scripts/bench-tools.sh).
 [doc('Benchmarks beside their references (--quick, --clients N, --only NAME); writes docs/benchmarks.md.')]
-bench *ARGS: services
+bench *ARGS: services browser
     ./scripts/bench-tools.sh
     cargo build --profile bench-run --workspace --bins --quiet
     ${CARGO_TARGET_DIR:-target}/bench-run/boom-bench {{ARGS}}
