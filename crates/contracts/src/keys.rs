@@ -13,7 +13,12 @@ use sha2::{Digest, Sha256};
 /// An agent key made of 256 random bits: `boom_` and 43 URL-safe characters. Issued by the
 /// gateway (`POST /api/photomatons/{id}/api-key`) or by ingest when a PC pairs.
 pub fn agent_key(random: [u8; 32]) -> String {
-    format!("boom_{}", URL_SAFE_NO_PAD.encode(random))
+    format!("boom_{}", url_token(random))
+}
+
+/// 256 random bits as 43 URL-safe characters: session, CSRF and single sign-on tokens.
+pub fn url_token(random: [u8; 32]) -> String {
+    URL_SAFE_NO_PAD.encode(random)
 }
 
 /// The SHA-256 of `secret`, as 64 lowercase hex digits.

@@ -213,10 +213,7 @@ impl Sso {
             .add_scope(Scope::new("profile".to_owned()))
             .set_pkce_challenge(challenge)
             .url();
-        let binding = {
-            use base64::Engine;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-        };
+        let binding = boom_contracts::keys::url_token(rand::random());
         let flow = Flow {
             binding: binding.clone(),
             verifier: verifier.secret().clone(),

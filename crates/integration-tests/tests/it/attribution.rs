@@ -252,15 +252,7 @@ async fn media_land_in_the_event_whose_window_holds_them_and_move_with_it() -> a
         ("2026-06-14T12:00:00Z", false),
         ("2026-06-14T13:00:00Z", true),
     ] {
-        bus.publish(&boom_contracts::messages::PhotomatonProbed {
-            photomaton_id: boom_contracts::PhotomatonId(i32::try_from(booth)?),
-            router_connected: true,
-            pc_connected: pc,
-            router_rtt_ms: None,
-            pc_rtt_ms: None,
-            observed_at: at.parse()?,
-        })
-        .await?;
+        crate::pipeline::probe(&bus, booth, (true, pc), at.parse()?).await?;
     }
     let uptime = || async {
         let detail = staff.viewer.get(&format!("/api/events/{id}")).await?.body;

@@ -861,19 +861,7 @@ async fn the_fleet_at_a_glance_filters_lists_works_offline_and_is_accessible() -
     let p = Pipeline::start(boom_testkit::TestContext::new().await?).await?;
     let bus = p.bus().await?;
     let probe = |id: i64, router: bool, pc: bool| {
-        let bus = bus.clone();
-        async move {
-            bus.publish(&boom_contracts::messages::PhotomatonProbed {
-                photomaton_id: boom_contracts::PhotomatonId(i32::try_from(id)?),
-                router_connected: router,
-                pc_connected: pc,
-                router_rtt_ms: None,
-                pc_rtt_ms: None,
-                observed_at: chrono::Utc::now(),
-            })
-            .await?;
-            anyhow::Ok(())
-        }
+        crate::pipeline::probe(&bus, id, (router, pc), chrono::Utc::now())
     };
     // Five booths: one well at its event, one whose PC does not answer, one never reached,
     // one on its last prints, one getting low.

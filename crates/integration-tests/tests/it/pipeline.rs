@@ -1198,3 +1198,22 @@ async fn event_totals_count_past_two_billion() -> anyhow::Result<()> {
         .await?;
     p.staff.app.stop().await
 }
+
+/// A connectivity report for booth `id`, published as photomaton-control does.
+pub async fn probe(
+    bus: &boom_bus::Bus,
+    id: i64,
+    (router, pc): (bool, bool),
+    observed_at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    bus.publish(&boom_contracts::messages::PhotomatonProbed {
+        photomaton_id: boom_contracts::PhotomatonId(i32::try_from(id)?),
+        router_connected: router,
+        pc_connected: pc,
+        router_rtt_ms: None,
+        pc_rtt_ms: None,
+        observed_at,
+    })
+    .await?;
+    Ok(())
+}

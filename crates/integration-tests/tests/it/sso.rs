@@ -296,6 +296,22 @@ async fn a_known_person_signs_in_with_the_company_account_and_strangers_do_not()
     );
     browser.screenshot("sso-unknown").await?;
 
+    // The issuer's refusal says only its code: a description anyone can put in a link is not
+    // shown on our page.
+    browser
+        .client
+        .goto(&format!(
+            "{base}/api/auth/oidc/callback?error=access_denied&error_description=Call+0800+now"
+        ))
+        .await?;
+    let said = browser.wait_for("[data-sso-outcome]").await?.text().await?;
+    assert!(said.contains("n’a pas confirmé votre identité"), "{said}");
+    let detail = browser.text("p.en").await?;
+    assert!(
+        detail.contains("access_denied") && !detail.contains("0800"),
+        "{detail}"
+    );
+
     // A state that was never handed out, or handed to another browser, opens nothing.
     browser.client.delete_all_cookies().await?;
     browser

@@ -19,6 +19,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::errors::OrApi;
+use crate::http::escape_html as escape;
 use crate::state::AppState;
 use crate::store::event_figures::{self, RangeRow};
 use crate::store::events::{self, HourlyRow};
@@ -282,13 +283,6 @@ pub async fn range_xlsx(
             format!("attachment; filename=\"{}\"", range_name(&query, "xlsx")),
         ))
         .body(bytes))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The chart's figures, as JSON inside the page (`</` escaped so that no text closes the

@@ -37,3 +37,12 @@ pub fn client_ip(request: &HttpRequest) -> Option<ipnet::IpNet> {
         .unwrap_or_default();
     boom_server::client_addr(request, &trusted).map(ipnet::IpNet::from)
 }
+
+/// Text made safe inside an HTML page the gateway writes (the client's report, the single
+/// sign-on pages): `&`, `<`, `>` and `"` escaped.
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

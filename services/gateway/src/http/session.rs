@@ -26,8 +26,6 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use boom_cache::redis;
 use boom_contracts::keys::sha256_hex;
 use boom_contracts::{UserId, UserRole};
@@ -67,7 +65,7 @@ pub const SSO_SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
 /// A new random 256-bit secret (session tokens, CSRF tokens, agent keys), URL-safe.
 pub fn random_token() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+    boom_contracts::keys::url_token(rand::random())
 }
 
 fn session_key(state: &AppState, token_hash: &str) -> String {

@@ -19,6 +19,7 @@ use serde_json::json;
 use crate::errors::OrApi;
 use crate::http::account::open_for;
 use crate::http::client_ip;
+use crate::http::escape_html as escape;
 use crate::http::session;
 use crate::sso::{BINDING_COOKIE, FLOW_TTL, SsoError};
 use crate::state::AppState;
@@ -49,13 +50,6 @@ pub async fn providers(state: web::Data<AppState>) -> web::Json<Providers> {
             login_url: "/api/auth/oidc/login".to_owned(),
         }),
     })
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// A page that says what happened, in French then English, with a way back.
