@@ -1,7 +1,11 @@
 // The clients of the Socket.IO peer: N socket.io-client connections (WebSocket transport, as a
 // browser would end up on), each timing every frame from its `sentAt` to its arrival.
 //
-//   node clients.js URL CLIENTS SECONDS
+//   node clients.js URL CLIENTS SECONDS [EVENT FIELD]
+//
+// EVENT and FIELD name the frames timed and their send time (µs since the epoch):
+// `events:updated sentAt` by default (the fan-out scenario); the seed's path sends
+// `photomaton:updated agentBacklog` (the agent's POST time, end to end).
 //
 // Prints `ready` once every client is connected; counts frames until SECONDS + 3 seconds after
 // the first one arrives (or 60 s without any), then prints one JSON line:
@@ -10,6 +14,7 @@
 const { io } = require('socket.io-client');
 
 const [url, clients, seconds] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+const [event, field] = [process.argv[5] || 'events:updated', process.argv[6] || 'sentAt'];
 const latencies = new Float32Array(Math.min(clients * 100 * (seconds + 3), 50_000_000));
 let received = 0;
 let first = null;
@@ -36,12 +41,12 @@ for (let i = 0; i < clients; i += 1) {
     console.error(`connect_error: ${error.message}`);
     process.exit(1);
   });
-  socket.on('events:updated', (data) => {
+  socket.on(event, (data) => {
     if (first === null) {
       first = Date.now();
       setTimeout(finish, (seconds + 3) * 1000);
     }
-    if (received < latencies.length) latencies[received] = (nowMicros() - data.sentAt) / 1000;
+    if (received < latencies.length) latencies[received] = (nowMicros() - data[field]) / 1000;
     received += 1;
   });
 }

@@ -3,10 +3,17 @@
 //! every signed-in WebSocket client. Latency is measured from the POST: each batch carries its
 //! send time (µs since the epoch) as the agent's `backlog`, which the booth's view shows as
 //! `agentBacklog`; a client reading a view computes now − that. States of one booth may be
-//! coalesced (the gateway publishes a booth's latest view at most every 200 ms); the latest
-//! must arrive, which is checked at the end on one client per booth.
+//! coalesced (the gateway gathers a booth's changes for `http.live_coalesce_ms`); the
+//! latest must arrive, which is checked at the end on one client.
+//!
+//! Beside it, the same agents and the same number of clients, one after the other:
+//! - the limit: a bare server that takes each POST (actix-web, no database) and broadcasts its
+//!   send time to bare tokio-tungstenite clients, every batch a frame;
+//! - the seed: the original design's path, POST → PostgreSQL transaction → Socket.IO emit
+//!   (`crates/bench/socketio/seed.js`), to socket.io-client connections.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -15,14 +22,14 @@ use serde_json::{Value, json};
 
 use boom_testkit::gateway::SignedIn;
 
-use crate::harness::{Service, percentile, usage};
+use crate::fanout::{Socket, bare_server, clients};
+use crate::harness::{Service, free_port, percentile, usage};
+use crate::node::{self, Node};
+use crate::profile::Profile;
 
 /// Booths posting, and batches per second each (500 batches/s offered in all).
 const BOOTHS: usize = 50;
 const BATCHES_PER_BOOTH_PER_SECOND: u64 = 10;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The digits after `"key":` in `text`.
 fn number_after(text: &str, key: &str) -> Option<i64> {
@@ -34,9 +41,9 @@ fn number_after(text: &str, key: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
-/// What one client saw: latencies (ms) from each view's POST, and the latest `agentBacklog`
-/// per booth.
-type Seen = (Vec<f32>, HashMap<i64, i64>);
+/// What one client saw: latencies (ms) from each view's POST, the latest `agentBacklog`
+/// per booth, and how many other frames (the events' totals) came.
+type Seen = (Vec<f32>, HashMap<i64, i64>, u64);
 
 /// Reads booth views until `until`.
 fn listen(sockets: Vec<Socket>, until: Instant) -> Vec<tokio::task::JoinHandle<Seen>> {
@@ -46,6 +53,7 @@ fn listen(sockets: Vec<Socket>, until: Instant) -> Vec<tokio::task::JoinHandle<S
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut latest: HashMap<i64, i64> = HashMap::new();
+                let mut others = 0u64;
                 while let Ok(Some(Ok(message))) =
                     tokio::time::timeout_at(until.into(), socket.next()).await
                 {
@@ -53,6 +61,7 @@ fn listen(sockets: Vec<Socket>, until: Instant) -> Vec<tokio::task::JoinHandle<S
                         continue;
                     };
                     if !text.starts_with("{\"event\":\"photomaton:updated\"") {
+                        others += 1;
                         continue;
                     }
                     let (Some(sent), Some(id)) = (
@@ -70,20 +79,142 @@ fn listen(sockets: Vec<Socket>, until: Instant) -> Vec<tokio::task::JoinHandle<S
                     let seen = latest.entry(id).or_default();
                     *seen = (*seen).max(sent);
                 }
-                (latencies, latest)
+                (latencies, latest, others)
             })
         })
         .collect()
 }
 
+/// A booth that posts: its id (where its frames say it), hostname and agent key.
+#[derive(Clone)]
+struct Booth {
+    id: i64,
+    hostname: String,
+    key: String,
+}
+
+/// What the agents managed: batches accepted and refused, and each booth's last accepted send
+/// time.
+struct Posted {
+    accepted: u64,
+    refused: u64,
+    last_sent: HashMap<i64, i64>,
+}
+
+/// Every booth posts [`BATCHES_PER_BOOTH_PER_SECOND`] one-line batches to `url` (an agent's
+/// sync) for `seconds`.
+async fn post_batches(url: &str, booths: &[Booth], seconds: u64) -> anyhow::Result<Posted> {
+    let http = reqwest::Client::new();
+    let send_until = Instant::now() + Duration::from_secs(seconds);
+    let mut senders = Vec::new();
+    for booth in booths.iter().cloned() {
+        let (http, url) = (http.clone(), url.to_owned());
+        senders.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_micros(
+                1_000_000 / BATCHES_PER_BOOTH_PER_SECOND,
+            ));
+            let (mut accepted, mut refused, mut last) = (0u64, 0u64, 0i64);
+            while Instant::now() < send_until {
+                tick.tick().await;
+                let sent = chrono::Utc::now().timestamp_micros();
+                let batch = json!({
+                    "batchId": uuid::Uuid::new_v4(), "hostname": booth.hostname, "backlog": sent,
+                    "stats": [{"type": "session", "count": 1, "timestamp": chrono::Utc::now().to_rfc3339()}],
+                });
+                match http.post(&url).bearer_auth(&booth.key).json(&batch).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        accepted += 1;
+                        last = sent;
+                    }
+                    _ => refused += 1,
+                }
+            }
+            (booth.id, accepted, refused, last)
+        }));
+    }
+    let mut posted = Posted {
+        accepted: 0,
+        refused: 0,
+        last_sent: HashMap::new(),
+    };
+    for sender in senders {
+        let (id, a, r, last) = sender.await?;
+        posted.accepted += a;
+        posted.refused += r;
+        posted.last_sent.insert(id, last);
+    }
+    Ok(posted)
+}
+
+/// Frames per second of offered load, latencies, and how many booths' latest state reached
+/// the first client, from what the listeners saw.
+async fn tally(
+    listeners: Vec<tokio::task::JoinHandle<Seen>>,
+    posted: &Posted,
+    seconds: u64,
+) -> anyhow::Result<Value> {
+    let mut latencies = Vec::new();
+    let mut latest_ok = 0usize;
+    let mut other_frames = 0u64;
+    for (k, listener) in listeners.into_iter().enumerate() {
+        let (l, latest, others) = listener.await?;
+        other_frames += others;
+        latencies.push(l);
+        if k == 0 {
+            latest_ok = posted
+                .last_sent
+                .iter()
+                .filter(|(id, sent)| latest.get(id).is_some_and(|seen| seen >= sent))
+                .count();
+        }
+    }
+    let received: usize = latencies.iter().map(Vec::len).sum();
+    let mut all: Vec<f64> = latencies.into_iter().flatten().map(f64::from).collect();
+    // Per second of offered load (the listeners' tail only collects what was still coming).
+    let window = seconds.max(1) as f64;
+    Ok(json!({
+        "batchesAccepted": posted.accepted,
+        "batchesRefused": posted.refused,
+        "framesPerSecond": received as f64 / window,
+        "framesDelivered": received,
+        "otherFramesDelivered": other_frames,
+        "latencyMs": {"p50": percentile(&mut all, 0.5), "p99": percentile(&mut all, 0.99)},
+        "latestArrived": {"booths": posted.last_sent.len(), "arrived": latest_ok},
+    }))
+}
+
 pub(crate) async fn run(
+    ctx: &boom_testkit::TestContext,
     session: &SignedIn,
     gateway: &Service,
     ingest: &Service,
     clients_n: usize,
     seconds: u64,
 ) -> anyhow::Result<Value> {
-    // Booths with agent keys, known to ingest through the registry.
+    let booths = booths(ctx, session).await?;
+    let mut ours = ours(gateway, ingest, session, &booths, clients_n, seconds).await?;
+    let bare = bare(&booths, clients_n, seconds)
+        .await
+        .unwrap_or_else(|error| json!({"error": format!("{error:#}")}));
+    let seed = seed(ctx, &booths, clients_n, seconds)
+        .await
+        .unwrap_or_else(|error| json!({"error": format!("{error:#}")}));
+    let frames = |v: &Value| v["framesPerSecond"].as_f64().unwrap_or(0.0);
+    ours["scenario"] = json!("endToEnd");
+    ours["clients"] = json!(clients_n);
+    ours["booths"] = json!(BOOTHS);
+    ours["batchesOffered"] = json!(BOOTHS as u64 * BATCHES_PER_BOOTH_PER_SECOND * seconds);
+    ours["seconds"] = json!(seconds);
+    ours["ratioToBare"] = json!(frames(&ours) / frames(&bare).max(1.0));
+    ours["ratioToSeed"] = json!(frames(&ours) / frames(&seed).max(1.0));
+    ours["bare"] = bare;
+    ours["seed"] = seed;
+    Ok(ours)
+}
+
+/// LE BOOM's booths with agent keys (known to ingest through the registry), each at its own
+/// event tonight, as at a Saturday's weddings: every batch also changes its event's totals.
+async fn booths(ctx: &boom_testkit::TestContext, session: &SignedIn) -> anyhow::Result<Vec<Booth>> {
     let mut booths = Vec::with_capacity(BOOTHS);
     for i in 0..BOOTHS {
         let hostname = format!("e2e-{i:03}");
@@ -105,100 +236,197 @@ pub(crate) async fn run(
             .as_str()
             .context("no agent key")?
             .to_owned();
-        booths.push((id, hostname, key));
+        booths.push(Booth { id, hostname, key });
     }
+    crate::harness::sql(
+        ctx,
+        "INSERT INTO events (notion_page_id, client_name, photomaton_id, status, event_date, window_start, window_end)
+         SELECT 'e2e-' || id, 'E2E ' || id, id, 'ACTIVE', now(), now() - interval '1 hour', now() + interval '12 hours'
+         FROM photomatons WHERE hostname LIKE 'e2e-%'",
+    )
+    .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
+    Ok(booths)
+}
 
-    let mut sockets = Vec::with_capacity(clients_n);
-    for i in 0..clients_n {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut request = format!("ws://127.0.0.1:{}/ws", gateway.port).into_client_request()?;
-        request
-            .headers_mut()
-            .insert("cookie", session.cookie.parse()?);
-        let (socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .with_context(|| format!("WebSocket client {i} of {clients_n}"))?;
-        sockets.push(socket);
-    }
+/// LE BOOM: agents → stats-ingest → NATS → the gateway's recorder → browsers.
+async fn ours(
+    gateway: &Service,
+    ingest: &Service,
+    session: &SignedIn,
+    booths: &[Booth],
+    clients_n: usize,
+    seconds: u64,
+) -> anyhow::Result<Value> {
+    let sockets = clients(
+        &format!("ws://127.0.0.1:{}/ws", gateway.port),
+        Some(&session.cookie),
+        clients_n,
+    )
+    .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-
     let (cpu_gateway, cpu_ingest) = (usage(gateway.child.id()).0, usage(ingest.child.id()).0);
-    let started = Instant::now();
-    let send_until = started + Duration::from_secs(seconds);
-    let listen_until = send_until + Duration::from_secs(5);
-    let listeners = listen(sockets, listen_until);
-    let http = reqwest::Client::new();
-    let ingest_url = format!("http://127.0.0.1:{}/api/agent/sync", ingest.port);
-    let mut senders = Vec::new();
-    for (id, hostname, key) in booths.clone() {
-        let (http, url) = (http.clone(), ingest_url.clone());
-        senders.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_micros(
-                1_000_000 / BATCHES_PER_BOOTH_PER_SECOND,
-            ));
-            let (mut accepted, mut refused, mut last) = (0u64, 0u64, 0i64);
-            while Instant::now() < send_until {
-                tick.tick().await;
-                let sent = chrono::Utc::now().timestamp_micros();
-                let batch = json!({
-                    "batchId": uuid::Uuid::new_v4(), "hostname": hostname, "backlog": sent,
-                    "stats": [{"type": "session", "count": 1, "timestamp": chrono::Utc::now().to_rfc3339()}],
-                });
-                match http.post(&url).bearer_auth(&key).json(&batch).send().await {
-                    Ok(r) if r.status().is_success() => {
-                        accepted += 1;
-                        last = sent;
-                    }
-                    _ => refused += 1,
-                }
-            }
-            (id, accepted, refused, last)
-        }));
-    }
-    let mut accepted = 0;
-    let mut refused = 0;
-    let mut last_sent: HashMap<i64, i64> = HashMap::new();
-    for sender in senders {
-        let (id, a, r, last) = sender.await?;
-        accepted += a;
-        refused += r;
-        last_sent.insert(id, last);
-    }
+    let listeners = listen(sockets, Instant::now() + Duration::from_secs(seconds + 5));
+    let profile = Profile::start("e2e");
+    let url = format!("http://127.0.0.1:{}/api/agent/sync", ingest.port);
+    let posted = post_batches(&url, booths, seconds).await?;
     let cpu = (
         usage(gateway.child.id()).0 - cpu_gateway,
         usage(ingest.child.id()).0 - cpu_ingest,
     );
-    let mut latencies = Vec::new();
-    let mut latest_ok = 0usize;
-    for (k, listener) in listeners.into_iter().enumerate() {
-        let (l, latest) = listener.await?;
-        latencies.push(l);
-        // The first client: did every booth's latest state reach it?
-        if k == 0 {
-            latest_ok = last_sent
-                .iter()
-                .filter(|(id, sent)| latest.get(id).is_some_and(|seen| seen >= sent))
-                .count();
-        }
-    }
-    let received: usize = latencies.iter().map(Vec::len).sum();
-    let mut all: Vec<f64> = latencies.into_iter().flatten().map(f64::from).collect();
-    // Per second of offered load (the listeners' tail only collects what was still coming).
-    let window = seconds.max(1) as f64;
+    let profile = profile.map(|p| {
+        p.finish(&[
+            (gateway.child.id(), "gateway"),
+            (ingest.child.id(), "stats-ingest"),
+            (std::process::id(), "agents and clients (bench)"),
+        ])
+    });
+    let mut figures = tally(listeners, &posted, seconds).await?;
+    figures["gatewayMetrics"] = gateway_metrics(gateway.port).await.unwrap_or_default();
+    figures["framesIfNoneCoalesced"] = json!(posted.accepted * clients_n as u64);
+    figures["cpuSeconds"] = json!({"gateway": cpu.0, "ingest": cpu.1});
+    figures["profile"] = json!(profile);
+    Ok(figures)
+}
+
+/// What the gateway says of the run (`/metrics`): the recorder's lag from ingest to commit
+/// (mean, ms), batches recorded, and WebSocket clients that fell behind.
+async fn gateway_metrics(port: u16) -> anyhow::Result<Value> {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await?
+        .text()
+        .await?;
+    let sum = |name: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let lag =
+        sum("boom_recorder_lag_seconds_sum") / sum("boom_recorder_lag_seconds_count").max(1.0);
     Ok(json!({
-        "scenario": "endToEnd",
-        "clients": clients_n,
-        "booths": BOOTHS,
-        "batchesOffered": BOOTHS as u64 * BATCHES_PER_BOOTH_PER_SECOND * seconds,
-        "batchesAccepted": accepted,
-        "batchesRefused": refused,
-        "framesPerSecond": received as f64 / window,
-        "framesDelivered": received,
-        "framesIfNoneCoalesced": accepted * clients_n as u64,
-        "latencyMs": {"p50": percentile(&mut all, 0.5), "p99": percentile(&mut all, 0.99)},
-        "latestArrived": {"booths": last_sent.len(), "arrived": latest_ok},
-        "cpuSeconds": {"gateway": cpu.0, "ingest": cpu.1},
-        "seconds": seconds,
+        "recorderLagMeanMs": lag * 1000.0,
+        "batchesRecorded": sum("boom_recorder_batches_total"),
+        "clientsLagged": sum("boom_ws_clients_lagged_total"),
+        "framesDelivered": sum("boom_ws_frames_delivered_total"),
     }))
+}
+
+/// The limit: each POST's send time goes at once, as a frame, to every bare client.
+async fn bare(booths: &[Booth], clients_n: usize, seconds: u64) -> anyhow::Result<Value> {
+    let ws_port = free_port()?;
+    let frames = bare_server(ws_port).await?;
+    let http_port = free_port()?;
+    let ids: Arc<HashMap<String, i64>> =
+        Arc::new(booths.iter().map(|b| (b.hostname.clone(), b.id)).collect());
+    let server = actix_web::HttpServer::new(move || {
+        let (frames, ids) = (frames.clone(), ids.clone());
+        actix_web::App::new().route(
+            "/api/agent/sync",
+            actix_web::web::post().to(move |batch: actix_web::web::Json<Value>| {
+                let (frames, ids) = (frames.clone(), ids.clone());
+                async move {
+                    let id = batch["hostname"].as_str().and_then(|h| ids.get(h)).copied();
+                    let (id, sent) = (id.unwrap_or(0), batch["backlog"].as_i64().unwrap_or(0));
+                    let frame = format!(
+                        r#"{{"event":"photomaton:updated","data":{{"id":{id},"agentBacklog":{sent}}}}}"#
+                    );
+                    let _ = frames.send(frame.into());
+                    actix_web::HttpResponse::Accepted().finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(("127.0.0.1", http_port))?
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let sockets = clients(&format!("ws://127.0.0.1:{ws_port}"), None, clients_n).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let listeners = listen(sockets, Instant::now() + Duration::from_secs(seconds + 5));
+    let url = format!("http://127.0.0.1:{http_port}/api/agent/sync");
+    let posted = post_batches(&url, booths, seconds).await?;
+    let figures = tally(listeners, &posted, seconds).await;
+    handle.stop(false).await;
+    figures
+}
+
+/// The seed: POST → PostgreSQL → Socket.IO emit, in Node.js, to socket.io-client connections.
+async fn seed(
+    ctx: &boom_testkit::TestContext,
+    booths: &[Booth],
+    clients_n: usize,
+    seconds: u64,
+) -> anyhow::Result<Value> {
+    let (mut server, port) = seed_server(ctx, "seed_e2e").await?;
+    let mut seeded = Vec::with_capacity(booths.len());
+    for booth in booths {
+        server
+            .say(&format!("booth {} {}", booth.hostname, booth.key))
+            .await?;
+        let line = server.line(Duration::from_secs(10)).await?;
+        let id = line
+            .strip_prefix("booth ")
+            .and_then(|id| id.parse().ok())
+            .with_context(|| format!("the seed answered {line:?}"))?;
+        seeded.push(Booth {
+            id,
+            ..booth.clone()
+        });
+    }
+    let clients = node::socketio_clients(
+        &format!("http://127.0.0.1:{port}"),
+        clients_n,
+        seconds,
+        "photomaton:updated",
+        "agentBacklog",
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let cpu = usage(server.pid).0;
+    let profile = Profile::start("e2e-seed");
+    let url = format!("http://127.0.0.1:{port}/api/agent/sync");
+    let posted = post_batches(&url, &seeded, seconds).await?;
+    let cpu = usage(server.pid).0 - cpu;
+    let clients_pid = clients.pid;
+    let profile = profile.map(|p| {
+        p.finish(&[
+            (server.pid, "seed server (node)"),
+            (clients_pid, "Socket.IO clients (node)"),
+            (std::process::id(), "agents (bench)"),
+        ])
+    });
+    let summary = node::summary(clients, seconds).await?;
+    server.close().await;
+    let received = summary["received"].as_u64().unwrap_or(0);
+    Ok(json!({
+        "batchesAccepted": posted.accepted,
+        "batchesRefused": posted.refused,
+        "framesPerSecond": received as f64 / seconds.max(1) as f64,
+        "framesDelivered": received,
+        "latencyMs": {"p50": summary["p50"], "p99": summary["p99"]},
+        "cpuSeconds": {"server": cpu},
+        "profile": profile,
+    }))
+}
+
+/// The seed's server (`seed.js`) on a free port, its tables in `schema` of the test's database.
+pub(crate) async fn seed_server(
+    ctx: &boom_testkit::TestContext,
+    schema: &str,
+) -> anyhow::Result<(Node, u16)> {
+    let port = free_port()?;
+    let url = ctx.database_url();
+    let mut server = Node::spawn(
+        "seed.js",
+        &[port.to_string()],
+        &[("DATABASE_URL", url.as_str()), ("SEED_SCHEMA", schema)],
+    )?;
+    server
+        .expect("listening", Duration::from_secs(30))
+        .await
+        .context("the seed's server did not start")?;
+    Ok((server, port))
 }

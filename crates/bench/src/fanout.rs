@@ -2,24 +2,27 @@
 //! broadcast server and the original design's Node.js Socket.IO server, at the same rate to
 //! the same number of clients.
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
 use boom_testkit::gateway::SignedIn;
 
 use crate::harness::{Service, free_port, percentile, rss, usage};
+use crate::node::{self, Node};
 use crate::profile::Profile;
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn clients(url: &str, cookie: Option<&str>, n: usize) -> anyhow::Result<Vec<Socket>> {
+pub(crate) async fn clients(
+    url: &str,
+    cookie: Option<&str>,
+    n: usize,
+) -> anyhow::Result<Vec<Socket>> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut sockets = Vec::with_capacity(n);
     for i in 0..n {
@@ -29,7 +32,7 @@ async fn clients(url: &str, cookie: Option<&str>, n: usize) -> anyhow::Result<Ve
         }
         let (socket, _) = tokio_tungstenite::connect_async(request)
             .await
-            .with_context(|| format!("WebSocket client {i} of {n} to {url}"))?;
+            .map_err(|e| anyhow::anyhow!("WebSocket client {i} of {n} to {url}: {e:?}"))?;
         sockets.push(socket);
     }
     Ok(sockets)
@@ -65,7 +68,9 @@ fn listen(sockets: Vec<Socket>, until: Instant) -> Vec<tokio::task::JoinHandle<V
         .collect()
 }
 
-async fn bare_server(port: u16) -> anyhow::Result<tokio::sync::broadcast::Sender<Arc<str>>> {
+pub(crate) async fn bare_server(
+    port: u16,
+) -> anyhow::Result<tokio::sync::broadcast::Sender<Arc<str>>> {
     let (sender, _) = tokio::sync::broadcast::channel::<Arc<str>>(1024);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let tx = sender.clone();
@@ -189,74 +194,44 @@ pub(crate) async fn run(
 /// (`crates/bench/socketio/server.js`) broadcasting the same frames at the same rate to `n`
 /// socket.io-client connections in a second Node.js process (`clients.js`).
 async fn socketio_peer(n: usize, rate: u64, seconds: u64) -> anyhow::Result<Value> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("socketio");
-    if !dir.join("node_modules/socket.io").exists() {
-        bail!(
-            "the Socket.IO peer is not installed: run through `just bench` (scripts/bench-tools.sh)"
-        );
-    }
     let port = free_port()?;
-    let mut server = tokio::process::Command::new("node")
-        .arg("server.js")
-        .args([port.to_string(), rate.to_string(), seconds.to_string()])
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("node not found: run through `just bench`")?;
-    let server_pid = server.id().context("server pid")?;
-    let mut server_out = BufReader::new(server.stdout.take().context("server stdout")?).lines();
-    let mut server_in = server.stdin.take().context("server stdin")?;
-    let line = tokio::time::timeout(Duration::from_secs(20), server_out.next_line()).await;
-    if !matches!(line, Ok(Ok(Some(ref l))) if l == "listening") {
-        bail!("the Socket.IO server did not start: {line:?}");
-    }
-    let rss_idle = rss(server_pid);
-    let mut clients = tokio::process::Command::new("node")
-        .arg("clients.js")
-        .args([
-            format!("http://127.0.0.1:{port}"),
-            n.to_string(),
-            seconds.to_string(),
-        ])
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let clients_pid = clients.id().context("clients pid")?;
-    let mut clients_out = BufReader::new(clients.stdout.take().context("clients stdout")?).lines();
-    let line = tokio::time::timeout(Duration::from_secs(120), clients_out.next_line()).await;
-    if !matches!(line, Ok(Ok(Some(ref l))) if l == "ready") {
-        bail!("the Socket.IO clients did not connect: {line:?}");
-    }
+    let mut server = Node::spawn(
+        "server.js",
+        &[port.to_string(), rate.to_string(), seconds.to_string()],
+        &[],
+    )?;
+    server
+        .expect("listening", Duration::from_secs(20))
+        .await
+        .context("the Socket.IO server did not start")?;
+    let rss_idle = rss(server.pid);
+    let clients = node::socketio_clients(
+        &format!("http://127.0.0.1:{port}"),
+        n,
+        seconds,
+        "events:updated",
+        "sentAt",
+    )
+    .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_connected = rss(server_pid);
+    let rss_connected = rss(server.pid);
     let profile = Profile::start("fanout-socketio");
-    server_in.write_all(b"start\n").await?;
-    let done = tokio::time::timeout(Duration::from_secs(seconds + 30), server_out.next_line())
-        .await??
-        .unwrap_or_default();
+    server.say("start").await?;
+    let done = server.line(Duration::from_secs(seconds + 30)).await?;
     let emitted: u64 = done
         .strip_prefix("done ")
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    let summary = tokio::time::timeout(Duration::from_secs(seconds + 30), clients_out.next_line())
-        .await??
-        .unwrap_or_default();
+    let clients_pid = clients.pid;
+    let summary = node::summary(clients, seconds).await?;
     let profile = profile.map(|p| {
         p.finish(&[
-            (server_pid, "Socket.IO server (node)"),
+            (server.pid, "Socket.IO server (node)"),
             (clients_pid, "Socket.IO clients (node)"),
         ])
     });
-    let peak = usage(server_pid).1;
-    drop(server_in);
-    let _ = server.wait().await;
-    let _ = clients.wait().await;
-    let summary: Value = serde_json::from_str(&summary)
-        .with_context(|| format!("the Socket.IO clients answered {summary:?}"))?;
+    let peak = usage(server.pid).1;
+    server.close().await;
     let received = summary["received"].as_u64().unwrap_or(0);
     Ok(json!({
         "framesPerSecond": received as f64 / seconds as f64,

@@ -67,34 +67,9 @@ pub(crate) async fn run(
     }
     let (ingest_cpu0, _) = usage(ingest.child.id());
     let (gateway_cpu0, _) = usage(gateway.child.id());
-    let sent = Arc::new(AtomicU64::new(0));
     let profile = Profile::start("ingest");
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
-    let mut tasks = Vec::new();
-    for (hostname, key) in keys.clone() {
-        let (http, url, sent) = (http.clone(), url.clone(), sent.clone());
-        tasks.push(tokio::spawn(async move {
-            while Instant::now() < deadline {
-                let now = chrono::Utc::now().to_rfc3339();
-                let stats: Vec<Value> = (0..lines)
-                    .map(|_| json!({"type": "print", "count": 1, "timestamp": now}))
-                    .collect();
-                let body =
-                    json!({"batchId": uuid::Uuid::new_v4(), "hostname": hostname, "stats": stats});
-                match http.post(&url).bearer_auth(&key).json(&body).send().await {
-                    Ok(r) if r.status().as_u16() == 202 => {
-                        sent.fetch_add(lines as u64, Ordering::Relaxed);
-                    }
-                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
-                }
-            }
-        }));
-    }
-    for task in tasks {
-        task.await?;
-    }
-    let sent_rows = sent.load(Ordering::Relaxed) as i64;
+    let sent_rows = post_as_fast_as_answered(&url, &keys, lines, seconds).await? as i64;
     loop {
         // One row per committed batch, not per line: polling must not load the database
         // under test (a count(*) of photos every 50 ms was a fifth of PostgreSQL's time).
@@ -209,14 +184,98 @@ pub(crate) async fn run(
     psql.wait()?;
     let copy_rate = rows as f64 / copy_started.elapsed().as_secs_f64();
 
+    // The seed's path: the same agents and batches to the first design's Node.js server.
+    let seed = seed(ctx, &keys, lines, seconds)
+        .await
+        .unwrap_or_else(|error| json!({"error": format!("{error:#}")}));
+    let seed_rate = seed["rowsPerSecond"].as_f64().unwrap_or(0.0);
+
     Ok(json!({
         "scenario": "ingest",
         "sentEvents": sent_rows, "committedEvents": committed, "lost": (sent_rows - committed).max(0), "doubleCounted": (committed - sent_rows).max(0),
         "oursRowsPerSecond": ours, "copyRowsPerSecond": copy_rate, "ratio": ours / copy_rate,
+        "seed": seed, "ratioToSeed": ours / seed_rate.max(1.0),
         "latencyMs": {"p50": p50, "p99": p99, "batches": delivered, "rate": "20 batches/s of 10 lines"},
         "ingest": {"cpuSeconds": ingest_cpu1 - ingest_cpu0, "peakRssKiB": ingest_peak},
         "gateway": {"cpuSeconds": gateway_cpu1 - gateway_cpu0, "peakRssKiB": gateway_peak},
         "agents": booths, "linesPerBatch": lines,
+        "profile": profile,
+    }))
+}
+
+/// Every agent (`keys`: hostname, agent key) posts batches of `lines` media to `url` as fast as
+/// they are answered, for `seconds`; returns the media lines of the batches accepted (202 from
+/// stats-ingest, 200 from the seed's server).
+async fn post_as_fast_as_answered(
+    url: &str,
+    keys: &[(String, String)],
+    lines: usize,
+    seconds: u64,
+) -> anyhow::Result<u64> {
+    let http = reqwest::Client::new();
+    let sent = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for (hostname, key) in keys {
+        let (hostname, key) = (hostname.clone(), key.clone());
+        let (http, url, sent) = (http.clone(), url.to_owned(), sent.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let now = chrono::Utc::now().to_rfc3339();
+                let stats: Vec<Value> = (0..lines)
+                    .map(|_| json!({"type": "print", "count": 1, "timestamp": now}))
+                    .collect();
+                let body =
+                    json!({"batchId": uuid::Uuid::new_v4(), "hostname": hostname, "stats": stats});
+                match http.post(&url).bearer_auth(&key).json(&body).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        sent.fetch_add(lines as u64, Ordering::Relaxed);
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    Ok(sent.load(Ordering::Relaxed))
+}
+
+/// The seed's ingest (`seed.js`: POST → one transaction → 200), fed by the same agents: its
+/// answer comes after its commit, so the clock stops at the last answer. Its rows are counted
+/// in its own tables afterwards.
+async fn seed(
+    ctx: &boom_testkit::TestContext,
+    keys: &[(String, String)],
+    lines: usize,
+    seconds: u64,
+) -> anyhow::Result<Value> {
+    let (mut server, port) = crate::end_to_end::seed_server(ctx, "seed_ingest").await?;
+    for (hostname, key) in keys {
+        server.say(&format!("booth {hostname} {key}")).await?;
+        server.line(Duration::from_secs(10)).await?;
+    }
+    let cpu = usage(server.pid).0;
+    let profile = Profile::start("ingest-seed");
+    let started = Instant::now();
+    let url = format!("http://127.0.0.1:{port}/api/agent/sync");
+    let sent = post_as_fast_as_answered(&url, keys, lines, seconds).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = usage(server.pid).0 - cpu;
+    let profile = profile.map(|p| {
+        p.finish(&[
+            (server.pid, "seed server (node)"),
+            (std::process::id(), "agents (bench)"),
+        ])
+    });
+    let stored = count(ctx, "SELECT count(*) AS n FROM seed_ingest.photos").await?;
+    server.close().await;
+    Ok(json!({
+        "rowsPerSecond": sent as f64 / elapsed,
+        "accepted": sent,
+        "stored": stored,
+        "cpuSeconds": cpu,
         "profile": profile,
     }))
 }

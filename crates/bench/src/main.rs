@@ -16,6 +16,7 @@ mod end_to_end;
 mod fanout;
 mod harness;
 mod ingest;
+mod node;
 mod probing;
 mod profile;
 mod report;
@@ -80,7 +81,7 @@ fn main() -> anyhow::Result<()> {
         }
         if wanted("e2e") {
             println!("end to end…");
-            results.push(end_to_end::run(&session, &gateway, &ingest_service, clients_n, seconds).await?);
+            results.push(end_to_end::run(&ctx, &session, &gateway, &ingest_service, clients_n, seconds).await?);
         }
         if wanted("api") {
             println!("api…");

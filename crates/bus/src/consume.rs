@@ -250,10 +250,14 @@ impl Bus {
             let most_delivered = group.iter().map(delivered).max().unwrap_or(1);
             match outcome {
                 Ok(()) => {
-                    for message in &group {
-                        self.settle(&stream_name, message, AckKind::Ack, "acked")
-                            .await;
-                    }
+                    // Every ack of the group at once, then their confirmations: one round
+                    // trip for the group rather than one per message on the recorder's path.
+                    futures::future::join_all(
+                        group.iter().map(|message| {
+                            self.settle(&stream_name, message, AckKind::Ack, "acked")
+                        }),
+                    )
+                    .await;
                 }
                 Err(error) if group.len() == 1 => {
                     self.failed(&stream_name, &group[0], error).await;

@@ -17,6 +17,10 @@ pub struct HttpSettings {
     /// Seconds between the gateway's WebSocket pings; at each, the session is checked again
     /// (a revoked session's socket closes within this time).
     pub ws_ping_secs: u64,
+    /// Milliseconds during which the changes recorded for a booth or an event (agent batches,
+    /// probes) gather before browsers get its latest view: at most one view per booth and per
+    /// event in that time. 0 sends every change at once.
+    pub live_coalesce_ms: u64,
 }
 
 impl HttpSettings {
@@ -43,6 +47,7 @@ impl Default for HttpSettings {
             shutdown_timeout_secs: 10,
             trusted_proxies: String::new(),
             ws_ping_secs: 20,
+            live_coalesce_ms: 200,
         }
     }
 }

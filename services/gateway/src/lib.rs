@@ -74,7 +74,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let bus = Bus::connect(&settings.nats, SERVICE, BusMetrics::register(&mut registry))
         .await?
         .with_dead_letters(consumers::dead_letters(db.clone()));
-    let live = live::Live::new(bus.clone());
+    let live = live::Live::new(
+        bus.clone(),
+        Duration::from_millis(settings.http.live_coalesce_ms),
+    );
     live.hub.register_metrics(&mut registry);
     let trusted_proxies = settings
         .http

@@ -17,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 use crate::consumers::{failure, transient, until_cancelled};
 use crate::state::AppState;
 use crate::store::batches::{self, Recorded};
-use crate::store::events;
 
 /// Batches committed in one transaction at most.
 pub const MAX_GROUP: usize = 256;
@@ -124,20 +123,12 @@ async fn handle(
     Ok(())
 }
 
-/// Pushes the committed booths and events to browsers.
+/// Pushes the committed booths and events to browsers, gathered with other changes (see
+/// `http.live_coalesce_ms`): nothing is read on the recorder's path.
 async fn announce(state: &AppState, recorded: &Recorded) {
-    if recorded.booths.is_empty() {
-        return;
-    }
     let ids: Vec<_> = recorded.booths.iter().copied().collect();
-    state.live.photomatons(&state.db, &ids).await;
-    let Ok(mut conn) = state.db.get().await else {
-        return;
-    };
-    let event_ids: Vec<_> = recorded.events.iter().copied().collect();
-    if let Ok(changed) = events::by_ids(&mut conn, &event_ids).await {
-        state.live.events(changed).await;
-    }
+    let events: Vec<_> = recorded.events.iter().copied().collect();
+    state.live.changed(&state.db, &ids, &events).await;
 }
 
 /// Runs the recorder until `cancel`.

@@ -10,16 +10,16 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use actix_http::ws::{CloseCode, CloseReason, Frame};
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{CloseCode, CloseReason, Closed, Message};
 use boom_contracts::PhotomatonId;
 use boom_contracts::messages::FrameKind;
 use boom_server::{ApiError, ErrorCode};
-use futures::StreamExt;
 use serde::Deserialize;
 
 use crate::errors::OrApi;
 use crate::http::session::{Session, own_origin, still_valid};
+use crate::live::wire::{Closed, Incoming, Socket};
 use crate::live::{Fleet, Joined, frame as frame_of};
 use crate::state::AppState;
 
@@ -64,7 +64,14 @@ pub async fn websocket(
         return Err(ApiError::new(ErrorCode::Forbidden, "WebSocket from another origin").into());
     }
     let snapshot = state.live.fleet.get(&state.db).await.or_api()?;
-    let (response, mut socket, mut incoming) = actix_ws::handle(&request, body)?;
+    let mut handshake = actix_http::ws::handshake(request.head())?;
+    let (socket, outgoing) = Socket::new();
+    let response: HttpResponse = handshake
+        .message_body(actix_web::body::MessageBody::boxed(
+            actix_web::body::BodyStream::new(outgoing),
+        ))?
+        .into();
+    let mut incoming = Incoming::new(body);
     let hub = state.live.hub.clone();
     let Joined {
         id,
@@ -78,7 +85,7 @@ pub async fn websocket(
         let mut ping = actix_web::rt::time::interval(ping_interval);
         let mut last_heard = Instant::now();
         let mut close = None;
-        if send_booths(&mut socket, &snapshot, None).await.is_err() {
+        if send_booths(&socket, &snapshot, None).await.is_err() {
             hub.leave(id);
             return;
         }
@@ -88,7 +95,7 @@ pub async fn websocket(
             tokio::select! {
                 queued = queue.recv() => match queued {
                     Some(frame) => {
-                        if socket.text(frame).await.is_err() { break }
+                        if socket.send(frame).await.is_err() { break }
                         if queue.is_empty() && lagged.load(Ordering::Acquire) {
                             // Caught up after skipped frames: the state of every booth now.
                             // Cleared first, so that what changes meanwhile is queued after.
@@ -98,8 +105,8 @@ pub async fn websocket(
                             // Bounded: a client too slow to take its rooms' state within two
                             // pings is closed rather than left holding this task.
                             let resent = tokio::time::timeout(ping_interval * 2, async {
-                                send_booths(&mut socket, &snapshot, wanted.as_ref()).await?;
-                                socket.text(frame_of(FrameKind::LiveResync, &serde_json::json!({}))).await
+                                send_booths(&socket, &snapshot, wanted.as_ref()).await?;
+                                socket.send(frame_of(FrameKind::LiveResync, &serde_json::json!({}))).await
                             })
                             .await;
                             drop(snapshot);
@@ -116,21 +123,21 @@ pub async fn websocket(
                     None => break,
                 },
                 message = incoming.next() => match message {
-                    Some(Ok(Message::Text(text))) => {
+                    Some(Ok(Frame::Text(text))) => {
                         last_heard = Instant::now();
-                        match parse_rooms(&text) {
+                        match std::str::from_utf8(&text).map_err(|e| e.to_string()).and_then(parse_rooms) {
                             Ok(set) => if let Ok(mut r) = rooms.write() { *r = Some(set) },
                             Err(error) => {
                                 let reply = serde_json::json!({"error": "bad_request", "message": error}).to_string();
-                                if socket.text(reply).await.is_err() { break }
+                                if socket.text(reply.as_bytes()).await.is_err() { break }
                             }
                         }
                     }
-                    Some(Ok(Message::Ping(bytes))) => {
+                    Some(Ok(Frame::Ping(bytes))) => {
                         last_heard = Instant::now();
                         if socket.pong(&bytes).await.is_err() { break }
                     }
-                    Some(Ok(Message::Close(reason))) => { close = reason; break }
+                    Some(Ok(Frame::Close(reason))) => { close = reason; break }
                     Some(Ok(_)) => last_heard = Instant::now(),
                     Some(Err(_)) | None => break,
                 },
@@ -149,20 +156,20 @@ pub async fn websocket(
             }
         }
         hub.leave(id);
-        let _closed = socket.close(close).await;
+        socket.close(close).await;
     });
     Ok(response)
 }
 
 /// Sends the state of the fleet's booths, or of those of `rooms` only.
 async fn send_booths(
-    socket: &mut actix_ws::Session,
+    socket: &Socket,
     fleet: &Fleet,
     rooms: Option<&HashSet<PhotomatonId>>,
 ) -> Result<(), Closed> {
     for booth in &fleet.booths {
         if rooms.is_none_or(|rooms| rooms.contains(&booth.id)) {
-            socket.text(booth.frame.clone()).await?;
+            socket.send(booth.frame.clone()).await?;
         }
     }
     Ok(())

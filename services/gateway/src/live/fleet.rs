@@ -19,7 +19,6 @@ use boom_contracts::PhotomatonId;
 use boom_contracts::messages::FrameKind;
 use boom_db::{DbError, DbPool};
 use bytes::{BufMut, Bytes, BytesMut};
-use bytestring::ByteString;
 
 /// The longest a built fleet is served while no change was heard.
 pub const MAX_AGE: Duration = Duration::from_secs(2);
@@ -30,8 +29,8 @@ pub struct Entry {
     pub id: PhotomatonId,
     /// The view as the HTTP API represents it.
     pub view: Bytes,
-    /// The WebSocket frame `{"event":"photomaton:updated","data":VIEW}`.
-    pub frame: ByteString,
+    /// The WebSocket frame `{"event":"photomaton:updated","data":VIEW}`, encoded for the wire.
+    pub frame: Bytes,
 }
 
 /// Every booth, by id.
@@ -198,7 +197,7 @@ mod tests {
                 .map(|&id| Entry {
                     id: PhotomatonId(id),
                     view: Bytes::from(format!(r#"{{"id":{id}}}"#)),
-                    frame: ByteString::new(),
+                    frame: Bytes::new(),
                 })
                 .collect(),
             first_page_gzip: std::sync::OnceLock::new(),

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use boom_contracts::PhotomatonId;
 use boom_contracts::messages::{FrameKind, LiveUpdate};
-use bytestring::ByteString;
+use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -26,7 +26,7 @@ pub const CLIENT_QUEUE: usize = 256;
 pub type Rooms = Arc<RwLock<Option<HashSet<PhotomatonId>>>>;
 
 struct Client {
-    queue: mpsc::Sender<ByteString>,
+    queue: mpsc::Sender<Bytes>,
     rooms: Rooms,
     lagged: Arc<AtomicBool>,
 }
@@ -34,7 +34,7 @@ struct Client {
 /// What a new client reads from: its id, its queue, its rooms, and whether it fell behind.
 pub struct Joined {
     pub id: u64,
-    pub queue: mpsc::Receiver<ByteString>,
+    pub queue: mpsc::Receiver<Bytes>,
     pub rooms: Rooms,
     /// Set by the hub when the queue was full and frames were skipped; the client's task
     /// clears it when it resends the state.
@@ -70,9 +70,11 @@ struct Frame<'a, T: serde::Serialize + ?Sized> {
     data: &'a T,
 }
 
-/// The browser frame `{"event": NAME, "data": …}`, the one shape every WebSocket message has.
-pub fn frame<T: serde::Serialize + ?Sized>(event: FrameKind, data: &T) -> ByteString {
-    ByteString::from(serde_json::to_string(&Frame { event, data }).unwrap_or_default())
+/// The browser frame `{"event": NAME, "data": …}`, the one shape every WebSocket message has,
+/// encoded for the wire once ([`super::wire::text`]): every client it goes to is handed the
+/// same bytes.
+pub fn frame<T: serde::Serialize + ?Sized>(event: FrameKind, data: &T) -> Bytes {
+    super::wire::text(&serde_json::to_vec(&Frame { event, data }).unwrap_or_default())
 }
 
 impl LiveHub {
@@ -140,12 +142,13 @@ impl LiveHub {
             if client.lagged.load(Ordering::Acquire) {
                 continue;
             }
-            let wanted = match (
-                update.photomaton_id,
-                client.rooms.read().ok().and_then(|r| r.clone()),
-            ) {
-                (Some(booth), Some(rooms)) => rooms.contains(&booth),
-                _ => true,
+            let wanted = match update.photomaton_id {
+                Some(booth) => client
+                    .rooms
+                    .read()
+                    .map(|rooms| rooms.as_ref().is_none_or(|rooms| rooms.contains(&booth)))
+                    .unwrap_or(true),
+                None => true,
             };
             if !wanted {
                 continue;

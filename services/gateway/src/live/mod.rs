@@ -9,10 +9,11 @@
 mod fanout;
 mod fleet;
 mod hub;
+pub mod wire;
 
 use boom_bus::Bus;
-use boom_contracts::PhotomatonId;
 use boom_contracts::messages::{FrameKind, LiveUpdate};
+use boom_contracts::{EventId, PhotomatonId};
 use boom_db::DbPool;
 use boom_db::models::Event;
 use serde_json::json;
@@ -24,15 +25,11 @@ pub use hub::{CLIENT_QUEUE, Joined, LiveHub, frame};
 use crate::store::events::EventView;
 use crate::store::photomatons::{self, PhotomatonView};
 
-/// How long booth changes gather before their views are read and published: a booth that
-/// changes ten times in that time sends its latest view once (the latest always goes), and one
-/// query reads every booth that changed, instead of one per recorded group.
-pub const COALESCE: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// Booths whose views are to be published, and whether a flush is on its way.
+/// Booths and events whose views are to be published, and whether a flush is on its way.
 #[derive(Default)]
 struct Pending {
     ids: std::collections::BTreeSet<PhotomatonId>,
+    events: std::collections::BTreeSet<EventId>,
     db: Option<DbPool>,
     scheduled: bool,
 }
@@ -41,6 +38,7 @@ impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pending")
             .field("ids", &self.ids)
+            .field("events", &self.events)
             .field("scheduled", &self.scheduled)
             .finish_non_exhaustive()
     }
@@ -55,15 +53,22 @@ pub struct Live {
     /// Every booth's view, serialised once (see [`FleetCache`]).
     pub fleet: FleetCache,
     pending: std::sync::Arc<std::sync::Mutex<Pending>>,
+    /// How long the changes recorded by consumers gather before their views are read and
+    /// published (`http.live_coalesce_ms`): a booth that changes five times in that time sends
+    /// its latest view once (the latest always goes), and one query reads every booth that
+    /// changed (one more every event), instead of a query per recorded group on the
+    /// recorder's path.
+    coalesce: std::time::Duration,
 }
 
 impl Live {
-    pub fn new(bus: Bus) -> Self {
+    pub fn new(bus: Bus, coalesce: std::time::Duration) -> Self {
         Self {
             bus,
             hub: LiveHub::default(),
             fleet: FleetCache::default(),
             pending: std::sync::Arc::default(),
+            coalesce,
         }
     }
 
@@ -109,35 +114,44 @@ impl Live {
     }
 
     /// The current view of each of `ids`, after a change committed by a consumer (recorder,
-    /// probes, Notion), published within [`COALESCE`] with every other booth that changed
+    /// probes, Notion), published within `http.live_coalesce_ms` with every other booth that changed
     /// meanwhile. This instance's fleet is forgotten at once (a read after the commit sees
     /// it). A failure is logged, never an error.
     pub async fn photomatons(&self, db: &DbPool, ids: &[PhotomatonId]) {
-        if ids.is_empty() {
+        self.changed(db, ids, &[]).await;
+    }
+
+    /// The booths `ids` and the events `events` changed (a group of batches recorded): both
+    /// published within `http.live_coalesce_ms`, off the caller's path.
+    pub async fn changed(&self, db: &DbPool, ids: &[PhotomatonId], events: &[EventId]) {
+        if ids.is_empty() && events.is_empty() {
             return;
         }
-        self.fleet.invalidate();
+        if !ids.is_empty() {
+            self.fleet.invalidate();
+        }
         let first = {
             let mut pending = self
                 .pending
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             pending.ids.extend(ids.iter().copied());
+            pending.events.extend(events.iter().copied());
             pending.db.get_or_insert_with(|| db.clone());
             !std::mem::replace(&mut pending.scheduled, true)
         };
         if first {
             let live = self.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(COALESCE).await;
+                tokio::time::sleep(live.coalesce).await;
                 live.flush().await;
             });
         }
     }
 
-    /// Publishes the views of the booths gathered since the last flush.
+    /// Publishes the views of the booths and events gathered since the last flush.
     async fn flush(&self) {
-        let (ids, db) = {
+        let (ids, events, db) = {
             let mut pending = self
                 .pending
                 .lock()
@@ -147,27 +161,36 @@ impl Live {
                 std::mem::take(&mut pending.ids)
                     .into_iter()
                     .collect::<Vec<_>>(),
+                std::mem::take(&mut pending.events)
+                    .into_iter()
+                    .collect::<Vec<_>>(),
                 pending.db.clone(),
             )
         };
         let Some(db) = db else { return };
-        if ids.is_empty() {
-            return;
-        }
         let loaded = async {
             let mut conn = db.get().await.map_err(boom_db::DbError::from)?;
-            photomatons::views_of(&mut conn, &ids)
-                .await
-                .map_err(boom_db::DbError::from)
+            let views = if ids.is_empty() {
+                Vec::new()
+            } else {
+                photomatons::views_of(&mut conn, &ids).await?
+            };
+            let events = if events.is_empty() {
+                Vec::new()
+            } else {
+                crate::store::events::by_ids(&mut conn, &events).await?
+            };
+            Ok::<_, boom_db::DbError>((views, events))
         }
         .await;
         match loaded {
-            Ok(views) => {
+            Ok((views, events)) => {
                 for view in views {
                     self.photomaton(&view).await;
                 }
+                self.events(events).await;
             }
-            Err(error) => tracing::warn!(%error, "booth views not published"),
+            Err(error) => tracing::warn!(%error, "booth and event views not published"),
         }
     }
 
