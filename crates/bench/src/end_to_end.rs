@@ -45,18 +45,31 @@ fn number_after(text: &str, key: &str) -> Option<i64> {
 /// per booth, and how many other frames (the events' totals) came.
 type Seen = (Vec<f32>, HashMap<i64, i64>, u64);
 
-/// Reads booth views until `until`.
-fn listen(sockets: Vec<Socket>, until: Instant) -> Vec<tokio::task::JoinHandle<Seen>> {
+/// What the first client holds: the latest `agentBacklog` it saw per booth.
+type Latest = Arc<std::sync::Mutex<HashMap<i64, i64>>>;
+
+/// Reads booth views until told to stop; the first client also keeps `first` up to date.
+fn listen(
+    sockets: Vec<Socket>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+    first: &Latest,
+) -> Vec<tokio::task::JoinHandle<Seen>> {
     sockets
         .into_iter()
-        .map(|mut socket| {
+        .enumerate()
+        .map(|(k, mut socket)| {
+            let mut stop = stop.clone();
+            let first = (k == 0).then(|| first.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut latest: HashMap<i64, i64> = HashMap::new();
                 let mut others = 0u64;
-                while let Ok(Some(Ok(message))) =
-                    tokio::time::timeout_at(until.into(), socket.next()).await
-                {
+                loop {
+                    let message = tokio::select! {
+                        _ = stop.changed() => break,
+                        message = socket.next() => message,
+                    };
+                    let Some(Ok(message)) = message else { break };
                     let tokio_tungstenite::tungstenite::Message::Text(text) = message else {
                         continue;
                     };
@@ -64,9 +77,11 @@ fn listen(sockets: Vec<Socket>, until: Instant) -> Vec<tokio::task::JoinHandle<S
                         others += 1;
                         continue;
                     }
+                    // Keyed by the booth's number in its hostname (`e2e-007`): views are
+                    // serialised with sorted keys, so the first `"id"` is its event's.
                     let (Some(sent), Some(id)) = (
                         number_after(&text, "\"agentBacklog\":"),
-                        number_after(&text, "\"id\":"),
+                        number_after(&text, "\"hostname\":\"e2e-"),
                     ) else {
                         continue;
                     };
@@ -78,6 +93,11 @@ fn listen(sockets: Vec<Socket>, until: Instant) -> Vec<tokio::task::JoinHandle<S
                     latencies.push(((now - sent) as f32) / 1000.0);
                     let seen = latest.entry(id).or_default();
                     *seen = (*seen).max(sent);
+                    if let Some(first) = &first
+                        && let Ok(mut first) = first.lock()
+                    {
+                        first.insert(id, *seen);
+                    }
                 }
                 (latencies, latest, others)
             })
@@ -85,10 +105,39 @@ fn listen(sockets: Vec<Socket>, until: Instant) -> Vec<tokio::task::JoinHandle<S
         .collect()
 }
 
-/// A booth that posts: its id (where its frames say it), hostname and agent key.
+/// After the last POST: waits (at most a minute) until the first client holds every booth's
+/// latest state, then stops every listener. Returns how long that took (ms), or `None`.
+async fn until_latest(
+    first: &Latest,
+    posted: &Posted,
+    stop: tokio::sync::watch::Sender<bool>,
+) -> Option<f64> {
+    let started = Instant::now();
+    let mut arrived = None;
+    while started.elapsed() < Duration::from_secs(60) {
+        let all = first.lock().is_ok_and(|latest| {
+            posted
+                .last_sent
+                .iter()
+                .all(|(id, sent)| latest.get(id).is_some_and(|seen| seen >= sent))
+        });
+        if all {
+            arrived = Some(started.elapsed().as_secs_f64() * 1000.0);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Whatever was still on its way a moment later is counted too.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = stop.send(true);
+    arrived
+}
+
+/// A booth that posts: its number (`e2e-NNN`, how its frames are told apart), hostname and
+/// agent key.
 #[derive(Clone)]
 struct Booth {
-    id: i64,
+    number: i64,
     hostname: String,
     key: String,
 }
@@ -129,7 +178,7 @@ async fn post_batches(url: &str, booths: &[Booth], seconds: u64) -> anyhow::Resu
                     _ => refused += 1,
                 }
             }
-            (booth.id, accepted, refused, last)
+            (booth.number, accepted, refused, last)
         }));
     }
     let mut posted = Posted {
@@ -156,16 +205,21 @@ async fn tally(
     let mut latencies = Vec::new();
     let mut latest_ok = 0usize;
     let mut other_frames = 0u64;
+    let mut clients_complete = 0usize;
     for (k, listener) in listeners.into_iter().enumerate() {
         let (l, latest, others) = listener.await?;
         other_frames += others;
         latencies.push(l);
+        let arrived = posted
+            .last_sent
+            .iter()
+            .filter(|(id, sent)| latest.get(id).is_some_and(|seen| seen >= sent))
+            .count();
         if k == 0 {
-            latest_ok = posted
-                .last_sent
-                .iter()
-                .filter(|(id, sent)| latest.get(id).is_some_and(|seen| seen >= sent))
-                .count();
+            latest_ok = arrived;
+        }
+        if arrived == posted.last_sent.len() {
+            clients_complete += 1;
         }
     }
     let received: usize = latencies.iter().map(Vec::len).sum();
@@ -179,7 +233,7 @@ async fn tally(
         "framesDelivered": received,
         "otherFramesDelivered": other_frames,
         "latencyMs": {"p50": percentile(&mut all, 0.5), "p99": percentile(&mut all, 0.99)},
-        "latestArrived": {"booths": posted.last_sent.len(), "arrived": latest_ok},
+        "latestArrived": {"booths": posted.last_sent.len(), "arrived": latest_ok, "clientsWithEveryLatest": clients_complete},
     }))
 }
 
@@ -236,7 +290,11 @@ async fn booths(ctx: &boom_testkit::TestContext, session: &SignedIn) -> anyhow::
             .as_str()
             .context("no agent key")?
             .to_owned();
-        booths.push(Booth { id, hostname, key });
+        booths.push(Booth {
+            number: i as i64,
+            hostname,
+            key,
+        });
     }
     crate::harness::sql(
         ctx,
@@ -266,10 +324,14 @@ async fn ours(
     .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (cpu_gateway, cpu_ingest) = (usage(gateway.child.id()).0, usage(ingest.child.id()).0);
-    let listeners = listen(sockets, Instant::now() + Duration::from_secs(seconds + 5));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let first = Latest::default();
+    let listeners = listen(sockets, &stopped, &first);
+    let metrics_before = gateway_metrics(gateway.port).await.unwrap_or_default();
     let profile = Profile::start("e2e");
     let url = format!("http://127.0.0.1:{}/api/agent/sync", ingest.port);
     let posted = post_batches(&url, booths, seconds).await?;
+    let last_state_ms = until_latest(&first, &posted, stop).await;
     let cpu = (
         usage(gateway.child.id()).0 - cpu_gateway,
         usage(ingest.child.id()).0 - cpu_ingest,
@@ -282,15 +344,26 @@ async fn ours(
         ])
     });
     let mut figures = tally(listeners, &posted, seconds).await?;
-    figures["gatewayMetrics"] = gateway_metrics(gateway.port).await.unwrap_or_default();
+    let metrics_after = gateway_metrics(gateway.port).await.unwrap_or_default();
+    let delta = |name: &str| {
+        metrics_after[name].as_f64().unwrap_or(0.0) - metrics_before[name].as_f64().unwrap_or(0.0)
+    };
+    figures["gatewayMetrics"] = json!({
+        "recorderLagMeanMs": delta("recorderLagSumSeconds") * 1000.0 / delta("batchesRecorded").max(1.0),
+        "batchesRecorded": delta("batchesRecorded"),
+        "clientsLagged": delta("clientsLagged"),
+        "framesQueued": delta("framesDelivered"),
+    });
+    figures["lastStateAfterLastPostMs"] = json!(last_state_ms);
     figures["framesIfNoneCoalesced"] = json!(posted.accepted * clients_n as u64);
     figures["cpuSeconds"] = json!({"gateway": cpu.0, "ingest": cpu.1});
     figures["profile"] = json!(profile);
     Ok(figures)
 }
 
-/// What the gateway says of the run (`/metrics`): the recorder's lag from ingest to commit
-/// (mean, ms), batches recorded, and WebSocket clients that fell behind.
+/// What the gateway's counters say (`/metrics`, since it started): the recorder's summed lag
+/// from ingest to commit and batches recorded, WebSocket clients that fell behind, frames
+/// queued to clients.
 async fn gateway_metrics(port: u16) -> anyhow::Result<Value> {
     let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
         .await?
@@ -302,11 +375,9 @@ async fn gateway_metrics(port: u16) -> anyhow::Result<Value> {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     };
-    let lag =
-        sum("boom_recorder_lag_seconds_sum") / sum("boom_recorder_lag_seconds_count").max(1.0);
     Ok(json!({
-        "recorderLagMeanMs": lag * 1000.0,
-        "batchesRecorded": sum("boom_recorder_batches_total"),
+        "recorderLagSumSeconds": sum("boom_recorder_lag_seconds_sum"),
+        "batchesRecorded": sum("boom_recorder_lag_seconds_count"),
         "clientsLagged": sum("boom_ws_clients_lagged_total"),
         "framesDelivered": sum("boom_ws_frames_delivered_total"),
     }))
@@ -317,19 +388,17 @@ async fn bare(booths: &[Booth], clients_n: usize, seconds: u64) -> anyhow::Resul
     let ws_port = free_port()?;
     let frames = bare_server(ws_port).await?;
     let http_port = free_port()?;
-    let ids: Arc<HashMap<String, i64>> =
-        Arc::new(booths.iter().map(|b| (b.hostname.clone(), b.id)).collect());
     let server = actix_web::HttpServer::new(move || {
-        let (frames, ids) = (frames.clone(), ids.clone());
+        let frames = frames.clone();
         actix_web::App::new().route(
             "/api/agent/sync",
             actix_web::web::post().to(move |batch: actix_web::web::Json<Value>| {
-                let (frames, ids) = (frames.clone(), ids.clone());
+                let frames = frames.clone();
                 async move {
-                    let id = batch["hostname"].as_str().and_then(|h| ids.get(h)).copied();
-                    let (id, sent) = (id.unwrap_or(0), batch["backlog"].as_i64().unwrap_or(0));
+                    let hostname = batch["hostname"].as_str().unwrap_or_default().to_owned();
+                    let sent = batch["backlog"].as_i64().unwrap_or(0);
                     let frame = format!(
-                        r#"{{"event":"photomaton:updated","data":{{"id":{id},"agentBacklog":{sent}}}}}"#
+                        r#"{{"event":"photomaton:updated","data":{{"agentBacklog":{sent},"hostname":"{hostname}"}}}}"#
                     );
                     let _ = frames.send(frame.into());
                     actix_web::HttpResponse::Accepted().finish()
@@ -345,10 +414,16 @@ async fn bare(booths: &[Booth], clients_n: usize, seconds: u64) -> anyhow::Resul
     tokio::spawn(server);
     let sockets = clients(&format!("ws://127.0.0.1:{ws_port}"), None, clients_n).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let listeners = listen(sockets, Instant::now() + Duration::from_secs(seconds + 5));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let first = Latest::default();
+    let listeners = listen(sockets, &stopped, &first);
     let url = format!("http://127.0.0.1:{http_port}/api/agent/sync");
     let posted = post_batches(&url, booths, seconds).await?;
-    let figures = tally(listeners, &posted, seconds).await;
+    let last_state_ms = until_latest(&first, &posted, stop).await;
+    let figures = tally(listeners, &posted, seconds).await.map(|mut figures| {
+        figures["lastStateAfterLastPostMs"] = json!(last_state_ms);
+        figures
+    });
     handle.stop(false).await;
     figures
 }
@@ -361,20 +436,14 @@ async fn seed(
     seconds: u64,
 ) -> anyhow::Result<Value> {
     let (mut server, port) = seed_server(ctx, "seed_e2e").await?;
-    let mut seeded = Vec::with_capacity(booths.len());
     for booth in booths {
         server
             .say(&format!("booth {} {}", booth.hostname, booth.key))
             .await?;
         let line = server.line(Duration::from_secs(10)).await?;
-        let id = line
-            .strip_prefix("booth ")
-            .and_then(|id| id.parse().ok())
-            .with_context(|| format!("the seed answered {line:?}"))?;
-        seeded.push(Booth {
-            id,
-            ..booth.clone()
-        });
+        if !line.starts_with("booth ") {
+            anyhow::bail!("the seed answered {line:?}");
+        }
     }
     let clients = node::socketio_clients(
         &format!("http://127.0.0.1:{port}"),
@@ -388,7 +457,7 @@ async fn seed(
     let cpu = usage(server.pid).0;
     let profile = Profile::start("e2e-seed");
     let url = format!("http://127.0.0.1:{port}/api/agent/sync");
-    let posted = post_batches(&url, &seeded, seconds).await?;
+    let posted = post_batches(&url, booths, seconds).await?;
     let cpu = usage(server.pid).0 - cpu;
     let clients_pid = clients.pid;
     let profile = profile.map(|p| {

@@ -59,7 +59,8 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
     let table = format!(
         "| scenario | LE BOOM | reference | ratio | target |
 |---|---|---|---|---|
-| ingest, end to end (rows/s) | {} | COPY {} | {} | ≥ 50 % |
+| ingest, end to end (rows/s, the clock stops at the last commit) | {} | COPY {} | {} | ≥ 50 % |
+| ingest vs the seed's path (rows/s) | {} | seed (Node.js, POST → transaction → 200) {} | {} | ≥ 200 % |
 | ingest latency POST→commit (ms, p50 / p99, 20 batches/s) | {} / {} | — | — | — |
 | ingest exactly-once (lost / double) | {} / {} | — | — | 0 / 0 |
 | fan-out, {} clients (frames/s) | {} | bare tokio-tungstenite {} | {} | ≥ 70 % |
@@ -67,8 +68,10 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
 | fan-out gateway RSS (KiB: idle / connected / peak) | {} / {} / {} | — | — | 10k clients < 200 MB |
 | fan-out vs the original design (frames/s) | {} | Node.js Socket.IO {} | {} | — |
 | Socket.IO peer: latency (ms, p50 / p99), server RSS (KiB, connected / peak) | — | {} / {}, {} / {} | — | — |
-| end to end, agent POST → browser: {} clients, {} batches/s offered over {} booths (frames/s) | {} | — | — | — |
-| end to end latency POST → browser (ms, p50 / p99); booths whose latest state arrived | {} / {}; {} of {} | — | — | p99 < 1000; all |
+| end to end, agent POST → browser: {} clients, {} batches/s offered over {} booths at events (booth frames/s; with the events' frames) | {}; {} | bare POST → broadcast {} | {}; {} | ≥ 70 % |
+| end to end latency POST → browser (ms, p50 / p99); booths whose latest state arrived, and when after the last POST (ms) | {} / {}; {} of {}, {} | bare {} / {}; seed {} / {} | — | p99 < 1000; all |
+| end to end vs the original design (frames/s) | {} | seed: POST → PostgreSQL → Socket.IO {} | {} | — |
+| end to end: recorder lag ingest → commit (ms, mean); gateway CPU (s) | {}; {} | — | — | — |
 | `GET /api/photomatons`, 1,000 booths (req/s, p99 ms) | {} / {} | {} / {} | {} | p99 < 20 ms |
 | `GET /api/events/{{id}}`, 100,000 media (req/s, p99 ms) | {} / {} | {} / {} | {} | — |
 | probing {} booths: one round (s), CPU (s) | {} / {} | — | {} of a core per 30 s | < 25 % |
@@ -79,6 +82,11 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         num(&i["oursRowsPerSecond"]),
         num(&i["copyRowsPerSecond"]),
         pct(&i["ratio"]),
+        num(&i["oursRowsPerSecond"]),
+        i["seed"]["rowsPerSecond"]
+            .as_f64()
+            .map_or_else(|| format!("not measured: {}", i["seed"]["error"]), |v| num(&json!(v))),
+        pct(&i["ratioToSeed"]),
         num(&i["latencyMs"]["p50"]),
         num(&i["latencyMs"]["p99"]),
         i["lost"],
@@ -107,10 +115,28 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         e["batchesOffered"].as_f64().zip(e["seconds"].as_f64()).map_or_else(|| "—".into(), |(b, s)| format!("{:.0}", b / s.max(1.0))),
         e["booths"],
         num(&e["framesPerSecond"]),
+        num(&json!(e["framesPerSecond"].as_f64().unwrap_or(0.0) + e["otherFramesDelivered"].as_f64().unwrap_or(0.0) / e["seconds"].as_f64().unwrap_or(1.0).max(1.0))),
+        e["bare"]["framesPerSecond"]
+            .as_f64()
+            .map_or_else(|| format!("not measured: {}", e["bare"]["error"]), |v| num(&json!(v))),
+        pct(&e["ratioToBare"]),
+        pct(&json!((e["framesPerSecond"].as_f64().unwrap_or(0.0) + e["otherFramesDelivered"].as_f64().unwrap_or(0.0) / e["seconds"].as_f64().unwrap_or(1.0).max(1.0)) / e["bare"]["framesPerSecond"].as_f64().unwrap_or(1.0).max(1.0))),
         num(&e["latencyMs"]["p50"]),
         num(&e["latencyMs"]["p99"]),
         e["latestArrived"]["arrived"],
         e["latestArrived"]["booths"],
+        num(&e["lastStateAfterLastPostMs"]),
+        num(&e["bare"]["latencyMs"]["p50"]),
+        num(&e["bare"]["latencyMs"]["p99"]),
+        num(&e["seed"]["latencyMs"]["p50"]),
+        num(&e["seed"]["latencyMs"]["p99"]),
+        num(&e["framesPerSecond"]),
+        e["seed"]["framesPerSecond"]
+            .as_f64()
+            .map_or_else(|| format!("not measured: {}", e["seed"]["error"]), |v| num(&json!(v))),
+        pct(&e["ratioToSeed"]),
+        num(&e["gatewayMetrics"]["recorderLagMeanMs"]),
+        num(&e["cpuSeconds"]["gateway"]),
         num(&a["photomatons"]["oursRps"]),
         num(&a["photomatons"]["oursP99Ms"]),
         num(&a["photomatons"]["referenceRps"]),
@@ -147,6 +173,9 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
     let notes = std::fs::read_to_string(root.join("docs/benchmarks-notes.md")).unwrap_or_default();
     let profiles = [
         ("Ingest, end to end", &i["profile"]),
+        ("Ingest, the seed's path", &i["seed"]["profile"]),
+        ("End to end, LE BOOM (agent POST → browser)", &e["profile"]),
+        ("End to end, the seed's path", &e["seed"]["profile"]),
         ("Live fan-out, LE BOOM", &f["profile"]),
         (
             "Live fan-out, the Socket.IO peer",

@@ -141,44 +141,57 @@ impl Live {
             !std::mem::replace(&mut pending.scheduled, true)
         };
         if first {
+            // One flusher at a time, so that views go out in the order they were read: two
+            // overlapping flushes could publish an older read after a newer one, and the
+            // browser would keep the older state. It runs while changes keep coming.
             let live = self.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(live.coalesce).await;
-                live.flush().await;
+                loop {
+                    tokio::time::sleep(live.coalesce).await;
+                    if !live.flush().await {
+                        break;
+                    }
+                }
             });
         }
     }
 
-    /// Publishes the views of the booths and events gathered since the last flush.
-    async fn flush(&self) {
+    /// Publishes the views of the booths and events gathered since the last flush; `false`
+    /// when nothing was gathered (the flusher then stops, and the next change starts one).
+    /// What cannot be read (the database away) is gathered again for the next flush: the
+    /// latest state is never dropped.
+    async fn flush(&self) -> bool {
         let (ids, events, db) = {
             let mut pending = self
                 .pending
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            pending.scheduled = false;
+            if pending.ids.is_empty() && pending.events.is_empty() {
+                pending.scheduled = false;
+                return false;
+            }
             (
-                std::mem::take(&mut pending.ids)
-                    .into_iter()
-                    .collect::<Vec<_>>(),
-                std::mem::take(&mut pending.events)
-                    .into_iter()
-                    .collect::<Vec<_>>(),
+                std::mem::take(&mut pending.ids),
+                std::mem::take(&mut pending.events),
                 pending.db.clone(),
             )
         };
-        let Some(db) = db else { return };
+        let Some(db) = db else { return false };
+        let (booth_ids, event_ids): (Vec<_>, Vec<_>) = (
+            ids.iter().copied().collect(),
+            events.iter().copied().collect(),
+        );
         let loaded = async {
             let mut conn = db.get().await.map_err(boom_db::DbError::from)?;
-            let views = if ids.is_empty() {
+            let views = if booth_ids.is_empty() {
                 Vec::new()
             } else {
-                photomatons::views_of(&mut conn, &ids).await?
+                photomatons::views_of(&mut conn, &booth_ids).await?
             };
-            let events = if events.is_empty() {
+            let events = if event_ids.is_empty() {
                 Vec::new()
             } else {
-                crate::store::events::by_ids(&mut conn, &events).await?
+                crate::store::events::by_ids(&mut conn, &event_ids).await?
             };
             Ok::<_, boom_db::DbError>((views, events))
         }
@@ -190,8 +203,20 @@ impl Live {
                 }
                 self.events(events).await;
             }
-            Err(error) => tracing::warn!(%error, "booth and event views not published"),
+            Err(error) => {
+                tracing::warn!(%error, "booth and event views not read: trying again");
+                {
+                    let mut pending = self
+                        .pending
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    pending.ids.extend(ids);
+                    pending.events.extend(events);
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
         }
+        true
     }
 
     /// An alert that opened, was acknowledged or resolved.
