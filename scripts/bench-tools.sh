@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What `just bench` needs besides Rust: Node.js and npm with the Socket.IO peer's packages
-# (crates/bench/socketio, installed from the npm registry with its lock file), and `perf`
+# What `just bench` needs besides Rust: Node.js and npm with the original design's programs'
+# packages (crates/bench/socketio: the Socket.IO peer and the seed's agent sync, socket.io and
+# pg, installed from the npm registry with its lock file), and `perf`
 # (Debian's linux-perf) for the per-scenario profiles. Installs what is missing; idempotent.
 # Without perf the benchmarks still run, and the report says that no profile was taken.
 set -euo pipefail
