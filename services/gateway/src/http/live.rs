@@ -95,7 +95,16 @@ pub async fn websocket(
             tokio::select! {
                 queued = queue.recv() => match queued {
                     Some(frame) => {
-                        if socket.send(frame).await.is_err() { break }
+                        // A client gone without a word (Wi-Fi lost) stops reading: once its
+                        // socket is full, a send waits, and the pings below would never run.
+                        match tokio::time::timeout(ping_interval * 2, socket.send(frame)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) => break,
+                            Err(_) => {
+                                close = Some(CloseReason { code: CloseCode::Policy, description: Some("too slow: updates were not read".into()) });
+                                break;
+                            }
+                        }
                         if queue.is_empty() && lagged.load(Ordering::Acquire) {
                             // Caught up after skipped frames: the state of every booth now.
                             // Cleared first, so that what changes meanwhile is queued after.

@@ -32,7 +32,12 @@ struct Pending {
     events: std::collections::BTreeSet<EventId>,
     db: Option<DbPool>,
     scheduled: bool,
+    /// Reads failed in a row (see [`MAX_FAILED_READS`]).
+    failures: u32,
 }
+
+/// Failed reads in a row (one a second) before the gathered views are let go.
+const MAX_FAILED_READS: u32 = 60;
 
 impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -176,7 +181,13 @@ impl Live {
                 pending.db.clone(),
             )
         };
-        let Some(db) = db else { return false };
+        let Some(db) = db else {
+            self.pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .scheduled = false;
+            return false;
+        };
         let (booth_ids, event_ids): (Vec<_>, Vec<_>) = (
             ids.iter().copied().collect(),
             events.iter().copied().collect(),
@@ -198,22 +209,41 @@ impl Live {
         .await;
         match loaded {
             Ok((views, events)) => {
+                self.pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .failures = 0;
                 for view in views {
                     self.photomaton(&view).await;
                 }
                 self.events(events).await;
             }
             Err(error) => {
-                tracing::warn!(%error, "booth and event views not read: trying again");
-                {
+                let failures = {
                     let mut pending = self
                         .pending
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    pending.ids.extend(ids);
-                    pending.events.extend(events);
+                    pending.failures += 1;
+                    // The database away: gathered again, tried every second. A read that
+                    // keeps failing while everything else works would hold back every
+                    // booth's updates: after a minute that set is let go (pages reload the
+                    // state when they reconnect).
+                    if pending.failures <= MAX_FAILED_READS {
+                        pending.ids.extend(ids);
+                        pending.events.extend(events);
+                    } else {
+                        pending.failures = 0;
+                    }
+                    pending.failures
+                };
+                if failures == 0 {
+                    tracing::error!(%error, "booth and event views not read for a minute: these updates are dropped");
+                } else {
+                    tracing::warn!(%error, "booth and event views not read: trying again");
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                return true;
             }
         }
         true

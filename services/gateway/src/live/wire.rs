@@ -68,7 +68,8 @@ impl Socket {
         self.send(control(payload, OpCode::Pong)).await
     }
 
-    /// Sends the close frame; the body ends once it is written.
+    /// Sends the close frame without waiting (a client too slow to take it is gone anyway);
+    /// the body ends once what is queued is written.
     pub async fn close(self, reason: Option<CloseReason>) {
         let mut out = BytesMut::with_capacity(127);
         let reason = reason.map(|mut reason| {
@@ -82,7 +83,7 @@ impl Socket {
             reason
         });
         Parser::write_close(&mut out, reason, false);
-        let _ = self.out.send(out.freeze()).await;
+        let _ = self.out.try_send(out.freeze());
     }
 }
 
