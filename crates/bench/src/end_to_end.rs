@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -24,7 +23,7 @@ use boom_testkit::gateway::SignedIn;
 
 use crate::fanout::{Socket, bare_server, clients};
 use crate::harness::{Service, free_port, percentile, usage};
-use crate::node::{self, Node};
+use crate::node;
 use crate::profile::Profile;
 
 /// Booths posting, and batches per second each (500 batches/s offered in all).
@@ -272,24 +271,9 @@ async fn booths(ctx: &boom_testkit::TestContext, session: &SignedIn) -> anyhow::
     let mut booths = Vec::with_capacity(BOOTHS);
     for i in 0..BOOTHS {
         let hostname = format!("e2e-{i:03}");
-        let created = session
-            .send(
-                reqwest::Method::POST,
-                "/api/photomatons",
-                Some(json!({"name": format!("E2E {i}"), "hostname": hostname})),
-            )
+        let (_, key) = session
+            .booth_with_key(&format!("E2E {i}"), &hostname)
             .await?;
-        let id = created["id"].as_i64().context("no booth id")?;
-        let key = session
-            .send(
-                reqwest::Method::POST,
-                &format!("/api/photomatons/{id}/api-key"),
-                Some(json!({})),
-            )
-            .await?["apiKey"]
-            .as_str()
-            .context("no agent key")?
-            .to_owned();
         booths.push(Booth {
             number: i as i64,
             hostname,
@@ -435,7 +419,7 @@ async fn seed(
     clients_n: usize,
     seconds: u64,
 ) -> anyhow::Result<Value> {
-    let (mut server, port) = seed_server(ctx, "seed_e2e").await?;
+    let (mut server, port) = node::seed_server(ctx, "seed_e2e").await?;
     for booth in booths {
         server
             .say(&format!("booth {} {}", booth.hostname, booth.key))
@@ -479,23 +463,4 @@ async fn seed(
         "cpuSeconds": {"server": cpu},
         "profile": profile,
     }))
-}
-
-/// The seed's server (`seed.js`) on a free port, its tables in `schema` of the test's database.
-pub(crate) async fn seed_server(
-    ctx: &boom_testkit::TestContext,
-    schema: &str,
-) -> anyhow::Result<(Node, u16)> {
-    let port = free_port()?;
-    let url = ctx.database_url();
-    let mut server = Node::spawn(
-        "seed.js",
-        &[port.to_string()],
-        &[("DATABASE_URL", url.as_str()), ("SEED_SCHEMA", schema)],
-    )?;
-    server
-        .expect("listening", Duration::from_secs(30))
-        .await
-        .context("the seed's server did not start")?;
-    Ok((server, port))
 }

@@ -29,21 +29,7 @@ pub(crate) async fn run(
     let mut keys = Vec::new();
     for i in 0..booths {
         let hostname = format!("bench-{i:03}");
-        let booth = session
-            .post(
-                "/api/photomatons",
-                json!({"name": hostname, "hostname": hostname}),
-            )
-            .await?;
-        let key = session
-            .post(
-                &format!("/api/photomatons/{}/api-key", booth["id"]),
-                json!({}),
-            )
-            .await?["apiKey"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let (_, key) = session.booth_with_key(&hostname, &hostname).await?;
         keys.push((hostname, key));
     }
     let http = reqwest::Client::new();
@@ -251,7 +237,7 @@ async fn seed(
     lines: usize,
     seconds: u64,
 ) -> anyhow::Result<Value> {
-    let (mut server, port) = crate::end_to_end::seed_server(ctx, "seed_ingest").await?;
+    let (mut server, port) = crate::node::seed_server(ctx, "seed_ingest").await?;
     for (hostname, key) in keys {
         server.say(&format!("booth {hostname} {key}")).await?;
         server.line(Duration::from_secs(10)).await?;

@@ -116,3 +116,22 @@ pub(crate) async fn summary(mut clients: Node, seconds: u64) -> anyhow::Result<V
     clients.close().await;
     serde_json::from_str(&line).with_context(|| format!("the Socket.IO clients answered {line:?}"))
 }
+
+/// The seed's server (`seed.js`) on a free port, its tables in `schema` of the test's database.
+pub(crate) async fn seed_server(
+    ctx: &boom_testkit::TestContext,
+    schema: &str,
+) -> anyhow::Result<(Node, u16)> {
+    let port = crate::harness::free_port()?;
+    let url = ctx.database_url();
+    let mut server = Node::spawn(
+        "seed.js",
+        &[port.to_string()],
+        &[("DATABASE_URL", url.as_str()), ("SEED_SCHEMA", schema)],
+    )?;
+    server
+        .expect("listening", Duration::from_secs(30))
+        .await
+        .context("the seed's server did not start")?;
+    Ok((server, port))
+}

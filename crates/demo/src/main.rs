@@ -368,16 +368,7 @@ async fn main() -> anyhow::Result<()> {
                 .await?["id"]
                 .clone(),
         };
-        let key = gateway
-            .send(
-                reqwest::Method::POST,
-                &format!("/api/photomatons/{id}/api-key"),
-                Some(json!({})),
-            )
-            .await?["apiKey"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let key = gateway.new_agent_key(&id).await?;
         tokio::spawn(sleeping_pc(wake, pc, hostname.clone()));
         // Tonight's event of this booth, dated today in Paris.
         let today = boom_contracts::paris::day_of(chrono::Utc::now());

@@ -77,4 +77,34 @@ impl SignedIn {
     pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         self.send(reqwest::Method::POST, path, Some(body)).await
     }
+
+    /// A new agent key for booth `id` (the old one stops at once).
+    pub async fn new_agent_key(&self, id: &Value) -> anyhow::Result<String> {
+        self.post(
+            &format!("/api/photomatons/{id}/api-key"),
+            serde_json::json!({}),
+        )
+        .await?["apiKey"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no agent key for booth {id}"))
+    }
+
+    /// A new booth named `name` at `hostname`, with its agent key: `(id, key)`.
+    pub async fn booth_with_key(
+        &self,
+        name: &str,
+        hostname: &str,
+    ) -> anyhow::Result<(i64, String)> {
+        let created = self
+            .post(
+                "/api/photomatons",
+                serde_json::json!({"name": name, "hostname": hostname}),
+            )
+            .await?;
+        let id = created["id"]
+            .as_i64()
+            .ok_or_else(|| anyhow::anyhow!("no booth id in {created}"))?;
+        Ok((id, self.new_agent_key(&created["id"]).await?))
+    }
 }

@@ -1086,8 +1086,8 @@ async fn a_recorded_batch_reaches_browsers_on_another_gateway_within_a_second() 
         ))
         .await?;
     assert_eq!(reply.status, 202);
-    // The event's totals and the booth's view, in either order: a booth's views are
-    // gathered for a moment (the latest goes) while events go at once.
+    // The event's totals and the booth's view, in either order: both are gathered for a
+    // moment (`http.live_coalesce_ms`), then the latest of each goes.
     let mut update = None;
     let mut totals = None;
     while update.is_none() || totals.is_none() {
@@ -1107,6 +1107,55 @@ async fn a_recorded_batch_reaches_browsers_on_another_gateway_within_a_second() 
     assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(totals["data"]["totals"]["prints"], 1);
     other.stop().await?;
+    p.staff.app.stop().await
+}
+
+/// Batches in quick succession: browsers may get fewer views than batches (they are
+/// gathered), but never an older state after a newer one, and the last view is the latest.
+#[tokio::test]
+async fn quick_batches_reach_browsers_in_order_and_the_latest_last() -> anyhow::Result<()> {
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let viewer = Client::login(&p.staff.app, "viewer", crate::gateway_client::PASSWORD).await?;
+    let mut socket = crate::gateway_live::connect(&viewer).await?;
+    crate::gateway_live::frame_where(&mut socket, Duration::from_secs(5), |f| {
+        f["event"] == "photomaton:updated"
+    })
+    .await?;
+    let levels: Vec<i64> = (0..20).map(|i| 690 - i).collect();
+    for level in &levels {
+        let reply = p
+            .post(&batch(
+                uuid::Uuid::new_v4(),
+                "boom-01",
+                &[("print", 1)],
+                Some(*level),
+            ))
+            .await?;
+        assert_eq!(reply.status, 202);
+    }
+    // Every view of the booth until a second passes without one.
+    let mut seen = Vec::new();
+    while let Ok(frame) =
+        crate::gateway_live::frame_where(&mut socket, Duration::from_secs(1), |f| {
+            f["event"] == "photomaton:updated" && f["data"]["hostname"] == "boom-01"
+        })
+        .await
+    {
+        seen.push(
+            frame["data"]["remainingPrints"]
+                .as_i64()
+                .unwrap_or_default(),
+        );
+    }
+    assert_eq!(
+        seen.last(),
+        levels.last(),
+        "the latest state arrives last: {seen:?}"
+    );
+    assert!(
+        seen.windows(2).all(|pair| pair[0] >= pair[1]),
+        "never an older state after a newer one: {seen:?}"
+    );
     p.staff.app.stop().await
 }
 
