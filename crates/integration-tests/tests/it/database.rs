@@ -226,3 +226,163 @@ async fn pooled_connections_name_themselves_and_time_out_runaway_statements() ->
     assert_eq!(users, 0);
     Ok(())
 }
+
+fn is_foreign_key_violation(error: &DieselError) -> bool {
+    matches!(
+        error,
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)
+    )
+}
+
+/// Two booths, each at an event, for the reference checks of `photos`.
+async fn two_booths_at_events(
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> anyhow::Result<(Vec<i32>, Vec<i32>)> {
+    let booths: Vec<PhotomatonId> = diesel::insert_into(photomatons::table)
+        .values(vec![booth("boom-01"), booth("boom-02")])
+        .returning(photomatons::id)
+        .get_results(conn)
+        .await?;
+    let events: Vec<boom_contracts::EventId> = diesel::insert_into(events::table)
+        .values(vec![event("page-1"), event("page-2")])
+        .returning(events::id)
+        .get_results(conn)
+        .await?;
+    Ok((
+        booths.into_iter().map(|b| b.0).collect(),
+        events.into_iter().map(|e| e.0).collect(),
+    ))
+}
+
+async fn insert_photo(
+    conn: &mut diesel_async::AsyncPgConnection,
+    event: Option<i32>,
+    booth: i32,
+) -> diesel::QueryResult<usize> {
+    use diesel::sql_types::{Integer, Nullable};
+    diesel::sql_query(
+        "INSERT INTO photos (event_id, photomaton_id, media_type) VALUES ($1, $2, 'PHOTO')",
+    )
+    .bind::<Nullable<Integer>, _>(event)
+    .bind::<Integer, _>(booth)
+    .execute(conn)
+    .await
+}
+
+async fn photos_of(conn: &mut diesel_async::AsyncPgConnection, booth: i32) -> anyhow::Result<i64> {
+    use boom_db::schema::photos;
+    Ok(photos::table
+        .filter(photos::photomaton_id.eq(PhotomatonId(booth)))
+        .count()
+        .get_result(conn)
+        .await?)
+}
+
+/// `photos` has no row-by-row foreign keys (they were most of the cost of recording a batch):
+/// its references are checked once per statement, with the same outcome for a writer.
+#[tokio::test]
+async fn media_name_only_booths_and_events_that_exist_and_go_with_them() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let mut conn = ctx.connection().await?;
+    let (booths, events) = two_booths_at_events(&mut conn).await?;
+    insert_photo(&mut conn, Some(events[0]), booths[0]).await?;
+    insert_photo(&mut conn, Some(events[1]), booths[1]).await?;
+    insert_photo(&mut conn, None, booths[1]).await?;
+
+    let unknown_booth = insert_photo(&mut conn, None, booths[1] + 100).await;
+    assert!(
+        unknown_booth.as_ref().is_err_and(is_foreign_key_violation),
+        "{unknown_booth:?}"
+    );
+    let unknown_event = insert_photo(&mut conn, Some(events[1] + 100), booths[0]).await;
+    assert!(
+        unknown_event.as_ref().is_err_and(is_foreign_key_violation),
+        "{unknown_event:?}"
+    );
+    let moved_nowhere = diesel::sql_query("UPDATE photos SET event_id = event_id + 100")
+        .execute(&mut conn)
+        .await;
+    assert!(
+        moved_nowhere.as_ref().is_err_and(is_foreign_key_violation),
+        "{moved_nowhere:?}"
+    );
+
+    // Deleting an event takes its media; deleting a booth takes the rest of its own.
+    diesel::delete(events::table.filter(events::id.eq(boom_contracts::EventId(events[1]))))
+        .execute(&mut conn)
+        .await?;
+    assert_eq!(photos_of(&mut conn, booths[1]).await?, 1);
+    diesel::delete(photomatons::table.filter(photomatons::id.eq(PhotomatonId(booths[1]))))
+        .execute(&mut conn)
+        .await?;
+    assert_eq!(photos_of(&mut conn, booths[1]).await?, 0);
+    assert_eq!(photos_of(&mut conn, booths[0]).await?, 1);
+    Ok(())
+}
+
+/// Waits until a statement of another connection waits for a lock.
+async fn someone_waits_for_a_lock(
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> anyhow::Result<()> {
+    #[derive(diesel::QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    for _ in 0..200 {
+        let waiting: Waiting = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result(conn)
+        .await?;
+        if waiting.n > 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    anyhow::bail!("nobody waited for a lock")
+}
+
+/// A booth deleted while a batch of its media is being recorded: whichever comes first, no
+/// media is left naming a booth that is gone.
+#[tokio::test]
+async fn a_booth_deleted_while_its_media_are_written_leaves_no_orphan() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let mut watcher = ctx.connection().await?;
+    let (booths, _) = two_booths_at_events(&mut watcher).await?;
+
+    // The media first: the deletion waits for their commit, then takes them.
+    let mut writer = ctx.connection().await?;
+    diesel::sql_query("BEGIN").execute(&mut writer).await?;
+    insert_photo(&mut writer, None, booths[0]).await?;
+    let mut deleter = ctx.connection().await?;
+    let booth = booths[0];
+    let deletion = tokio::spawn(async move {
+        diesel::delete(photomatons::table.filter(photomatons::id.eq(PhotomatonId(booth))))
+            .execute(&mut deleter)
+            .await
+    });
+    someone_waits_for_a_lock(&mut watcher).await?;
+    diesel::sql_query("COMMIT").execute(&mut writer).await?;
+    assert_eq!(deletion.await??, 1);
+    assert_eq!(photos_of(&mut watcher, booths[0]).await?, 0);
+
+    // The deletion first: the media wait for it, then are refused.
+    let mut deleter = ctx.connection().await?;
+    diesel::sql_query("BEGIN").execute(&mut deleter).await?;
+    diesel::delete(photomatons::table.filter(photomatons::id.eq(PhotomatonId(booths[1]))))
+        .execute(&mut deleter)
+        .await?;
+    let booth = booths[1];
+    let write = tokio::spawn(async move { insert_photo(&mut writer, None, booth).await });
+    someone_waits_for_a_lock(&mut watcher).await?;
+    diesel::sql_query("COMMIT").execute(&mut deleter).await?;
+    let refused = write.await?;
+    assert!(
+        refused.as_ref().is_err_and(is_foreign_key_violation),
+        "{refused:?}"
+    );
+    assert_eq!(photos_of(&mut watcher, booths[1]).await?, 0);
+    Ok(())
+}
