@@ -18,7 +18,7 @@ use boom_server::{ApiError, ErrorCode};
 use serde::Deserialize;
 
 use crate::errors::OrApi;
-use crate::http::session::{Session, own_origin, still_valid};
+use crate::http::session::{Session, own_origin};
 use crate::live::wire::{Closed, Incoming, Socket};
 use crate::live::{Fleet, Joined, frame as frame_of};
 use crate::state::AppState;
@@ -82,7 +82,13 @@ pub async fn websocket(
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
         let ping_interval = state.ping_interval;
-        let mut ping = actix_web::rt::time::interval(ping_interval);
+        // The first tick at a random point of the first interval: sockets opened together
+        // (a gateway restarted under a thousand browsers) do not ping and check together.
+        let first = ping_interval.mul_f64(0.5 + rand::random::<f64>() / 2.0);
+        let mut ping = actix_web::rt::time::interval_at(
+            actix_web::rt::time::Instant::now() + first,
+            ping_interval,
+        );
         let mut last_heard = Instant::now();
         let mut close = None;
         if send_booths(&socket, &snapshot, None).await.is_err() {
@@ -156,7 +162,7 @@ pub async fn websocket(
                         break;
                     }
                     // Redis down is not a revocation: keep the socket, check again next tick.
-                    if matches!(still_valid(&state, &session).await, Ok(false)) {
+                    if matches!(state.session_checks.still_valid(&state, &session).await, Ok(false)) {
                         close = Some(CloseReason { code: CloseCode::Other(SESSION_REVOKED), description: Some("session revoked".into()) });
                         break;
                     }
