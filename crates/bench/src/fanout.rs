@@ -75,7 +75,16 @@ pub(crate) async fn bare_server(
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let tx = sender.clone();
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, say: the clients see it, the server goes on.
+                    eprintln!("bare server: accept: {error}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
             let mut rx = tx.subscribe();
             tokio::spawn(async move {
                 let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
@@ -96,6 +105,69 @@ pub(crate) async fn bare_server(
         }
     });
     Ok(sender)
+}
+
+/// The bare server in a process of its own (`boom-bench --bare-server PORT`), broadcasting each
+/// line of its standard input as a text frame. In the bench's process, its 10,000 sockets
+/// beside the 10,000 clients' would pass the file limit (20,000 here, which a process without
+/// privileges cannot raise), and its CPU and memory could not be told from the clients'.
+pub(crate) fn serve_bare(port: u16) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let sender = bare_server(port).await?;
+        tokio::task::spawn_blocking(move || {
+            for line in std::io::stdin().lines() {
+                let Ok(line) = line else { break };
+                let _ = sender.send(line.into());
+            }
+        })
+        .await?;
+        anyhow::Ok(())
+    })
+}
+
+/// A running `boom-bench --bare-server`; killed when dropped.
+struct BareProcess {
+    child: std::process::Child,
+    frames: std::process::ChildStdin,
+}
+
+impl BareProcess {
+    async fn start(port: u16) -> anyhow::Result<Self> {
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .args(["--bare-server", &port.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .spawn()?;
+        let frames = child
+            .stdin
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("bare server: no stdin"))?;
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(Self { child, frames });
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        anyhow::bail!("the bare server did not listen on {port}")
+    }
+
+    fn send(&mut self, frame: &str) -> anyhow::Result<()> {
+        use std::io::Write;
+        writeln!(self.frames, "{frame}")?;
+        Ok(())
+    }
+}
+
+impl Drop for BareProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn summarize(latencies: Vec<Vec<f32>>, seconds: f64) -> (f64, f64, f64, usize) {
@@ -159,22 +231,26 @@ pub(crate) async fn run(
     let (ours, p50, p99, received) = summarize(results, seconds as f64);
 
     let port = free_port()?;
-    let sender = bare_server(port).await?;
+    let mut bare_process = BareProcess::start(port).await?;
+    let bare_rss_idle = rss(bare_process.child.id());
     let sockets = clients(&format!("ws://127.0.0.1:{port}"), None, n).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let bare_rss_connected = rss(bare_process.child.id());
     let readers = listen(sockets, Instant::now() + Duration::from_secs(seconds + 3));
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / rate));
     let end = Instant::now() + Duration::from_secs(seconds);
     while Instant::now() < end {
         tick.tick().await;
         let frame = json!({"event": "events:updated", "data": {"sentAt": chrono::Utc::now().timestamp_micros(), "padding": "booth update"}}).to_string();
-        let _ = sender.send(frame.into());
+        bare_process.send(&frame)?;
     }
+    let bare_rss_peak = usage(bare_process.child.id()).1;
     let mut results = Vec::new();
     for reader in readers {
         results.push(reader.await?);
     }
     let (bare, bare_p50, bare_p99, bare_received) = summarize(results, seconds as f64);
+    drop(bare_process);
     let peer = socketio_peer(n, rate, seconds)
         .await
         .unwrap_or_else(|error| json!({"error": format!("{error:#}")}));
@@ -185,6 +261,7 @@ pub(crate) async fn run(
         "latencyMs": {"p50": p50, "p99": p99}, "bareLatencyMs": {"p50": bare_p50, "p99": bare_p99},
         "dropped": expected.saturating_sub(received as u64), "bareDropped": expected.saturating_sub(bare_received as u64),
         "gatewayRssKiB": {"idle": rss_before, "connected": rss_connected, "peak": rss_peak},
+        "bareRssKiB": {"idle": bare_rss_idle, "connected": bare_rss_connected, "peak": bare_rss_peak},
         "socketIo": peer, "ratioToSocketIo": peer_ratio,
         "profile": profile,
     }))

@@ -42,10 +42,16 @@ struct Args {
     /// `target/bench/partial.json` and the terminal, and `docs/benchmarks.md` is left alone.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Internal: serve the fan-out scenario's bare reference on this port (see `fanout.rs`).
+    #[arg(long, hide = true)]
+    bare_server: Option<u16>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(port) = args.bare_server {
+        return fanout::serve_bare(port);
+    }
     let seconds = args.seconds.unwrap_or(if args.quick { 3 } else { 10 });
     let clients_n = args.clients.unwrap_or(if args.quick { 100 } else { 1000 });
     boom_server::install_crypto_provider();

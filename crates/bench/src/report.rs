@@ -65,7 +65,7 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
 | ingest exactly-once (lost / double) | {} / {} | — | — | 0 / 0 |
 | fan-out, {} clients (frames/s) | {} | bare tokio-tungstenite {} | {} | ≥ 70 % |
 | fan-out latency (ms, p50 / p99) | {} / {} | {} / {} | — | p99 < 100 |
-| fan-out gateway RSS (KiB: idle / connected / peak) | {} / {} / {} | — | — | 10k clients < 200 MB |
+| fan-out gateway RSS (KiB: idle / connected / peak) | {} / {} / {} | bare {} / {} / {} | — | 10k clients < 200 MB |
 | fan-out vs the original design (frames/s) | {} | Node.js Socket.IO {} | {} | — |
 | Socket.IO peer: latency (ms, p50 / p99), server RSS (KiB, connected / peak) | — | {} / {}, {} / {} | — | — |
 | end to end, agent POST → browser: {} clients, {} batches/s offered over {} booths at events (booth frames/s; with the events' frames) | {}; {} | bare POST → broadcast {} | {}; {} | ≥ 70 % |
@@ -102,6 +102,9 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         f["gatewayRssKiB"]["idle"],
         f["gatewayRssKiB"]["connected"],
         f["gatewayRssKiB"]["peak"],
+        f["bareRssKiB"]["idle"],
+        f["bareRssKiB"]["connected"],
+        f["bareRssKiB"]["peak"],
         num(&f["oursFramesPerSecond"]),
         f["socketIo"]["framesPerSecond"]
             .as_f64()
