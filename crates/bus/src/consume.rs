@@ -200,6 +200,33 @@ impl Bus {
         F: Fn(Vec<M>) -> Fut + Send + Sync,
         Fut: Future<Output = Result<(), HandleError>> + Send,
     {
+        self.consume_lanes(kind, durable, max_group, 1, |_| 0, handler, cancel)
+            .await
+    }
+
+    /// Like [`Bus::consume_groups`], but splits what arrived into `lanes` groups by
+    /// `lane_of(message) % lanes` and runs the handler on them at the same time, each group
+    /// settled on its own. Messages of one lane key are always in the same lane, in the order
+    /// they arrived, and the next pull waits for every lane: what one key says is handled in
+    /// order, while keys of different lanes do not wait for each other's commit.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn consume_lanes<M, F, Fut, L>(
+        &self,
+        kind: StreamKind,
+        durable: &str,
+        max_group: usize,
+        lanes: usize,
+        lane_of: L,
+        handler: F,
+        cancel: CancellationToken,
+    ) -> Result<(), BusError>
+    where
+        M: BusMessage,
+        F: Fn(Vec<M>) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<(), HandleError>> + Send,
+        L: Fn(&M) -> u64 + Send + Sync,
+    {
+        let lanes = lanes.max(1);
         let consumer = self.durable_consumer::<M>(kind, durable).await?;
         let mut messages = consumer
             .messages()
@@ -227,13 +254,14 @@ impl Bus {
                     _ => break,
                 }
             }
-            let mut group = Vec::with_capacity(arrived.len());
-            let mut decoded = Vec::with_capacity(arrived.len());
+            let mut split: Vec<(Vec<jetstream::Message>, Vec<M>)> =
+                (0..lanes).map(|_| (Vec::new(), Vec::new())).collect();
             for message in arrived {
                 match serde_json::from_slice::<M>(&message.payload) {
                     Ok(m) => {
-                        decoded.push(m);
-                        group.push(message);
+                        let lane = (lane_of(&m) % lanes as u64) as usize;
+                        split[lane].0.push(message);
+                        split[lane].1.push(m);
                     }
                     Err(e) => {
                         self.set_aside(&stream_name, &message, format!("undecodable: {e}"))
@@ -241,58 +269,78 @@ impl Bus {
                     }
                 }
             }
-            if group.is_empty() {
-                continue;
+            futures::future::join_all(
+                split
+                    .into_iter()
+                    .filter(|(group, _)| !group.is_empty())
+                    .map(|(group, decoded)| {
+                        self.handle_group(&stream_name, group, decoded, &handler)
+                    }),
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    /// Runs the handler on one group and settles its messages (see [`Bus::consume_groups`]).
+    async fn handle_group<M, F, Fut>(
+        &self,
+        stream_name: &str,
+        group: Vec<jetstream::Message>,
+        decoded: Vec<M>,
+        handler: &F,
+    ) where
+        M: BusMessage,
+        F: Fn(Vec<M>) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<(), HandleError>> + Send,
+    {
+        let trace = trace_of(group[0].headers.as_ref());
+        let span = tracing::info_span!("consume", stream = %stream_name, trace_id = %trace, messages = group.len());
+        let outcome = trace.scope(handler(decoded)).instrument(span).await;
+        let most_delivered = group.iter().map(delivered).max().unwrap_or(1);
+        match outcome {
+            Ok(()) => {
+                // Every ack of the group at once, then their confirmations: one round
+                // trip for the group rather than one per message on the recorder's path.
+                futures::future::join_all(
+                    group
+                        .iter()
+                        .map(|message| self.settle(stream_name, message, AckKind::Ack, "acked")),
+                )
+                .await;
             }
-            let trace = trace_of(group[0].headers.as_ref());
-            let span = tracing::info_span!("consume", stream = %stream_name, trace_id = %trace, messages = group.len());
-            let outcome = trace.scope(handler(decoded)).instrument(span).await;
-            let most_delivered = group.iter().map(delivered).max().unwrap_or(1);
-            match outcome {
-                Ok(()) => {
-                    // Every ack of the group at once, then their confirmations: one round
-                    // trip for the group rather than one per message on the recorder's path.
-                    futures::future::join_all(
-                        group.iter().map(|message| {
-                            self.settle(&stream_name, message, AckKind::Ack, "acked")
-                        }),
-                    )
-                    .await;
+            Err(error) if group.len() == 1 => {
+                self.failed(stream_name, &group[0], error).await;
+            }
+            Err(HandleError::Transient(reason)) if most_delivered < SPLIT_AFTER => {
+                tracing::warn!(stream = %stream_name, %reason, "transient failure, will retry");
+                for message in &group {
+                    self.nak(stream_name, message).await;
                 }
-                Err(error) if group.len() == 1 => {
-                    self.failed(&stream_name, &group[0], error).await;
-                }
-                Err(HandleError::Transient(reason)) if most_delivered < SPLIT_AFTER => {
-                    tracing::warn!(stream = %stream_name, %reason, "transient failure, will retry");
-                    for message in &group {
-                        self.nak(&stream_name, message).await;
+            }
+            Err(error) => {
+                tracing::warn!(stream = %stream_name, %error, "a group failed, retrying its messages one by one");
+                // Within half the ack wait: what is left then is nacked (and redelivered
+                // later) rather than held until JetStream redelivers it on its own.
+                let budget = tokio::time::Instant::now() + crate::ACK_WAIT / 2;
+                for message in group {
+                    if tokio::time::Instant::now() > budget {
+                        self.nak(stream_name, &message).await;
+                        continue;
                     }
-                }
-                Err(error) => {
-                    tracing::warn!(stream = %stream_name, %error, "a group failed, retrying its messages one by one");
-                    // Within half the ack wait: what is left then is nacked (and redelivered
-                    // later) rather than held until JetStream redelivers it on its own.
-                    let budget = tokio::time::Instant::now() + crate::ACK_WAIT / 2;
-                    for message in group {
-                        if tokio::time::Instant::now() > budget {
-                            self.nak(&stream_name, &message).await;
-                            continue;
+                    let Ok(single) = serde_json::from_slice::<M>(&message.payload) else {
+                        continue;
+                    };
+                    match handler(vec![single]).await {
+                        Ok(()) => {
+                            self.settle(stream_name, &message, AckKind::Ack, "acked")
+                                .await;
                         }
-                        let Ok(single) = serde_json::from_slice::<M>(&message.payload) else {
-                            continue;
-                        };
-                        match handler(vec![single]).await {
-                            Ok(()) => {
-                                self.settle(&stream_name, &message, AckKind::Ack, "acked")
-                                    .await;
-                            }
-                            Err(error) => self.failed(&stream_name, &message, error).await,
-                        }
+                        Err(error) => self.failed(stream_name, &message, error).await,
                     }
                 }
             }
         }
-        Ok(())
     }
 
     /// Pulls messages of type `M` through the durable consumer `durable` and hands each to

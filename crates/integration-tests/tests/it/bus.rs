@@ -290,3 +290,94 @@ async fn a_request_without_responders_fails_fast_and_clearly() -> anyhow::Result
     server.await??;
     Ok(())
 }
+
+/// The recorder's lanes: what arrived is split by key, the lanes' handlers run at the same
+/// time, every message is handled once, and each key's messages stay in order.
+#[tokio::test]
+async fn lanes_run_side_by_side_and_keep_each_keys_order() -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let ctx = TestContext::new().await?;
+    let bus = bus(&ctx).await?;
+    let now = chrono::Utc::now();
+    for seq in 0..15 {
+        for booth in 1..=4 {
+            let message = AgentBatchAccepted {
+                batch_id: uuid::Uuid::new_v4(),
+                backlog: Some(seq),
+                ..crate::pipeline::accepted(
+                    PhotomatonId(booth),
+                    &format!("boom-{booth:02}"),
+                    1,
+                    now,
+                )?
+            };
+            bus.publish(&message).await?;
+        }
+    }
+    // Each group the handler got, as (booth, sequence) pairs.
+    type Groups = Arc<Mutex<Vec<Vec<(i32, i64)>>>>;
+    let seen: Groups = Arc::default();
+    let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let cancel = CancellationToken::new();
+    let handle = {
+        let (bus, seen, cancel) = (bus.clone(), seen.clone(), cancel.clone());
+        let (running, most) = (running.clone(), most.clone());
+        tokio::spawn(async move {
+            bus.consume_lanes(
+                StreamKind::Stats,
+                StreamKind::Stats.gateway_consumer(),
+                256,
+                2,
+                |m: &AgentBatchAccepted| u64::from(m.photomaton_id.0.unsigned_abs()),
+                move |group: Vec<AgentBatchAccepted>| {
+                    let (seen, running, most) = (seen.clone(), running.clone(), most.clone());
+                    async move {
+                        let now_running = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now_running, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        let group = group
+                            .iter()
+                            .map(|m| (m.photomaton_id.0, m.backlog.unwrap_or(-1)))
+                            .collect();
+                        if let Ok(mut seen) = seen.lock() {
+                            seen.push(group);
+                        }
+                        Ok(())
+                    }
+                },
+                cancel,
+            )
+            .await
+        })
+    };
+    let handled = || {
+        seen.lock()
+            .map(|s| s.iter().map(Vec::len).sum::<usize>())
+            .unwrap_or(0)
+    };
+    eventually(Duration::from_secs(20), || async { Ok(handled() >= 60) }).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cancel.cancel();
+    handle.await??;
+
+    let groups = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 60, "each once");
+    for group in &groups {
+        assert!(
+            group.iter().all(|(booth, _)| booth % 2 == group[0].0 % 2),
+            "a group holds one lane's booths: {group:?}"
+        );
+    }
+    for booth in 1..=4 {
+        let order: Vec<i64> = groups
+            .iter()
+            .flatten()
+            .filter(|(b, _)| *b == booth)
+            .map(|(_, seq)| *seq)
+            .collect();
+        assert_eq!(order, (0..15).collect::<Vec<_>>(), "booth {booth} in order");
+    }
+    assert_eq!(most.load(Ordering::SeqCst), 2, "both lanes ran at once");
+    Ok(())
+}

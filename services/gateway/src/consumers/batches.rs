@@ -1,7 +1,8 @@
 //! The recorder: agent batches accepted by stats-ingest (STATS stream, durable consumer
-//! `gateway-recorder`, shared by every gateway instance), committed in groups of up to
-//! [`MAX_GROUP`] by [`store::batches::record`](crate::store::batches::record), acked after
-//! the commit, then the booths and events they changed are pushed to browsers.
+//! `gateway-recorder`, shared by every gateway instance), pulled up to [`MAX_GROUP`] at a
+//! time, split by booth into [`LANES`] groups committed side by side by
+//! [`store::batches::record`](crate::store::batches::record), each acked after its commit,
+//! then the booths and events they changed are pushed to browsers.
 
 use boom_contracts::StreamKind;
 use boom_contracts::messages::AgentBatchAccepted;
@@ -18,8 +19,14 @@ use crate::consumers::{failure, transient, until_cancelled};
 use crate::state::AppState;
 use crate::store::batches::{self, Recorded};
 
-/// Batches committed in one transaction at most.
+/// Batches pulled at once at most, across the lanes.
 pub const MAX_GROUP: usize = 256;
+
+/// Transactions at once: what was pulled is split by booth into this many groups, committed
+/// side by side. A booth is always in the same lane, so its batches commit in order; booths
+/// of different lanes lock different rows and do not wait for each other. One lane was one
+/// PostgreSQL backend: a core at most, while the rest of the machine waited for its commits.
+pub const LANES: usize = 2;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
@@ -138,10 +145,12 @@ pub async fn run(state: AppState, metrics: RecorderMetrics, cancel: Cancellation
         async move {
             state
                 .bus
-                .consume_groups(
+                .consume_lanes(
                     StreamKind::Stats,
                     StreamKind::Stats.gateway_consumer(),
                     MAX_GROUP,
+                    LANES,
+                    |batch: &AgentBatchAccepted| u64::from(batch.photomaton_id.0.unsigned_abs()),
                     |group: Vec<AgentBatchAccepted>| {
                         let (state, metrics) = (state.clone(), metrics.clone());
                         async move { handle(&state, &metrics, group).await }
