@@ -91,7 +91,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         live,
         trusted_proxies: std::sync::Arc::new(trusted_proxies),
         ping_interval: std::time::Duration::from_secs(settings.http.ws_ping_secs.max(1)),
-        session_checks: std::sync::Arc::new(http::session::SessionChecks::new(
+        session_checks: std::sync::Arc::new(http::session_checks::SessionChecks::new(
             std::time::Duration::from_secs(settings.http.ws_ping_secs.max(1)),
         )),
         overrun_hours: settings.events.overrun_hours,

@@ -25,7 +25,7 @@ pub struct AppState {
     /// Between WebSocket pings and session checks (`http.ws_ping_secs`).
     pub ping_interval: std::time::Duration,
     /// The WebSocket's session checks at each ping, shared by the sockets of one session.
-    pub session_checks: std::sync::Arc<crate::http::session::SessionChecks>,
+    pub session_checks: std::sync::Arc<crate::http::session_checks::SessionChecks>,
     /// `events.overrun_hours`, for events of an older notion-sync that sends no window.
     pub overrun_hours: u32,
     /// Single sign-on (`[oidc]`), when configured.

@@ -18,7 +18,7 @@ use boom_server::{ApiError, ErrorCode};
 use serde::Deserialize;
 
 use crate::errors::OrApi;
-use crate::http::session::{Session, own_origin};
+use crate::http::session::{Session, own_origin, still_valid};
 use crate::live::wire::{Closed, Incoming, Socket};
 use crate::live::{Fleet, Joined, frame as frame_of};
 use crate::state::AppState;
@@ -162,7 +162,8 @@ pub async fn websocket(
                         break;
                     }
                     // Redis down is not a revocation: keep the socket, check again next tick.
-                    if matches!(state.session_checks.still_valid(&state, &session).await, Ok(false)) {
+                    let check = async { still_valid(&state, &session).await.map_err(|_| ()) };
+                    if matches!(state.session_checks.answer(&session.token_hash, check).await, Ok(false)) {
                         close = Some(CloseReason { code: CloseCode::Other(SESSION_REVOKED), description: Some("session revoked".into()) });
                         break;
                     }

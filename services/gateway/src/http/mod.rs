@@ -22,6 +22,7 @@ pub(crate) mod photomatons;
 pub(crate) mod power_on;
 pub(crate) mod routes;
 pub(crate) mod session;
+pub(crate) mod session_checks;
 pub(crate) mod speed_tests;
 pub(crate) mod sso;
 pub(crate) mod users;

@@ -174,62 +174,9 @@ async fn current_epoch(
         .or_api()
 }
 
-/// The WebSocket's session checks, shared: every socket asks at each ping tick whether its
-/// session still stands, and the sockets of one session (the tabs of one person, or the
-/// thousands of a load test) share one answer for a short while instead of each asking Redis.
-/// Thousands of sockets opened together tick together; asked one by one, their checks queued
-/// behind the pool's connections until they timed out, taking sign-ins down with them.
-#[derive(Debug)]
-pub struct SessionChecks {
-    /// How long an answer holds: a fraction of the ping interval, at most one second, so that
-    /// a revocation still closes the socket within its next tick.
-    fresh_for: Duration,
-    answers: std::sync::Mutex<std::collections::HashMap<String, Answer>>,
-}
-
-type Answer = (
-    std::time::Instant,
-    std::sync::Arc<tokio::sync::OnceCell<Result<bool, ()>>>,
-);
-
-impl SessionChecks {
-    pub fn new(ping_interval: Duration) -> Self {
-        SessionChecks {
-            fresh_for: (ping_interval / 4).min(Duration::from_secs(1)),
-            answers: Default::default(),
-        }
-    }
-
-    /// Whether `session` still stands, from an answer less than `fresh_for` old when another
-    /// socket of the session asked (or is asking) Redis; `Err` when Redis could not say.
-    pub async fn still_valid(&self, state: &AppState, session: &Session) -> Result<bool, ()> {
-        let now = std::time::Instant::now();
-        let answer = {
-            let Ok(mut answers) = self.answers.lock() else {
-                return Err(());
-            };
-            if answers.len() > 64 {
-                answers.retain(|_, (asked, _)| now.duration_since(*asked) < self.fresh_for);
-            }
-            match answers.get(&session.token_hash) {
-                Some((asked, answer)) if now.duration_since(*asked) < self.fresh_for => {
-                    answer.clone()
-                }
-                _ => {
-                    let answer = std::sync::Arc::new(tokio::sync::OnceCell::new());
-                    answers.insert(session.token_hash.clone(), (now, answer.clone()));
-                    answer
-                }
-            }
-        };
-        *answer
-            .get_or_init(|| async { still_valid(state, session).await.map_err(|_| ()) })
-            .await
-    }
-}
-
 /// Whether `session` still stands (not signed out, expired or revoked): the WebSocket asks
-/// on every ping tick, through [`SessionChecks`]. One round trip; does not extend the session.
+/// on every ping tick, through [`SessionChecks`](crate::http::session_checks::SessionChecks).
+/// One round trip; does not extend the session.
 pub async fn still_valid(state: &AppState, session: &Session) -> Result<bool, ApiError> {
     let mut conn = state.cache.connection().await.or_api()?;
     let (exists, epoch): (bool, Option<u64>) = redis::pipe()
