@@ -299,6 +299,11 @@ async fn media_name_only_booths_and_events_that_exist_and_go_with_them() -> anyh
         unknown_event.as_ref().is_err_and(is_foreign_key_violation),
         "{unknown_event:?}"
     );
+    // Refused by the check of `photos` itself, before any total is touched.
+    assert!(
+        format!("{unknown_event:?}").contains("photos name event"),
+        "{unknown_event:?}"
+    );
     let moved_nowhere = diesel::sql_query("UPDATE photos SET event_id = event_id + 100")
         .execute(&mut conn)
         .await;
@@ -384,5 +389,39 @@ async fn a_booth_deleted_while_its_media_are_written_leaves_no_orphan() -> anyho
         "{refused:?}"
     );
     assert_eq!(photos_of(&mut watcher, booths[1]).await?, 0);
+    Ok(())
+}
+
+/// Moving media to another event (Notion moved its window) checks the event, not the booth:
+/// the recorder may hold the booth's row for a batch meanwhile, and waiting for it while it
+/// waits for the event would deadlock.
+#[tokio::test]
+async fn moving_media_between_events_does_not_wait_for_their_booth() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let mut conn = ctx.connection().await?;
+    let (booths, events) = two_booths_at_events(&mut conn).await?;
+    insert_photo(&mut conn, Some(events[0]), booths[0]).await?;
+
+    let mut recorder = ctx.connection().await?;
+    diesel::sql_query("BEGIN").execute(&mut recorder).await?;
+    diesel::sql_query("SELECT id FROM photomatons WHERE id = $1 FOR UPDATE")
+        .bind::<diesel::sql_types::Integer, _>(booths[0])
+        .execute(&mut recorder)
+        .await?;
+
+    diesel::sql_query("SET statement_timeout = '3s'")
+        .execute(&mut conn)
+        .await?;
+    let moved = diesel::sql_query("UPDATE photos SET event_id = $1 WHERE photomaton_id = $2")
+        .bind::<diesel::sql_types::Integer, _>(events[1])
+        .bind::<diesel::sql_types::Integer, _>(booths[0])
+        .execute(&mut conn)
+        .await;
+    assert_eq!(
+        moved.ok(),
+        Some(1),
+        "moved without waiting for the booth's lock"
+    );
+    diesel::sql_query("ROLLBACK").execute(&mut recorder).await?;
     Ok(())
 }
