@@ -5,12 +5,16 @@
 use std::net::TcpListener;
 use std::time::Instant;
 
+use actix_http::HttpService;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
 use actix_web::body::MessageBody;
+use actix_web::dev::AppConfig;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, HttpRequest, HttpServer, web};
+use actix_web::{App, HttpRequest, web};
 use boom_telemetry::{TRACEPARENT, TraceContext};
+use std::time::Duration;
 use tracing::Instrument;
 
 use crate::health::{ServiceName, health_handler};
@@ -35,6 +39,10 @@ pub fn bind(addr: &str) -> std::io::Result<TcpListener> {
 
 /// Builds the server: the service's own routes (`configure`) plus the shared ones. Signals
 /// are left to [`crate::Application`], which stops the server and the background work together.
+///
+/// It is actix-web's `HttpServer` with the same settings, assembled here for one addition:
+/// requests that switch protocols are answered by the same routes and then handed the bare
+/// connection ([`crate::upgrade`]).
 pub fn http_server<F>(
     listener: TcpListener,
     options: &HttpOptions,
@@ -46,7 +54,7 @@ where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
     let service = ServiceName(options.service);
-    let mut server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .wrap(from_fn(observe))
             .app_data(web::Data::new(health.clone()))
@@ -59,14 +67,42 @@ where
             .route("/metrics", web::get().to(metrics_handler))
             .configure(configure.clone())
             .default_service(web::to(not_found))
-    })
-    .listen(listener)?
-    .disable_signals()
-    .shutdown_timeout(options.shutdown_timeout_secs);
+    };
+    let addr = listener.local_addr()?;
+    let builder = actix_server::Server::build();
+    let stopping = builder.graceful_shutdown_signal();
+    let mut builder = builder
+        .listen(format!("{}-http", options.service), listener, move || {
+            let app = app.clone();
+            // What `HttpServer` gives its application: the listen address as the host
+            // name of last resort (a request without `Host`).
+            let config = AppConfig::__priv_test_new(false, addr.to_string(), addr);
+            let stopping = stopping.clone();
+            let answer = app()
+                .into_factory()
+                .map_err(|error: actix_web::Error| error.error_response());
+            let app_config = config.clone();
+            HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let stopping = stopping.clone();
+                    async move { stopping.notified().await }
+                })
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                .upgrade(crate::upgrade::factory(
+                    move || app().into_factory(),
+                    config,
+                ))
+                .finish(map_config(answer, move |()| app_config.clone()))
+                .tcp()
+        })?
+        .disable_signals()
+        .shutdown_timeout(options.shutdown_timeout_secs);
     if options.workers > 0 {
-        server = server.workers(options.workers);
+        builder = builder.workers(options.workers);
     }
-    Ok(server.run())
+    Ok(builder.run())
 }
 
 async fn not_found(request: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {

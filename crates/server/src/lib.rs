@@ -11,6 +11,7 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod shutdown;
+pub mod upgrade;
 
 pub use error::{ApiError, ErrorCode};
 pub use health::{Check, CheckFuture, Health};
@@ -19,6 +20,7 @@ pub use http::{
 };
 pub use metrics::Metrics;
 pub use shutdown::{Application, Background, Stopper, termination};
+pub use upgrade::{Upgrade, Upgraded};
 
 mod main_support;
 pub use main_support::{EXIT_CONFIG, install_crypto_provider, run_service};

@@ -70,6 +70,88 @@ async fn the_websocket_needs_a_session() -> anyhow::Result<()> {
     app.stop().await
 }
 
+/// The socket is served on the bare connection once `101` is written: what the HTTP layer
+/// answered before still holds, and the WebSocket protocol is kept by our own loop.
+#[tokio::test]
+async fn the_handed_over_socket_answers_pings_echoes_a_close_and_other_upgrades_get_http()
+-> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ctx = TestContext::new().await?;
+    let staff = Staff::start(&ctx).await?;
+
+    // Another site's page is refused before any switch.
+    let mut request =
+        format!("{}/ws", staff.viewer.base.replace("http://", "ws://")).into_client_request()?;
+    if let Some(cookie) = &staff.viewer.cookie {
+        request
+            .headers_mut()
+            .insert("cookie", format!("boom_session={cookie}").parse()?);
+    }
+    request
+        .headers_mut()
+        .insert("origin", "http://elsewhere.example".parse()?);
+    let refused = tokio_tungstenite::connect_async(request).await;
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("403"), "{message}");
+
+    // A route that does not switch answers an upgrade request over HTTP, then closes.
+    let address = staff.viewer.base.trim_start_matches("http://").to_owned();
+    let mut raw = tokio::net::TcpStream::connect(&address).await?;
+    raw.write_all(
+        format!(
+            "GET /api/health HTTP/1.1\r\nHost: {address}\r\nConnection: Upgrade\r\n\
+             Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await?;
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), raw.read_to_string(&mut answer)).await??;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.to_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("\"status\""),
+        "the health document: {answer}"
+    );
+
+    // Ping, pong; close, close.
+    let mut socket = connect(&staff.viewer).await?;
+    socket
+        .send(Message::Ping(b"are you there".to_vec().into()))
+        .await?;
+    let pong = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Pong(payload))) => return Ok(payload),
+                Some(Ok(_)) => continue,
+                Some(Err(error)) => return Err(anyhow::anyhow!(error)),
+                None => return Err(anyhow::anyhow!("closed")),
+            }
+        }
+    })
+    .await??;
+    assert_eq!(&pong[..], b"are you there");
+    socket.close(None).await?;
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(message) = socket.next().await {
+            if message.is_err() {
+                return false;
+            }
+        }
+        true
+    })
+    .await?;
+    assert!(
+        ended,
+        "the server answers the close and ends the connection cleanly"
+    );
+    staff.app.stop().await
+}
+
 #[tokio::test]
 async fn a_client_gets_every_booth_on_connect_then_live_updates_of_its_rooms() -> anyhow::Result<()>
 {

@@ -7,19 +7,20 @@
 //! instead of reconnecting).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_http::ws::{CloseCode, CloseReason, Frame};
 use actix_web::{HttpRequest, HttpResponse, web};
 use boom_contracts::PhotomatonId;
 use boom_contracts::messages::FrameKind;
-use boom_server::{ApiError, ErrorCode};
+use boom_server::{ApiError, ErrorCode, Upgrade, Upgraded};
 use serde::Deserialize;
 
 use crate::errors::OrApi;
 use crate::http::session::{Session, own_origin, still_valid};
-use crate::live::wire::{Closed, Incoming, Socket};
+use crate::live::wire::{self, Incoming, Outgoing};
 use crate::live::{Fleet, Joined, frame as frame_of};
 use crate::state::AppState;
 
@@ -48,10 +49,12 @@ fn parse_rooms(text: &str) -> Result<HashSet<PhotomatonId>, String> {
 }
 
 /// `GET /ws`: any signed-in role. Sends the state of every booth, then live updates.
+///
+/// The checks (session, origin, handshake) are answered here like any request; the socket
+/// itself is served by [`serve`] on the bare connection once `101` is written.
 pub async fn websocket(
     request: HttpRequest,
     session: Session,
-    body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     // Browsers always send Origin on WebSockets; a page of another site may not listen in.
@@ -64,131 +67,133 @@ pub async fn websocket(
         return Err(ApiError::new(ErrorCode::Forbidden, "WebSocket from another origin").into());
     }
     let snapshot = state.live.fleet.get(&state.db).await.or_api()?;
-    let mut handshake = actix_http::ws::handshake(request.head())?;
-    let (socket, outgoing) = Socket::new();
-    let response: HttpResponse = handshake
-        .message_body(actix_web::body::MessageBody::boxed(
-            actix_web::body::BodyStream::new(outgoing),
-        ))?
+    let mut response: HttpResponse = actix_http::ws::handshake(request.head())?
+        .finish()
+        .map_into_boxed_body()
         .into();
-    let mut incoming = Incoming::new(body);
-    let hub = state.live.hub.clone();
+    // Joined before the snapshot is sent: what changes meanwhile is queued after it.
+    let joined = state.live.hub.join();
+    let state = state.into_inner();
+    response
+        .extensions_mut()
+        .insert(Upgrade::new(move |upgraded| {
+            serve(upgraded, state, session, snapshot, joined)
+        }));
+    Ok(response)
+}
+
+/// Why a socket ends, and what its close frame says.
+fn closing(code: CloseCode, description: &str) -> Option<CloseReason> {
+    Some(CloseReason {
+        code,
+        description: Some(description.to_owned()),
+    })
+}
+
+/// Frames a socket may have taken from its queue and not yet written. Beyond, the client's
+/// queue in the hub fills, and the hub skips it until it has caught up.
+const OUTGOING: usize = 64;
+
+/// Serves one upgraded socket until it closes.
+async fn serve(
+    upgraded: Upgraded,
+    state: Arc<AppState>,
+    session: Session,
+    snapshot: Arc<Fleet>,
+    joined: Joined,
+) {
     let Joined {
         id,
         mut queue,
         rooms,
         lagged,
-    } = hub.join();
-    let state = state.into_inner();
-    actix_web::rt::spawn(async move {
-        let ping_interval = state.ping_interval;
-        // The first tick at a random point of the first interval: sockets opened together
-        // (a gateway restarted under a thousand browsers) do not ping and check together.
-        let first = ping_interval.mul_f64(0.5 + rand::random::<f64>() / 2.0);
-        let mut ping = actix_web::rt::time::interval_at(
-            actix_web::rt::time::Instant::now() + first,
-            ping_interval,
-        );
-        let mut last_heard = Instant::now();
-        let mut close = None;
-        if send_booths(&socket, &snapshot, None).await.is_err() {
-            hub.leave(id);
-            return;
-        }
-        // Shared by every client that connected meanwhile: not kept for the connection's life.
-        drop(snapshot);
-        loop {
-            tokio::select! {
-                queued = queue.recv() => match queued {
-                    Some(frame) => {
-                        // A client gone without a word (Wi-Fi lost) stops reading: once its
-                        // socket is full, a send waits, and the pings below would never run.
-                        match tokio::time::timeout(ping_interval * 2, socket.send(frame)).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(_)) => break,
-                            Err(_) => {
-                                close = Some(CloseReason { code: CloseCode::Policy, description: Some("too slow: updates were not read".into()) });
-                                break;
-                            }
-                        }
-                        if queue.is_empty() && lagged.load(Ordering::Acquire) {
-                            // Caught up after skipped frames: the state of every booth now.
-                            // Cleared first, so that what changes meanwhile is queued after.
-                            lagged.store(false, Ordering::Release);
-                            let Ok(snapshot) = state.live.fleet.get(&state.db).await else { break };
-                            let wanted = rooms.read().ok().and_then(|r| r.clone());
-                            // Bounded: a client too slow to take its rooms' state within two
-                            // pings is closed rather than left holding this task.
-                            let resent = tokio::time::timeout(ping_interval * 2, async {
-                                send_booths(&socket, &snapshot, wanted.as_ref()).await?;
-                                socket.send(frame_of(FrameKind::LiveResync, &serde_json::json!({}))).await
-                            })
-                            .await;
-                            drop(snapshot);
-                            match resent {
-                                Ok(Ok(())) => {}
-                                Ok(Err(_)) => break,
-                                Err(_) => {
-                                    close = Some(CloseReason { code: CloseCode::Policy, description: Some("too slow: updates were not read".into()) });
-                                    break;
-                                }
-                            }
-                        }
+    } = joined;
+    let Upgraded { io, read } = upgraded;
+    let hub = state.live.hub.clone();
+    let ping_interval = state.ping_interval;
+    // A client that takes nothing for two pings (Wi-Fi lost, a phone asleep) is closed.
+    let patience = ping_interval * 2;
+    // The first tick at a random point of the first interval: sockets opened together
+    // (a gateway restarted under a thousand browsers) do not ping and check together.
+    let first = ping_interval.mul_f64(0.5 + rand::random::<f64>() / 2.0);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + first, ping_interval);
+    let mut incoming = Incoming::new(read);
+    let mut outgoing = Outgoing::default();
+    let mut last_heard = Instant::now();
+    queue_booths(&mut outgoing, &snapshot, None);
+    // Shared by every client that connected meanwhile: not kept for the connection's life.
+    drop(snapshot);
+    let close = loop {
+        tokio::select! {
+            written = outgoing.write(&io), if !outgoing.is_empty() => {
+                if written.is_err() { break None }
+            }
+            queued = queue.recv(), if outgoing.len() < OUTGOING => match queued {
+                Some(frame) => {
+                    outgoing.push(frame);
+                    if queue.is_empty() && lagged.load(Ordering::Acquire) {
+                        // Caught up after skipped frames: the state of every booth now.
+                        // Cleared first, so that what changes meanwhile is queued after.
+                        lagged.store(false, Ordering::Release);
+                        let Ok(snapshot) = state.live.fleet.get(&state.db).await else { break None };
+                        let wanted = rooms.read().ok().and_then(|r| r.clone());
+                        queue_booths(&mut outgoing, &snapshot, wanted.as_ref());
+                        outgoing.push(frame_of(FrameKind::LiveResync, &serde_json::json!({})));
                     }
-                    None => break,
-                },
-                message = incoming.next() => match message {
-                    Some(Ok(Frame::Text(text))) => {
-                        last_heard = Instant::now();
-                        match std::str::from_utf8(&text).map_err(|e| e.to_string()).and_then(parse_rooms) {
-                            Ok(set) => if let Ok(mut r) = rooms.write() { *r = Some(set) },
-                            Err(error) => {
-                                let reply = serde_json::json!({"error": "bad_request", "message": error}).to_string();
-                                if socket.text(reply.as_bytes()).await.is_err() { break }
-                            }
-                        }
-                    }
-                    Some(Ok(Frame::Ping(bytes))) => {
-                        last_heard = Instant::now();
-                        if socket.pong(&bytes).await.is_err() { break }
-                    }
-                    Some(Ok(Frame::Close(reason))) => { close = reason; break }
-                    Some(Ok(_)) => last_heard = Instant::now(),
-                    Some(Err(_)) | None => break,
-                },
-                _ = ping.tick() => {
-                    if last_heard.elapsed() > ping_interval * 2 {
-                        close = Some(CloseReason { code: CloseCode::Away, description: Some("no pong".into()) });
-                        break;
-                    }
-                    // Redis down is not a revocation: keep the socket, check again next tick.
-                    let check = async { still_valid(&state, &session).await.map_err(|_| ()) };
-                    if matches!(state.session_checks.answer(&session.token_hash, check).await, Ok(false)) {
-                        close = Some(CloseReason { code: CloseCode::Other(SESSION_REVOKED), description: Some("session revoked".into()) });
-                        break;
-                    }
-                    if socket.ping(b"boom").await.is_err() { break }
                 }
+                None => break None,
+            },
+            message = incoming.next(&io) => match message {
+                Some(Ok(Frame::Text(text))) => {
+                    last_heard = Instant::now();
+                    match std::str::from_utf8(&text).map_err(|e| e.to_string()).and_then(parse_rooms) {
+                        Ok(set) => if let Ok(mut r) = rooms.write() { *r = Some(set) },
+                        Err(error) => {
+                            let reply = serde_json::json!({"error": "bad_request", "message": error}).to_string();
+                            outgoing.push(wire::text(reply.as_bytes()));
+                        }
+                    }
+                }
+                Some(Ok(Frame::Ping(bytes))) => {
+                    last_heard = Instant::now();
+                    outgoing.push(wire::pong(&bytes));
+                }
+                Some(Ok(Frame::Close(reason))) => break reason,
+                Some(Ok(_)) => last_heard = Instant::now(),
+                Some(Err(_)) | None => break None,
+            },
+            _ = ping.tick() => {
+                if outgoing.stalled_for() > patience {
+                    break closing(CloseCode::Policy, "too slow: updates were not read");
+                }
+                if last_heard.elapsed() > patience {
+                    break closing(CloseCode::Away, "no pong");
+                }
+                // Redis down is not a revocation: keep the socket, check again next tick.
+                let check = async { still_valid(&state, &session).await.map_err(|_| ()) };
+                if matches!(state.session_checks.answer(&session.token_hash, check).await, Ok(false)) {
+                    break closing(CloseCode::Other(SESSION_REVOKED), "session revoked");
+                }
+                outgoing.push(wire::ping(b"boom"));
             }
         }
-        hub.leave(id);
-        socket.close(close).await;
-    });
-    Ok(response)
+    };
+    hub.leave(id);
+    drop(queue);
+    outgoing.push(wire::close(close));
+    wire::finish(io, outgoing, CLOSING).await;
 }
 
-/// Sends the state of the fleet's booths, or of those of `rooms` only.
-async fn send_booths(
-    socket: &Socket,
-    fleet: &Fleet,
-    rooms: Option<&HashSet<PhotomatonId>>,
-) -> Result<(), Closed> {
+/// How long a closing socket is given to take its last frames, then to close its side.
+const CLOSING: Duration = Duration::from_secs(2);
+
+/// Queues the state of the fleet's booths, or of those of `rooms` only.
+fn queue_booths(outgoing: &mut Outgoing, fleet: &Fleet, rooms: Option<&HashSet<PhotomatonId>>) {
     for booth in &fleet.booths {
         if rooms.is_none_or(|rooms| rooms.contains(&booth.id)) {
-            socket.send(booth.frame.clone()).await?;
+            outgoing.push(booth.frame.clone());
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
