@@ -124,14 +124,18 @@ where
         framed
             .send(Message::Item((response.drop_body(), BodySize::None)))
             .await?;
-        let parts = framed.into_parts();
-        // The dispatcher's buffers go with it; only bytes the client already sent stay.
-        let read = if parts.read_buf.is_empty() {
-            BytesMut::new()
-        } else {
-            parts.read_buf
+        // The dispatcher's buffers are released here, before the connection is served for
+        // hours (not at the end of this function): only bytes the client already sent stay.
+        let upgraded = {
+            let parts = framed.into_parts();
+            let read = if parts.read_buf.is_empty() {
+                BytesMut::new()
+            } else {
+                parts.read_buf
+            };
+            Upgraded { io: parts.io, read }
         };
-        serve(Upgraded { io: parts.io, read }).await;
+        serve(upgraded).await;
         return Ok(());
     }
     // Not switched (refused, or not a route that switches): the answer, then the connection

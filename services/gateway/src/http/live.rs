@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use boom_contracts::PhotomatonId;
 use boom_contracts::messages::FrameKind;
 use boom_server::{ApiError, ErrorCode, Upgrade, Upgraded};
+use bytes::Bytes;
 use serde::Deserialize;
 
 use crate::errors::OrApi;
@@ -95,6 +96,10 @@ fn closing(code: CloseCode, description: &str) -> Option<CloseReason> {
 const OUTGOING: usize = 64;
 
 /// Serves one upgraded socket until it closes.
+///
+/// Its future is what a socket costs while it waits: the rare awaits that read PostgreSQL or
+/// Redis are boxed, so that their futures (tens of KiB, mostly the database client's) take
+/// memory only while they run, not in every socket for its whole life.
 async fn serve(
     upgraded: Upgraded,
     state: Arc<AppState>,
@@ -120,25 +125,30 @@ async fn serve(
     let mut incoming = Incoming::new(read);
     let mut outgoing = Outgoing::default();
     let mut last_heard = Instant::now();
-    queue_booths(&mut outgoing, &snapshot, None);
-    // Shared by every client that connected meanwhile: not kept for the connection's life.
-    drop(snapshot);
+    // The state of every booth first, taken as the socket takes it.
+    let mut backlog = Some(Backlog::new(snapshot, None, None));
     let close = loop {
+        if let Some(pending) = backlog.as_mut()
+            && pending.fill(&mut outgoing)
+        {
+            // Sent: the fleet it read is not kept for the connection's life.
+            backlog = None;
+        }
         tokio::select! {
             written = outgoing.write(&io), if !outgoing.is_empty() => {
                 if written.is_err() { break None }
             }
-            queued = queue.recv(), if outgoing.len() < OUTGOING => match queued {
+            queued = queue.recv(), if backlog.is_none() && outgoing.len() < OUTGOING => match queued {
                 Some(frame) => {
                     outgoing.push(frame);
                     if queue.is_empty() && lagged.load(Ordering::Acquire) {
                         // Caught up after skipped frames: the state of every booth now.
                         // Cleared first, so that what changes meanwhile is queued after.
                         lagged.store(false, Ordering::Release);
-                        let Ok(snapshot) = state.live.fleet.get(&state.db).await else { break None };
+                        let Ok(snapshot) = Box::pin(state.live.fleet.get(&state.db)).await else { break None };
                         let wanted = rooms.read().ok().and_then(|r| r.clone());
-                        queue_booths(&mut outgoing, &snapshot, wanted.as_ref());
-                        outgoing.push(frame_of(FrameKind::LiveResync, &serde_json::json!({})));
+                        let resync = frame_of(FrameKind::LiveResync, &serde_json::json!({}));
+                        backlog = Some(Backlog::new(snapshot, wanted, Some(resync)));
                     }
                 }
                 None => break None,
@@ -171,7 +181,7 @@ async fn serve(
                 }
                 // Redis down is not a revocation: keep the socket, check again next tick.
                 let check = async { still_valid(&state, &session).await.map_err(|_| ()) };
-                if matches!(state.session_checks.answer(&session.token_hash, check).await, Ok(false)) {
+                if matches!(Box::pin(state.session_checks.answer(&session.token_hash, check)).await, Ok(false)) {
                     break closing(CloseCode::Other(SESSION_REVOKED), "session revoked");
                 }
                 outgoing.push(wire::ping(b"boom"));
@@ -187,12 +197,45 @@ async fn serve(
 /// How long a closing socket is given to take its last frames, then to close its side.
 const CLOSING: Duration = Duration::from_secs(2);
 
-/// Queues the state of the fleet's booths, or of those of `rooms` only.
-fn queue_booths(outgoing: &mut Outgoing, fleet: &Fleet, rooms: Option<&HashSet<PhotomatonId>>) {
-    for booth in &fleet.booths {
-        if rooms.is_none_or(|rooms| rooms.contains(&booth.id)) {
-            outgoing.push(booth.frame.clone());
+/// The state of the fleet's booths (or of those of `rooms` only), then `last`, queued as the
+/// socket takes them: a socket never holds more than [`OUTGOING`] frames, whatever the size
+/// of the fleet. Live updates wait until it is sent, so that they come after it.
+struct Backlog {
+    fleet: Arc<Fleet>,
+    next: usize,
+    rooms: Option<HashSet<PhotomatonId>>,
+    last: Option<Bytes>,
+}
+
+impl Backlog {
+    fn new(fleet: Arc<Fleet>, rooms: Option<HashSet<PhotomatonId>>, last: Option<Bytes>) -> Self {
+        Self {
+            fleet,
+            next: 0,
+            rooms,
+            last,
         }
+    }
+
+    /// Queues what the socket has room for; `true` once everything is queued.
+    fn fill(&mut self, outgoing: &mut Outgoing) -> bool {
+        while outgoing.len() < OUTGOING {
+            let Some(booth) = self.fleet.booths.get(self.next) else {
+                if let Some(last) = self.last.take() {
+                    outgoing.push(last);
+                }
+                return true;
+            };
+            self.next += 1;
+            if self
+                .rooms
+                .as_ref()
+                .is_none_or(|rooms| rooms.contains(&booth.id))
+            {
+                outgoing.push(booth.frame.clone());
+            }
+        }
+        false
     }
 }
 

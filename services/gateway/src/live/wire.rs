@@ -23,6 +23,9 @@ use bytes::{Buf, Bytes, BytesMut};
 /// Frames handed to one vectored write at most.
 const SLICES: usize = 64;
 
+/// Slots of an empty queue kept for the next frames; a larger queue is released.
+const KEPT_SLOTS: usize = 8;
+
 /// Room made in the read buffer when a frame starts arriving.
 const READ_CHUNK: usize = 4096;
 
@@ -131,6 +134,10 @@ impl Outgoing {
             self.frames.pop_front();
         }
         self.waiting_since = (!self.frames.is_empty()).then(Instant::now);
+        if self.frames.is_empty() && self.frames.capacity() > KEPT_SLOTS {
+            // A burst (a resync) is not kept for the connection's life.
+            self.frames = VecDeque::new();
+        }
     }
 
     /// Writes what is queued, for at most `limit`.
