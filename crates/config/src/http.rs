@@ -47,7 +47,7 @@ impl Default for HttpSettings {
             shutdown_timeout_secs: 10,
             trusted_proxies: String::new(),
             ws_ping_secs: 20,
-            live_coalesce_ms: 200,
+            live_coalesce_ms: 100,
         }
     }
 }

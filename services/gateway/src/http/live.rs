@@ -140,7 +140,12 @@ async fn serve(
             }
             queued = queue.recv(), if backlog.is_none() && outgoing.len() < OUTGOING => match queued {
                 Some(frame) => {
+                    // Whatever else is queued goes in the same write: one system call for a
+                    // flush's frames rather than one per frame.
                     outgoing.push(frame);
+                    while outgoing.len() < OUTGOING && let Ok(frame) = queue.try_recv() {
+                        outgoing.push(frame);
+                    }
                     if queue.is_empty() && lagged.load(Ordering::Acquire) {
                         // Caught up after skipped frames: the state of every booth now.
                         // Cleared first, so that what changes meanwhile is queued after.
