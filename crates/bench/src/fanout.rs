@@ -130,15 +130,16 @@ pub(crate) fn serve_bare(port: u16) -> anyhow::Result<()> {
 
 /// A running `boom-bench --bare-server`; killed when dropped.
 struct BareProcess {
-    child: std::process::Child,
-    frames: std::process::ChildStdin,
+    child: tokio::process::Child,
+    frames: tokio::process::ChildStdin,
 }
 
 impl BareProcess {
     async fn start(port: u16) -> anyhow::Result<Self> {
-        let mut child = std::process::Command::new(std::env::current_exe()?)
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
             .args(["--bare-server", &port.to_string()])
             .stdin(std::process::Stdio::piped())
+            .kill_on_drop(true)
             .spawn()?;
         let frames = child
             .stdin
@@ -156,17 +157,16 @@ impl BareProcess {
         anyhow::bail!("the bare server did not listen on {port}")
     }
 
-    fn send(&mut self, frame: &str) -> anyhow::Result<()> {
-        use std::io::Write;
-        writeln!(self.frames, "{frame}")?;
-        Ok(())
+    fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
     }
-}
 
-impl Drop for BareProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    async fn send(&mut self, frame: &str) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.frames
+            .write_all(format!("{frame}\n").as_bytes())
+            .await?;
+        Ok(())
     }
 }
 
@@ -230,40 +230,55 @@ pub(crate) async fn run(
     }
     let (ours, p50, p99, received) = summarize(results, seconds as f64);
 
-    let port = free_port()?;
-    let mut bare_process = BareProcess::start(port).await?;
-    let bare_rss_idle = rss(bare_process.child.id());
-    let sockets = clients(&format!("ws://127.0.0.1:{port}"), None, n).await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let bare_rss_connected = rss(bare_process.child.id());
-    let readers = listen(sockets, Instant::now() + Duration::from_secs(seconds + 3));
-    let mut tick = tokio::time::interval(Duration::from_millis(1000 / rate));
-    let end = Instant::now() + Duration::from_secs(seconds);
-    while Instant::now() < end {
-        tick.tick().await;
-        let frame = json!({"event": "events:updated", "data": {"sentAt": chrono::Utc::now().timestamp_micros(), "padding": "booth update"}}).to_string();
-        bare_process.send(&frame)?;
-    }
-    let bare_rss_peak = usage(bare_process.child.id()).1;
-    let mut results = Vec::new();
-    for reader in readers {
-        results.push(reader.await?);
-    }
-    let (bare, bare_p50, bare_p99, bare_received) = summarize(results, seconds as f64);
-    drop(bare_process);
+    // The reference: a run that fails is reported as not measured, beside our figures.
+    let bare = bare_reference(n, rate, seconds)
+        .await
+        .unwrap_or_else(|error| json!({"error": format!("{error:#}")}));
     let peer = socketio_peer(n, rate, seconds)
         .await
         .unwrap_or_else(|error| json!({"error": format!("{error:#}")}));
     let peer_ratio = ours / peer["framesPerSecond"].as_f64().unwrap_or(0.0).max(1.0);
     Ok(json!({
         "scenario": "fanout", "clients": n, "updatesPerSecond": rate,
-        "oursFramesPerSecond": ours, "bareFramesPerSecond": bare, "ratio": ours / bare.max(1.0),
-        "latencyMs": {"p50": p50, "p99": p99}, "bareLatencyMs": {"p50": bare_p50, "p99": bare_p99},
-        "dropped": expected.saturating_sub(received as u64), "bareDropped": expected.saturating_sub(bare_received as u64),
+        "oursFramesPerSecond": ours, "bareFramesPerSecond": bare["framesPerSecond"],
+        "ratio": bare["framesPerSecond"].as_f64().map(|bare| ours / bare.max(1.0)),
+        "latencyMs": {"p50": p50, "p99": p99}, "bareLatencyMs": bare["latencyMs"],
+        "dropped": expected.saturating_sub(received as u64), "bareDropped": bare["dropped"],
         "gatewayRssKiB": {"idle": rss_before, "connected": rss_connected, "peak": rss_peak},
-        "bareRssKiB": {"idle": bare_rss_idle, "connected": bare_rss_connected, "peak": bare_rss_peak},
+        "bareRssKiB": bare["rssKiB"], "bareError": bare["error"],
         "socketIo": peer, "ratioToSocketIo": peer_ratio,
         "profile": profile,
+    }))
+}
+
+/// The limit: the bare tokio-tungstenite server (in its own process) broadcasting the same
+/// frames at the same rate to as many clients.
+async fn bare_reference(n: usize, rate: u64, seconds: u64) -> anyhow::Result<Value> {
+    let expected = n as u64 * rate * seconds;
+    let port = free_port()?;
+    let mut bare_process = BareProcess::start(port).await?;
+    let rss_idle = rss(bare_process.pid());
+    let sockets = clients(&format!("ws://127.0.0.1:{port}"), None, n).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_connected = rss(bare_process.pid());
+    let readers = listen(sockets, Instant::now() + Duration::from_secs(seconds + 3));
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / rate));
+    let end = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < end {
+        tick.tick().await;
+        let frame = json!({"event": "events:updated", "data": {"sentAt": chrono::Utc::now().timestamp_micros(), "padding": "booth update"}}).to_string();
+        bare_process.send(&frame).await?;
+    }
+    let rss_peak = usage(bare_process.pid()).1;
+    let mut results = Vec::new();
+    for reader in readers {
+        results.push(reader.await?);
+    }
+    let (frames, p50, p99, received) = summarize(results, seconds as f64);
+    Ok(json!({
+        "framesPerSecond": frames, "latencyMs": {"p50": p50, "p99": p99},
+        "dropped": expected.saturating_sub(received as u64),
+        "rssKiB": {"idle": rss_idle, "connected": rss_connected, "peak": rss_peak},
     }))
 }
 

@@ -93,7 +93,9 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         i["doubleCounted"],
         f["clients"],
         num(&f["oursFramesPerSecond"]),
-        num(&f["bareFramesPerSecond"]),
+        f["bareFramesPerSecond"]
+            .as_f64()
+            .map_or_else(|| format!("not measured: {}", f["bareError"]), |v| num(&json!(v))),
         pct(&f["ratio"]),
         num(&f["latencyMs"]["p50"]),
         num(&f["latencyMs"]["p99"]),
