@@ -18,8 +18,19 @@ pub struct SessionChecks {
     /// How long an answer holds: a fraction of the ping interval, at most one second, so that
     /// a revocation still closes the socket within its next tick.
     fresh_for: Duration,
-    answers: Mutex<HashMap<String, Answer>>,
+    answers: Mutex<Answers>,
 }
+
+#[derive(Debug)]
+struct Answers {
+    by_session: HashMap<String, Answer>,
+    /// Stale answers are swept when the map grows past this: a sweep per doubling, not a
+    /// scan per question.
+    sweep_above: usize,
+}
+
+/// The map's size below which it is never swept.
+const SWEEP_FLOOR: usize = 64;
 
 /// When it was asked, and the answer (`Err`: Redis could not say), shared while it is asked.
 type Answer = (Instant, Arc<OnceCell<Result<bool, ()>>>);
@@ -28,7 +39,10 @@ impl SessionChecks {
     pub fn new(ping_interval: Duration) -> Self {
         SessionChecks {
             fresh_for: (ping_interval / 4).min(Duration::from_secs(1)),
-            answers: Mutex::default(),
+            answers: Mutex::new(Answers {
+                by_session: HashMap::new(),
+                sweep_above: SWEEP_FLOOR,
+            }),
         }
     }
 
@@ -45,16 +59,21 @@ impl SessionChecks {
                 .answers
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if answers.len() > 64 {
-                answers.retain(|_, (asked, _)| now.duration_since(*asked) < self.fresh_for);
+            if answers.by_session.len() > answers.sweep_above {
+                answers
+                    .by_session
+                    .retain(|_, (asked, _)| now.duration_since(*asked) < self.fresh_for);
+                answers.sweep_above = (answers.by_session.len() * 2).max(SWEEP_FLOOR);
             }
-            match answers.get(token_hash) {
+            match answers.by_session.get(token_hash) {
                 Some((asked, answer)) if now.duration_since(*asked) < self.fresh_for => {
                     answer.clone()
                 }
                 _ => {
                     let answer = Arc::new(OnceCell::new());
-                    answers.insert(token_hash.to_owned(), (now, answer.clone()));
+                    answers
+                        .by_session
+                        .insert(token_hash.to_owned(), (now, answer.clone()));
                     answer
                 }
             }
@@ -77,5 +96,24 @@ mod tests {
         assert_eq!(checks.answer("b", async { Err(()) }).await, Err(()));
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert_eq!(checks.answer("a", async { Ok(false) }).await, Ok(false));
+    }
+
+    #[tokio::test]
+    async fn stale_answers_are_swept_once_the_map_doubles() {
+        let checks = SessionChecks::new(Duration::from_millis(40));
+        for i in 0..=SWEEP_FLOOR {
+            let _ = checks.answer(&format!("old {i}"), async { Ok(true) }).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let _ = checks.answer("new", async { Ok(true) }).await;
+        let answers = checks.answers.lock().map_err(|_| "poisoned");
+        let answers = answers
+            .as_deref()
+            .map(|a| (a.by_session.len(), a.sweep_above));
+        assert_eq!(
+            answers,
+            Ok((1, SWEEP_FLOOR)),
+            "only the fresh answer is kept"
+        );
     }
 }
