@@ -78,14 +78,15 @@ where
             // name of last resort (a request without `Host`).
             let config = AppConfig::__priv_test_new(false, addr.to_string(), addr);
             let stopping = stopping.clone();
+            let signal = stopping.clone();
             let answer = app()
                 .into_factory()
                 .map_err(|error: actix_web::Error| error.error_response());
             let app_config = config.clone();
             HttpService::build()
                 .graceful_shutdown_signal(move || {
-                    let stopping = stopping.clone();
-                    async move { stopping.notified().await }
+                    let signal = signal.clone();
+                    async move { signal.notified().await }
                 })
                 .client_request_timeout(Duration::from_secs(5))
                 .client_disconnect_timeout(Duration::from_secs(1))
@@ -93,6 +94,7 @@ where
                 .upgrade(crate::upgrade::factory(
                     move || app().into_factory(),
                     config,
+                    stopping,
                 ))
                 .finish(map_config(answer, move |()| app_config.clone()))
                 .tcp()

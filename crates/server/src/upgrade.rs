@@ -21,6 +21,7 @@ use actix_codec::Framed;
 use actix_http::body::{BodySize, BoxBody, MessageBody};
 use actix_http::h1::{Codec, Message};
 use actix_http::{ConnectionType, Request, Response, StatusCode};
+pub use actix_server::GracefulShutdownSignal;
 use actix_service::{Service, ServiceFactory, fn_factory, fn_service};
 use actix_web::dev::{AppConfig, ServiceResponse};
 use actix_web::rt::net::TcpStream;
@@ -55,6 +56,10 @@ pub struct Upgraded {
     pub io: TcpStream,
     /// What the client sent after the request head, already read (usually nothing).
     pub read: BytesMut,
+    /// Resolves when the server starts stopping: the connection should say goodbye in its
+    /// protocol then (a WebSocket's close frame), rather than be cut when the grace period
+    /// (`http.shutdown_timeout_secs`) ends.
+    pub stopping: GracefulShutdownSignal,
 }
 
 /// The upgrade service of a worker: an instance of the application (`make`, configured with
@@ -62,6 +67,7 @@ pub struct Upgraded {
 pub(crate) fn factory<F, S, B>(
     make: F,
     config: AppConfig,
+    stopping: GracefulShutdownSignal,
 ) -> impl ServiceFactory<
     (Request, Framed<TcpStream, Codec>),
     Config = (),
@@ -83,14 +89,15 @@ where
 {
     fn_factory(move || {
         let app = make().new_service(config.clone());
+        let stopping = stopping.clone();
         async move {
             let app = Rc::new(app.await?);
             Ok::<_, ()>(fn_service(
                 move |(request, framed): (Request, Framed<TcpStream, Codec>)| {
-                    let app = app.clone();
+                    let (app, stopping) = (app.clone(), stopping.clone());
                     async move {
                         // A client gone before its answer is written is not the server's error.
-                        if let Err(error) = serve(&*app, request, framed).await {
+                        if let Err(error) = serve(&*app, request, framed, stopping).await {
                             tracing::debug!(%error, "upgrade request: connection lost");
                         }
                         Ok::<_, actix_web::Error>(())
@@ -105,6 +112,7 @@ async fn serve<S, B>(
     app: &S,
     request: Request,
     mut framed: Framed<TcpStream, Codec>,
+    stopping: GracefulShutdownSignal,
 ) -> std::io::Result<()>
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
@@ -133,7 +141,11 @@ where
             } else {
                 parts.read_buf
             };
-            Upgraded { io: parts.io, read }
+            Upgraded {
+                io: parts.io,
+                read,
+                stopping,
+            }
         };
         serve(upgraded).await;
         return Ok(());

@@ -153,6 +153,32 @@ async fn the_handed_over_socket_answers_pings_echoes_a_close_and_other_upgrades_
 }
 
 #[tokio::test]
+async fn a_stopping_gateway_says_goodbye_to_its_sockets_at_once() -> anyhow::Result<()> {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let ctx = TestContext::new().await?;
+    let staff = Staff::start(&ctx).await?;
+    let mut socket = connect(&staff.viewer).await?;
+    next_frame(&mut socket, Duration::from_secs(5)).await.ok();
+    let stopped = tokio::spawn(staff.app.stop());
+    // A socket cut when the grace period (10 s) ends gets no close frame at all.
+    let close = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(message) = socket.next().await {
+            if let Ok(Message::Close(frame)) = message {
+                return frame;
+            }
+        }
+        None
+    })
+    .await?;
+    assert_eq!(
+        close.map(|frame| (frame.code, frame.reason.to_string())),
+        Some((CloseCode::Away, "server stopping".to_owned()))
+    );
+    stopped.await??;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_client_gets_every_booth_on_connect_then_live_updates_of_its_rooms() -> anyhow::Result<()>
 {
     let ctx = TestContext::new().await?;

@@ -113,7 +113,7 @@ async fn serve(
         rooms,
         lagged,
     } = joined;
-    let Upgraded { io, read } = upgraded;
+    let Upgraded { io, read, stopping } = upgraded;
     let hub = state.live.hub.clone();
     let ping_interval = state.ping_interval;
     // A client that takes nothing for two pings (Wi-Fi lost, a phone asleep) is closed.
@@ -177,6 +177,9 @@ async fn serve(
                 Some(Ok(_)) => last_heard = Instant::now(),
                 Some(Err(_)) | None => break None,
             },
+            // The gateway is stopping (a deploy, a restart): browsers are told at once, and
+            // reconnect to another instance, or to this one once it is back.
+            () = stopping.notified() => break closing(CloseCode::Away, "server stopping"),
             _ = ping.tick() => {
                 if outgoing.stalled_for() > patience {
                     break closing(CloseCode::Policy, "too slow: updates were not read");
