@@ -20,7 +20,7 @@ pub use http::{
 };
 pub use metrics::Metrics;
 pub use shutdown::{Application, Background, Stopper, termination};
-pub use upgrade::{Upgrade, Upgraded};
+pub use upgrade::{Upgrade, Upgraded, can_switch};
 
 mod main_support;
 pub use main_support::{EXIT_CONFIG, install_crypto_provider, run_service};

@@ -50,6 +50,20 @@ impl Upgrade {
     }
 }
 
+/// Marks a request that came through the upgrade service: only such a request can be switched
+/// (see [`can_switch`]).
+#[derive(Debug, Clone, Copy)]
+struct ThroughUpgrade;
+
+/// Whether a `101` with an [`Upgrade`] answered to this request would be served: actix-http
+/// sends a request to the upgrade service only when its `Upgrade` header is exactly
+/// `websocket` (or it is a `CONNECT`), where a handshake check may accept more (`Upgrade: foo,
+/// websocket`). A route that switches refuses the others.
+pub fn can_switch(request: &actix_web::HttpRequest) -> bool {
+    use actix_web::HttpMessage;
+    request.extensions().contains::<ThroughUpgrade>()
+}
+
 /// A connection handed over after `101 Switching Protocols`.
 #[derive(Debug)]
 pub struct Upgraded {
@@ -118,6 +132,10 @@ where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody + 'static,
 {
+    {
+        use actix_web::HttpMessage;
+        request.extensions_mut().insert(ThroughUpgrade);
+    }
     let mut response = match app.call(request).await {
         // The request (and what it holds of the application) is released here, not kept for
         // the connection's life.
@@ -155,6 +173,9 @@ where
     response
         .head_mut()
         .set_connection_type(ConnectionType::Close);
+    // The codec takes this connection for a stream: a body of unknown size goes out as it is,
+    // ended by the close, not chunked.
+    response.head_mut().no_chunking(true);
     let (head, body) = response.into_parts();
     let size = body.size();
     framed.send(Message::Item((head, size))).await?;
@@ -168,5 +189,15 @@ where
     }
     // `close` alone would shut the stream with what is buffered unwritten.
     framed.flush().await?;
-    framed.close().await
+    framed.close().await?;
+    // What the client may still send (a body nobody read) is read and dropped for a moment,
+    // so that closing does not reset the connection under the answer it is reading.
+    let mut io = framed.into_parts().io;
+    let mut sink = [0u8; 512];
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        use tokio::io::AsyncReadExt;
+        while matches!(io.read(&mut sink).await, Ok(read) if read > 0) {}
+    })
+    .await;
+    Ok(())
 }

@@ -118,6 +118,36 @@ async fn the_handed_over_socket_answers_pings_echoes_a_close_and_other_upgrades_
         "the health document: {answer}"
     );
 
+    // A handshake actix-http would not hand over (`Upgrade` naming more than `websocket`) is
+    // refused, not answered 101 on a connection nobody would serve.
+    let cookie = staff.viewer.cookie.clone().unwrap_or_default();
+    let mut raw = tokio::net::TcpStream::connect(&address).await?;
+    raw.write_all(
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: {address}\r\nConnection: Upgrade\r\n\
+             Upgrade: foo, websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: boom_session={cookie}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await?;
+    // Answered by the ordinary dispatcher, which keeps the connection: the head is enough.
+    let mut head = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        let mut chunk = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let read = raw.read(&mut chunk).await?;
+            if read == 0 {
+                break;
+            }
+            head.extend_from_slice(&chunk[..read]);
+        }
+        anyhow::Ok(())
+    })
+    .await??;
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+
     // Ping, pong; close, close.
     let mut socket = connect(&staff.viewer).await?;
     socket

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use actix_http::ws::{CloseCode, CloseReason, Frame};
+use actix_http::ws::{CloseCode, CloseReason, Frame, ProtocolError};
 use actix_web::{HttpRequest, HttpResponse, web};
 use boom_contracts::PhotomatonId;
 use boom_contracts::messages::FrameKind;
@@ -67,13 +67,20 @@ pub async fn websocket(
     {
         return Err(ApiError::new(ErrorCode::Forbidden, "WebSocket from another origin").into());
     }
-    let snapshot = state.live.fleet.get(&state.db).await.or_api()?;
+    if !boom_server::can_switch(&request) {
+        return Err(ApiError::bad_request(
+            "a WebSocket handshake needs `Connection: Upgrade` and `Upgrade: websocket`",
+        )
+        .into());
+    }
     let mut response: HttpResponse = actix_http::ws::handshake(request.head())?
         .finish()
         .map_into_boxed_body()
         .into();
-    // Joined before the snapshot is sent: what changes meanwhile is queued after it.
+    // Joined before the snapshot is read: what changes meanwhile is queued, and sent after it.
+    // (A refusal or a lost connection drops it, and the client leaves the hub.)
     let joined = state.live.hub.join();
+    let snapshot = state.live.fleet.get(&state.db).await.or_api()?;
     let state = state.into_inner();
     response
         .extensions_mut()
@@ -108,13 +115,12 @@ async fn serve(
     joined: Joined,
 ) {
     let Joined {
-        id,
+        membership,
         mut queue,
         rooms,
         lagged,
     } = joined;
     let Upgraded { io, read, stopping } = upgraded;
-    let hub = state.live.hub.clone();
     let ping_interval = state.ping_interval;
     // A client that takes nothing for two pings (Wi-Fi lost, a phone asleep) is closed.
     let patience = ping_interval * 2;
@@ -128,6 +134,18 @@ async fn serve(
     // The state of every booth first, taken as the socket takes it.
     let mut backlog = Some(Backlog::new(snapshot, None, None));
     let close = loop {
+        // Caught up after skipped frames (checked at every turn, and so at least at every
+        // ping): the state of its booths now. Cleared first, so that what changes meanwhile
+        // is queued after it.
+        if backlog.is_none() && queue.is_empty() && lagged.load(Ordering::Acquire) {
+            lagged.store(false, Ordering::Release);
+            let Ok(snapshot) = Box::pin(state.live.fleet.get(&state.db)).await else {
+                break None;
+            };
+            let wanted = rooms.read().ok().and_then(|r| r.clone());
+            let resync = frame_of(FrameKind::LiveResync, &serde_json::json!({}));
+            backlog = Some(Backlog::new(snapshot, wanted, Some(resync)));
+        }
         if let Some(pending) = backlog.as_mut()
             && pending.fill(&mut outgoing)
         {
@@ -146,19 +164,12 @@ async fn serve(
                     while outgoing.len() < OUTGOING && let Ok(frame) = queue.try_recv() {
                         outgoing.push(frame);
                     }
-                    if queue.is_empty() && lagged.load(Ordering::Acquire) {
-                        // Caught up after skipped frames: the state of every booth now.
-                        // Cleared first, so that what changes meanwhile is queued after.
-                        lagged.store(false, Ordering::Release);
-                        let Ok(snapshot) = Box::pin(state.live.fleet.get(&state.db)).await else { break None };
-                        let wanted = rooms.read().ok().and_then(|r| r.clone());
-                        let resync = frame_of(FrameKind::LiveResync, &serde_json::json!({}));
-                        backlog = Some(Backlog::new(snapshot, wanted, Some(resync)));
-                    }
                 }
                 None => break None,
             },
-            message = incoming.next(&io) => match message {
+            // Read only while there is room for an answer: a client that sends (pings, bad
+            // messages) and never reads cannot make its answers pile up.
+            message = incoming.next(&io), if outgoing.len() < OUTGOING => match message {
                 Some(Ok(Frame::Text(text))) => {
                     last_heard = Instant::now();
                     match std::str::from_utf8(&text).map_err(|e| e.to_string()).and_then(parse_rooms) {
@@ -175,7 +186,9 @@ async fn serve(
                 }
                 Some(Ok(Frame::Close(reason))) => break reason,
                 Some(Ok(_)) => last_heard = Instant::now(),
-                Some(Err(_)) | None => break None,
+                Some(Err(ProtocolError::Overflow)) => break closing(CloseCode::Size, "message too large"),
+                Some(Err(_)) => break closing(CloseCode::Protocol, "not a WebSocket frame"),
+                None => break None,
             },
             // The gateway is stopping (a deploy, a restart): browsers are told at once, and
             // reconnect to another instance, or to this one once it is back.
@@ -196,7 +209,7 @@ async fn serve(
             }
         }
     };
-    hub.leave(id);
+    drop(membership);
     drop(queue);
     outgoing.push(wire::close(close));
     wire::finish(io, outgoing, CLOSING).await;

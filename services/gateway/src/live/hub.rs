@@ -31,14 +31,28 @@ struct Client {
     lagged: Arc<AtomicBool>,
 }
 
-/// What a new client reads from: its id, its queue, its rooms, and whether it fell behind.
+/// What a new client reads from: its membership, its queue, its rooms, and whether it fell
+/// behind.
 pub struct Joined {
-    pub id: u64,
+    /// The client leaves the hub when this is dropped, however its connection ends.
+    pub membership: Membership,
     pub queue: mpsc::Receiver<Bytes>,
     pub rooms: Rooms,
     /// Set by the hub when the queue was full and frames were skipped; the client's task
     /// clears it when it resends the state.
     pub lagged: Arc<AtomicBool>,
+}
+
+/// A client's place in the hub: it leaves when this is dropped.
+pub struct Membership {
+    hub: LiveHub,
+    id: u64,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.hub.leave(self.id);
+    }
 }
 
 #[derive(Default)]
@@ -115,14 +129,17 @@ impl LiveHub {
         }
         self.inner.connected.inc();
         Joined {
-            id,
+            membership: Membership {
+                hub: self.clone(),
+                id,
+            },
             queue: receiver,
             rooms,
             lagged,
         }
     }
 
-    pub fn leave(&self, id: u64) {
+    fn leave(&self, id: u64) {
         if let Ok(mut clients) = self.inner.clients.lock()
             && clients.remove(&id).is_some()
         {

@@ -190,7 +190,12 @@ impl Incoming {
             match io.try_read_buf(&mut self.buf) {
                 Ok(0) => return None,
                 Ok(_) => {}
-                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                    // Readiness is cleared only now: the room made for nothing goes again.
+                    if self.buf.is_empty() {
+                        self.buf = BytesMut::new();
+                    }
+                }
                 Err(_) => return None,
             }
         }
