@@ -258,8 +258,11 @@ async fn media_land_in_the_event_whose_window_holds_them_and_move_with_it() -> a
         let detail = staff.viewer.get(&format!("/api/events/{id}")).await?.body;
         anyhow::Ok(detail["booths"][0]["uptime"].clone())
     };
+    // Wait for the last probe (the PC back at 13:00), not only the first drop: until it is
+    // recorded the PC counts as down to the window's end.
     eventually(Duration::from_secs(10), || async {
-        Ok(uptime().await?["pcOutages"] == 1)
+        let u = uptime().await?;
+        Ok(u["pcOutages"] == 1 && u["pcPercent"] == 95.0)
     })
     .await?;
     // Known from 10:00 UTC on Sunday to the window's end, Monday 08:00 Paris (06:00 UTC): 20 h,
