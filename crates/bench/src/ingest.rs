@@ -32,6 +32,15 @@ pub(crate) async fn run(
         let (_, key) = session.booth_with_key(&hostname, &hostname).await?;
         keys.push((hostname, key));
     }
+    // Each booth at its own event tonight, as on a Saturday: every media row is attributed to
+    // its event (the event index and the event's totals are paid for, as they are in use).
+    crate::harness::sql(
+        ctx,
+        "INSERT INTO events (notion_page_id, client_name, photomaton_id, status, event_date, window_start, window_end)
+         SELECT 'ingest-' || id, 'Ingest ' || id, id, 'ACTIVE', now(), now() - interval '1 hour', now() + interval '12 hours'
+         FROM photomatons WHERE hostname LIKE 'bench-%'",
+    )
+    .await?;
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{}/api/agent/sync", ingest.port);
     for (_, key) in &keys {
@@ -149,16 +158,27 @@ pub(crate) async fn run(
     );
 
     // The limit: COPY of as many rows into the same table.
-    let booth_id = count(ctx, "SELECT min(id)::bigint AS n FROM photomatons").await?;
+    // Rows shaped as ours: a booth, its event, a batch id.
+    let booth_id = count(
+        ctx,
+        "SELECT min(id)::bigint AS n FROM photomatons WHERE hostname LIKE 'bench-%'",
+    )
+    .await?;
+    let event_id = count(
+        ctx,
+        &format!("SELECT min(id)::bigint AS n FROM events WHERE photomaton_id = {booth_id}"),
+    )
+    .await?;
+    let batch = uuid::Uuid::new_v4();
     let now = chrono::Utc::now().to_rfc3339();
-    let mut csv = String::with_capacity(rows as usize * 48);
+    let mut csv = String::with_capacity(rows as usize * 96);
     for _ in 0..rows {
-        csv.push_str(&format!("{booth_id},PRINT,1,{now}\n"));
+        csv.push_str(&format!("{booth_id},{event_id},{batch},PRINT,1,{now}\n"));
     }
     let copy_started = Instant::now();
     let mut psql = Command::new("psql")
         .arg(ctx.database_url())
-        .args(["-q", "-c", "\\copy photos (photomaton_id, media_type, count, \"timestamp\") FROM STDIN WITH (FORMAT csv)"])
+        .args(["-q", "-c", "\\copy photos (photomaton_id, event_id, batch_id, media_type, count, \"timestamp\") FROM STDIN WITH (FORMAT csv)"])
         .stdin(Stdio::piped())
         .spawn()?;
     {
