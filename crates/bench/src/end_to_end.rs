@@ -280,13 +280,7 @@ async fn booths(ctx: &boom_testkit::TestContext, session: &SignedIn) -> anyhow::
             key,
         });
     }
-    crate::harness::sql(
-        ctx,
-        "INSERT INTO events (notion_page_id, client_name, photomaton_id, status, event_date, window_start, window_end)
-         SELECT 'e2e-' || id, 'E2E ' || id, id, 'ACTIVE', now(), now() - interval '1 hour', now() + interval '12 hours'
-         FROM photomatons WHERE hostname LIKE 'e2e-%'",
-    )
-    .await?;
+    crate::harness::at_events_tonight(ctx, "e2e-").await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     Ok(booths)
 }

@@ -117,6 +117,29 @@ pub(crate) async fn sql(ctx: &boom_testkit::TestContext, statement: &str) -> any
     Ok(())
 }
 
+/// Puts every booth whose hostname starts with `prefix` at its own event tonight (ACTIVE, its
+/// window from an hour ago to twelve hours ahead), as at a Saturday's weddings: each media
+/// row is attributed to its event and changes its totals.
+pub(crate) async fn at_events_tonight(
+    ctx: &boom_testkit::TestContext,
+    prefix: &str,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    );
+    sql(
+        ctx,
+        &format!(
+            "INSERT INTO events (notion_page_id, client_name, photomaton_id, status, event_date, window_start, window_end)
+             SELECT '{prefix}' || id, '{prefix}' || id, id, 'ACTIVE', now(), now() - interval '1 hour', now() + interval '12 hours'
+             FROM photomatons WHERE hostname LIKE '{prefix}%'"
+        ),
+    )
+    .await
+}
+
 pub(crate) async fn count(ctx: &boom_testkit::TestContext, query: &str) -> anyhow::Result<i64> {
     use diesel_async::RunQueryDsl;
     #[derive(diesel::QueryableByName)]

@@ -34,13 +34,7 @@ pub(crate) async fn run(
     }
     // Each booth at its own event tonight, as on a Saturday: every media row is attributed to
     // its event (the event index and the event's totals are paid for, as they are in use).
-    crate::harness::sql(
-        ctx,
-        "INSERT INTO events (notion_page_id, client_name, photomaton_id, status, event_date, window_start, window_end)
-         SELECT 'ingest-' || id, 'Ingest ' || id, id, 'ACTIVE', now(), now() - interval '1 hour', now() + interval '12 hours'
-         FROM photomatons WHERE hostname LIKE 'bench-%'",
-    )
-    .await?;
+    crate::harness::at_events_tonight(ctx, "bench-").await?;
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{}/api/agent/sync", ingest.port);
     for (_, key) in &keys {
