@@ -127,7 +127,8 @@ pub(crate) async fn at_events_tonight(
     anyhow::ensure!(
         prefix
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            .all(|c| c.is_ascii_alphanumeric() || c == '-'),
+        "a hostname prefix of letters, digits and dashes, not {prefix:?}: it is written into SQL"
     );
     sql(
         ctx,

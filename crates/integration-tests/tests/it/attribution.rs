@@ -262,7 +262,12 @@ async fn media_land_in_the_event_whose_window_holds_them_and_move_with_it() -> a
     // recorded the PC counts as down to the window's end.
     eventually(Duration::from_secs(10), || async {
         let u = uptime().await?;
-        Ok(u["pcOutages"] == 1 && u["pcPercent"] == 95.0)
+        // Not yet: an error that names what was read, shown if the wait times out.
+        anyhow::ensure!(
+            u["pcOutages"] == 1 && u["pcPercent"] == 95.0,
+            "uptime so far: {u}"
+        );
+        Ok(true)
     })
     .await?;
     // Known from 10:00 UTC on Sunday to the window's end, Monday 08:00 Paris (06:00 UTC): 20 h,
