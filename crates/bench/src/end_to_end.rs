@@ -245,6 +245,8 @@ pub(crate) async fn run(
     seconds: u64,
 ) -> anyhow::Result<Value> {
     let booths = booths(ctx, session).await?;
+    let keys: Vec<&str> = booths.iter().map(|b| b.key.as_str()).collect();
+    crate::harness::until_ingest_knows(ingest.port, &keys).await?;
     let mut ours = ours(gateway, ingest, session, &booths, clients_n, seconds).await?;
     let bare = bare(&booths, clients_n, seconds)
         .await
@@ -281,7 +283,6 @@ async fn booths(ctx: &boom_testkit::TestContext, session: &SignedIn) -> anyhow::
         });
     }
     crate::harness::at_events_tonight(ctx, "e2e-").await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
     Ok(booths)
 }
 

@@ -141,6 +141,36 @@ pub(crate) async fn at_events_tonight(
     .await
 }
 
+/// Waits until stats-ingest knows every agent key (booths reach it through the registry on
+/// NATS): an empty body is refused as malformed (422) once the key is known, as unknown
+/// (401) before.
+pub(crate) async fn until_ingest_knows(ingest_port: u16, keys: &[&str]) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{ingest_port}/api/agent/sync");
+    for key in keys {
+        let mut status = 0;
+        for _ in 0..100 {
+            status = http
+                .post(&url)
+                .bearer_auth(key)
+                .json(&serde_json::json!({}))
+                .send()
+                .await?
+                .status()
+                .as_u16();
+            if status == 422 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::ensure!(
+            status == 422,
+            "stats-ingest still answers {status} to a booth's key after 10 s"
+        );
+    }
+    Ok(())
+}
+
 pub(crate) async fn count(ctx: &boom_testkit::TestContext, query: &str) -> anyhow::Result<i64> {
     use diesel_async::RunQueryDsl;
     #[derive(diesel::QueryableByName)]

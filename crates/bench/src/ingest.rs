@@ -35,25 +35,10 @@ pub(crate) async fn run(
     // Each booth at its own event tonight, as on a Saturday: every media row is attributed to
     // its event (the event index and the event's totals are paid for, as they are in use).
     crate::harness::at_events_tonight(ctx, "bench-").await?;
+    let keys_only: Vec<&str> = keys.iter().map(|(_, key)| key.as_str()).collect();
+    crate::harness::until_ingest_knows(ingest.port, &keys_only).await?;
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{}/api/agent/sync", ingest.port);
-    for (_, key) in &keys {
-        for _ in 0..100 {
-            if http
-                .post(&url)
-                .bearer_auth(key)
-                .json(&json!({}))
-                .send()
-                .await?
-                .status()
-                .as_u16()
-                == 422
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
     let (ingest_cpu0, _) = usage(ingest.child.id());
     let (gateway_cpu0, _) = usage(gateway.child.id());
     let profile = Profile::start("ingest");
