@@ -6,6 +6,7 @@ mod alerts;
 mod api_fuzz;
 mod attribution;
 mod backup;
+mod benchmarks;
 mod binaries;
 mod browser;
 mod bus;
