@@ -207,13 +207,12 @@ async fn post_as_fast_as_answered(
         let (http, url, sent) = (http.clone(), url.to_owned(), sent.clone());
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
-                let now = chrono::Utc::now().to_rfc3339();
-                let stats: Vec<Value> = (0..lines)
-                    .map(|_| json!({"type": "print", "count": 1, "timestamp": now}))
-                    .collect();
-                let body =
-                    json!({"batchId": uuid::Uuid::new_v4(), "hostname": hostname, "stats": stats});
-                match http.post(&url).bearer_auth(&key).json(&body).send().await {
+                let request = http
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(batch_body(&hostname, lines));
+                match request.send().await {
                     Ok(r) if r.status().is_success() => {
                         sent.fetch_add(lines as u64, Ordering::Relaxed);
                     }
@@ -226,6 +225,33 @@ async fn post_as_fast_as_answered(
         task.await?;
     }
     Ok(sent.load(Ordering::Relaxed))
+}
+
+/// One batch of `lines` prints as an agent sends it, written straight as JSON text. The agents
+/// share the machine with what they measure, so they spend as little as they can (a real
+/// agent runs on its booth's PC): built as `serde_json::Value`s, a map per line, the agents
+/// took 12–15 % of the machine, most of it in `malloc` and `free`.
+fn batch_body(hostname: &str, lines: usize) -> String {
+    use std::fmt::Write;
+    let line = format!(
+        r#"{{"type":"print","count":1,"timestamp":"{}"}}"#,
+        chrono::Utc::now().to_rfc3339()
+    );
+    let mut body = String::with_capacity(96 + hostname.len() + lines * (line.len() + 1));
+    let _ = write!(
+        body,
+        r#"{{"batchId":"{}","hostname":{},"stats":["#,
+        uuid::Uuid::new_v4(),
+        Value::from(hostname)
+    );
+    for i in 0..lines {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&line);
+    }
+    body.push_str("]}");
+    body
 }
 
 /// The seed's ingest (`seed.js`: POST → one transaction → 200), fed by the same agents: its
