@@ -8,8 +8,10 @@
 //! - dropped as soon as anything changes: every committed change reaches every instance on the
 //!   live subject, and the instance that made it also invalidates before publishing, so a
 //!   client that reads after its own write sees it;
-//! - never older than [`MAX_AGE`], for what changes with the clock alone (the day's counts at
-//!   midnight) or would reach this instance through a lost live message.
+//! - rebuilt once older than [`MAX_AGE`], for what changes with the clock alone (the day's
+//!   counts at midnight) or would reach this instance through a lost live message. Then only
+//!   the reader that rebuilds waits: the others go on with the fleet built before, which
+//!   nothing is known to have changed (never older than [`MAX_STALE`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +24,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 /// The longest a built fleet is served while no change was heard.
 pub const MAX_AGE: Duration = Duration::from_secs(2);
+
+/// The oldest fleet served while another reader rebuilds it; past that (the database slow or
+/// unreachable for so long), readers wait for the build and get its error if it fails.
+const MAX_STALE: Duration = Duration::from_secs(10);
 
 /// One booth, serialised once for both readers.
 #[derive(Debug)]
@@ -42,6 +48,8 @@ pub struct Fleet {
     /// The first page (what the dashboard asks: every booth, no cursor) gzip-compressed, made
     /// by its first reader that accepts gzip: `(limit, body)`.
     first_page_gzip: std::sync::OnceLock<(usize, Bytes)>,
+    /// The first page uncompressed, made by its first reader: `(limit, body)`.
+    first_page: std::sync::OnceLock<(usize, Bytes)>,
 }
 
 impl Fleet {
@@ -69,6 +77,22 @@ impl Fleet {
     /// The JSON page `{"items":[…],"nextCursor":…}` of at most `limit` booths after the id
     /// `after`, in the same shape and order as the database query it replaces.
     pub fn page(&self, limit: usize, after: Option<i64>) -> Bytes {
+        if after.is_some() {
+            return self.build_page(limit, after);
+        }
+        // The first page is what every dashboard asks for (~750 KB for 1,000 booths): made
+        // once per fleet, then shared.
+        if let Some((cached, body)) = self.first_page.get()
+            && *cached == limit
+        {
+            return body.clone();
+        }
+        let body = self.build_page(limit, None);
+        let _first = self.first_page.set((limit, body.clone()));
+        body
+    }
+
+    fn build_page(&self, limit: usize, after: Option<i64>) -> Bytes {
         let start = after.map_or(0, |after| {
             self.booths
                 .partition_point(|entry| i64::from(entry.id.0) <= after)
@@ -105,7 +129,10 @@ impl Fleet {
 #[derive(Default)]
 struct Inner {
     generation: AtomicU64,
-    current: tokio::sync::Mutex<Option<Arc<Fleet>>>,
+    /// The fleet built last (never held across an await).
+    current: std::sync::Mutex<Option<Arc<Fleet>>>,
+    /// Held by the reader that builds.
+    building: tokio::sync::Mutex<()>,
 }
 
 /// This instance's fleet; cheap to clone.
@@ -139,19 +166,53 @@ impl FleetCache {
         )
     }
 
-    /// The current fleet, built now if what was built is stale.
+    /// The current fleet, built now if something changed since it was built; when it is only
+    /// older than [`MAX_AGE`], one reader rebuilds it and the others get the one built before.
     pub async fn get(&self, db: &DbPool) -> Result<Arc<Fleet>, DbError> {
-        let mut slot = self.inner.current.lock().await;
+        if let Some(fleet) = self.built()
+            && fleet.generation == self.inner.generation.load(Ordering::Acquire)
+        {
+            let age = fleet.built.elapsed();
+            if age < MAX_AGE {
+                return Ok(fleet);
+            }
+            if age < MAX_STALE {
+                match self.inner.building.try_lock() {
+                    Ok(building) => return self.build(db, building).await,
+                    // Someone rebuilds it already, and nothing is known to have changed.
+                    Err(_) => return Ok(fleet),
+                }
+            }
+        }
+        // Changed, or never built: what was built must not be served. Wait for whoever
+        // builds, then take what they built if it is what is needed now.
+        let building = self.inner.building.lock().await;
+        if let Some(fleet) = self.built()
+            && fleet.generation == self.inner.generation.load(Ordering::Acquire)
+            && fleet.built.elapsed() < MAX_AGE
+        {
+            return Ok(fleet);
+        }
+        self.build(db, building).await
+    }
+
+    fn built(&self) -> Option<Arc<Fleet>> {
+        self.inner
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Builds the fleet from the database (the caller holds `building`).
+    async fn build(
+        &self,
+        db: &DbPool,
+        _building: tokio::sync::MutexGuard<'_, ()>,
+    ) -> Result<Arc<Fleet>, DbError> {
         // Read before the queries: a change committed while they run bumps the generation
         // after its commit, so what is built here is not taken for fresh afterwards.
         let generation = self.inner.generation.load(Ordering::Acquire);
-        if let Some(fleet) = slot.as_ref()
-            && fleet.generation == generation
-            && fleet.built.elapsed() < MAX_AGE
-        {
-            return Ok(fleet.clone());
-        }
-        *slot = None;
         let mut conn = db.get().await?;
         let views = crate::store::photomatons::all_views(&mut conn).await?;
         drop(conn);
@@ -177,8 +238,13 @@ impl FleetCache {
             built: Instant::now(),
             booths,
             first_page_gzip: std::sync::OnceLock::new(),
+            first_page: std::sync::OnceLock::new(),
         });
-        *slot = Some(fleet.clone());
+        *self
+            .inner
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fleet.clone());
         Ok(fleet)
     }
 }
@@ -201,6 +267,7 @@ mod tests {
                 })
                 .collect(),
             first_page_gzip: std::sync::OnceLock::new(),
+            first_page: std::sync::OnceLock::new(),
         }
     }
 
@@ -246,6 +313,78 @@ mod tests {
         assert_eq!(
             page(&self::fleet(&[]), 10, None)["items"],
             serde_json::json!([])
+        );
+    }
+
+    /// A cache holding `fleet`, built `age` ago, over a database that cannot be reached (a
+    /// rebuild fails at once; serving what was built does not touch it).
+    fn cache_with(
+        fleet: Fleet,
+        age: Duration,
+    ) -> Result<(FleetCache, DbPool, Arc<Fleet>), DbError> {
+        let fleet = Arc::new(Fleet {
+            built: Instant::now() - age,
+            ..fleet
+        });
+        let cache = FleetCache::default();
+        *cache
+            .inner
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fleet.clone());
+        let options = boom_db::PoolOptions {
+            application_name: "test".into(),
+            max_connections: 1,
+            statement_timeout: Duration::from_secs(1),
+            acquire_timeout: Duration::from_secs(1),
+        };
+        let db = boom_db::pool("postgres://nobody@127.0.0.1:1/none", &options)?;
+        Ok((cache, db, fleet))
+    }
+
+    #[tokio::test]
+    async fn an_old_fleet_is_rebuilt_by_one_reader_while_the_others_get_it_as_it_was()
+    -> Result<(), DbError> {
+        use futures::FutureExt;
+        let (cache, db, old) = cache_with(fleet(&[1, 2]), MAX_AGE + Duration::from_millis(500))?;
+        // Another reader is rebuilding it: this one is answered at once, with the old fleet.
+        let building = cache.inner.building.lock().await;
+        let served = cache.get(&db).now_or_never();
+        assert!(
+            matches!(&served, Some(Ok(fleet)) if Arc::ptr_eq(fleet, &old)),
+            "{served:?}"
+        );
+        // Once something changed, the old fleet is no longer served: readers wait.
+        cache.invalidate();
+        assert!(cache.get(&db).now_or_never().is_none());
+        drop(building);
+        // Nobody rebuilding: this reader rebuilds (and reports that the database is down).
+        assert!(cache.get(&db).await.is_err());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_fleet_past_its_stale_limit_is_not_served_while_another_reader_rebuilds()
+    -> Result<(), DbError> {
+        use futures::FutureExt;
+        let (cache, db, _) = cache_with(fleet(&[1]), MAX_STALE + Duration::from_secs(1))?;
+        let building = cache.inner.building.lock().await;
+        assert!(cache.get(&db).now_or_never().is_none());
+        drop(building);
+        assert!(cache.get(&db).await.is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn the_first_page_is_made_once_per_fleet_and_limit() {
+        let fleet = fleet(&[1, 2, 3]);
+        let a = fleet.page(2, None);
+        let b = fleet.page(2, None);
+        assert_eq!(a.as_ptr(), b.as_ptr(), "the same bytes, not a copy");
+        let other = fleet.page(3, None);
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&other).unwrap_or_default()["items"],
+            serde_json::json!([{"id": 1}, {"id": 2}, {"id": 3}])
         );
     }
 }
