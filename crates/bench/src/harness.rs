@@ -171,6 +171,15 @@ pub(crate) async fn until_ingest_knows(ingest_port: u16, keys: &[&str]) -> anyho
     Ok(())
 }
 
+/// Starts a measured phase on a settled database: the previous phase's dead rows vacuumed and
+/// its WAL checkpointed, so that no phase pays for the one before it (the references run
+/// after ours, and would otherwise pay for our writes).
+pub(crate) async fn settle_database(ctx: &boom_testkit::TestContext) -> anyhow::Result<()> {
+    // One statement per call: VACUUM cannot run in the transaction of a multi-statement query.
+    sql(ctx, "VACUUM (ANALYZE)").await?;
+    sql(ctx, "CHECKPOINT").await
+}
+
 pub(crate) async fn count(ctx: &boom_testkit::TestContext, query: &str) -> anyhow::Result<i64> {
     use diesel_async::RunQueryDsl;
     #[derive(diesel::QueryableByName)]

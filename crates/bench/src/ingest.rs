@@ -41,6 +41,7 @@ pub(crate) async fn run(
     let url = format!("http://127.0.0.1:{}/api/agent/sync", ingest.port);
     let (ingest_cpu0, _) = usage(ingest.child.id());
     let (gateway_cpu0, _) = usage(gateway.child.id());
+    crate::harness::settle_database(ctx).await?;
     let profile = Profile::start("ingest");
     let started = Instant::now();
     let sent_rows = post_as_fast_as_answered(&url, &keys, lines, seconds).await? as i64;
@@ -154,6 +155,7 @@ pub(crate) async fn run(
     for _ in 0..rows {
         csv.push_str(&format!("{booth_id},{event_id},{batch},PRINT,1,{now}\n"));
     }
+    crate::harness::settle_database(ctx).await?;
     let copy_started = Instant::now();
     let mut psql = Command::new("psql")
         .arg(ctx.database_url())
@@ -268,6 +270,7 @@ async fn seed(
         server.say(&format!("booth {hostname} {key}")).await?;
         server.line(Duration::from_secs(10)).await?;
     }
+    crate::harness::settle_database(ctx).await?;
     let cpu = usage(server.pid).0;
     let profile = Profile::start("ingest-seed");
     let started = Instant::now();
