@@ -75,6 +75,7 @@ pub(crate) async fn run(
     seconds: u64,
 ) -> anyhow::Result<Value> {
     seed(ctx).await?;
+    crate::harness::settle_database(ctx).await?;
     let event = count(
         ctx,
         "SELECT id::bigint AS n FROM events WHERE notion_page_id = 'bench-page'",
