@@ -132,6 +132,48 @@ impl MediaType {
 
 /// `MediaType` in the agent's spelling, for `#[serde(with = …)]` and
 /// `#[schemars(schema_with = …)]` on a field of the agent's contract.
+/// A UTC instant written as RFC 3339 text, exactly as chrono's own `Serialize` writes it
+/// (`2026-12-01T21:30:00.123456Z`: as many fractional digits as it takes, by threes), built in
+/// one string rather than written character by character through `serde_json`'s escaping
+/// writer, which was a tenth of stats-ingest's time at a few hundred thousand lines a second.
+pub mod rfc3339 {
+    use chrono::{DateTime, SecondsFormat, Utc};
+
+    pub fn serialize<S: serde::Serializer>(
+        at: &DateTime<Utc>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use chrono::{DateTime, TimeZone, Utc};
+
+        #[derive(serde::Serialize)]
+        struct Fast(#[serde(serialize_with = "super::serialize")] DateTime<Utc>);
+
+        #[test]
+        fn writes_what_chrono_writes() {
+            let base = Utc.with_ymd_and_hms(2026, 12, 1, 21, 30, 5).single();
+            let base = base.unwrap_or_default();
+            for nanos in [0, 123_000_000, 123_456_000, 123_456_789, 1, 999_999_999] {
+                let at = base + chrono::Duration::nanoseconds(nanos);
+                assert_eq!(
+                    serde_json::to_string(&Fast(at)).ok(),
+                    serde_json::to_string(&at).ok(),
+                    "{nanos} ns"
+                );
+            }
+            let old: DateTime<Utc> = DateTime::UNIX_EPOCH;
+            assert_eq!(
+                serde_json::to_string(&Fast(old)).ok(),
+                serde_json::to_string(&old).ok()
+            );
+        }
+    }
+}
+
 pub mod media_lowercase {
     use serde::Deserialize;
 
