@@ -169,7 +169,9 @@ pub(crate) async fn run(
             .context("psql stdin")?
             .write_all(csv.as_bytes())?;
     }
-    psql.wait()?;
+    // A COPY that failed would otherwise be reported as a very fast one.
+    let copied = psql.wait()?;
+    anyhow::ensure!(copied.success(), "psql \\copy into photos failed: {copied}");
     let copy_rate = rows as f64 / copy_started.elapsed().as_secs_f64();
 
     // The seed's path: the same agents and batches to the first design's Node.js server.

@@ -22,7 +22,8 @@ use boom_contracts::messages::FrameKind;
 use boom_db::{DbError, DbPool};
 use bytes::{BufMut, Bytes, BytesMut};
 
-/// The longest a built fleet is served while no change was heard.
+/// The age past which a built fleet is rebuilt while no change was heard (served meanwhile to
+/// the readers that do not rebuild it, up to [`MAX_STALE`]).
 pub const MAX_AGE: Duration = Duration::from_secs(2);
 
 /// The oldest fleet served while another reader rebuilds it; past that (the database slow or
