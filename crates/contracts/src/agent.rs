@@ -18,6 +18,7 @@ pub struct AgentStat {
     #[schemars(schema_with = "crate::vocabulary::media_lowercase::schema")]
     pub kind: MediaType,
     pub count: i64,
+    #[serde(deserialize_with = "crate::vocabulary::rfc3339::deserialize")]
     pub timestamp: DateTime<Utc>,
 }
 

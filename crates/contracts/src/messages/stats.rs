@@ -19,7 +19,10 @@ pub struct MediaStat {
     /// How many (a print trigger can be several copies). At least 1.
     #[schemars(range(min = 1))]
     pub count: i32,
-    #[serde(serialize_with = "crate::vocabulary::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::vocabulary::rfc3339::serialize",
+        deserialize_with = "crate::vocabulary::rfc3339::deserialize"
+    )]
     pub timestamp: DateTime<Utc>,
 }
 
