@@ -204,11 +204,18 @@ impl Bus {
             .await
     }
 
-    /// Like [`Bus::consume_groups`], but splits what arrived into `lanes` groups by
-    /// `lane_of(message) % lanes` and runs the handler on them at the same time, each group
-    /// settled on its own. Messages of one lane key are always in the same lane, in the order
-    /// they arrived, and the next pull waits for every lane: what one key says is handled in
-    /// order, while keys of different lanes do not wait for each other's commit.
+    /// Like [`Bus::consume_groups`], but deals the messages out to `lanes` lanes by
+    /// `lane_of(message) % lanes`, each handling its own groups one after the other while the
+    /// others do the same, each group settled on its own. Messages of one lane key are always
+    /// in the same lane, in the order they arrived, so what one key says is handled in order,
+    /// while keys of different lanes never wait for each other: not for a commit, and not for
+    /// the next pull, which goes on while the lanes work. `max_group` is shared out: a lane's
+    /// next group is what arrived for it meanwhile, up to `max_group / lanes` (rounded up),
+    /// and it holds at most as many waiting besides the group in hand, so that the process
+    /// holds at most twice `max_group` messages.
+    ///
+    /// Once `cancel` fires, nothing more is pulled; each lane handles what it holds, then
+    /// this returns.
     #[allow(clippy::too_many_arguments)]
     pub async fn consume_lanes<M, F, Fut, L>(
         &self,
@@ -227,58 +234,62 @@ impl Bus {
         L: Fn(&M) -> u64 + Send + Sync,
     {
         let lanes = lanes.max(1);
+        let max_group = max_group.div_ceil(lanes).max(1);
         let consumer = self.durable_consumer::<M>(kind, durable).await?;
         let mut messages = consumer
             .messages()
             .await
             .map_err(|e| BusError::JetStream(e.to_string()))?;
         let stream_name = self.namespace.stream(kind);
-        loop {
-            // Cancellation is only looked at between groups: the group in hand finishes.
-            let first = tokio::select! {
-                () = cancel.cancelled() => break,
-                message = messages.next() => message,
-            };
-            let mut arrived = match first {
-                Some(Ok(m)) => vec![m],
-                Some(Err(e)) => {
-                    tracing::warn!(stream = %stream_name, error = %e, "pull failed, retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
-                }
-                None => break,
-            };
-            while arrived.len() < max_group.max(1) {
-                match futures::FutureExt::now_or_never(messages.next()) {
-                    Some(Some(Ok(m))) => arrived.push(m),
-                    _ => break,
-                }
-            }
-            let mut split: Vec<(Vec<jetstream::Message>, Vec<M>)> =
-                (0..lanes).map(|_| (Vec::new(), Vec::new())).collect();
-            for message in arrived {
-                match serde_json::from_slice::<M>(&message.payload) {
-                    Ok(m) => {
-                        let lane = (lane_of(&m) % lanes as u64) as usize;
-                        split[lane].0.push(message);
-                        split[lane].1.push(m);
+        let stream_name = stream_name.as_str();
+        let (queues, inboxes): (Vec<_>, Vec<_>) = (0..lanes)
+            .map(|_| tokio::sync::mpsc::channel::<(jetstream::Message, M)>(max_group))
+            .unzip();
+        let pull = async move {
+            loop {
+                let next = tokio::select! {
+                    () = cancel.cancelled() => break,
+                    message = messages.next() => message,
+                };
+                let message = match next {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => {
+                        tracing::warn!(stream = %stream_name, error = %e, "pull failed, retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
                     }
+                    None => break,
+                };
+                let decoded = match serde_json::from_slice::<M>(&message.payload) {
+                    Ok(m) => m,
                     Err(e) => {
-                        self.set_aside(&stream_name, &message, format!("undecodable: {e}"))
+                        self.set_aside(stream_name, &message, format!("undecodable: {e}"))
                             .await;
+                        continue;
                     }
+                };
+                let lane = &queues[(lane_of(&decoded) % lanes as u64) as usize];
+                // A full lane holds the pull back (and with it the other lanes' next
+                // messages): nothing waits in this process longer than a group's handling.
+                if lane.send((message, decoded)).await.is_err() {
+                    break;
                 }
             }
-            futures::future::join_all(
-                split
-                    .into_iter()
-                    .filter(|(group, _)| !group.is_empty())
-                    .map(|(group, decoded)| {
-                        self.handle_group(&stream_name, group, decoded, &handler)
-                    }),
-            )
-            .await;
-        }
+            // The queues close: each lane ends once it has handled what it holds.
+            drop(queues);
+        };
+        let work = inboxes.into_iter().map(|mut inbox| {
+            let handler = &handler;
+            async move {
+                let mut arrived = Vec::with_capacity(max_group);
+                while inbox.recv_many(&mut arrived, max_group).await > 0 {
+                    let (group, decoded) = arrived.drain(..).unzip();
+                    self.handle_group(stream_name, group, decoded, handler)
+                        .await;
+                }
+            }
+        });
+        futures::join!(pull, futures::future::join_all(work));
         Ok(())
     }
 

@@ -381,3 +381,83 @@ async fn lanes_run_side_by_side_and_keep_each_keys_order() -> anyhow::Result<()>
     assert_eq!(most.load(Ordering::SeqCst), 2, "both lanes ran at once");
     Ok(())
 }
+
+/// A lane busy with a slow commit holds back no other lane: booth 1's messages, published
+/// one by one while booth 2's first group is still being handled, are all handled (each
+/// waits for the one before it) before that group is done.
+#[tokio::test]
+async fn a_slow_lane_does_not_hold_back_the_others() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let bus = bus(&ctx).await?;
+    let message = |booth: i32, seq: i64| -> anyhow::Result<AgentBatchAccepted> {
+        Ok(AgentBatchAccepted {
+            batch_id: uuid::Uuid::new_v4(),
+            backlog: Some(seq),
+            ..crate::pipeline::accepted(
+                PhotomatonId(booth),
+                &format!("boom-{booth:02}"),
+                1,
+                chrono::Utc::now(),
+            )?
+        })
+    };
+    // (booth, sequence) in the order handled; booth 2's group is slow while `slow` is open.
+    let handled: Arc<Mutex<Vec<(i32, i64)>>> = Arc::default();
+    let (slow, slow_ends) = tokio::sync::watch::channel(false);
+    let cancel = CancellationToken::new();
+    let consumer = {
+        let (bus, handled, cancel) = (bus.clone(), handled.clone(), cancel.clone());
+        tokio::spawn(async move {
+            bus.consume_lanes(
+                StreamKind::Stats,
+                StreamKind::Stats.gateway_consumer(),
+                256,
+                2,
+                |m: &AgentBatchAccepted| u64::from(m.photomaton_id.0.unsigned_abs()),
+                move |group: Vec<AgentBatchAccepted>| {
+                    let handled = handled.clone();
+                    let mut slow_ends = slow_ends.clone();
+                    async move {
+                        if group.iter().any(|m| m.photomaton_id == PhotomatonId(2)) {
+                            let _ = slow_ends.wait_for(|ended| *ended).await;
+                        }
+                        if let Ok(mut handled) = handled.lock() {
+                            handled.extend(
+                                group
+                                    .iter()
+                                    .map(|m| (m.photomaton_id.0, m.backlog.unwrap_or(-1))),
+                            );
+                        }
+                        Ok(())
+                    }
+                },
+                cancel,
+            )
+            .await
+        })
+    };
+    let seen = |booth: i32| {
+        handled
+            .lock()
+            .map(|h| h.iter().filter(|(b, _)| *b == booth).count())
+            .unwrap_or(0)
+    };
+    bus.publish(&message(2, 0)?).await?;
+    bus.publish(&message(1, 0)?).await?;
+    for seq in 1..=5 {
+        eventually(Duration::from_secs(10), || async { Ok(seen(1) == seq) }).await?;
+        bus.publish(&message(1, seq as i64)?).await?;
+    }
+    eventually(Duration::from_secs(10), || async { Ok(seen(1) == 6) }).await?;
+    assert_eq!(seen(2), 0, "booth 2's group is still in hand");
+    slow.send(true)?;
+    eventually(Duration::from_secs(10), || async { Ok(seen(2) == 1) }).await?;
+    cancel.cancel();
+    consumer.await??;
+    let order: Vec<i64> = handled
+        .lock()
+        .map(|h| h.iter().filter(|(b, _)| *b == 1).map(|(_, s)| *s).collect())
+        .unwrap_or_default();
+    assert_eq!(order, (0..=5).collect::<Vec<_>>(), "booth 1 in order");
+    Ok(())
+}

@@ -1,8 +1,9 @@
 //! The recorder: agent batches accepted by stats-ingest (STATS stream, durable consumer
-//! `gateway-recorder`, shared by every gateway instance), pulled up to [`MAX_GROUP`] at a
-//! time, split by booth into [`LANES`] groups committed side by side by
-//! [`store::batches::record`](crate::store::batches::record), each acked after its commit,
-//! then the booths and events they changed are pushed to browsers.
+//! `gateway-recorder`, shared by every gateway instance), dealt out by booth to [`LANES`]
+//! lanes, each committing its groups (up to `MAX_GROUP / LANES` batches) by
+//! [`store::batches::record`](crate::store::batches::record) while the others do the same,
+//! each group acked after its commit, then the booths and events it changed are pushed to
+//! browsers.
 
 use boom_contracts::StreamKind;
 use boom_contracts::messages::AgentBatchAccepted;
@@ -19,13 +20,14 @@ use crate::consumers::{failure, transient, until_cancelled};
 use crate::state::AppState;
 use crate::store::batches::{self, Recorded};
 
-/// Batches pulled at once at most, across the lanes.
+/// Batches in hand at once at most, across the lanes (as many again wait in the lanes).
 pub const MAX_GROUP: usize = 256;
 
-/// Transactions at once: what was pulled is split by booth into this many groups, committed
-/// side by side. A booth is always in the same lane, so its batches commit in order; booths
-/// of different lanes lock different rows and do not wait for each other. One lane was one
-/// PostgreSQL backend: a core at most, while the rest of the machine waited for its commits.
+/// Transactions at once: the batches are dealt out by booth to this many lanes, each
+/// committing its own groups while the others do. A booth is always in the same lane, so its
+/// batches commit in order; booths of different lanes lock different rows and do not wait
+/// for each other. One lane was one PostgreSQL backend: a core at most, while the rest of the
+/// machine waited for its commits.
 pub const LANES: usize = 2;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
