@@ -246,28 +246,10 @@ impl Bus {
             .map(|_| tokio::sync::mpsc::channel::<(jetstream::Message, M)>(max_group))
             .unzip();
         let pull = async move {
-            loop {
-                let next = tokio::select! {
-                    () = cancel.cancelled() => break,
-                    message = messages.next() => message,
-                };
-                let message = match next {
-                    Some(Ok(m)) => m,
-                    Some(Err(e)) => {
-                        tracing::warn!(stream = %stream_name, error = %e, "pull failed, retrying");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        continue;
-                    }
-                    None => break,
-                };
-                let decoded = match serde_json::from_slice::<M>(&message.payload) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        self.set_aside(stream_name, &message, format!("undecodable: {e}"))
-                            .await;
-                        continue;
-                    }
-                };
+            while let Some((message, decoded)) = self
+                .next_decoded::<M>(stream_name, &mut messages, &cancel)
+                .await
+            {
                 let lane = &queues[(lane_of(&decoded) % lanes as u64) as usize];
                 // A full lane holds the pull back (and with it the other lanes' next
                 // messages): nothing waits in this process longer than a group's handling.
@@ -393,26 +375,11 @@ impl Bus {
                     Err(_) => break,
                 },
             };
-            let message = tokio::select! {
-                () = cancel.cancelled() => break,
-                message = messages.next() => message,
-            };
-            let message = match message {
-                Some(Ok(m)) => m,
-                Some(Err(e)) => {
-                    tracing::warn!(stream = %stream_name, error = %e, "pull failed, retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
-                }
-                None => break,
-            };
-            let decoded = match serde_json::from_slice::<M>(&message.payload) {
-                Ok(m) => m,
-                Err(e) => {
-                    self.set_aside(&stream_name, &message, format!("undecodable: {e}"))
-                        .await;
-                    continue;
-                }
+            let Some((message, decoded)) = self
+                .next_decoded::<M>(&stream_name, &mut messages, &cancel)
+                .await
+            else {
+                break;
             };
             let (bus, handler, stream) = (self.clone(), handler.clone(), stream_name.clone());
             let trace = trace_of(message.headers.as_ref());
@@ -454,6 +421,38 @@ impl Bus {
         // The messages in hand finish (each is bounded by its own timeout).
         while running.join_next().await.is_some() {}
         Ok(())
+    }
+
+    /// The next message pulled and its decoded form; `None` once `cancel` fires or the pull
+    /// ends. A failed pull is retried after a pause; a message that does not decode is set
+    /// aside.
+    async fn next_decoded<M: BusMessage>(
+        &self,
+        stream_name: &str,
+        messages: &mut jetstream::consumer::pull::Stream,
+        cancel: &CancellationToken,
+    ) -> Option<(jetstream::Message, M)> {
+        loop {
+            let next = tokio::select! {
+                () = cancel.cancelled() => return None,
+                message = messages.next() => message,
+            };
+            let message = match next? {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(stream = %stream_name, error = %e, "pull failed, retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            match serde_json::from_slice::<M>(&message.payload) {
+                Ok(decoded) => return Some((message, decoded)),
+                Err(e) => {
+                    self.set_aside(stream_name, &message, format!("undecodable: {e}"))
+                        .await;
+                }
+            }
+        }
     }
 
     /// One message the handler failed: nak a transient failure with backoff, until

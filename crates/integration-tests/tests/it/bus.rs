@@ -291,6 +291,51 @@ async fn a_request_without_responders_fails_fast_and_clearly() -> anyhow::Result
     Ok(())
 }
 
+/// Batch number `seq` of `booth` (carried as its backlog), for the lanes' tests.
+fn numbered(booth: i32, seq: i64) -> anyhow::Result<AgentBatchAccepted> {
+    Ok(AgentBatchAccepted {
+        batch_id: uuid::Uuid::new_v4(),
+        backlog: Some(seq),
+        ..crate::pipeline::accepted(
+            PhotomatonId(booth),
+            &format!("boom-{booth:02}"),
+            1,
+            chrono::Utc::now(),
+        )?
+    })
+}
+
+/// The recorder's lane key: the booth.
+fn by_booth(message: &AgentBatchAccepted) -> u64 {
+    u64::from(message.photomaton_id.0.unsigned_abs())
+}
+
+/// Runs the recorder's consumer (two lanes by booth, groups of up to 256) with `handler`
+/// until `cancel`.
+fn two_lanes<F, Fut>(
+    bus: &Bus,
+    cancel: &CancellationToken,
+    handler: F,
+) -> tokio::task::JoinHandle<Result<(), BusError>>
+where
+    F: Fn(Vec<AgentBatchAccepted>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), HandleError>> + Send + 'static,
+{
+    let (bus, cancel) = (bus.clone(), cancel.clone());
+    tokio::spawn(async move {
+        bus.consume_lanes(
+            StreamKind::Stats,
+            StreamKind::Stats.gateway_consumer(),
+            256,
+            2,
+            by_booth,
+            handler,
+            cancel,
+        )
+        .await
+    })
+}
+
 /// The recorder's lanes: what arrived is split by key, the lanes' handlers run at the same
 /// time, every message is handled once, and each key's messages stay in order.
 #[tokio::test]
@@ -298,20 +343,9 @@ async fn lanes_run_side_by_side_and_keep_each_keys_order() -> anyhow::Result<()>
     use std::sync::atomic::{AtomicUsize, Ordering};
     let ctx = TestContext::new().await?;
     let bus = bus(&ctx).await?;
-    let now = chrono::Utc::now();
     for seq in 0..15 {
         for booth in 1..=4 {
-            let message = AgentBatchAccepted {
-                batch_id: uuid::Uuid::new_v4(),
-                backlog: Some(seq),
-                ..crate::pipeline::accepted(
-                    PhotomatonId(booth),
-                    &format!("boom-{booth:02}"),
-                    1,
-                    now,
-                )?
-            };
-            bus.publish(&message).await?;
+            bus.publish(&numbered(booth, seq)?).await?;
         }
     }
     // Each group the handler got, as (booth, sequence) pairs.
@@ -320,35 +354,23 @@ async fn lanes_run_side_by_side_and_keep_each_keys_order() -> anyhow::Result<()>
     let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let cancel = CancellationToken::new();
     let handle = {
-        let (bus, seen, cancel) = (bus.clone(), seen.clone(), cancel.clone());
-        let (running, most) = (running.clone(), most.clone());
-        tokio::spawn(async move {
-            bus.consume_lanes(
-                StreamKind::Stats,
-                StreamKind::Stats.gateway_consumer(),
-                256,
-                2,
-                |m: &AgentBatchAccepted| u64::from(m.photomaton_id.0.unsigned_abs()),
-                move |group: Vec<AgentBatchAccepted>| {
-                    let (seen, running, most) = (seen.clone(), running.clone(), most.clone());
-                    async move {
-                        let now_running = running.fetch_add(1, Ordering::SeqCst) + 1;
-                        most.fetch_max(now_running, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        running.fetch_sub(1, Ordering::SeqCst);
-                        let group = group
-                            .iter()
-                            .map(|m| (m.photomaton_id.0, m.backlog.unwrap_or(-1)))
-                            .collect();
-                        if let Ok(mut seen) = seen.lock() {
-                            seen.push(group);
-                        }
-                        Ok(())
-                    }
-                },
-                cancel,
-            )
-            .await
+        let (seen, running, most) = (seen.clone(), running.clone(), most.clone());
+        two_lanes(&bus, &cancel, move |group: Vec<AgentBatchAccepted>| {
+            let (seen, running, most) = (seen.clone(), running.clone(), most.clone());
+            async move {
+                let now_running = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now_running, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                let group = group
+                    .iter()
+                    .map(|m| (m.photomaton_id.0, m.backlog.unwrap_or(-1)))
+                    .collect();
+                if let Ok(mut seen) = seen.lock() {
+                    seen.push(group);
+                }
+                Ok(())
+            }
         })
     };
     let handled = || {
@@ -389,51 +411,28 @@ async fn lanes_run_side_by_side_and_keep_each_keys_order() -> anyhow::Result<()>
 async fn a_slow_lane_does_not_hold_back_the_others() -> anyhow::Result<()> {
     let ctx = TestContext::new().await?;
     let bus = bus(&ctx).await?;
-    let message = |booth: i32, seq: i64| -> anyhow::Result<AgentBatchAccepted> {
-        Ok(AgentBatchAccepted {
-            batch_id: uuid::Uuid::new_v4(),
-            backlog: Some(seq),
-            ..crate::pipeline::accepted(
-                PhotomatonId(booth),
-                &format!("boom-{booth:02}"),
-                1,
-                chrono::Utc::now(),
-            )?
-        })
-    };
     // (booth, sequence) in the order handled; booth 2's group is slow while `slow` is open.
     let handled: Arc<Mutex<Vec<(i32, i64)>>> = Arc::default();
     let (slow, slow_ends) = tokio::sync::watch::channel(false);
     let cancel = CancellationToken::new();
     let consumer = {
-        let (bus, handled, cancel) = (bus.clone(), handled.clone(), cancel.clone());
-        tokio::spawn(async move {
-            bus.consume_lanes(
-                StreamKind::Stats,
-                StreamKind::Stats.gateway_consumer(),
-                256,
-                2,
-                |m: &AgentBatchAccepted| u64::from(m.photomaton_id.0.unsigned_abs()),
-                move |group: Vec<AgentBatchAccepted>| {
-                    let handled = handled.clone();
-                    let mut slow_ends = slow_ends.clone();
-                    async move {
-                        if group.iter().any(|m| m.photomaton_id == PhotomatonId(2)) {
-                            let _ = slow_ends.wait_for(|ended| *ended).await;
-                        }
-                        if let Ok(mut handled) = handled.lock() {
-                            handled.extend(
-                                group
-                                    .iter()
-                                    .map(|m| (m.photomaton_id.0, m.backlog.unwrap_or(-1))),
-                            );
-                        }
-                        Ok(())
-                    }
-                },
-                cancel,
-            )
-            .await
+        let handled = handled.clone();
+        two_lanes(&bus, &cancel, move |group: Vec<AgentBatchAccepted>| {
+            let handled = handled.clone();
+            let mut slow_ends = slow_ends.clone();
+            async move {
+                if group.iter().any(|m| m.photomaton_id == PhotomatonId(2)) {
+                    let _ = slow_ends.wait_for(|ended| *ended).await;
+                }
+                if let Ok(mut handled) = handled.lock() {
+                    handled.extend(
+                        group
+                            .iter()
+                            .map(|m| (m.photomaton_id.0, m.backlog.unwrap_or(-1))),
+                    );
+                }
+                Ok(())
+            }
         })
     };
     let seen = |booth: i32| {
@@ -442,11 +441,11 @@ async fn a_slow_lane_does_not_hold_back_the_others() -> anyhow::Result<()> {
             .map(|h| h.iter().filter(|(b, _)| *b == booth).count())
             .unwrap_or(0)
     };
-    bus.publish(&message(2, 0)?).await?;
-    bus.publish(&message(1, 0)?).await?;
+    bus.publish(&numbered(2, 0)?).await?;
+    bus.publish(&numbered(1, 0)?).await?;
     for seq in 1..=5 {
         eventually(Duration::from_secs(10), || async { Ok(seen(1) == seq) }).await?;
-        bus.publish(&message(1, seq as i64)?).await?;
+        bus.publish(&numbered(1, seq as i64)?).await?;
     }
     eventually(Duration::from_secs(10), || async { Ok(seen(1) == 6) }).await?;
     assert_eq!(seen(2), 0, "booth 2's group is still in hand");
