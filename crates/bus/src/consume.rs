@@ -208,11 +208,13 @@ impl Bus {
     /// `lane_of(message) % lanes`, each handling its own groups one after the other while the
     /// others do the same, each group settled on its own. Messages of one lane key are always
     /// in the same lane, in the order they arrived, so what one key says is handled in order,
-    /// while keys of different lanes never wait for each other: not for a commit, and not for
-    /// the next pull, which goes on while the lanes work. `max_group` is shared out: a lane's
-    /// next group is what arrived for it meanwhile, up to `max_group / lanes` (rounded up),
-    /// and it holds at most as many waiting besides the group in hand, so that the process
-    /// holds at most twice `max_group` messages.
+    /// while keys of different lanes do not wait for each other's commits: the pull goes on
+    /// while the lanes work. `max_group` is shared out: a lane's next group is what arrived
+    /// for it meanwhile, up to `max_group / lanes` (rounded up), and it keeps at most as many
+    /// waiting besides the group in hand. A lane with that many waiting holds the pull back,
+    /// and with it the other lanes once they have handled what they hold: memory stays
+    /// bounded (twice `max_group` messages in the lanes, one in the pull's hand, and what the
+    /// client prefetched), and a booth's order is kept.
     ///
     /// Once `cancel` fires, nothing more is pulled; each lane handles what it holds, then
     /// this returns.
@@ -252,7 +254,9 @@ impl Bus {
             {
                 let lane = &queues[(lane_of(&decoded) % lanes as u64) as usize];
                 // A full lane holds the pull back (and with it the other lanes' next
-                // messages): nothing waits in this process longer than a group's handling.
+                // messages). A message waits here for at most the group in hand and the
+                // one queued before it, besides its time in the client's prefetch; the
+                // handlers' idempotence covers a redelivery past the ack wait.
                 if lane.send((message, decoded)).await.is_err() {
                     break;
                 }
@@ -434,6 +438,7 @@ impl Bus {
     ) -> Option<(jetstream::Message, M)> {
         loop {
             let next = tokio::select! {
+                biased;
                 () = cancel.cancelled() => return None,
                 message = messages.next() => message,
             };

@@ -130,8 +130,6 @@ impl MediaType {
     }
 }
 
-/// `MediaType` in the agent's spelling, for `#[serde(with = …)]` and
-/// `#[schemars(schema_with = …)]` on a field of the agent's contract.
 /// A UTC instant as RFC 3339 text, on the hot path of every media line (stats-ingest reads
 /// each from its agent and writes it to the bus, the gateway's recorder reads it back).
 ///
@@ -338,6 +336,8 @@ pub mod rfc3339 {
     }
 }
 
+/// `MediaType` in the agent's spelling, for `#[serde(with = …)]` and
+/// `#[schemars(schema_with = …)]` on a field of the agent's contract.
 pub mod media_lowercase {
     use serde::Deserialize;
 

@@ -1,6 +1,6 @@
 //! A running service: its HTTP server and its background work (consumers, timers), stopped
-//! together on SIGINT/SIGTERM: background work is cancelled (consumers stop pulling, the
-//! message in hand finishes), then the server stops accepting and lets in-flight requests
+//! together on SIGINT/SIGTERM: background work is cancelled (consumers stop pulling and
+//! finish what they had pulled), then the server stops accepting and lets in-flight requests
 //! finish within the configured timeout.
 
 use std::time::Duration;

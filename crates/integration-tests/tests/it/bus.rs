@@ -310,8 +310,8 @@ fn by_booth(message: &AgentBatchAccepted) -> u64 {
     u64::from(message.photomaton_id.0.unsigned_abs())
 }
 
-/// Runs the recorder's consumer (two lanes by booth, groups of up to 256) with `handler`
-/// until `cancel`.
+/// Runs a consumer like the recorder's (two lanes by booth, groups of up to 128 a lane) with
+/// `handler` until `cancel`.
 fn two_lanes<F, Fut>(
     bus: &Bus,
     cancel: &CancellationToken,
@@ -404,9 +404,10 @@ async fn lanes_run_side_by_side_and_keep_each_keys_order() -> anyhow::Result<()>
     Ok(())
 }
 
-/// A lane busy with a slow commit holds back no other lane: booth 1's messages, published
-/// one by one while booth 2's first group is still being handled, are all handled (each
-/// waits for the one before it) before that group is done.
+/// A lane busy with a slow commit holds back no other lane (while it has room for what
+/// arrives for it): booth 1's messages, published one by one while booth 2's first group is
+/// still being handled, are all handled (each waits for the one before it) before that group
+/// is done.
 #[tokio::test]
 async fn a_slow_lane_does_not_hold_back_the_others() -> anyhow::Result<()> {
     let ctx = TestContext::new().await?;
@@ -450,7 +451,7 @@ async fn a_slow_lane_does_not_hold_back_the_others() -> anyhow::Result<()> {
     eventually(Duration::from_secs(10), || async { Ok(seen(1) == 6) }).await?;
     assert_eq!(seen(2), 0, "booth 2's group is still in hand");
     slow.send(true)?;
-    eventually(Duration::from_secs(10), || async { Ok(seen(2) == 1) }).await?;
+    eventually(Duration::from_secs(10), || async { Ok(seen(2) >= 1) }).await?;
     cancel.cancel();
     consumer.await??;
     let order: Vec<i64> = handled
