@@ -179,7 +179,7 @@ pub mod rfc3339 {
     }
 
     /// The usual spelling, or `None` for chrono to decide.
-    pub fn parse(text: &str) -> Option<DateTime<Utc>> {
+    fn parse(text: &str) -> Option<DateTime<Utc>> {
         let b = text.as_bytes();
         let digits = |from: usize, n: usize| -> Option<u32> {
             b.get(from..from + n)?.iter().try_fold(0u32, |acc, &c| {
@@ -268,10 +268,20 @@ pub mod rfc3339 {
                 .map_err(|e| e.to_string())
         }
 
+        /// What `deserialize` makes of `text`, read from a JSON value and from JSON text (as
+        /// stats-ingest and the recorder read it: borrowed, or unescaped first), which must
+        /// agree.
         fn fast_reads(text: &str) -> Result<DateTime<Utc>, String> {
-            serde_json::from_value::<Read>(serde_json::Value::from(text))
+            let from_value = serde_json::from_value::<Read>(serde_json::Value::from(text))
                 .map(|Read(at)| at)
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string());
+            let json = serde_json::Value::from(text).to_string();
+            let escaped = json.replace('T', "\\u0054");
+            for json in [json, escaped] {
+                let from_text = serde_json::from_str::<Read>(&json).map(|Read(at)| at);
+                assert_eq!(from_text.ok(), from_value.as_ref().ok().copied(), "{json}");
+            }
+            from_value
         }
 
         #[test]

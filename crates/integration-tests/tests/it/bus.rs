@@ -461,3 +461,49 @@ async fn a_slow_lane_does_not_hold_back_the_others() -> anyhow::Result<()> {
     assert_eq!(order, (0..=5).collect::<Vec<_>>(), "booth 1 in order");
     Ok(())
 }
+
+/// Stopped while one lane is full and the pull waits for it, the consumer still returns once
+/// the group in hand is done: it handles what the lane held, in order and once each, and
+/// pulls nothing more.
+#[tokio::test]
+async fn a_consumer_stopped_with_a_full_lane_finishes_what_it_holds_and_returns()
+-> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let bus = bus(&ctx).await?;
+    for seq in 0..300 {
+        bus.publish(&numbered(2, seq)?).await?;
+    }
+    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let (release, held) = tokio::sync::watch::channel(false);
+    let cancel = CancellationToken::new();
+    let consumer = {
+        let handled = handled.clone();
+        two_lanes(&bus, &cancel, move |group: Vec<AgentBatchAccepted>| {
+            let (handled, mut held) = (handled.clone(), held.clone());
+            async move {
+                let _ = held.wait_for(|released| *released).await;
+                if let Ok(mut handled) = handled.lock() {
+                    handled.extend(group.iter().map(|m| m.backlog.unwrap_or(-1)));
+                }
+                Ok(())
+            }
+        })
+    };
+    // The first group is held; the lane fills up behind it and the pull waits for room.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cancel.cancel();
+    release.send(true)?;
+    tokio::time::timeout(Duration::from_secs(10), consumer).await???;
+    let handled = handled.lock().map(|h| h.clone()).unwrap_or_default();
+    assert!(
+        !handled.is_empty() && handled.len() < 300,
+        "what it held, not the rest: {}",
+        handled.len()
+    );
+    assert_eq!(
+        handled,
+        (0..handled.len() as i64).collect::<Vec<_>>(),
+        "in order, once each"
+    );
+    Ok(())
+}

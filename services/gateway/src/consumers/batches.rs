@@ -21,9 +21,9 @@ use crate::state::AppState;
 use crate::store::batches::{self, Recorded};
 
 /// Batches in hand at once at most, across the lanes (as many again may wait in the lanes,
-/// besides what the NATS client prefetched). 256
-/// was no faster once the lanes stopped waiting for each other (190-201k rows/s either way in
-/// `boom-bench --only ingest`), and held 25-30 MB more at its peak.
+/// besides what the NATS client prefetched). 256 was no faster once the lanes stopped
+/// waiting for each other (190-201k rows/s either way in `boom-bench --only ingest`), and
+/// held 25-30 MB more at its peak.
 pub const MAX_GROUP: usize = 128;
 
 /// Transactions at once: the batches are dealt out by booth to this many lanes, each
