@@ -50,8 +50,9 @@ pub enum Settle {
 /// a message that failed while the database was down is recorded once it is back; only a
 /// message that keeps failing while the rest of the stream is handled ends aside.
 pub const MAX_ATTEMPTS: i64 = 12;
-/// How often [`Bus::consume_each`] tells JetStream a message is still being handled.
-const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// What tells JetStream that a delivery is still being handled (`AckKind::Progress`): its
+/// ack wait starts again.
+const PROGRESS: &[u8] = b"+WPI";
 /// Deliveries of a failing group before its messages are tried one by one.
 const SPLIT_AFTER: i64 = 3;
 
@@ -216,6 +217,12 @@ impl Bus {
     /// bounded (twice `max_group` messages in the lanes, one in the pull's hand, and what the
     /// client prefetched), and a booth's order is kept.
     ///
+    /// Until it settles them, the messages it holds (in a lane's hand or waiting in its
+    /// queue) are kept alive: every third of the consumer's ack wait, JetStream is told they
+    /// are still being handled, so a slow commit does not get them delivered again. What the
+    /// NATS client prefetched and this has not pulled yet is not covered (and so not held
+    /// for ever by a handler that hangs: the handlers bound their own time).
+    ///
     /// Once `cancel` fires, nothing more is pulled; each lane handles what it holds, then
     /// this returns.
     #[allow(clippy::too_many_arguments)]
@@ -238,6 +245,7 @@ impl Bus {
         let lanes = lanes.max(1);
         let max_group = max_group.div_ceil(lanes).max(1);
         let consumer = self.durable_consumer::<M>(kind, durable).await?;
+        let every = keep_alive_every(&consumer);
         let mut messages = consumer
             .messages()
             .await
@@ -247,6 +255,7 @@ impl Bus {
         let (queues, inboxes): (Vec<_>, Vec<_>) = (0..lanes)
             .map(|_| tokio::sync::mpsc::channel::<(jetstream::Message, M)>(max_group))
             .unzip();
+        let (held, finished) = (&Held::default(), &CancellationToken::new());
         let pull = async move {
             while let Some((message, decoded)) = self
                 .next_decoded::<M>(stream_name, &mut messages, &cancel)
@@ -255,8 +264,8 @@ impl Bus {
                 let lane = &queues[(lane_of(&decoded) % lanes as u64) as usize];
                 // A full lane holds the pull back (and with it the other lanes' next
                 // messages). A message waits here for at most the group in hand and the
-                // one queued before it, besides its time in the client's prefetch; the
-                // handlers' idempotence covers a redelivery past the ack wait.
+                // one queued before it, kept alive meanwhile.
+                held.hold(&message);
                 if lane.send((message, decoded)).await.is_err() {
                     break;
                 }
@@ -269,14 +278,37 @@ impl Bus {
             async move {
                 let mut arrived = Vec::with_capacity(max_group);
                 while inbox.recv_many(&mut arrived, max_group).await > 0 {
-                    let (group, decoded) = arrived.drain(..).unzip();
+                    let (group, decoded): (Vec<_>, Vec<_>) = arrived.drain(..).unzip();
+                    let settled = Held::subjects_of(&group);
                     self.handle_group(stream_name, group, decoded, handler)
                         .await;
+                    held.release(settled);
                 }
             }
         });
-        futures::join!(pull, futures::future::join_all(work));
+        let work = async move {
+            futures::future::join_all(work).await;
+            finished.cancel();
+        };
+        futures::join!(pull, work, self.keep_alive(held, every, finished));
         Ok(())
+    }
+
+    /// Tells JetStream every `every` that the messages `held` are still being handled, until
+    /// `finished`.
+    async fn keep_alive(&self, held: &Held, every: Duration, finished: &CancellationToken) {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tokio::select! {
+                () = finished.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            for subject in held.subjects() {
+                if let Err(e) = self.client.publish(subject, PROGRESS.into()).await {
+                    tracing::debug!(error = %e, "progress not sent");
+                }
+            }
+        }
     }
 
     /// Runs the handler on one group and settles its messages (see [`Bus::consume_groups`]).
@@ -317,8 +349,8 @@ impl Bus {
             }
             Err(error) => {
                 tracing::warn!(stream = %stream_name, %error, "a group failed, retrying its messages one by one");
-                // Within half the ack wait: what is left then is nacked (and redelivered
-                // later) rather than held until JetStream redelivers it on its own.
+                // Within half the stack's ack wait: what is left then is nacked (and
+                // redelivered later) rather than holding the lane's other messages.
                 let budget = tokio::time::Instant::now() + crate::ACK_WAIT / 2;
                 for message in group {
                     if tokio::time::Instant::now() > budget {
@@ -360,6 +392,7 @@ impl Bus {
         Fut: Future<Output = Settle> + Send + 'static,
     {
         let consumer = self.durable_consumer::<M>(kind, durable).await?;
+        let every = keep_alive_every(&consumer);
         // Pull no more than can be handled at once: a message waiting in the client for a
         // free task past the ack wait would be handed out again, and handled twice.
         let mut messages = consumer
@@ -392,14 +425,12 @@ impl Bus {
                 trace
                     .scope(async move {
                         let _permit = permit;
-                        // "Still working on it" every 10 s: a slow handler is not redelivered
-                        // to another while it runs.
+                        // "Still working on it" every third of the ack wait: a slow handler
+                        // is not redelivered to another while it runs.
                         let working = handler(decoded, delivered(&message));
                         tokio::pin!(working);
-                        let mut progress = tokio::time::interval_at(
-                            tokio::time::Instant::now() + PROGRESS_EVERY,
-                            PROGRESS_EVERY,
-                        );
+                        let mut progress =
+                            tokio::time::interval_at(tokio::time::Instant::now() + every, every);
                         let outcome = loop {
                             tokio::select! {
                                 outcome = &mut working => break outcome,
@@ -521,6 +552,44 @@ impl Bus {
             tracing::warn!(%stream, error = %e, "ack not confirmed");
         }
         self.metrics.consumed(stream, label);
+    }
+}
+
+/// How often a consumer tells JetStream that what it holds is still being handled: a third
+/// of its ack wait (10 s for the stack's 30 s), so that one lost notice costs nothing.
+fn keep_alive_every(consumer: &jetstream::consumer::PullConsumer) -> Duration {
+    (consumer.cached_info().config.ack_wait / 3).max(Duration::from_millis(100))
+}
+
+/// The deliveries a consumer pulled and has not settled yet, by their ack subject (unique
+/// to each delivery), kept alive together by [`Bus::keep_alive`].
+#[derive(Default)]
+struct Held(std::sync::Mutex<std::collections::BTreeSet<async_nats::Subject>>);
+
+impl Held {
+    fn hold(&self, message: &jetstream::Message) {
+        if let (Some(subject), Ok(mut held)) = (message.reply.clone(), self.0.lock()) {
+            held.insert(subject);
+        }
+    }
+
+    fn subjects_of(messages: &[jetstream::Message]) -> Vec<async_nats::Subject> {
+        messages.iter().filter_map(|m| m.reply.clone()).collect()
+    }
+
+    fn release(&self, subjects: Vec<async_nats::Subject>) {
+        if let Ok(mut held) = self.0.lock() {
+            for subject in &subjects {
+                held.remove(subject);
+            }
+        }
+    }
+
+    fn subjects(&self) -> Vec<async_nats::Subject> {
+        self.0
+            .lock()
+            .map(|held| held.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }
 

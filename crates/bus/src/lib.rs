@@ -75,6 +75,8 @@ pub struct Bus {
     metrics: BusMetrics,
     /// Where messages that can never be handled are set aside (see [`DeadLetters`]).
     dead_letters: Option<DeadLetters>,
+    /// The ack wait of the durable consumers this bus creates ([`ACK_WAIT`] unless set).
+    ack_wait: Duration,
 }
 
 impl Bus {
@@ -123,6 +125,7 @@ impl Bus {
             request_timeout: Duration::from_millis(settings.request_timeout_ms),
             metrics,
             dead_letters: None,
+            ack_wait: ACK_WAIT,
         })
     }
 
@@ -131,6 +134,15 @@ impl Bus {
     #[must_use]
     pub fn with_dead_letters(mut self, sink: DeadLetters) -> Self {
         self.dead_letters = Some(sink);
+        self
+    }
+
+    /// This bus, creating its durable consumers with `ack_wait` rather than [`ACK_WAIT`]
+    /// (tests shorten it). A consumer that already exists keeps the one it was created with;
+    /// consumers keep what they hold alive at a third of their own.
+    #[must_use]
+    pub fn with_ack_wait(mut self, ack_wait: Duration) -> Self {
+        self.ack_wait = ack_wait;
         self
     }
 

@@ -15,7 +15,7 @@ use crate::{Bus, BusError};
 pub const DEDUPE_WINDOW: Duration = Duration::from_secs(2 * 60 * 60);
 /// How long a stream keeps messages that nobody consumed (a gateway down for days).
 pub const STREAM_MAX_AGE: Duration = Duration::from_secs(14 * 24 * 60 * 60);
-/// How long a consumer waits for an ack before redelivering.
+/// How long a consumer waits for an ack before redelivering (see [`Bus::with_ack_wait`]).
 pub const ACK_WAIT: Duration = Duration::from_secs(30);
 
 impl Bus {
@@ -118,7 +118,7 @@ impl Bus {
                 consumer::pull::Config {
                     durable_name: Some(durable.to_owned()),
                     ack_policy: consumer::AckPolicy::Explicit,
-                    ack_wait: ACK_WAIT,
+                    ack_wait: self.ack_wait,
                     filter_subject: M::filter(&self.namespace),
                     max_ack_pending: 10_000,
                     ..Default::default()

@@ -507,3 +507,68 @@ async fn a_consumer_stopped_with_a_full_lane_finishes_what_it_holds_and_returns(
     );
     Ok(())
 }
+
+/// A slow commit does not get the messages it holds delivered again: with a 2 s ack wait,
+/// booth 2's first group is held for 5 s while 39 more of its batches wait in its lane behind
+/// it. Each batch is handled once, in order, and JetStream redelivered none of them.
+#[tokio::test]
+async fn messages_held_past_the_ack_wait_are_kept_alive_not_delivered_again() -> anyhow::Result<()>
+{
+    let ctx = TestContext::new().await?;
+    let bus = bus(&ctx).await?.with_ack_wait(Duration::from_secs(2));
+    let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let (release, held) = tokio::sync::watch::channel(false);
+    let (entered, mut in_hand) = tokio::sync::watch::channel(0usize);
+    let cancel = CancellationToken::new();
+    let consumer = {
+        let handled = handled.clone();
+        two_lanes(&bus, &cancel, move |group: Vec<AgentBatchAccepted>| {
+            let (handled, mut held) = (handled.clone(), held.clone());
+            entered.send_modify(|groups| *groups += 1);
+            async move {
+                let _ = held.wait_for(|released| *released).await;
+                if let Ok(mut handled) = handled.lock() {
+                    handled.extend(group.iter().map(|m| m.backlog.unwrap_or(-1)));
+                }
+                Ok(())
+            }
+        })
+    };
+    bus.publish(&numbered(2, 0)?).await?;
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        in_hand.wait_for(|groups| *groups == 1),
+    )
+    .await??;
+    for seq in 1..40 {
+        bus.publish(&numbered(2, seq)?).await?;
+    }
+    // Past two ack waits with the first group in hand and the rest in the lane.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    release.send(true)?;
+    let count = || handled.lock().map(|h| h.len()).unwrap_or(0);
+    eventually(Duration::from_secs(10), || async { Ok(count() >= 40) }).await?;
+    // Past another ack wait: a copy delivered again would have been handled by now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    cancel.cancel();
+    consumer.await??;
+    let handled = handled.lock().map(|h| h.clone()).unwrap_or_default();
+    assert_eq!(handled, (0..40).collect::<Vec<_>>(), "in order, once each");
+    let info = bus
+        .ensure_stream(StreamKind::Stats)
+        .await?
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(
+            StreamKind::Stats.gateway_consumer(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .info()
+        .await?
+        .clone();
+    assert_eq!(
+        (info.num_redelivered, info.num_ack_pending),
+        (0, 0),
+        "{info:?}"
+    );
+    Ok(())
+}
