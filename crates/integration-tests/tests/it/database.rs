@@ -325,6 +325,75 @@ async fn media_name_only_booths_and_events_that_exist_and_go_with_them() -> anyh
     Ok(())
 }
 
+/// What one insert adds to `event_hourly_totals` (two booths, their events and none, media
+/// of every type over several hours, counts above one, in two statements) is what summing
+/// the media rows gives, and `recount_events` rebuilds the same rows.
+#[tokio::test]
+async fn the_hourly_totals_an_insert_adds_are_its_media_summed() -> anyhow::Result<()> {
+    use diesel::sql_types::{BigInt, Integer, Text};
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        row: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let ctx = TestContext::new().await?;
+    let mut conn = ctx.connection().await?;
+    let (booths, events) = two_booths_at_events(&mut conn).await?;
+    // Each statement: 500 media, booth and event by turns (a third without an event), every
+    // media type, counts 1 to 3, spread over five hours that straddle midnight UTC.
+    let insert = "INSERT INTO photos (event_id, photomaton_id, media_type, count, \"timestamp\") \
+         SELECT CASE WHEN g % 3 = 2 THEN NULL ELSE (ARRAY[$1, $2])[1 + g % 2] END, \
+                (ARRAY[$3, $4])[1 + g % 2], \
+                (enum_range(NULL::media_type))[1 + g % 5], 1 + g % 3, \
+                TIMESTAMPTZ '2026-06-20 21:30:00+00' + $5 * interval '1 s' + g * interval '37 s' \
+         FROM generate_series(0, 499) AS g";
+    for offset in [0, 1] {
+        diesel::sql_query(insert)
+            .bind::<Integer, _>(events[0])
+            .bind::<Integer, _>(events[1])
+            .bind::<Integer, _>(booths[0])
+            .bind::<Integer, _>(booths[1])
+            .bind::<Integer, _>(offset)
+            .execute(&mut conn)
+            .await?;
+    }
+    let summed = "SELECT format('%s %s %s %s %s %s %s %s', event_id, hour, photomaton_id, \
+                sessions, photos, prints, digital, gifs) AS row FROM ( \
+         SELECT event_id, date_trunc('hour', \"timestamp\", 'UTC') AS hour, photomaton_id, \
+                coalesce(sum(count) FILTER (WHERE media_type = 'SESSION'), 0) AS sessions, \
+                coalesce(sum(count) FILTER (WHERE media_type = 'PHOTO'), 0) AS photos, \
+                coalesce(sum(count) FILTER (WHERE media_type = 'PRINT'), 0) AS prints, \
+                coalesce(sum(count) FILTER (WHERE media_type = 'DIGITAL'), 0) AS digital, \
+                coalesce(sum(count) FILTER (WHERE media_type = 'GIF'), 0) AS gifs \
+         FROM photos WHERE event_id IS NOT NULL GROUP BY 1, 2, 3) s ORDER BY 1";
+    let kept = "SELECT format('%s %s %s %s %s %s %s %s', event_id, hour, photomaton_id, \
+                sessions, photos, prints, digital, gifs) AS row \
+         FROM event_hourly_totals ORDER BY 1";
+    let expected: Vec<Row> = diesel::sql_query(summed).load(&mut conn).await?;
+    let added: Vec<Row> = diesel::sql_query(kept).load(&mut conn).await?;
+    assert!(expected.len() >= 10, "hours and events: {expected:?}");
+    assert_eq!(added, expected, "added by the inserts");
+    let media: Count = diesel::sql_query(
+        "SELECT (SELECT sum(count) FROM photos WHERE event_id IS NOT NULL) \
+              - (SELECT sum(sessions + photos + prints + digital + gifs) FROM event_hourly_totals) AS n",
+    )
+    .get_result(&mut conn)
+    .await?;
+    assert_eq!(media.n, 0, "every attributed media counted once");
+    diesel::sql_query("SELECT recount_events($1)")
+        .bind::<diesel::sql_types::Array<Integer>, _>(events.clone())
+        .execute(&mut conn)
+        .await?;
+    let recounted: Vec<Row> = diesel::sql_query(kept).load(&mut conn).await?;
+    assert_eq!(recounted, expected, "rebuilt by recount_events");
+    Ok(())
+}
+
 /// Waits until a statement of another connection waits for a lock.
 async fn someone_waits_for_a_lock(
     conn: &mut diesel_async::AsyncPgConnection,
