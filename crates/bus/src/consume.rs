@@ -53,6 +53,10 @@ pub const MAX_ATTEMPTS: i64 = 12;
 /// What tells JetStream that a delivery is still being handled (`AckKind::Progress`): its
 /// ack wait starts again.
 const PROGRESS: &[u8] = b"+WPI";
+/// Ack waits a message pulled by [`Bus::consume_lanes`] is kept alive at most (five minutes
+/// with the stack's 30 s): a group's handling takes seconds, and one that hangs past this
+/// lets JetStream hand its messages out again.
+const KEEP_ALIVE_AT_MOST: u32 = 10;
 /// Deliveries of a failing group before its messages are tried one by one.
 const SPLIT_AFTER: i64 = 3;
 
@@ -219,9 +223,11 @@ impl Bus {
     ///
     /// Until it settles them, the messages it holds (in a lane's hand or waiting in its
     /// queue) are kept alive: every third of the consumer's ack wait, JetStream is told they
-    /// are still being handled, so a slow commit does not get them delivered again. What the
-    /// NATS client prefetched and this has not pulled yet is not covered (and so not held
-    /// for ever by a handler that hangs: the handlers bound their own time).
+    /// are still being handled, so a slow commit does not get them delivered again. Each is
+    /// released just before it is settled (a nak's delay is then JetStream's to keep), and
+    /// kept alive for ten ack waits at most, so that a handler that hangs does not hold it
+    /// for ever. What the NATS client prefetched and this has not pulled
+    /// yet is not covered.
     ///
     /// Once `cancel` fires, nothing more is pulled; each lane handles what it holds, then
     /// this returns.
@@ -245,7 +251,7 @@ impl Bus {
         let lanes = lanes.max(1);
         let max_group = max_group.div_ceil(lanes).max(1);
         let consumer = self.durable_consumer::<M>(kind, durable).await?;
-        let every = keep_alive_every(&consumer);
+        let ack_wait = consumer.cached_info().config.ack_wait;
         let mut messages = consumer
             .messages()
             .await
@@ -278,11 +284,9 @@ impl Bus {
             async move {
                 let mut arrived = Vec::with_capacity(max_group);
                 while inbox.recv_many(&mut arrived, max_group).await > 0 {
-                    let (group, decoded): (Vec<_>, Vec<_>) = arrived.drain(..).unzip();
-                    let settled = Held::subjects_of(&group);
-                    self.handle_group(stream_name, group, decoded, handler)
+                    let (group, decoded) = arrived.drain(..).unzip();
+                    self.handle_group(stream_name, group, decoded, handler, held)
                         .await;
-                    held.release(settled);
                 }
             }
         });
@@ -290,20 +294,31 @@ impl Bus {
             futures::future::join_all(work).await;
             finished.cancel();
         };
-        futures::join!(pull, work, self.keep_alive(held, every, finished));
+        let (every, at_most) = (keep_alive_every(ack_wait), ack_wait * KEEP_ALIVE_AT_MOST);
+        futures::join!(pull, work, self.keep_alive(held, every, at_most, finished));
         Ok(())
     }
 
-    /// Tells JetStream every `every` that the messages `held` are still being handled, until
-    /// `finished`.
-    async fn keep_alive(&self, held: &Held, every: Duration, finished: &CancellationToken) {
+    /// Tells JetStream every `every` that the messages `held` (for less than `at_most`) are
+    /// still being handled, until `finished`.
+    async fn keep_alive(
+        &self,
+        held: &Held,
+        every: Duration,
+        at_most: Duration,
+        finished: &CancellationToken,
+    ) {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 () = finished.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            for subject in held.subjects() {
+            for subject in held.held_for_less_than(at_most) {
+                if finished.is_cancelled() {
+                    return;
+                }
                 if let Err(e) = self.client.publish(subject, PROGRESS.into()).await {
                     tracing::debug!(error = %e, "progress not sent");
                 }
@@ -318,6 +333,7 @@ impl Bus {
         group: Vec<jetstream::Message>,
         decoded: Vec<M>,
         handler: &F,
+        held: &Held,
     ) where
         M: BusMessage,
         F: Fn(Vec<M>) -> Fut + Send + Sync,
@@ -329,6 +345,7 @@ impl Bus {
         let most_delivered = group.iter().map(delivered).max().unwrap_or(1);
         match outcome {
             Ok(()) => {
+                held.release(&group);
                 // Every ack of the group at once, then their confirmations: one round
                 // trip for the group rather than one per message on the recorder's path.
                 futures::future::join_all(
@@ -339,10 +356,12 @@ impl Bus {
                 .await;
             }
             Err(error) if group.len() == 1 => {
+                held.release(&group);
                 self.failed(stream_name, &group[0], error).await;
             }
             Err(HandleError::Transient(reason)) if most_delivered < SPLIT_AFTER => {
                 tracing::warn!(stream = %stream_name, %reason, "transient failure, will retry");
+                held.release(&group);
                 for message in &group {
                     self.nak(stream_name, message).await;
                 }
@@ -354,13 +373,16 @@ impl Bus {
                 let budget = tokio::time::Instant::now() + crate::ACK_WAIT / 2;
                 for message in group {
                     if tokio::time::Instant::now() > budget {
+                        held.release(std::slice::from_ref(&message));
                         self.nak(stream_name, &message).await;
                         continue;
                     }
                     let Ok(single) = serde_json::from_slice::<M>(&message.payload) else {
                         continue;
                     };
-                    match handler(vec![single]).await {
+                    let outcome = handler(vec![single]).await;
+                    held.release(std::slice::from_ref(&message));
+                    match outcome {
                         Ok(()) => {
                             self.settle(stream_name, &message, AckKind::Ack, "acked")
                                 .await;
@@ -392,7 +414,7 @@ impl Bus {
         Fut: Future<Output = Settle> + Send + 'static,
     {
         let consumer = self.durable_consumer::<M>(kind, durable).await?;
-        let every = keep_alive_every(&consumer);
+        let every = keep_alive_every(consumer.cached_info().config.ack_wait);
         // Pull no more than can be handled at once: a message waiting in the client for a
         // free task past the ack wait would be handed out again, and handled twice.
         let mut messages = consumer
@@ -546,7 +568,8 @@ impl Bus {
     }
 
     /// Acks, naks or terms, waiting for the server to confirm. An unconfirmed ack leads to a
-    /// redelivery after `ACK_WAIT`, which the handlers' idempotence makes harmless.
+    /// redelivery after the consumer's ack wait, which the handlers' idempotence makes
+    /// harmless.
     async fn settle(&self, stream: &str, message: &jetstream::Message, kind: AckKind, label: &str) {
         if let Err(e) = message.double_ack_with(kind).await {
             tracing::warn!(%stream, error = %e, "ack not confirmed");
@@ -557,39 +580,51 @@ impl Bus {
 
 /// How often a consumer tells JetStream that what it holds is still being handled: a third
 /// of its ack wait (10 s for the stack's 30 s), so that one lost notice costs nothing.
-fn keep_alive_every(consumer: &jetstream::consumer::PullConsumer) -> Duration {
-    (consumer.cached_info().config.ack_wait / 3).max(Duration::from_millis(100))
+fn keep_alive_every(ack_wait: Duration) -> Duration {
+    (ack_wait / 3).max(Duration::from_millis(100))
 }
 
 /// The deliveries a consumer pulled and has not settled yet, by their ack subject (unique
-/// to each delivery), kept alive together by [`Bus::keep_alive`].
+/// to each delivery) with when they were pulled, kept alive together by [`Bus::keep_alive`].
 #[derive(Default)]
-struct Held(std::sync::Mutex<std::collections::BTreeSet<async_nats::Subject>>);
+struct Held(
+    std::sync::Mutex<std::collections::BTreeMap<async_nats::Subject, tokio::time::Instant>>,
+);
 
 impl Held {
-    fn hold(&self, message: &jetstream::Message) {
-        if let (Some(subject), Ok(mut held)) = (message.reply.clone(), self.0.lock()) {
-            held.insert(subject);
-        }
-    }
-
-    fn subjects_of(messages: &[jetstream::Message]) -> Vec<async_nats::Subject> {
-        messages.iter().filter_map(|m| m.reply.clone()).collect()
-    }
-
-    fn release(&self, subjects: Vec<async_nats::Subject>) {
-        if let Ok(mut held) = self.0.lock() {
-            for subject in &subjects {
-                held.remove(subject);
-            }
-        }
-    }
-
-    fn subjects(&self) -> Vec<async_nats::Subject> {
+    fn set(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::BTreeMap<async_nats::Subject, tokio::time::Instant>,
+    > {
+        // Nothing panics while it is locked; a poisoned set is still the set.
         self.0
             .lock()
-            .map(|held| held.iter().cloned().collect())
-            .unwrap_or_default()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn hold(&self, message: &jetstream::Message) {
+        if let Some(subject) = message.reply.clone() {
+            self.set().insert(subject, tokio::time::Instant::now());
+        }
+    }
+
+    /// Before settling `messages`: from now on, JetStream decides when they come back.
+    fn release(&self, messages: &[jetstream::Message]) {
+        let mut held = self.set();
+        for subject in messages.iter().filter_map(|m| m.reply.as_ref()) {
+            held.remove(subject);
+        }
+    }
+
+    fn held_for_less_than(&self, at_most: Duration) -> Vec<async_nats::Subject> {
+        let now = tokio::time::Instant::now();
+        self.set()
+            .iter()
+            .filter(|(_, since)| now.duration_since(**since) < at_most)
+            .map(|(subject, _)| subject.clone())
+            .collect()
     }
 }
 

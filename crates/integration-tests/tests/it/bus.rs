@@ -508,14 +508,14 @@ async fn a_consumer_stopped_with_a_full_lane_finishes_what_it_holds_and_returns(
     Ok(())
 }
 
-/// A slow commit does not get the messages it holds delivered again: with a 2 s ack wait,
-/// booth 2's first group is held for 5 s while 39 more of its batches wait in its lane behind
+/// A slow commit does not get the messages it holds delivered again: with a 3 s ack wait,
+/// booth 2's first group is held for 8 s while 39 more of its batches wait in its lane behind
 /// it. Each batch is handled once, in order, and JetStream redelivered none of them.
 #[tokio::test]
 async fn messages_held_past_the_ack_wait_are_kept_alive_not_delivered_again() -> anyhow::Result<()>
 {
     let ctx = TestContext::new().await?;
-    let bus = bus(&ctx).await?.with_ack_wait(Duration::from_secs(2));
+    let bus = bus(&ctx).await?.with_ack_wait(Duration::from_secs(3));
     let handled: Arc<Mutex<Vec<i64>>> = Arc::default();
     let (release, held) = tokio::sync::watch::channel(false);
     let (entered, mut in_hand) = tokio::sync::watch::channel(0usize);
@@ -544,14 +544,14 @@ async fn messages_held_past_the_ack_wait_are_kept_alive_not_delivered_again() ->
         bus.publish(&numbered(2, seq)?).await?;
     }
     // Past two ack waits with the first group in hand and the rest in the lane.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
     release.send(true)?;
     let count = || handled.lock().map(|h| h.len()).unwrap_or(0);
     eventually(Duration::from_secs(10), || async { Ok(count() >= 40) }).await?;
     // Past another ack wait: a copy delivered again would have been handled by now.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
     cancel.cancel();
-    consumer.await??;
+    tokio::time::timeout(Duration::from_secs(10), consumer).await???;
     let handled = handled.lock().map(|h| h.clone()).unwrap_or_default();
     assert_eq!(handled, (0..40).collect::<Vec<_>>(), "in order, once each");
     let info = bus
@@ -565,6 +565,11 @@ async fn messages_held_past_the_ack_wait_are_kept_alive_not_delivered_again() ->
         .info()
         .await?
         .clone();
+    assert_eq!(
+        info.config.ack_wait,
+        Duration::from_secs(3),
+        "the bus's ack wait"
+    );
     assert_eq!(
         (info.num_redelivered, info.num_ack_pending),
         (0, 0),

@@ -352,6 +352,18 @@ async fn the_hourly_totals_an_insert_adds_are_its_media_summed() -> anyhow::Resu
                 (enum_range(NULL::media_type))[1 + g % 5], 1 + g % 3, \
                 TIMESTAMPTZ '2026-06-20 21:30:00+00' + $5 * interval '1 s' + g * interval '37 s' \
          FROM generate_series(0, 499) AS g";
+    // And media on the hour and just before it, some before 2000 (a clock reset).
+    diesel::sql_query(
+        "INSERT INTO photos (event_id, photomaton_id, media_type, count, \"timestamp\") \
+         SELECT $1, $2, 'PRINT', 2, t FROM unnest(ARRAY[ \
+             TIMESTAMPTZ '2026-06-21 00:00:00+00', TIMESTAMPTZ '2026-06-20 23:59:59.999999+00', \
+             TIMESTAMPTZ '1999-12-31 23:00:00+00', TIMESTAMPTZ '1999-12-31 22:59:59.999999+00', \
+             TIMESTAMPTZ '2000-01-01 00:00:00+00']) AS t",
+    )
+    .bind::<Integer, _>(events[0])
+    .bind::<Integer, _>(booths[0])
+    .execute(&mut conn)
+    .await?;
     for offset in [0, 1] {
         diesel::sql_query(insert)
             .bind::<Integer, _>(events[0])
