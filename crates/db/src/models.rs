@@ -200,7 +200,7 @@ pub struct NewAuditLog {
     pub ip_address: Option<IpNet>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = speed_tests, check_for_backend(diesel::pg::Pg))]
 pub struct SpeedTest {
     pub id: boom_contracts::SpeedTestId,

@@ -823,3 +823,59 @@ async fn the_dashboard_loads_small_compressed_and_from_nowhere_else() -> anyhow:
     );
     app.stop().await
 }
+
+/// Each booth's view carries its own latest speed test (read per booth, newest first), and
+/// none for a booth that never ran one.
+#[tokio::test]
+async fn each_booth_shows_its_own_latest_speed_test() -> anyhow::Result<()> {
+    use diesel_async::SimpleAsyncConnection;
+    let ctx = TestContext::new().await?;
+    let staff = Staff::start(&ctx).await?;
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        let created = staff
+            .admin
+            .post(
+                "/api/photomatons",
+                json!({"name": format!("Booth {n}"), "hostname": format!("boom-0{n}")}),
+            )
+            .await?;
+        assert_eq!(created.status, 201, "{created:?}");
+        ids.push(created.body["id"].as_i64().unwrap_or_default());
+    }
+    let mut conn = ctx.connection().await?;
+    // Booth 1: three tests, the newest inserted second; booth 2: one; booth 3: none.
+    conn.batch_execute(&format!(
+        "INSERT INTO speed_tests (photomaton_id, download_speed, upload_speed, ping, created_at) VALUES \
+         ({a}, 10, 1, 50, '2026-11-30 08:00:00+00'), ({a}, 30, 3, 30, '2026-11-30 10:00:00+00'), \
+         ({a}, 20, 2, 40, '2026-11-30 09:00:00+00'), ({b}, 55, 5, 15, '2026-11-29 18:00:00+00')",
+        a = ids[0],
+        b = ids[1]
+    ))
+    .await?;
+    // Written behind the gateway's back: the fleet it keeps is rebuilt within 2 s.
+    let latest = |listed: &Value, id: i64| {
+        listed["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|b| b["id"] == json!(id)))
+            .map(|b| b["latestSpeedTest"]["download"].clone())
+    };
+    eventually(Duration::from_secs(10), || async {
+        let listed = staff.viewer.get("/api/photomatons").await?;
+        Ok(latest(&listed.body, ids[1]) == Some(json!(55.0)))
+    })
+    .await?;
+    let listed = staff.viewer.get("/api/photomatons").await?.body;
+    assert_eq!(
+        latest(&listed, ids[0]),
+        Some(json!(30.0)),
+        "the newest of three"
+    );
+    assert_eq!(latest(&listed, ids[2]), Some(Value::Null), "never tested");
+    let one = staff
+        .viewer
+        .get(&format!("/api/photomatons/{}", ids[0]))
+        .await?;
+    assert_eq!(one.body["latestSpeedTest"]["ping"], json!(30.0), "{one:?}");
+    Ok(())
+}

@@ -10,7 +10,7 @@ use boom_contracts::agent::{PrinterReport, PrinterState};
 use boom_contracts::domain::{DEFAULT_WAKE_PORT, MacAddress, WakeTarget};
 use boom_contracts::{EventId, EventStatus, PhotomatonId};
 use boom_db::models::{Event, NewPhotomaton, Photomaton, PhotomatonChanges, SpeedTest};
-use boom_db::schema::{events, photomatons, speed_tests};
+use boom_db::schema::{events, photomatons};
 use chrono::{DateTime, Utc};
 use diesel::result::QueryResult;
 use diesel::{
@@ -204,13 +204,18 @@ pub async fn views(
             current.entry(booth).or_insert(event);
         }
     }
-    let latest: Vec<SpeedTest> = speed_tests::table
-        .filter(speed_tests::photomaton_id.eq_any(&ids))
-        .distinct_on(speed_tests::photomaton_id)
-        .order((speed_tests::photomaton_id, speed_tests::created_at.desc()))
-        .select(SpeedTest::as_select())
-        .load(conn)
-        .await?;
+    // Each booth's latest, one index probe per booth: `DISTINCT ON` read every test of every
+    // booth (one an hour per booth, millions a year) on each rebuild of the fleet.
+    let latest: Vec<SpeedTest> = diesel::sql_query(
+        "SELECT s.* FROM unnest($1::integer[]) AS b(id) \
+         CROSS JOIN LATERAL (SELECT * FROM speed_tests t WHERE t.photomaton_id = b.id \
+                             ORDER BY t.created_at DESC LIMIT 1) s",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(
+        ids.iter().map(|id| id.0).collect::<Vec<_>>(),
+    )
+    .load(conn)
+    .await?;
     let mut speed_tests: HashMap<PhotomatonId, SpeedTest> =
         latest.into_iter().map(|t| (t.photomaton_id, t)).collect();
     let counts: Vec<TodayRow> = diesel::sql_query(
