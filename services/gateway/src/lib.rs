@@ -94,6 +94,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         session_checks: std::sync::Arc::new(http::session_checks::SessionChecks::new(
             std::time::Duration::from_secs(settings.http.ws_ping_secs.max(1)),
         )),
+        session_owners: std::sync::Arc::default(),
         overrun_hours: settings.events.overrun_hours,
         password_checks: std::sync::Arc::new(tokio::sync::Semaphore::new(
             passwords::CONCURRENT_CHECKS,

@@ -7,8 +7,10 @@
 //!
 //! Revocation cannot be missed: each user has an epoch counter in Redis (`user-epoch:<id>`,
 //! no expiry). Deleting a user, or changing their role or password, increments it; every
-//! request, and every WebSocket ping tick, reads the session and the epoch in one round trip
-//! and refuses a session whose epoch is not the current one. A missing epoch counts as
+//! request, and every WebSocket ping tick, reads the session and then the current epoch, and
+//! refuses a session whose epoch is not the current one. Both in one round trip once the
+//! instance knows whose session it is ([`SessionOwners`]); the first request of a session on
+//! an instance takes two. A missing epoch counts as
 //! revoked (fail closed), which is why Redis must run with `noeviction` (see `deploy/`).
 //!
 //! Every request that changes something and is authenticated by the cookie must carry the
@@ -58,6 +60,38 @@ pub struct SessionRecord {
     /// the same day. `None`: sliding expiry only.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Whose each session is, as this instance learnt it from Redis. A session's user never
+/// changes, so knowing it lets a request read the session and that user's current epoch in
+/// one pipelined round trip; the epoch itself is read afresh every time, so a revocation is
+/// seen as soon as before. Bounded: forgotten all at once past [`OWNERS_KEPT`] sessions (a
+/// forgotten one costs its next request a second round trip).
+#[derive(Debug, Default)]
+pub struct SessionOwners(std::sync::Mutex<std::collections::HashMap<String, UserId>>);
+
+/// Sessions whose owner an instance remembers at most (about 100 bytes each).
+const OWNERS_KEPT: usize = 10_000;
+
+impl SessionOwners {
+    fn owners(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, UserId>> {
+        // Nothing panics while it is locked; a poisoned map is still the map.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn of(&self, token_hash: &str) -> Option<UserId> {
+        self.owners().get(token_hash).copied()
+    }
+
+    fn remember(&self, token_hash: &str, user: UserId) {
+        let mut owners = self.owners();
+        if owners.len() >= OWNERS_KEPT {
+            owners.clear();
+        }
+        owners.insert(token_hash.to_owned(), user);
+    }
 }
 
 /// How long a session opened by single sign-on lasts before the issuer is asked again.
@@ -140,26 +174,43 @@ async fn load_session(
     token_hash: &str,
 ) -> Result<Option<SessionRecord>, ApiError> {
     let mut conn = state.cache.connection().await.or_api()?;
-    let body: Option<String> = redis::cmd("GETEX")
+    let mut session = redis::cmd("GETEX");
+    session
         .arg(session_key(state, token_hash))
         .arg("EX")
-        .arg(SESSION_TTL.as_secs())
-        .query_async(&mut conn)
-        .await
-        .or_api()?;
+        .arg(SESSION_TTL.as_secs());
+    // The session, then its owner's current epoch (in this order, as in two round trips).
+    let owner = state.session_owners.of(token_hash);
+    let (body, owners_epoch): (Option<String>, Option<Option<u64>>) = match owner {
+        Some(user) => {
+            let (body, epoch) = redis::pipe()
+                .add_command(session)
+                .cmd("GET")
+                .arg(user_epoch_key(state, user))
+                .query_async(&mut conn)
+                .await
+                .or_api()?;
+            (body, Some(epoch))
+        }
+        None => (session.query_async(&mut conn).await.or_api()?, None),
+    };
     let Some(record) = body
         .and_then(|b| serde_json::from_str::<SessionRecord>(&b).ok())
         .filter(|r| r.expires_at.is_none_or(|end| Utc::now() < end))
     else {
         return Ok(None);
     };
+    let epoch = match owners_epoch {
+        Some(epoch) if owner == Some(record.user_id) => epoch,
+        _ => {
+            state.session_owners.remember(token_hash, record.user_id);
+            current_epoch(state, &mut conn, record.user_id).await?
+        }
+    };
     // A revoked session is refused; it is not deleted here: a session re-stamped at this
     // very moment (its own password changed in another tab) must not be lost to a read that
     // saw the old epoch. Unused, it expires with its TTL.
-    Ok(
-        (current_epoch(state, &mut conn, record.user_id).await? == Some(record.epoch))
-            .then_some(record),
-    )
+    Ok((epoch == Some(record.epoch)).then_some(record))
 }
 
 async fn current_epoch(
