@@ -554,17 +554,7 @@ async fn messages_held_past_the_ack_wait_are_kept_alive_not_delivered_again() ->
     tokio::time::timeout(Duration::from_secs(10), consumer).await???;
     let handled = handled.lock().map(|h| h.clone()).unwrap_or_default();
     assert_eq!(handled, (0..40).collect::<Vec<_>>(), "in order, once each");
-    let info = bus
-        .ensure_stream(StreamKind::Stats)
-        .await?
-        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(
-            StreamKind::Stats.gateway_consumer(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .info()
-        .await?
-        .clone();
+    let info = crate::helpers::recorder_consumer(&bus).await?;
     assert_eq!(
         info.config.ack_wait,
         Duration::from_secs(3),

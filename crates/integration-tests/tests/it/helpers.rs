@@ -107,6 +107,23 @@ where
     }
 }
 
+/// The state of the gateway recorder's durable consumer on `bus`'s stats stream.
+pub async fn recorder_consumer(
+    bus: &boom_bus::Bus,
+) -> anyhow::Result<async_nats::jetstream::consumer::Info> {
+    Ok(bus
+        .ensure_stream(boom_contracts::StreamKind::Stats)
+        .await?
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(
+            boom_contracts::StreamKind::Stats.gateway_consumer(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .info()
+        .await?
+        .clone())
+}
+
 /// The path of a workspace binary, built by `cargo nextest run --workspace` beside this test.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;

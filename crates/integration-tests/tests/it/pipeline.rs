@@ -397,16 +397,7 @@ async fn a_poisoned_message_is_set_aside_while_other_booths_commit() -> anyhow::
         "replayed once"
     );
     // Nothing is left pending on the recorder's consumer.
-    let stream = bus.ensure_stream(StreamKind::Stats).await?;
-    let info = stream
-        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(
-            StreamKind::Stats.gateway_consumer(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .info()
-        .await?
-        .clone();
+    let info = crate::helpers::recorder_consumer(&bus).await?;
     assert_eq!((info.num_pending, info.num_ack_pending), (0, 0), "{info:?}");
     p.staff.app.stop().await
 }
