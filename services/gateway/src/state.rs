@@ -27,7 +27,7 @@ pub struct AppState {
     /// The WebSocket's session checks at each ping, shared by the sockets of one session.
     pub session_checks: std::sync::Arc<crate::http::session_checks::SessionChecks>,
     /// Whose each session is, so that a request reads its session and epoch in one round trip.
-    pub session_owners: std::sync::Arc<crate::http::session::SessionOwners>,
+    pub session_owners: std::sync::Arc<crate::http::session_owners::SessionOwners>,
     /// `events.overrun_hours`, for events of an older notion-sync that sends no window.
     pub overrun_hours: u32,
     /// Single sign-on (`[oidc]`), when configured.

@@ -23,6 +23,7 @@ pub(crate) mod power_on;
 pub(crate) mod routes;
 pub(crate) mod session;
 pub(crate) mod session_checks;
+pub(crate) mod session_owners;
 pub(crate) mod speed_tests;
 pub(crate) mod sso;
 pub(crate) mod users;

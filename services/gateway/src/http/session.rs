@@ -8,10 +8,10 @@
 //! Revocation cannot be missed: each user has an epoch counter in Redis (`user-epoch:<id>`,
 //! no expiry). Deleting a user, or changing their role or password, increments it; every
 //! request, and every WebSocket ping tick, reads the session and then the current epoch, and
-//! refuses a session whose epoch is not the current one. Both in one round trip once the
-//! instance knows whose session it is ([`SessionOwners`]); the first request of a session on
-//! an instance takes two. A missing epoch counts as
-//! revoked (fail closed), which is why Redis must run with `noeviction` (see `deploy/`).
+//! refuses a session whose epoch is not the current one: both in one round trip once the
+//! instance knows whose session it is (`http::session_owners`), two for the first request of
+//! a session on an instance. A missing epoch counts as revoked (fail closed), which is why
+//! Redis must run with `noeviction` (see `deploy/`).
 //!
 //! Every request that changes something and is authenticated by the cookie must carry the
 //! session's CSRF token in `X-CSRF-Token` and come from the gateway's own `Origin`; otherwise
@@ -60,38 +60,6 @@ pub struct SessionRecord {
     /// the same day. `None`: sliding expiry only.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
-}
-
-/// Whose each session is, as this instance learnt it from Redis. A session's user never
-/// changes, so knowing it lets a request read the session and that user's current epoch in
-/// one pipelined round trip; the epoch itself is read afresh every time, so a revocation is
-/// seen as soon as before. Bounded: forgotten all at once past [`OWNERS_KEPT`] sessions (a
-/// forgotten one costs its next request a second round trip).
-#[derive(Debug, Default)]
-pub struct SessionOwners(std::sync::Mutex<std::collections::HashMap<String, UserId>>);
-
-/// Sessions whose owner an instance remembers at most (about 100 bytes each).
-const OWNERS_KEPT: usize = 10_000;
-
-impl SessionOwners {
-    fn owners(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, UserId>> {
-        // Nothing panics while it is locked; a poisoned map is still the map.
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn of(&self, token_hash: &str) -> Option<UserId> {
-        self.owners().get(token_hash).copied()
-    }
-
-    fn remember(&self, token_hash: &str, user: UserId) {
-        let mut owners = self.owners();
-        if owners.len() >= OWNERS_KEPT {
-            owners.clear();
-        }
-        owners.insert(token_hash.to_owned(), user);
-    }
 }
 
 /// How long a session opened by single sign-on lasts before the issuer is asked again.
