@@ -132,6 +132,7 @@ pub async fn open_session(
         .query_async(&mut conn)
         .await
         .or_api()?;
+    state.session_owners.remember(&hash, user_id);
     Ok((token, record))
 }
 
@@ -166,6 +167,7 @@ async fn load_session(
         .and_then(|b| serde_json::from_str::<SessionRecord>(&b).ok())
         .filter(|r| r.expires_at.is_none_or(|end| Utc::now() < end))
     else {
+        state.session_owners.forget(token_hash);
         return Ok(None);
     };
     let epoch = match owners_epoch {
@@ -220,6 +222,7 @@ pub async fn close_session(state: &AppState, session: &Session) -> Result<(), Ap
         .query_async(&mut conn)
         .await
         .or_api()?;
+    state.session_owners.forget(&session.token_hash);
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use boom_contracts::UserId;
 
-/// Whose each session is, as this instance learnt it from Redis. A session's user never
+/// Whose each session is, as this instance opened or read it. A session's user never
 /// changes, so knowing it lets a request read the session and that user's current epoch in
 /// one pipelined round trip; the epoch itself is read afresh every time, so a revocation is
 /// seen as soon as before. Bounded: forgotten all at once past [`OWNERS_KEPT`] sessions (a
@@ -26,6 +26,12 @@ impl SessionOwners {
         self.owners().get(token_hash).copied()
     }
 
+    /// A session that ended (signed out, expired): its entry goes now rather than with the
+    /// rest once the map is full.
+    pub fn forget(&self, token_hash: &str) {
+        self.owners().remove(token_hash);
+    }
+
     pub fn remember(&self, token_hash: &str, user: UserId) {
         let mut owners = self.owners();
         if owners.len() >= OWNERS_KEPT {
@@ -45,6 +51,9 @@ mod tests {
         assert_eq!(owners.of("a"), None);
         owners.remember("a", UserId(7));
         assert_eq!(owners.of("a"), Some(UserId(7)));
+        owners.forget("a");
+        assert_eq!(owners.of("a"), None, "forgotten when it ends");
+        owners.remember("a", UserId(7));
         for n in 0..OWNERS_KEPT {
             owners.remember(&format!("s{n}"), UserId(1));
         }

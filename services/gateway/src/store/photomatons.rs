@@ -209,7 +209,7 @@ pub async fn views(
     let latest: Vec<SpeedTest> = diesel::sql_query(
         "SELECT s.* FROM unnest($1::integer[]) AS b(id) \
          CROSS JOIN LATERAL (SELECT * FROM speed_tests t WHERE t.photomaton_id = b.id \
-                             ORDER BY t.created_at DESC LIMIT 1) s",
+                             ORDER BY t.created_at DESC, t.id DESC LIMIT 1) s",
     )
     .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(
         ids.iter().map(|id| id.0).collect::<Vec<_>>(),
