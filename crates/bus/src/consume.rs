@@ -53,9 +53,9 @@ pub const MAX_ATTEMPTS: i64 = 12;
 /// What tells JetStream that a delivery is still being handled (`AckKind::Progress`): its
 /// ack wait starts again.
 const PROGRESS: &[u8] = b"+WPI";
-/// Ack waits a message pulled by [`Bus::consume_lanes`] is kept alive at most (five minutes
-/// with the stack's 30 s): a group's handling takes seconds, and one that hangs past this
-/// lets JetStream hand its messages out again.
+/// Ack waits a message a consumer pulled is kept alive at most (five minutes with the
+/// stack's 30 s): a handler takes seconds (the notifier's sends are bounded at 20 s), and one
+/// that hangs past this lets JetStream hand its messages out again.
 const KEEP_ALIVE_AT_MOST: u32 = 10;
 /// Deliveries of a failing group before its messages are tried one by one.
 const SPLIT_AFTER: i64 = 3;
@@ -377,10 +377,11 @@ impl Bus {
                         self.nak(stream_name, &message).await;
                         continue;
                     }
-                    let Ok(single) = serde_json::from_slice::<M>(&message.payload) else {
-                        continue;
+                    // It decoded when pulled; were it not to now, it is set aside, not left held.
+                    let outcome = match serde_json::from_slice::<M>(&message.payload) {
+                        Ok(single) => handler(vec![single]).await,
+                        Err(e) => Err(HandleError::Poison(format!("undecodable: {e}"))),
                     };
-                    let outcome = handler(vec![single]).await;
                     held.release(std::slice::from_ref(&message));
                     match outcome {
                         Ok(()) => {
@@ -414,7 +415,7 @@ impl Bus {
         Fut: Future<Output = Settle> + Send + 'static,
     {
         let consumer = self.durable_consumer::<M>(kind, durable).await?;
-        let every = keep_alive_every(consumer.cached_info().config.ack_wait);
+        let ack_wait = consumer.cached_info().config.ack_wait;
         // Pull no more than can be handled at once: a message waiting in the client for a
         // free task past the ack wait would be handed out again, and handled twice.
         let mut messages = consumer
@@ -425,58 +426,55 @@ impl Bus {
             .map_err(|e| BusError::JetStream(e.to_string()))?;
         let stream_name = self.namespace.stream(kind);
         let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+        // Each message in a handler's hand is kept alive, as the lanes' are (a slow handler is
+        // not redelivered to another while it runs), and released just before it is settled.
+        let held = std::sync::Arc::new(Held::default());
+        let finished = &CancellationToken::new();
         let mut running = tokio::task::JoinSet::new();
-        loop {
-            let permit = tokio::select! {
-                () = cancel.cancelled() => break,
-                permit = limit.clone().acquire_owned() => match permit {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
-            };
-            let Some((message, decoded)) = self
-                .next_decoded::<M>(&stream_name, &mut messages, &cancel)
-                .await
-            else {
-                break;
-            };
-            let (bus, handler, stream) = (self.clone(), handler.clone(), stream_name.clone());
-            let trace = trace_of(message.headers.as_ref());
-            let span = tracing::info_span!("consume", stream = %stream, trace_id = %trace);
-            running.spawn(
-                trace
-                    .scope(async move {
-                        let _permit = permit;
-                        // "Still working on it" every third of the ack wait: a slow handler
-                        // is not redelivered to another while it runs.
-                        let working = handler(decoded, delivered(&message));
-                        tokio::pin!(working);
-                        let mut progress =
-                            tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-                        let outcome = loop {
-                            tokio::select! {
-                                outcome = &mut working => break outcome,
-                                _ = progress.tick() => {
-                                    if let Err(e) = message.ack_with(AckKind::Progress).await {
-                                        tracing::debug!(error = %e, "progress not sent");
-                                    }
-                                }
-                            }
-                        };
-                        let (kind, label) = match outcome {
-                            Settle::Done => (AckKind::Ack, "acked"),
-                            Settle::RetryIn(delay) => (AckKind::Nak(Some(delay)), "nacked"),
-                            Settle::Never => (AckKind::Term, "terminated"),
-                        };
-                        bus.settle(&stream, &message, kind, label).await;
-                    })
-                    .instrument(span),
-            );
-            // Reap what finished, so the set does not grow with the stream.
-            while running.try_join_next().is_some() {}
-        }
-        // The messages in hand finish (each is bounded by its own timeout).
-        while running.join_next().await.is_some() {}
+        let work = async {
+            loop {
+                let permit = tokio::select! {
+                    () = cancel.cancelled() => break,
+                    permit = limit.clone().acquire_owned() => match permit {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                };
+                let Some((message, decoded)) = self
+                    .next_decoded::<M>(&stream_name, &mut messages, &cancel)
+                    .await
+                else {
+                    break;
+                };
+                let (bus, handler, stream) = (self.clone(), handler.clone(), stream_name.clone());
+                let trace = trace_of(message.headers.as_ref());
+                let span = tracing::info_span!("consume", stream = %stream, trace_id = %trace);
+                held.hold(&message);
+                let held = held.clone();
+                running.spawn(
+                    trace
+                        .scope(async move {
+                            let _permit = permit;
+                            let outcome = handler(decoded, delivered(&message)).await;
+                            held.release(std::slice::from_ref(&message));
+                            let (kind, label) = match outcome {
+                                Settle::Done => (AckKind::Ack, "acked"),
+                                Settle::RetryIn(delay) => (AckKind::Nak(Some(delay)), "nacked"),
+                                Settle::Never => (AckKind::Term, "terminated"),
+                            };
+                            bus.settle(&stream, &message, kind, label).await;
+                        })
+                        .instrument(span),
+                );
+                // Reap what finished, so the set does not grow with the stream.
+                while running.try_join_next().is_some() {}
+            }
+            // The messages in hand finish (each is bounded by its own timeout).
+            while running.join_next().await.is_some() {}
+            finished.cancel();
+        };
+        let (every, at_most) = (keep_alive_every(ack_wait), ack_wait * KEEP_ALIVE_AT_MOST);
+        futures::join!(work, self.keep_alive(&held, every, at_most, finished));
         Ok(())
     }
 

@@ -554,7 +554,62 @@ async fn messages_held_past_the_ack_wait_are_kept_alive_not_delivered_again() ->
     tokio::time::timeout(Duration::from_secs(10), consumer).await???;
     let handled = handled.lock().map(|h| h.clone()).unwrap_or_default();
     assert_eq!(handled, (0..40).collect::<Vec<_>>(), "in order, once each");
-    let info = crate::helpers::recorder_consumer(&bus).await?;
+    let info = crate::helpers::stats_consumer(&bus, StreamKind::Stats.gateway_consumer()).await?;
+    assert_eq!(
+        info.config.ack_wait,
+        Duration::from_secs(3),
+        "the bus's ack wait"
+    );
+    assert_eq!(
+        (info.num_redelivered, info.num_ack_pending),
+        (0, 0),
+        "{info:?}"
+    );
+    Ok(())
+}
+
+/// A message handed to its own task (`consume_each`, the notifier's deliveries) is kept alive
+/// while its handler runs: with a 3 s ack wait, a handler that takes 8 s is called once, for
+/// the first delivery, and JetStream redelivered nothing.
+#[tokio::test]
+async fn a_slow_handler_of_consume_each_is_not_delivered_again() -> anyhow::Result<()> {
+    use boom_bus::Settle;
+    let ctx = TestContext::new().await?;
+    let bus = bus(&ctx).await?.with_ack_wait(Duration::from_secs(3));
+    bus.publish(&numbered(1, 0)?).await?;
+    // The deliveries each call was told of.
+    let calls: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let cancel = CancellationToken::new();
+    let consumer = {
+        let (bus, cancel, calls) = (bus.clone(), cancel.clone(), calls.clone());
+        tokio::spawn(async move {
+            bus.consume_each(
+                StreamKind::Stats,
+                "slow-each",
+                4,
+                move |_: AgentBatchAccepted, delivered| {
+                    let calls = calls.clone();
+                    async move {
+                        if let Ok(mut calls) = calls.lock() {
+                            calls.push(delivered);
+                        }
+                        tokio::time::sleep(Duration::from_secs(8)).await;
+                        Settle::Done
+                    }
+                },
+                cancel,
+            )
+            .await
+        })
+    };
+    let called = || calls.lock().map(|c| c.len()).unwrap_or(0);
+    eventually(Duration::from_secs(10), || async { Ok(called() >= 1) }).await?;
+    // Past the handler's 8 s and one more ack wait.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(15), consumer).await???;
+    assert_eq!(calls.lock().map(|c| c.clone()).unwrap_or_default(), vec![1]);
+    let info = crate::helpers::stats_consumer(&bus, "slow-each").await?;
     assert_eq!(
         info.config.ack_wait,
         Duration::from_secs(3),

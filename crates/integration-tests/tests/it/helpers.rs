@@ -107,16 +107,16 @@ where
     }
 }
 
-/// The state of the gateway recorder's durable consumer on `bus`'s stats stream.
-pub async fn recorder_consumer(
+/// The state of the durable consumer `durable` on `bus`'s stats stream (the gateway's
+/// recorder: `StreamKind::Stats.gateway_consumer()`).
+pub async fn stats_consumer(
     bus: &boom_bus::Bus,
+    durable: &str,
 ) -> anyhow::Result<async_nats::jetstream::consumer::Info> {
     Ok(bus
         .ensure_stream(boom_contracts::StreamKind::Stats)
         .await?
-        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(
-            boom_contracts::StreamKind::Stats.gateway_consumer(),
-        )
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(durable)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .info()

@@ -397,7 +397,7 @@ async fn a_poisoned_message_is_set_aside_while_other_booths_commit() -> anyhow::
         "replayed once"
     );
     // Nothing is left pending on the recorder's consumer.
-    let info = crate::helpers::recorder_consumer(&bus).await?;
+    let info = crate::helpers::stats_consumer(&bus, StreamKind::Stats.gateway_consumer()).await?;
     assert_eq!((info.num_pending, info.num_ack_pending), (0, 0), "{info:?}");
     p.staff.app.stop().await
 }
