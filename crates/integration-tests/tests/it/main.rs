@@ -10,6 +10,7 @@ mod benchmarks;
 mod binaries;
 mod browser;
 mod bus;
+mod cache;
 mod commands;
 mod control;
 mod database;

@@ -1,0 +1,101 @@
+//! The Redis pool: a connection in steady use is handed out without a round trip, one idle
+//! for a while is checked first, and one that broke is replaced.
+
+use std::time::{Duration, Instant};
+
+use boom_cache::{Cache, redis};
+use boom_testkit::TestContext;
+
+async fn client_id(cache: &Cache) -> anyhow::Result<i64> {
+    let mut conn = cache.connection().await?;
+    Ok(redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(&mut conn)
+        .await?)
+}
+
+async fn kill(id: i64) -> anyhow::Result<()> {
+    let admin = redis::Client::open(boom_testkit::redis_url())?;
+    let mut conn = admin.get_multiplexed_async_connection().await?;
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(id)
+        .query_async(&mut conn)
+        .await?;
+    anyhow::ensure!(killed == 1, "client {id} was not there to kill");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_connection_in_steady_use_is_handed_out_without_asking_redis_first() -> anyhow::Result<()>
+{
+    let ctx = TestContext::new().await?;
+    let cache = Cache::new(&ctx.settings.redis)?;
+    // Consecutive uses of one connection, and how long each waited since the one before (the
+    // pool checks a connection not handed out for 250 ms).
+    let mut gaps = Vec::new();
+    let mut previous: Option<Instant> = None;
+    for _ in 0..30 {
+        let handed = Instant::now();
+        let mut conn = cache.connection().await?;
+        if let Some(previous) = previous {
+            gaps.push(handed - previous);
+        }
+        previous = Some(handed);
+        let _: Option<String> = redis::cmd("GET")
+            .arg(cache.key("steady"))
+            .query_async(&mut conn)
+            .await?;
+    }
+    let long = |ms: u64| {
+        gaps.iter()
+            .filter(|g| **g > Duration::from_millis(ms))
+            .count() as u64
+    };
+    let checks = cache.connection_checks();
+    assert!(
+        (long(300)..=long(200)).contains(&checks),
+        "{checks} checks for gaps {gaps:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let id = client_id(&cache).await?;
+    assert_eq!(
+        cache.connection_checks(),
+        checks + 1,
+        "a connection idle for 300 ms is checked before use"
+    );
+    assert!(id > 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_connection_that_broke_is_replaced_and_one_that_broke_idle_is_never_handed_out()
+-> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let cache = Cache::new(&ctx.settings.redis)?;
+
+    // Broken moments after its last use: handed out unchecked, its next use fails (as a
+    // connection breaking in use always could), and the pool then gives a new one.
+    let first = client_id(&cache).await?;
+    kill(first).await?;
+    match client_id(&cache).await {
+        Err(_) => {}
+        // The machine stalled past 250 ms: the pool checked it first and replaced it.
+        Ok(id) => assert_ne!(id, first, "a killed connection answered"),
+    }
+    let second = client_id(&cache).await?;
+    assert_ne!(second, first);
+
+    // Broken while idle: checked before it is handed out, replaced, and nobody sees an error.
+    kill(second).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let third = client_id(&cache).await?;
+    assert_ne!(third, second);
+    let _: () = redis::cmd("SET")
+        .arg(cache.key("after"))
+        .arg(1)
+        .query_async(&mut cache.connection().await?)
+        .await?;
+    Ok(())
+}
