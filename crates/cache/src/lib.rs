@@ -185,7 +185,6 @@ impl Cache {
                 // connection stays in use (and unchecked) rather than each in turn
                 // idling past `RECENTLY_USED`.
                 queue_mode: QueueMode::Lifo,
-                ..PoolConfig::default()
             })
             .runtime(Runtime::Tokio1)
             .build()
