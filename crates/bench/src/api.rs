@@ -68,6 +68,35 @@ pub(crate) async fn seed(ctx: &boom_testkit::TestContext) -> anyhow::Result<()> 
               FROM events e, generate_series(1, 100000) i WHERE e.notion_page_id = 'bench-page'").await
 }
 
+/// Waits until the gateway's reconciliation has mirrored the seeded booths into the registry.
+/// They were inserted in SQL, where booths created through the API are mirrored at once:
+/// measured before that, the phase would time the one-off writing of 1,000 registry entries
+/// (about a second of the machine, at a random point of the phase) rather than the fleet as
+/// it runs.
+async fn registry_holds_the_fleet(ctx: &boom_testkit::TestContext) -> anyhow::Result<()> {
+    use futures::TryStreamExt;
+    let bus = boom_bus::Bus::connect(&ctx.settings.nats, "bench", boom_bus::BusMetrics::default())
+        .await?;
+    let bucket = bus
+        .ensure_kv(&bus.namespace().registry_bucket(), Duration::ZERO)
+        .await?;
+    let booths = count(ctx, "SELECT count(*)::bigint AS n FROM photomatons").await?;
+    // The reconciliation runs every `nats.registry_reconcile_secs` (60 s).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let keys: Vec<String> = bucket.keys().await?.try_collect().await?;
+        if keys.len() as i64 >= booths {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the registry holds {} of {booths} booths after 90 s",
+            keys.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 pub(crate) async fn run(
     ctx: &boom_testkit::TestContext,
     session: &SignedIn,
@@ -75,6 +104,7 @@ pub(crate) async fn run(
     seconds: u64,
 ) -> anyhow::Result<Value> {
     seed(ctx).await?;
+    registry_holds_the_fleet(ctx).await?;
     crate::harness::settle_database(ctx).await?;
     let event = count(
         ctx,

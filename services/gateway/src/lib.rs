@@ -28,7 +28,7 @@ mod http;
 mod live;
 mod pagination;
 pub mod passwords;
-mod registry;
+pub mod registry;
 mod sso;
 mod state;
 mod store;
@@ -116,9 +116,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             let mut published = false;
             loop {
                 match state.registry.sync_all(&state.db).await {
-                    Ok(count) => {
+                    Ok(reconciled) => {
                         if !published {
-                            tracing::info!(count, "registry published");
+                            tracing::info!(booths = reconciled.mirrored, "registry published");
+                        } else if reconciled.read_again > 0 {
+                            tracing::info!(
+                                booths = reconciled.read_again,
+                                "registry entries repaired"
+                            );
                         }
                         published = true;
                         delay = reconcile_every;

@@ -75,3 +75,95 @@ async fn a_key_rotation_the_registry_cannot_hear_fails_and_changes_nothing() -> 
     .await?;
     staff.app.stop().await
 }
+
+/// The reconciliation reads the fleet in two queries and writes only the booths whose entries
+/// differ from the database (changed behind the API, here in SQL, or not in the registry
+/// yet); every other booth is compared and left alone.
+#[tokio::test]
+async fn the_reconciliation_writes_only_the_booths_whose_entries_differ() -> anyhow::Result<()> {
+    use boom_gateway::registry::{Reconciled, RegistryPublisher};
+    use diesel_async::RunQueryDsl;
+
+    let mut ctx = TestContext::new().await?;
+    // The gateway's own reconciliation runs at its start only: this test runs the others.
+    ctx.settings.nats.registry_reconcile_secs = 3600;
+    let staff = Staff::start(&ctx).await?;
+    let (a, b) = (staff.booth("boom-01").await?, staff.booth("boom-02").await?);
+    staff.booth("boom-03").await?;
+    let bus =
+        boom_bus::Bus::connect(&ctx.settings.nats, "test", boom_bus::BusMetrics::default()).await?;
+    let publisher = RegistryPublisher::new(bus.clone());
+    let db = boom_db::pool(
+        &ctx.database_url(),
+        &boom_db::PoolOptions {
+            application_name: "boom-test-registry".to_owned(),
+            max_connections: 2,
+            statement_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(5),
+        },
+    )?;
+    let reconcile = || async { publisher.sync_all(&db).await.map_err(anyhow::Error::msg) };
+
+    // Each booth was mirrored when it was created through the API.
+    assert_eq!(
+        reconcile().await?,
+        Reconciled {
+            mirrored: 3,
+            read_again: 0
+        }
+    );
+
+    let mut conn = ctx.connection().await?;
+    for statement in [
+        format!("UPDATE photomatons SET name = 'Renamed' WHERE id = {a}"),
+        format!("UPDATE photomatons SET speed_test_requested_at = now() WHERE id = {b}"),
+        "INSERT INTO photomatons (name, hostname) VALUES ('Booth boom-04', 'boom-04')".to_owned(),
+    ] {
+        diesel::sql_query(statement).execute(&mut conn).await?;
+    }
+    assert_eq!(
+        reconcile().await?,
+        Reconciled {
+            mirrored: 4,
+            read_again: 3
+        }
+    );
+    let read = |bucket: String, id: i64| {
+        let bus = bus.clone();
+        async move {
+            let store = bus.ensure_kv(&bucket, Duration::ZERO).await?;
+            let value = store.get(id.to_string()).await?.unwrap_or_default();
+            anyhow::Ok(serde_json::from_slice::<serde_json::Value>(&value)?)
+        }
+    };
+    let namespace = bus.namespace();
+    assert_eq!(
+        read(namespace.registry_bucket(), a).await?["name"],
+        "Renamed"
+    );
+    assert!(
+        read(namespace.agent_commands_bucket(), b).await?["speedTestRequestedAt"].is_string(),
+        "the speed test asked in SQL reached the booth's commands"
+    );
+    let registry = bus
+        .ensure_kv(&namespace.registry_bucket(), Duration::ZERO)
+        .await?;
+    let mut hostnames = Vec::new();
+    for key in futures::TryStreamExt::try_collect::<Vec<String>>(registry.keys().await?).await? {
+        let entry: serde_json::Value =
+            serde_json::from_slice(&registry.get(&key).await?.unwrap_or_default())?;
+        hostnames.push(entry["hostname"].as_str().unwrap_or_default().to_owned());
+    }
+    hostnames.sort();
+    assert_eq!(hostnames, ["boom-01", "boom-02", "boom-03", "boom-04"]);
+
+    // Nothing differs any more.
+    assert_eq!(
+        reconcile().await?,
+        Reconciled {
+            mirrored: 4,
+            read_again: 0
+        }
+    );
+    staff.app.stop().await
+}
