@@ -119,9 +119,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                     Ok(reconciled) => {
                         if !published {
                             tracing::info!(booths = reconciled.mirrored, "registry published");
-                        } else if reconciled.read_again > 0 {
+                        } else if reconciled.written > 0 {
                             tracing::info!(
-                                booths = reconciled.read_again,
+                                booths = reconciled.written,
                                 "registry entries repaired"
                             );
                         }

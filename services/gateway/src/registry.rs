@@ -84,13 +84,13 @@ async fn holds(bucket: &kv::Store, key: &str, value: &[u8]) -> Result<bool, Stri
 
 /// Writes `id`'s value, built from the database as it is after the bucket's current revision
 /// was read (see [`RegistryPublisher::put`]), unless the bucket holds it already; a booth that
-/// no longer exists is purged.
+/// no longer exists is purged. Answers whether the bucket changed.
 async fn write_fresh(
     conn: &mut AsyncPgConnection,
     bucket: &kv::Store,
     id: PhotomatonId,
     build: impl Fn(&Photomaton, Vec<QueuedCommand>) -> Result<Vec<u8>, String>,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let key = id.to_string();
     for _ in 0..8 {
         let current = bucket.entry(&key).await.map_err(|e| e.to_string())?;
@@ -99,7 +99,15 @@ async fn write_fresh(
             .await
             .map_err(|e| e.to_string())?
         else {
-            return bucket.purge(&key).await.map_err(|e| e.to_string());
+            return bucket
+                .purge(&key)
+                .await
+                .map(|()| {
+                    current
+                        .as_ref()
+                        .is_some_and(|e| e.operation == kv::Operation::Put)
+                })
+                .map_err(|e| e.to_string());
         };
         let queued = store::commands::open_for(conn, &[id])
             .await
@@ -111,7 +119,7 @@ async fn write_fresh(
         if current.is_some_and(|entry| {
             entry.operation == kv::Operation::Put && entry.value.as_ref() == body.as_slice()
         }) {
-            return Ok(());
+            return Ok(false);
         }
         let written = match revision {
             Some(revision) => bucket
@@ -126,7 +134,7 @@ async fn write_fresh(
                 .map_err(|e| e.to_string()),
         };
         match written {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(true),
             // Someone wrote meanwhile: read again.
             Err(error) => {
                 tracing::debug!(photomaton = %id, %error, "registry write raced, retrying")
@@ -187,19 +195,25 @@ impl RegistryPublisher {
             self.forget_buckets().await;
             tracing::warn!(photomaton = %id, %error, "registry not updated");
         }
-        result.map_err(RegistryUnavailable)
+        result.map(|_| ()).map_err(RegistryUnavailable)
     }
 
-    async fn put_once(&self, conn: &mut AsyncPgConnection, id: PhotomatonId) -> Result<(), String> {
+    /// Mirrors one booth; answers whether either bucket changed.
+    async fn put_once(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: PhotomatonId,
+    ) -> Result<bool, String> {
         let (registry, commands) = self.buckets().await?;
-        write_fresh(conn, &registry, id, |booth, _| {
+        let registry_changed = write_fresh(conn, &registry, id, |booth, _| {
             serde_json::to_vec(&entry(booth)?).map_err(|e| e.to_string())
         })
         .await?;
-        write_fresh(conn, &commands, id, |booth, queued| {
+        let commands_changed = write_fresh(conn, &commands, id, |booth, queued| {
             serde_json::to_vec(&self::commands(booth, queued)).map_err(|e| e.to_string())
         })
-        .await
+        .await?;
+        Ok(registry_changed || commands_changed)
     }
 
     /// Removes a deleted booth from both buckets.
@@ -292,7 +306,10 @@ impl RegistryPublisher {
             reconciled.read_again += 1;
             let mut conn = db.get().await.map_err(|e| e.to_string())?;
             match self.put_once(&mut conn, booth.id).await {
-                Ok(()) => reconciled.mirrored += 1,
+                Ok(changed) => {
+                    reconciled.mirrored += 1;
+                    reconciled.written += usize::from(changed);
+                }
                 Err(error) if error.starts_with("photomaton ") => {
                     tracing::error!(photomaton = %booth.id, %error, "booth left out of the registry");
                 }
@@ -309,6 +326,10 @@ pub struct Reconciled {
     /// Booths whose entries hold what the database says (left out: a booth whose row cannot
     /// be mirrored, logged).
     pub mirrored: usize,
-    /// Booths whose entries differed from what the database said, read again and written.
+    /// Booths whose entries differed from what the two queries said, then read again one by
+    /// one (a booth changed meanwhile, or one that cannot be mirrored, is read again and may
+    /// need no write).
     pub read_again: usize,
+    /// Booths of those whose entries were then written (or purged: deleted meanwhile).
+    pub written: usize,
 }

@@ -90,6 +90,17 @@ async fn the_reconciliation_writes_only_the_booths_whose_entries_differ() -> any
     let staff = Staff::start(&ctx).await?;
     let (a, b) = (staff.booth("boom-01").await?, staff.booth("boom-02").await?);
     staff.booth("boom-03").await?;
+    // Open commands on two booths: the reconciliation reads them all in one query.
+    for (booth, command) in [(a, "say_hello"), (b, "say_hello"), (a, "restart_dslrbooth")] {
+        let queued = staff
+            .installer
+            .post(
+                &format!("/api/photomatons/{booth}/commands"),
+                json!({"command": command}),
+            )
+            .await?;
+        assert_eq!(queued.status, 202, "{queued:?}");
+    }
     let bus =
         boom_bus::Bus::connect(&ctx.settings.nats, "test", boom_bus::BusMetrics::default()).await?;
     let publisher = RegistryPublisher::new(bus.clone());
@@ -109,7 +120,8 @@ async fn the_reconciliation_writes_only_the_booths_whose_entries_differ() -> any
         reconcile().await?,
         Reconciled {
             mirrored: 3,
-            read_again: 0
+            read_again: 0,
+            written: 0
         }
     );
 
@@ -125,7 +137,8 @@ async fn the_reconciliation_writes_only_the_booths_whose_entries_differ() -> any
         reconcile().await?,
         Reconciled {
             mirrored: 4,
-            read_again: 3
+            read_again: 3,
+            written: 3
         }
     );
     let read = |bucket: String, id: i64| {
@@ -141,9 +154,19 @@ async fn the_reconciliation_writes_only_the_booths_whose_entries_differ() -> any
         read(namespace.registry_bucket(), a).await?["name"],
         "Renamed"
     );
+    let b_commands = read(namespace.agent_commands_bucket(), b).await?;
     assert!(
-        read(namespace.agent_commands_bucket(), b).await?["speedTestRequestedAt"].is_string(),
-        "the speed test asked in SQL reached the booth's commands"
+        b_commands["speedTestRequestedAt"].is_string(),
+        "the speed test asked in SQL reached the booth's commands: {b_commands}"
+    );
+    assert_eq!(b_commands["queued"].as_array().map(Vec::len), Some(1));
+    let a_commands = read(namespace.agent_commands_bucket(), a).await?;
+    assert_eq!(
+        a_commands["queued"]
+            .as_array()
+            .map(|q| q.iter().map(|c| c["command"].clone()).collect::<Vec<_>>()),
+        Some(vec![json!("say_hello"), json!("restart_dslrbooth")]),
+        "{a_commands}"
     );
     let registry = bus
         .ensure_kv(&namespace.registry_bucket(), Duration::ZERO)
@@ -162,7 +185,8 @@ async fn the_reconciliation_writes_only_the_booths_whose_entries_differ() -> any
         reconcile().await?,
         Reconciled {
             mirrored: 4,
-            read_again: 0
+            read_again: 0,
+            written: 0
         }
     );
     staff.app.stop().await

@@ -87,7 +87,8 @@ pub async fn open_for(
         .filter(agent_commands::photomaton_id.eq_any(ids))
         .filter(agent_commands::status.eq_any(["queued", "sent"]))
         .filter(agent_commands::expires_at.gt(Utc::now()))
-        .order(agent_commands::created_at.asc())
+        // Ties broken by id: the registry compares what one query and another give.
+        .order((agent_commands::created_at.asc(), agent_commands::id.asc()))
         .select(AgentCommand::as_select())
         .load(conn)
         .await?;
