@@ -210,6 +210,64 @@ async fn a_session_slides_for_thirty_days_and_expires_when_unused() -> anyhow::R
     app.stop().await
 }
 
+/// An instance remembers whose each session is, to read that user's epoch in the same round
+/// trip as the session. Should the record in Redis name another user than the one
+/// remembered, it is checked against *its own* user's epoch, never the remembered one's.
+#[tokio::test]
+async fn a_session_is_checked_against_the_epoch_of_the_user_its_record_names() -> anyhow::Result<()>
+{
+    let ctx = TestContext::new().await?;
+    let marie = create_user(&ctx, "marie", UserRole::Viewer).await?;
+    let paul = create_user(&ctx, "paul", UserRole::Viewer).await?;
+    let app = spawn_gateway(ctx.settings.clone()).await?;
+    let client = Client::login(&app, "marie", PASSWORD).await?;
+    assert_eq!(client.get("/api/auth/me").await?.body["username"], "marie");
+
+    let (mut conn, keys) = session_keys(&ctx).await?;
+    let [key] = keys.as_slice() else {
+        anyhow::bail!("one session expected, found {keys:?}");
+    };
+    let prefix = &ctx.settings.redis.prefix;
+    let epoch = |user: i32| format!("{prefix}:user-epoch:{user}");
+    // Marie's epoch moves on (her sessions revoked); Paul's stays at 1.
+    let _: () = redis::cmd("SET")
+        .arg(epoch(marie))
+        .arg(5)
+        .query_async(&mut conn)
+        .await?;
+    let _: () = redis::cmd("SET")
+        .arg(epoch(paul))
+        .arg(1)
+        .query_async(&mut conn)
+        .await?;
+    let body: String = redis::cmd("GET").arg(key).query_async(&mut conn).await?;
+    let mut record: serde_json::Value = serde_json::from_str(&body)?;
+    record["user_id"] = json!(paul);
+    record["username"] = json!("paul");
+    record["epoch"] = json!(1);
+    let _: () = redis::cmd("SET")
+        .arg(key)
+        .arg(record.to_string())
+        .arg("KEEPTTL")
+        .query_async(&mut conn)
+        .await?;
+
+    // Read against Paul's epoch (1), not Marie's (5), which the instance remembered.
+    let me = client.get("/api/auth/me").await?;
+    assert_eq!(
+        (me.status, me.body["username"].clone()),
+        (200, json!("paul")),
+        "{me:?}"
+    );
+    // And Paul's revocation ends it.
+    let _: i64 = redis::cmd("INCR")
+        .arg(epoch(paul))
+        .query_async(&mut conn)
+        .await?;
+    assert_eq!(client.get("/api/auth/me").await?.status, 401);
+    app.stop().await
+}
+
 #[tokio::test]
 async fn deleting_a_user_or_changing_their_role_ends_their_sessions() -> anyhow::Result<()> {
     let ctx = TestContext::new().await?;
