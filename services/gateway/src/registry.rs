@@ -76,10 +76,25 @@ fn commands(booth: &Photomaton, queued: Vec<QueuedCommand>) -> AgentCommands {
     }
 }
 
+/// The registry bucket's value for `booth`.
+fn registry_value(booth: &Photomaton) -> Result<Vec<u8>, String> {
+    serde_json::to_vec(&entry(booth)?).map_err(|e| e.to_string())
+}
+
+/// The agent-commands bucket's value for `booth` with its open commands.
+fn commands_value(booth: &Photomaton, queued: Vec<QueuedCommand>) -> Result<Vec<u8>, String> {
+    serde_json::to_vec(&commands(booth, queued)).map_err(|e| e.to_string())
+}
+
+/// Whether the entry read from a bucket is `value` (a deleted or purged entry is nothing).
+fn is_value(current: Option<&kv::Entry>, value: &[u8]) -> bool {
+    current.is_some_and(|e| e.operation == kv::Operation::Put && e.value.as_ref() == value)
+}
+
 /// Whether `bucket` holds `value` under `key`.
 async fn holds(bucket: &kv::Store, key: &str, value: &[u8]) -> Result<bool, String> {
     let current = bucket.entry(key).await.map_err(|e| e.to_string())?;
-    Ok(current.is_some_and(|e| e.operation == kv::Operation::Put && e.value.as_ref() == value))
+    Ok(is_value(current.as_ref(), value))
 }
 
 /// Writes `id`'s value, built from the database as it is after the bucket's current revision
@@ -116,9 +131,7 @@ async fn write_fresh(
             .map(|(_, command)| command)
             .collect();
         let body = build(&booth, queued)?;
-        if current.is_some_and(|entry| {
-            entry.operation == kv::Operation::Put && entry.value.as_ref() == body.as_slice()
-        }) {
+        if is_value(current.as_ref(), &body) {
             return Ok(false);
         }
         let written = match revision {
@@ -205,14 +218,9 @@ impl RegistryPublisher {
         id: PhotomatonId,
     ) -> Result<bool, String> {
         let (registry, commands) = self.buckets().await?;
-        let registry_changed = write_fresh(conn, &registry, id, |booth, _| {
-            serde_json::to_vec(&entry(booth)?).map_err(|e| e.to_string())
-        })
-        .await?;
-        let commands_changed = write_fresh(conn, &commands, id, |booth, queued| {
-            serde_json::to_vec(&self::commands(booth, queued)).map_err(|e| e.to_string())
-        })
-        .await?;
+        let registry_changed =
+            write_fresh(conn, &registry, id, |booth, _| registry_value(booth)).await?;
+        let commands_changed = write_fresh(conn, &commands, id, commands_value).await?;
         Ok(registry_changed || commands_changed)
     }
 
@@ -290,12 +298,9 @@ impl RegistryPublisher {
             // and nothing more (at 1,000 booths, the reconciliation every minute used to read
             // each booth and its commands again, 4,000 queries, for nothing to write).
             let queued = queued.remove(&booth.id).unwrap_or_default();
-            let registry_value =
-                entry(booth).and_then(|e| serde_json::to_vec(&e).map_err(|e| e.to_string()));
-            let commands_value =
-                serde_json::to_vec(&self::commands(booth, queued)).map_err(|e| e.to_string())?;
+            let commands_value = commands_value(booth, queued)?;
             let key = booth.id.to_string();
-            if let Ok(registry_value) = registry_value
+            if let Ok(registry_value) = registry_value(booth)
                 && holds(&registry, &key, &registry_value).await?
                 && holds(&commands, &key, &commands_value).await?
             {

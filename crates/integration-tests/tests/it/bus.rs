@@ -182,13 +182,7 @@ async fn a_message_in_hand_is_finished_when_the_consumer_is_stopped() -> anyhow:
     bus.publish(&batch(uuid::Uuid::new_v4())?).await?;
     tokio::time::timeout(Duration::from_secs(10), handle).await???;
     assert!(finished.lock().map(|f| *f).unwrap_or(false));
-    let mut consumer: async_nats::jetstream::consumer::PullConsumer = bus
-        .ensure_stream(StreamKind::Stats)
-        .await?
-        .get_consumer("slow")
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let info = consumer.info().await?;
+    let info = crate::helpers::stats_consumer(&bus, "slow").await?;
     assert_eq!(
         (info.num_ack_pending, info.num_pending),
         (0, 0),
