@@ -25,7 +25,7 @@ type Pool = managed::Pool<Manager>;
 
 /// A Redis connection of the pool, and whether it failed in a way that calls for a new one.
 #[derive(Debug)]
-pub struct Link {
+struct Link {
     conn: MultiplexedConnection,
     broken: bool,
 }
