@@ -137,24 +137,11 @@ pub(crate) async fn run(
         percentile(&mut latencies, 0.99),
     );
 
-    // The limit: COPY of as many rows into the same table.
-    // Rows shaped as ours: a booth, its event, a batch id.
-    let booth_id = count(
-        ctx,
-        "SELECT min(id)::bigint AS n FROM photomatons WHERE hostname LIKE 'bench-%'",
-    )
-    .await?;
-    let event_id = count(
-        ctx,
-        &format!("SELECT min(id)::bigint AS n FROM events WHERE photomaton_id = {booth_id}"),
-    )
-    .await?;
-    let batch = uuid::Uuid::new_v4();
-    let now = chrono::Utc::now().to_rfc3339();
-    let mut csv = String::with_capacity(rows as usize * 96);
-    for _ in 0..rows {
-        csv.push_str(&format!("{booth_id},{event_id},{batch},PRINT,1,{now}\n"));
-    }
+    // The limit: COPY of as many rows into the same table, shaped as ours: the same booths in
+    // turn, each at its event, each batch's lines in a run under its own batch id, every
+    // media a microsecond after the one before. (Until 2026-12-01 every row had one booth,
+    // one event and one timestamp: the indexes folded the whole COPY into a few entries.)
+    let csv = copy_rows(ctx, rows, lines).await?;
     crate::harness::settle_database(ctx).await?;
     let copy_started = Instant::now();
     let mut psql = Command::new("psql")
@@ -231,16 +218,70 @@ async fn post_as_fast_as_answered(
     Ok(sent.load(Ordering::Relaxed))
 }
 
-/// One batch of `lines` prints as an agent sends it, written straight as JSON text. The agents
-/// share the machine with what they measure, so they spend as little as they can (a real
-/// agent runs on its booth's PC): built as `serde_json::Value`s, a map per line, the agents
-/// took 12–15 % of the machine, most of it in `malloc` and `free`.
+/// `rows` media rows for `COPY` (CSV), shaped as the agents' (see [`batch_body`]): the bench's
+/// booths in turn, each at its event, `lines` rows a batch under the batch's id, each media a
+/// microsecond after the one before.
+async fn copy_rows(
+    ctx: &boom_testkit::TestContext,
+    rows: i64,
+    lines: usize,
+) -> anyhow::Result<String> {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct AtEvent {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        booth: i32,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        event: i32,
+    }
+    let mut conn = ctx.connection().await?;
+    let booths: Vec<AtEvent> = diesel::sql_query(
+        "SELECT p.id AS booth, e.id AS event FROM photomatons p \
+         JOIN events e ON e.photomaton_id = p.id WHERE p.hostname LIKE 'bench-%' ORDER BY p.id",
+    )
+    .load(&mut conn)
+    .await?;
+    anyhow::ensure!(!booths.is_empty(), "no bench booth at an event to COPY for");
+    let start = chrono::Utc::now();
+    let mut csv = String::with_capacity(usize::try_from(rows)? * 96);
+    let mut batch = uuid::Uuid::new_v4();
+    for row in 0..rows {
+        let number = usize::try_from(row)? / lines;
+        if usize::try_from(row)? % lines == 0 {
+            batch = uuid::Uuid::new_v4();
+        }
+        let at = &booths[number % booths.len()];
+        let taken = (start + chrono::TimeDelta::microseconds(row))
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        csv.push_str(&format!(
+            "{},{},{batch},PRINT,1,{taken}\n",
+            at.booth, at.event
+        ));
+    }
+    Ok(csv)
+}
+
+/// One batch of `lines` prints as an agent sends it, written straight as JSON text: each line
+/// one media, a microsecond after the one before (a booth's triggers each have their own
+/// time; until 2026-12-01 every line of a batch had the same, which let the indexes fold a
+/// batch into one entry and made every path look cheaper than it is). The agents share the
+/// machine with what they measure, so they spend as little as they can (a real agent runs
+/// on its booth's PC): each line is copied from one template and only its microseconds are
+/// written. Built as `serde_json::Value`s, a map per line, the agents took 12–15 % of the
+/// machine, most of it in `malloc` and `free`.
 fn batch_body(hostname: &str, lines: usize) -> String {
     use std::fmt::Write;
-    let line = format!(
-        r#"{{"type":"print","count":1,"timestamp":"{}"}}"#,
-        chrono::Utc::now().to_rfc3339()
+    let now = chrono::Utc::now();
+    // Every line within the same second, so that only the microseconds change.
+    let first = now
+        .timestamp_subsec_micros()
+        .min(999_999 - u32::try_from(lines).unwrap_or(999_999).min(999_999));
+    let template = format!(
+        r#"{{"type":"print","count":1,"timestamp":"{}.000000Z"}}"#,
+        now.format("%Y-%m-%dT%H:%M:%S")
     );
+    let micros_at = template.len() - "000000Z\"}".len();
+    let mut line = template.into_bytes();
     let mut body = String::with_capacity(96 + hostname.len() + lines * (line.len() + 1));
     let _ = write!(
         body,
@@ -248,14 +289,21 @@ fn batch_body(hostname: &str, lines: usize) -> String {
         uuid::Uuid::new_v4(),
         Value::from(hostname)
     );
+    let mut body = body.into_bytes();
     for i in 0..lines {
         if i > 0 {
-            body.push(',');
+            body.push(b',');
         }
-        body.push_str(&line);
+        let mut micros = first + u32::try_from(i).unwrap_or(0);
+        for digit in line[micros_at..micros_at + 6].iter_mut().rev() {
+            *digit = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        body.extend_from_slice(&line);
     }
-    body.push_str("]}");
-    body
+    body.extend_from_slice(b"]}");
+    // Only ASCII digits were written into valid UTF-8.
+    String::from_utf8(body).unwrap_or_default()
 }
 
 /// The seed's ingest (`seed.js`: POST → one transaction → 200), fed by the same agents: its
