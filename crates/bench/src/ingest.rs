@@ -89,7 +89,10 @@ pub(crate) async fn run(
         let id = uuid::Uuid::new_v4();
         let now = chrono::Utc::now();
         let stats: Vec<Value> = (0..10)
-            .map(|_| json!({"type": "photo", "count": 1, "timestamp": now.to_rfc3339()}))
+            .map(|i| {
+                let taken = now + chrono::TimeDelta::microseconds(i);
+                json!({"type": "photo", "count": 1, "timestamp": taken.to_rfc3339()})
+            })
             .collect();
         let (http, url, key, hostname) = (http.clone(), url.clone(), key.clone(), hostname.clone());
         sends.insert(id, now);
@@ -140,7 +143,8 @@ pub(crate) async fn run(
     // The limit: COPY of as many rows into the same table, shaped as ours: the same booths in
     // turn, each at its event, each batch's lines in a run under its own batch id, every
     // media a microsecond after the one before. (Until 2026-12-01 every row had one booth,
-    // one event and one timestamp: the indexes folded the whole COPY into a few entries.)
+    // one event and one timestamp: each index held the whole COPY as posting lists of one
+    // key.)
     let csv = copy_rows(ctx, rows, lines).await?;
     crate::harness::settle_database(ctx).await?;
     let copy_started = Instant::now();
@@ -227,6 +231,8 @@ async fn copy_rows(
     lines: usize,
 ) -> anyhow::Result<String> {
     use diesel_async::RunQueryDsl;
+    use std::fmt::Write;
+    anyhow::ensure!(lines > 0, "batches of at least one line");
     #[derive(diesel::QueryableByName)]
     struct AtEvent {
         #[diesel(sql_type = diesel::sql_types::Integer)]
@@ -236,27 +242,30 @@ async fn copy_rows(
     }
     let mut conn = ctx.connection().await?;
     let booths: Vec<AtEvent> = diesel::sql_query(
-        "SELECT p.id AS booth, e.id AS event FROM photomatons p \
-         JOIN events e ON e.photomaton_id = p.id WHERE p.hostname LIKE 'bench-%' ORDER BY p.id",
+        "SELECT DISTINCT ON (p.id) p.id AS booth, e.id AS event FROM photomatons p \
+         JOIN events e ON e.photomaton_id = p.id WHERE p.hostname LIKE 'bench-%' \
+         ORDER BY p.id, e.id",
     )
     .load(&mut conn)
     .await?;
     anyhow::ensure!(!booths.is_empty(), "no bench booth at an event to COPY for");
     let start = chrono::Utc::now();
     let mut csv = String::with_capacity(usize::try_from(rows)? * 96);
-    let mut batch = uuid::Uuid::new_v4();
+    let mut batch = uuid::Uuid::nil();
     for row in 0..rows {
         let number = usize::try_from(row)? / lines;
         if usize::try_from(row)? % lines == 0 {
             batch = uuid::Uuid::new_v4();
         }
         let at = &booths[number % booths.len()];
-        let taken = (start + chrono::TimeDelta::microseconds(row))
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        csv.push_str(&format!(
-            "{},{},{batch},PRINT,1,{taken}\n",
-            at.booth, at.event
-        ));
+        let taken = start + chrono::TimeDelta::microseconds(row);
+        let _ = writeln!(
+            csv,
+            "{},{},{batch},PRINT,1,{}",
+            at.booth,
+            at.event,
+            taken.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        );
     }
     Ok(csv)
 }
@@ -272,10 +281,12 @@ async fn copy_rows(
 fn batch_body(hostname: &str, lines: usize) -> String {
     use std::fmt::Write;
     let now = chrono::Utc::now();
-    // Every line within the same second, so that only the microseconds change.
+    // Every line within the same second, so that only the microseconds change (batches of
+    // at most a million lines).
+    let lines = lines.min(1_000_000);
     let first = now
         .timestamp_subsec_micros()
-        .min(999_999 - u32::try_from(lines).unwrap_or(999_999).min(999_999));
+        .min(1_000_000 - u32::try_from(lines).unwrap_or(1_000_000));
     let template = format!(
         r#"{{"type":"print","count":1,"timestamp":"{}.000000Z"}}"#,
         now.format("%Y-%m-%dT%H:%M:%S")
@@ -302,8 +313,8 @@ fn batch_body(hostname: &str, lines: usize) -> String {
         body.extend_from_slice(&line);
     }
     body.extend_from_slice(b"]}");
-    // Only ASCII digits were written into valid UTF-8.
-    String::from_utf8(body).unwrap_or_default()
+    // Only ASCII digits were written into valid UTF-8: nothing is lost here.
+    String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The seed's ingest (`seed.js`: POST → one transaction → 200), fed by the same agents: its
