@@ -250,15 +250,15 @@ async fn copy_rows(
     .await?;
     anyhow::ensure!(!booths.is_empty(), "no bench booth at an event to COPY for");
     let start = chrono::Utc::now();
-    let mut csv = String::with_capacity(usize::try_from(rows)? * 96);
+    let rows = usize::try_from(rows)?;
+    let mut csv = String::with_capacity(rows * 96);
     let mut batch = uuid::Uuid::nil();
     for row in 0..rows {
-        let number = usize::try_from(row)? / lines;
-        if usize::try_from(row)? % lines == 0 {
+        if row % lines == 0 {
             batch = uuid::Uuid::new_v4();
         }
-        let at = &booths[number % booths.len()];
-        let taken = start + chrono::TimeDelta::microseconds(row);
+        let at = &booths[(row / lines) % booths.len()];
+        let taken = start + chrono::TimeDelta::microseconds(i64::try_from(row)?);
         let _ = writeln!(
             csv,
             "{},{},{batch},PRINT,1,{}",
@@ -281,12 +281,11 @@ async fn copy_rows(
 fn batch_body(hostname: &str, lines: usize) -> String {
     use std::fmt::Write;
     let now = chrono::Utc::now();
-    // Every line within the same second, so that only the microseconds change (batches of
-    // at most a million lines).
-    let lines = lines.min(1_000_000);
+    // Every line within the same second, so that only the microseconds change (a batch of
+    // more than a million lines would repeat times; every line is still sent).
     let first = now
         .timestamp_subsec_micros()
-        .min(1_000_000 - u32::try_from(lines).unwrap_or(1_000_000));
+        .min(1_000_000 - u32::try_from(lines.min(1_000_000)).unwrap_or(1_000_000));
     let template = format!(
         r#"{{"type":"print","count":1,"timestamp":"{}.000000Z"}}"#,
         now.format("%Y-%m-%dT%H:%M:%S")
@@ -305,7 +304,7 @@ fn batch_body(hostname: &str, lines: usize) -> String {
         if i > 0 {
             body.push(b',');
         }
-        let mut micros = first + u32::try_from(i).unwrap_or(0);
+        let mut micros = (first as usize + i) % 1_000_000;
         for digit in line[micros_at..micros_at + 6].iter_mut().rev() {
             *digit = b'0' + (micros % 10) as u8;
             micros /= 10;
