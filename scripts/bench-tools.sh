@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `just bench` needs besides Rust: Node.js and npm with the original design's programs'
-# packages (crates/bench/socketio: the Socket.IO peer and the seed's agent sync, socket.io and
-# pg, installed from the npm registry with its lock file), and `perf`
+# packages (crates/bench/socketio: the Socket.IO peer and the seed's agent sync, socket.io, pg
+# and Prisma, installed from the npm registry with its lock file, and the seed's Prisma Client
+# generated from crates/bench/socketio/prisma/schema.prisma), and `perf`
 # (Debian's linux-perf) for the per-scenario profiles. Installs what is missing; idempotent.
 # Without perf the benchmarks still run, and the report says that no profile was taken.
 set -euo pipefail
@@ -25,9 +26,20 @@ fi
 
 peer=crates/bench/socketio
 stamp=$peer/node_modules/.boom-lock
-if ! cmp -s "$peer/package-lock.json" "$stamp" 2>/dev/null; then
-  log "installing the Socket.IO peer (npm ci in $peer)"
-  npm ci --prefix "$peer" --no-audit --no-fund --loglevel=error
-  cp "$peer/package-lock.json" "$stamp"
+wanted=$(cat "$peer/package-lock.json" "$peer/prisma/schema.prisma")
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  log "installing the Socket.IO peer and the seed (npm ci in $peer)"
+  # No install scripts: the only ones are Prisma's, which download its schema engine from
+  # Prisma's own servers (unreachable here, and not needed to generate the client).
+  npm ci --prefix "$peer" --no-audit --no-fund --loglevel=error --ignore-scripts
+  # Prisma 7 generates its client in JavaScript, with no query engine. Its CLI still looks for
+  # the schema engine (migrations only) at start and would download it: it is pointed at a
+  # program that is never run by `generate`.
+  if (cd "$peer" && PRISMA_SCHEMA_ENGINE_BINARY=/bin/true PRISMA_HIDE_UPDATE_MESSAGE=1 \
+      npx --no-install prisma generate >/dev/null); then
+    printf '%s' "$wanted" >"$stamp"
+  else
+    log "could not generate the seed's Prisma Client (Node.js $(node --version); Prisma 7 needs 20.19 or later): the benchmark reports the Prisma reference as an error"
+  fi
 fi
-log "node $(node --version), socket.io $(node -p "require('./$peer/node_modules/socket.io/package.json').version"), $(perf --version 2>/dev/null || echo 'no perf')"
+log "node $(node --version), socket.io $(node -p "require('./$peer/node_modules/socket.io/package.json').version"), prisma $(node -p "require('./$peer/node_modules/prisma/package.json').version"), $(perf --version 2>/dev/null || echo 'no perf')"

@@ -165,17 +165,24 @@ pub(crate) async fn run(
     anyhow::ensure!(copied.success(), "psql \\copy into photos failed: {copied}");
     let copy_rate = rows as f64 / copy_started.elapsed().as_secs_f64();
 
-    // The seed's path: the same agents and batches to the first design's Node.js server.
-    let seed = seed(ctx, &keys, lines, seconds)
+    // The seed's path: the same agents and batches to the first design's Node.js server,
+    // through Prisma as the design wrote it, and through node-postgres with the SQL Prisma
+    // issues (the seed's database work without its ORM: the stricter reference).
+    let seed_prisma = seed(ctx, &keys, lines, seconds, SeedClient::Prisma)
+        .await
+        .unwrap_or_else(|error| json!({"error": format!("{error:#}")}));
+    let seed = seed(ctx, &keys, lines, seconds, SeedClient::Pg)
         .await
         .unwrap_or_else(|error| json!({"error": format!("{error:#}")}));
     let seed_rate = seed["rowsPerSecond"].as_f64().unwrap_or(0.0);
+    let seed_prisma_rate = seed_prisma["rowsPerSecond"].as_f64().unwrap_or(0.0);
 
     Ok(json!({
         "scenario": "ingest",
         "sentEvents": sent_rows, "committedEvents": committed, "lost": (sent_rows - committed).max(0), "doubleCounted": (committed - sent_rows).max(0),
         "oursRowsPerSecond": ours, "acceptedRowsPerSecond": sent_rows as f64 / posting, "drainSeconds": elapsed - posting, "copyRowsPerSecond": copy_rate, "ratio": ours / copy_rate,
         "seed": seed, "ratioToSeed": ours / seed_rate.max(1.0),
+        "seedPrisma": seed_prisma, "ratioToSeedPrisma": ours / seed_prisma_rate.max(1.0),
         "latencyMs": {"p50": p50, "p99": p99, "batches": delivered, "rate": "20 batches/s of 10 lines"},
         "ingest": {"cpuSeconds": ingest_cpu1 - ingest_cpu0, "peakRssKiB": ingest_peak},
         "gateway": {"cpuSeconds": gateway_cpu1 - gateway_cpu0, "peakRssKiB": gateway_peak},
@@ -319,20 +326,34 @@ fn batch_body(hostname: &str, lines: usize) -> String {
 /// The seed's ingest (`seed.js`: POST → one transaction → 200), fed by the same agents: its
 /// answer comes after its commit, so the clock stops at the last answer. Its rows are counted
 /// in its own tables afterwards.
+/// How the seed's server reaches PostgreSQL (`seed.js`'s `SEED_CLIENT`).
+#[derive(Debug, Clone, Copy)]
+enum SeedClient {
+    /// Prisma Client, as the first design wrote it.
+    Prisma,
+    /// node-postgres with the SQL Prisma issues: the seed's work without its ORM.
+    Pg,
+}
+
 async fn seed(
     ctx: &boom_testkit::TestContext,
     keys: &[(String, String)],
     lines: usize,
     seconds: u64,
+    client: SeedClient,
 ) -> anyhow::Result<Value> {
-    let (mut server, port) = crate::node::seed_server(ctx, "seed_ingest").await?;
+    let (schema, client, label) = match client {
+        SeedClient::Prisma => ("seed_ingest_prisma", "prisma", "ingest-seed-prisma"),
+        SeedClient::Pg => ("seed_ingest", "pg", "ingest-seed"),
+    };
+    let (mut server, port) = crate::node::seed_server(ctx, schema, client).await?;
     for (hostname, key) in keys {
         server.say(&format!("booth {hostname} {key}")).await?;
         server.line(Duration::from_secs(10)).await?;
     }
     crate::harness::settle_database(ctx).await?;
     let cpu = usage(server.pid).0;
-    let profile = Profile::start("ingest-seed");
+    let profile = Profile::start(label);
     let started = Instant::now();
     let url = format!("http://127.0.0.1:{port}/api/agent/sync");
     let sent = post_as_fast_as_answered(&url, keys, lines, seconds).await?;
@@ -344,7 +365,7 @@ async fn seed(
             (std::process::id(), "agents (bench)"),
         ])
     });
-    let stored = count(ctx, "SELECT count(*) AS n FROM seed_ingest.photos").await?;
+    let stored = count(ctx, &format!("SELECT count(*) AS n FROM {schema}.photos")).await?;
     server.close().await;
     Ok(json!({
         "rowsPerSecond": sent as f64 / elapsed,

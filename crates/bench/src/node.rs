@@ -117,17 +117,23 @@ pub(crate) async fn summary(mut clients: Node, seconds: u64) -> anyhow::Result<V
     serde_json::from_str(&line).with_context(|| format!("the Socket.IO clients answered {line:?}"))
 }
 
-/// The seed's server (`seed.js`) on a free port, its tables in `schema` of the test's database.
+/// The seed's server (`seed.js`) on a free port, its tables in `schema` of the test's database,
+/// reaching them through `client` (`pg` or `prisma`, its `SEED_CLIENT`).
 pub(crate) async fn seed_server(
     ctx: &boom_testkit::TestContext,
     schema: &str,
+    client: &str,
 ) -> anyhow::Result<(Node, u16)> {
     let port = crate::harness::free_port()?;
     let url = ctx.database_url();
     let mut server = Node::spawn(
         "seed.js",
         &[port.to_string()],
-        &[("DATABASE_URL", url.as_str()), ("SEED_SCHEMA", schema)],
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("SEED_SCHEMA", schema),
+            ("SEED_CLIENT", client),
+        ],
     )?;
     server
         .expect("listening", Duration::from_secs(30))

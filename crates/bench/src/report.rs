@@ -60,7 +60,8 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         "| scenario | LE BOOM | reference | ratio | target |
 |---|---|---|---|---|
 | ingest, end to end (rows/s, the clock stops at the last commit) | {} | COPY {} | {} | ≥ 50 % |
-| ingest vs the seed's path (rows/s) | {} | seed (Node.js, POST → transaction → 200) {} | {} | ≥ 200 % |
+| ingest vs the seed's path as designed (rows/s) | {} | seed: Node.js, Prisma, POST → transaction → 200 {} | {} | ≥ 200 % |
+| ingest vs the seed's SQL without its ORM (rows/s) | {} | seed: Node.js, node-postgres, the same SQL {} | {} | (stricter) ≥ 200 % |
 | ingest latency POST→commit (ms, p50 / p99, 20 batches/s) | {} / {} | — | — | — |
 | ingest exactly-once (lost / double) | {} / {} | — | — | 0 / 0 |
 | fan-out, {} clients (frames/s) | {} | bare tokio-tungstenite {} | {} | ≥ 70 % |
@@ -82,6 +83,11 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         num(&i["oursRowsPerSecond"]),
         num(&i["copyRowsPerSecond"]),
         pct(&i["ratio"]),
+        num(&i["oursRowsPerSecond"]),
+        i["seedPrisma"]["rowsPerSecond"]
+            .as_f64()
+            .map_or_else(|| format!("not measured: {}", i["seedPrisma"]["error"]), |v| num(&json!(v))),
+        pct(&i["ratioToSeedPrisma"]),
         num(&i["oursRowsPerSecond"]),
         i["seed"]["rowsPerSecond"]
             .as_f64()
@@ -178,7 +184,14 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
     let notes = std::fs::read_to_string(root.join("docs/benchmarks-notes.md")).unwrap_or_default();
     let profiles = [
         ("Ingest, end to end", &i["profile"]),
-        ("Ingest, the seed's path", &i["seed"]["profile"]),
+        (
+            "Ingest, the seed's path through Prisma",
+            &i["seedPrisma"]["profile"],
+        ),
+        (
+            "Ingest, the seed's path through node-postgres",
+            &i["seed"]["profile"],
+        ),
         ("End to end, LE BOOM (agent POST → browser)", &e["profile"]),
         ("End to end, the seed's path", &e["seed"]["profile"]),
         ("Live fan-out, LE BOOM", &f["profile"]),
