@@ -123,7 +123,10 @@ impl Profile {
             .filter(|((program, _), _)| program != "idle")
             .collect();
         symbols.sort_by_key(|s| std::cmp::Reverse(s.1));
-        let _ = std::fs::remove_file(&self.data);
+        // `BOOM_BENCH_KEEP_PERF=1` keeps `target/bench/NAME.perf.data` for `perf report`.
+        if std::env::var_os("BOOM_BENCH_KEEP_PERF").is_none() {
+            let _ = std::fs::remove_file(&self.data);
+        }
         json!({
             "name": self.name,
             "samples": total,

@@ -431,7 +431,7 @@ fn window_of(
 
 /// Adds media to an event's totals.
 pub async fn add_totals(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     event: EventId,
     totals: &Totals,
 ) -> QueryResult<()> {
@@ -443,7 +443,7 @@ pub async fn add_totals(
             events::total_digital.eq(events::total_digital + totals.digital),
             events::total_gifs.eq(events::total_gifs + totals.gifs),
         ))
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(())
 }

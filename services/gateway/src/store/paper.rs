@@ -183,7 +183,7 @@ impl PaperUpdate {
 /// Moves the booth's level as `update` says, given all of the booth's `batches` of this
 /// commit; `last_print_update` says when the level last changed or a print was seen.
 pub async fn apply(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     id: PhotomatonId,
     update: PaperUpdate,
     batches: &[&AgentBatchAccepted],
@@ -204,7 +204,7 @@ pub async fn apply(
                 photomatons::last_print_update.eq(Some(now)),
                 photomatons::paper_observed_at.eq(Some(observed_at)),
             ))
-            .execute(conn)
+            .execute(&mut conn)
             .await?;
         }
         PaperUpdate::CountDownSince(reset) => {
@@ -221,14 +221,14 @@ pub async fn apply(
                         .sql(", 0)")),
                         photomatons::last_print_update.eq(Some(now)),
                     ))
-                    .execute(conn)
+                    .execute(&mut conn)
                     .await?;
             }
         }
         PaperUpdate::Unknown if prints_since(batches, DateTime::<Utc>::MIN_UTC) > 0 => {
             diesel::update(target)
                 .set(photomatons::last_print_update.eq(Some(now)))
-                .execute(conn)
+                .execute(&mut conn)
                 .await?;
         }
         PaperUpdate::Unknown => {}

@@ -477,7 +477,7 @@ pub async fn set_connectivity(
 
 /// The agent was heard from (a batch): `last_seen`, its backlog and version.
 pub async fn set_agent_heard(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     id: PhotomatonId,
     backlog: Option<i64>,
     version: Option<String>,
@@ -493,14 +493,14 @@ pub async fn set_agent_heard(
                 diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
             >("greatest(agent_seen_at, now())")),
         ))
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(())
 }
 
 /// The printer as the agent reported it, unless a later report is already kept.
 pub async fn set_printer(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     id: PhotomatonId,
     printer: &PrinterReport,
 ) -> QueryResult<()> {
@@ -517,7 +517,7 @@ pub async fn set_printer(
         photomatons::printer_detail.eq(printer.detail.clone()),
         photomatons::printer_observed_at.eq(Some(printer.observed_at)),
     ))
-    .execute(conn)
+    .execute(&mut conn)
     .await?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 /// Keeps the refused lines of `batches` (recorded now, so each is kept once).
 pub async fn insert(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     batches: &[AgentBatchAccepted],
 ) -> QueryResult<()> {
     let rows: Vec<NewRefusedLine> = batches
@@ -38,7 +38,7 @@ pub async fn insert(
         diesel::insert_into(refused_lines::table)
             .values(chunk)
             .on_conflict_do_nothing()
-            .execute(conn)
+            .execute(&mut conn)
             .await?;
     }
     Ok(())

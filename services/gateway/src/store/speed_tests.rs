@@ -65,11 +65,11 @@ pub async fn list(
     query.load(conn).await
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, tests: &[NewSpeedTest]) -> QueryResult<()> {
+pub async fn insert(mut conn: &AsyncPgConnection, tests: &[NewSpeedTest]) -> QueryResult<()> {
     if !tests.is_empty() {
         diesel::insert_into(speed_tests::table)
             .values(tests)
-            .execute(conn)
+            .execute(&mut conn)
             .await?;
     }
     Ok(())
