@@ -86,14 +86,7 @@ function prismaClient() {
 // The first design's agent sync through Prisma: find the booth by its key (with its event
 // under way), then one `$transaction` of the booth's update, the photos' `createMany` and the
 // speed test's `create`.
-async function syncPrisma(req, res, body) {
-  let batch;
-  try {
-    batch = JSON.parse(body);
-  } catch {
-    return reply(res, 400, { error: 'invalid JSON' });
-  }
-  const key = (req.headers.authorization || '').replace(/^Bearer /, '');
+async function syncPrisma(res, batch, key) {
   const found = await prisma.photomaton.findUnique({
     where: { apiKey: key },
     select: { id: true, events: { where: { status: 'ACTIVE' }, select: { id: true }, take: 1 } },
@@ -130,14 +123,7 @@ async function syncPrisma(req, res, body) {
   return reply(res, 200, { ok: true });
 }
 
-async function sync(req, res, body) {
-  let batch;
-  try {
-    batch = JSON.parse(body);
-  } catch {
-    return reply(res, 400, { error: 'invalid JSON' });
-  }
-  const key = (req.headers.authorization || '').replace(/^Bearer /, '');
+async function sync(res, batch, key) {
   const found = await pool.query(
     'SELECT p.id, e.id AS event_id FROM photomatons p LEFT JOIN events e ON e.photomaton_id = p.id AND e.status = $2 WHERE p.api_key = $1',
     [key, 'ACTIVE'],
@@ -185,7 +171,14 @@ const server = http.createServer((req, res) => {
   const chunks = [];
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', () => {
-    (prisma ? syncPrisma : sync)(req, res, Buffer.concat(chunks).toString('utf8')).catch((error) => reply(res, 500, { error: error.message }));
+    let batch;
+    try {
+      batch = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return reply(res, 400, { error: 'invalid JSON' });
+    }
+    const key = (req.headers.authorization || '').replace(/^Bearer /, '');
+    return (prisma ? syncPrisma : sync)(res, batch, key).catch((error) => reply(res, 500, { error: error.message }));
   });
 });
 const io = new Server(server, { transports: ['websocket'], perMessageDeflate: false });
