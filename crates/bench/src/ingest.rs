@@ -174,15 +174,19 @@ pub(crate) async fn run(
     let seed = seed(ctx, &keys, lines, seconds, SeedClient::Pg)
         .await
         .unwrap_or_else(|error| json!({"error": format!("{error:#}")}));
-    let seed_rate = seed["rowsPerSecond"].as_f64().unwrap_or(0.0);
-    let seed_prisma_rate = seed_prisma["rowsPerSecond"].as_f64().unwrap_or(0.0);
+    // No ratio to a reference that was not measured (the report shows "—").
+    let ratio_to = |reference: &Value| {
+        reference["rowsPerSecond"]
+            .as_f64()
+            .map(|r| ours / r.max(1.0))
+    };
 
     Ok(json!({
         "scenario": "ingest",
         "sentEvents": sent_rows, "committedEvents": committed, "lost": (sent_rows - committed).max(0), "doubleCounted": (committed - sent_rows).max(0),
         "oursRowsPerSecond": ours, "acceptedRowsPerSecond": sent_rows as f64 / posting, "drainSeconds": elapsed - posting, "copyRowsPerSecond": copy_rate, "ratio": ours / copy_rate,
-        "seed": seed, "ratioToSeed": ours / seed_rate.max(1.0),
-        "seedPrisma": seed_prisma, "ratioToSeedPrisma": ours / seed_prisma_rate.max(1.0),
+        "ratioToSeed": ratio_to(&seed), "seed": seed,
+        "ratioToSeedPrisma": ratio_to(&seed_prisma), "seedPrisma": seed_prisma,
         "latencyMs": {"p50": p50, "p99": p99, "batches": delivered, "rate": "20 batches/s of 10 lines"},
         "ingest": {"cpuSeconds": ingest_cpu1 - ingest_cpu0, "peakRssKiB": ingest_peak},
         "gateway": {"cpuSeconds": gateway_cpu1 - gateway_cpu0, "peakRssKiB": gateway_peak},
@@ -323,9 +327,6 @@ fn batch_body(hostname: &str, lines: usize) -> String {
     String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// The seed's ingest (`seed.js`: POST → one transaction → 200), fed by the same agents: its
-/// answer comes after its commit, so the clock stops at the last answer. Its rows are counted
-/// in its own tables afterwards.
 /// How the seed's server reaches PostgreSQL (`seed.js`'s `SEED_CLIENT`).
 #[derive(Debug, Clone, Copy)]
 enum SeedClient {
@@ -335,6 +336,9 @@ enum SeedClient {
     Pg,
 }
 
+/// The seed's ingest (`seed.js`: POST → one transaction → 200), fed by the same agents: its
+/// answer comes after its commit, so the clock stops at the last answer. Its rows are counted
+/// in its own tables afterwards.
 async fn seed(
     ctx: &boom_testkit::TestContext,
     keys: &[(String, String)],
