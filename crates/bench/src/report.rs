@@ -56,6 +56,12 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
             .map(|x| format!("{:.0} %", x * 100.0))
             .unwrap_or_else(|| "—".into())
     };
+    // A reference's figure, or why it was not measured.
+    let measured = |value: &Value, error: &Value| {
+        value
+            .as_f64()
+            .map_or_else(|| format!("not measured: {error}"), |v| num(&json!(v)))
+    };
     let table = format!(
         "| scenario | LE BOOM | reference | ratio | target |
 |---|---|---|---|---|
@@ -84,14 +90,10 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         num(&i["copyRowsPerSecond"]),
         pct(&i["ratio"]),
         num(&i["oursRowsPerSecond"]),
-        i["seedPrisma"]["rowsPerSecond"]
-            .as_f64()
-            .map_or_else(|| format!("not measured: {}", i["seedPrisma"]["error"]), |v| num(&json!(v))),
+        measured(&i["seedPrisma"]["rowsPerSecond"], &i["seedPrisma"]["error"]),
         pct(&i["ratioToSeedPrisma"]),
         num(&i["oursRowsPerSecond"]),
-        i["seed"]["rowsPerSecond"]
-            .as_f64()
-            .map_or_else(|| format!("not measured: {}", i["seed"]["error"]), |v| num(&json!(v))),
+        measured(&i["seed"]["rowsPerSecond"], &i["seed"]["error"]),
         pct(&i["ratioToSeed"]),
         num(&i["latencyMs"]["p50"]),
         num(&i["latencyMs"]["p99"]),
@@ -99,9 +101,7 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         i["doubleCounted"],
         f["clients"],
         num(&f["oursFramesPerSecond"]),
-        f["bareFramesPerSecond"]
-            .as_f64()
-            .map_or_else(|| format!("not measured: {}", f["bareError"]), |v| num(&json!(v))),
+        measured(&f["bareFramesPerSecond"], &f["bareError"]),
         pct(&f["ratio"]),
         num(&f["latencyMs"]["p50"]),
         num(&f["latencyMs"]["p99"]),
@@ -114,9 +114,7 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         f["bareRssKiB"]["connected"],
         f["bareRssKiB"]["peak"],
         num(&f["oursFramesPerSecond"]),
-        f["socketIo"]["framesPerSecond"]
-            .as_f64()
-            .map_or_else(|| format!("not measured: {}", f["socketIo"]["error"]), |v| num(&json!(v))),
+        measured(&f["socketIo"]["framesPerSecond"], &f["socketIo"]["error"]),
         pct(&f["ratioToSocketIo"]),
         num(&f["socketIo"]["latencyMs"]["p50"]),
         num(&f["socketIo"]["latencyMs"]["p99"]),
@@ -127,9 +125,7 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         e["booths"],
         num(&e["framesPerSecond"]),
         num(&json!(e["framesPerSecond"].as_f64().unwrap_or(0.0) + e["otherFramesDelivered"].as_f64().unwrap_or(0.0) / e["seconds"].as_f64().unwrap_or(1.0).max(1.0))),
-        e["bare"]["framesPerSecond"]
-            .as_f64()
-            .map_or_else(|| format!("not measured: {}", e["bare"]["error"]), |v| num(&json!(v))),
+        measured(&e["bare"]["framesPerSecond"], &e["bare"]["error"]),
         pct(&e["ratioToBare"]),
         pct(&json!((e["framesPerSecond"].as_f64().unwrap_or(0.0) + e["otherFramesDelivered"].as_f64().unwrap_or(0.0) / e["seconds"].as_f64().unwrap_or(1.0).max(1.0)) / e["bare"]["framesPerSecond"].as_f64().unwrap_or(1.0).max(1.0))),
         num(&e["latencyMs"]["p50"]),
@@ -142,9 +138,7 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         num(&e["seed"]["latencyMs"]["p50"]),
         num(&e["seed"]["latencyMs"]["p99"]),
         num(&e["framesPerSecond"]),
-        e["seed"]["framesPerSecond"]
-            .as_f64()
-            .map_or_else(|| format!("not measured: {}", e["seed"]["error"]), |v| num(&json!(v))),
+        measured(&e["seed"]["framesPerSecond"], &e["seed"]["error"]),
         pct(&e["ratioToSeed"]),
         num(&e["gatewayMetrics"]["recorderLagMeanMs"]),
         num(&e["cpuSeconds"]["gateway"]),

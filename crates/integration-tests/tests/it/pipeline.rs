@@ -284,6 +284,66 @@ async fn a_batch_redelivered_after_a_crash_between_commit_and_ack_counts_once() 
     p.staff.app.stop().await
 }
 
+/// A batch that fails among the recorder's pipelined writes (here a speed test PostgreSQL
+/// refuses, which ingest would not have let through) fails its group's transaction: every
+/// statement after it is refused as "transaction aborted". The recorder still tells the
+/// cause, a permanent error: the batch is set aside at its first delivery, not retried, and
+/// the batches around it are recorded.
+#[tokio::test]
+async fn a_batch_failing_among_the_pipelined_writes_is_set_aside_at_once() -> anyhow::Result<()> {
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let other = PhotomatonId(i32::try_from(p.staff.booth("boom-02").await?)?);
+    let booth = p.booth_id()?;
+    let bus = p.bus().await?;
+    let now = chrono::Utc::now();
+    let mut refused = accepted(other, "boom-02", 2, now)?;
+    refused.speedtest = Some(boom_contracts::messages::SpeedTestSample {
+        download: -1.0,
+        upload: 10.0,
+        ping: 20.0,
+    });
+    let subject = boom_contracts::AgentBatchAccepted::subject(bus.namespace());
+    for message in [
+        accepted(booth, "boom-01", 3, now)?,
+        refused,
+        accepted(booth, "boom-01", 3, now)?,
+    ] {
+        bus.jetstream()
+            .publish(subject.clone(), serde_json::to_vec(&message)?.into())
+            .await?
+            .await?;
+    }
+    p.expect_totals(totals(0, 0, 6, 0, 0), Duration::from_secs(10))
+        .await?;
+    eventually(Duration::from_secs(10), || async {
+        let page = p.staff.admin.get("/api/dead-letters").await?;
+        Ok(page.body["items"].as_array().map(Vec::len) == Some(1))
+    })
+    .await?;
+    let letters = p.staff.admin.get("/api/dead-letters").await?;
+    let letter = &letters.body["items"][0];
+    assert_eq!(letter["photomatonId"], json!(other.0), "{letter}");
+    assert_eq!(
+        letter["deliveries"],
+        json!(1),
+        "set aside at once: {letter}"
+    );
+    assert!(
+        letter["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("speed_tests") && !r.contains("aborted")),
+        "the cause, not the refusals after it: {letter}"
+    );
+    // Nothing of the refused batch was kept: its media are not counted anywhere.
+    let view = p
+        .staff
+        .viewer
+        .get(&format!("/api/photomatons/{}", other.0))
+        .await?;
+    assert_eq!(view.body["today"]["prints"], json!(0), "{view:?}");
+    p.staff.app.stop().await
+}
+
 /// A message the recorder can never store (from an ingest that let a year -5000 through, or
 /// not even JSON) is set aside in the dead-letter table admins see, at once and not retried
 /// for ever, and the other booths' batches around it are recorded meanwhile.
