@@ -86,6 +86,37 @@ impl Pipeline {
         .await?)
     }
 
+    /// Publishes `payloads` on the accepted-batches subject as ingest would, each stored by
+    /// JetStream before the next.
+    pub async fn publish_accepted(
+        &self,
+        bus: &boom_bus::Bus,
+        payloads: Vec<Vec<u8>>,
+    ) -> anyhow::Result<()> {
+        let subject = boom_contracts::AgentBatchAccepted::subject(bus.namespace());
+        for payload in payloads {
+            bus.jetstream()
+                .publish(subject.clone(), payload.into())
+                .await?
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The dead letters admins see, once there are `n` of them.
+    pub async fn dead_letters(&self, n: usize) -> anyhow::Result<Vec<Value>> {
+        eventually(Duration::from_secs(10), || async {
+            let page = self.staff.admin.get("/api/dead-letters").await?;
+            Ok(page.body["items"].as_array().map(Vec::len) == Some(n))
+        })
+        .await?;
+        let letters = self.staff.admin.get("/api/dead-letters").await?;
+        Ok(letters.body["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
     pub async fn start(mut ctx: TestContext) -> anyhow::Result<Self> {
         ctx.settings.ingest.rate_limit_per_minute = 1_000;
         let staff = Staff::start(&ctx).await?;
@@ -302,26 +333,19 @@ async fn a_batch_failing_among_the_pipelined_writes_is_set_aside_at_once() -> an
         upload: 10.0,
         ping: 20.0,
     });
-    let subject = boom_contracts::AgentBatchAccepted::subject(bus.namespace());
-    for message in [
+    let payloads = [
         accepted(booth, "boom-01", 3, now)?,
         refused,
         accepted(booth, "boom-01", 3, now)?,
-    ] {
-        bus.jetstream()
-            .publish(subject.clone(), serde_json::to_vec(&message)?.into())
-            .await?
-            .await?;
-    }
+    ]
+    .iter()
+    .map(serde_json::to_vec)
+    .collect::<Result<Vec<_>, _>>()?;
+    p.publish_accepted(&bus, payloads).await?;
     p.expect_totals(totals(0, 0, 6, 0, 0), Duration::from_secs(10))
         .await?;
-    eventually(Duration::from_secs(10), || async {
-        let page = p.staff.admin.get("/api/dead-letters").await?;
-        Ok(page.body["items"].as_array().map(Vec::len) == Some(1))
-    })
-    .await?;
-    let letters = p.staff.admin.get("/api/dead-letters").await?;
-    let letter = &letters.body["items"][0];
+    let letters = p.dead_letters(1).await?;
+    let letter = &letters[0];
     assert_eq!(letter["photomatonId"], json!(other.0), "{letter}");
     assert_eq!(
         letter["deliveries"],
@@ -366,32 +390,17 @@ async fn a_poisoned_message_is_set_aside_while_other_booths_commit() -> anyhow::
         .map(|d| d.and_utc())
         .ok_or_else(|| anyhow::anyhow!("date"))?;
     let now = chrono::Utc::now();
-    let subject = boom_contracts::AgentBatchAccepted::subject(bus.namespace());
-    let payloads = [
+    let payloads = vec![
         message(booth, "boom-01", now)?,
         message(other, "boom-02", year_minus_5000)?,
         b"{\"not\": \"a batch\"".to_vec(),
         message(booth, "boom-01", now)?,
     ];
-    for payload in payloads {
-        bus.jetstream()
-            .publish(subject.clone(), payload.into())
-            .await?
-            .await?;
-    }
+    p.publish_accepted(&bus, payloads).await?;
     // The good batches around the poison count, long before a retry could have passed it.
     p.expect_totals(totals(0, 0, 6, 0, 0), Duration::from_secs(10))
         .await?;
-    eventually(Duration::from_secs(10), || async {
-        let page = p.staff.admin.get("/api/dead-letters").await?;
-        Ok(page.body["items"].as_array().map(Vec::len) == Some(2))
-    })
-    .await?;
-    let letters = p.staff.admin.get("/api/dead-letters").await?;
-    let items = letters.body["items"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let items = p.dead_letters(2).await?;
     assert!(
         items.iter().any(|l| l["reason"]
             .as_str()
