@@ -43,3 +43,127 @@ async fn the_gateway_refuses_to_serve_an_unmigrated_database() -> anyhow::Result
     );
     Ok(())
 }
+
+/// What a database's schema is made of, one line per thing, sorted: relations (tables,
+/// indexes, sequences, views), columns, constraints, functions, triggers, enums and domains,
+/// extensions. Diesel's own bookkeeping table is left out.
+const SCHEMA: &str = r#"
+SELECT 'relation ' || c.relname || ' ' || c.relkind::text AS line
+  FROM pg_class c
+ WHERE c.relnamespace = 'public'::regnamespace AND c.relname NOT LIKE '\_\_diesel%'
+UNION ALL
+SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' '
+       || coalesce(column_default, '') || ' ' || is_nullable
+  FROM information_schema.columns
+ WHERE table_schema = 'public' AND table_name NOT LIKE '\_\_diesel%'
+UNION ALL
+SELECT 'index ' || indexdef
+  FROM pg_indexes
+ WHERE schemaname = 'public' AND tablename NOT LIKE '\_\_diesel%'
+UNION ALL
+SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+  FROM pg_constraint
+ WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text NOT LIKE '\_\_diesel%'
+UNION ALL
+SELECT 'function ' || pg_get_functiondef(p.oid)
+  FROM pg_proc p
+ WHERE p.pronamespace = 'public'::regnamespace AND p.prokind IN ('f', 'p')
+UNION ALL
+SELECT 'trigger ' || pg_get_triggerdef(t.oid)
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = 'public'::regnamespace AND NOT t.tgisinternal
+UNION ALL
+SELECT 'type ' || t.typname || ' ' || t.typtype::text || ' '
+       || coalesce((SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
+                      FROM pg_enum e WHERE e.enumtypid = t.oid), '')
+  FROM pg_type t
+ WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd')
+UNION ALL
+SELECT 'extension ' || extname FROM pg_extension WHERE extname <> 'plpgsql'
+ORDER BY 1
+"#;
+
+#[derive(diesel::QueryableByName)]
+struct SchemaLine {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    line: String,
+}
+
+type SyncConnection =
+    diesel_async::async_connection_wrapper::AsyncConnectionWrapper<diesel_async::AsyncPgConnection>;
+
+fn schema(conn: &mut SyncConnection) -> anyhow::Result<Vec<String>> {
+    use diesel::RunQueryDsl;
+    let lines: Vec<SchemaLine> = diesel::sql_query(SCHEMA).load(conn)?;
+    Ok(lines.into_iter().map(|l| l.line).collect())
+}
+
+/// What `now` has that `then` had not (`+`), and the other way round (`-`).
+fn changes(then: &[String], now: &[String]) -> String {
+    let gone = then
+        .iter()
+        .filter(|l| !now.contains(l))
+        .map(|l| format!("- {l}"));
+    let new = now
+        .iter()
+        .filter(|l| !then.contains(l))
+        .map(|l| format!("+ {l}"));
+    gone.chain(new).collect::<Vec<_>>().join("\n")
+}
+
+/// Each migration's `down.sql` takes the schema back to what it was before its `up.sql`
+/// (the way back the operations guide gives for a rollback), and the migration then applies
+/// again to the same schema; at the end, every migration reverted in turn leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_migration_reverts_to_the_schema_before_it_and_applies_again() -> anyhow::Result<()> {
+    let ctx = TestContext::new_unmigrated().await?;
+    let url = ctx.database_url();
+    let stepped = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        use diesel::Connection;
+        use diesel_migrations::MigrationHarness;
+        let mut conn = SyncConnection::establish(&url)?;
+        let empty = schema(&mut conn)?;
+        let mut stepped = Vec::new();
+        while !conn
+            .pending_migrations(boom_db::MIGRATIONS)
+            .map_err(anyhow::Error::msg)?
+            .is_empty()
+        {
+            let before = schema(&mut conn)?;
+            let version = conn
+                .run_next_migration(boom_db::MIGRATIONS)
+                .map_err(anyhow::Error::msg)?
+                .to_string();
+            let after = schema(&mut conn)?;
+            conn.revert_last_migration(boom_db::MIGRATIONS)
+                .map_err(|e| anyhow::anyhow!("reverting {version}: {e}"))?;
+            let reverted = schema(&mut conn)?;
+            assert!(
+                reverted == before,
+                "the down.sql of {version} leaves the schema changed:\n{}",
+                changes(&before, &reverted)
+            );
+            conn.run_next_migration(boom_db::MIGRATIONS)
+                .map_err(|e| anyhow::anyhow!("applying {version} again: {e}"))?;
+            let again = schema(&mut conn)?;
+            assert!(
+                again == after,
+                "{version} applied again gives another schema:\n{}",
+                changes(&after, &again)
+            );
+            stepped.push(version);
+        }
+        conn.revert_all_migrations(boom_db::MIGRATIONS)
+            .map_err(anyhow::Error::msg)?;
+        let left = schema(&mut conn)?;
+        assert!(
+            left == empty,
+            "every migration reverted leaves:\n{}",
+            changes(&empty, &left)
+        );
+        Ok(stepped)
+    })
+    .await??;
+    assert_eq!(stepped, boom_db::embedded_migrations()?);
+    Ok(())
+}
