@@ -32,12 +32,13 @@ const BATCHES_PER_BOOTH_PER_SECOND: u64 = 10;
 
 /// The digits after `"key":` in `text`.
 fn number_after(text: &str, key: &str) -> Option<i64> {
-    let start = text.find(key)? + key.len();
-    let digits: String = text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    digits.parse().ok()
+    let start = memchr::memmem::find(text.as_bytes(), key.as_bytes())? + key.len();
+    let rest = &text[start..];
+    let end = rest
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 /// What one client saw: latencies (ms) from each view's POST, the latest `agentBacklog`

@@ -72,6 +72,14 @@ fn main() -> anyhow::Result<()> {
         env.retain(|(k, _)| k != "BOOM__HTTP__WORKERS");
         env.push(("BOOM__INGEST__RATE_LIMIT_PER_MINUTE".into(), "100000".into()));
         env.push(("BOOM__DATABASE__MAX_CONNECTIONS".into(), "16".into()));
+        // A setting tried from the shell reaches both services
+        // (`BOOM__HTTP__LIVE_COALESCE_MS=50 boom-bench --only e2e`); the run's own (its
+        // database, prefixes and the settings above) are kept.
+        for (key, value) in std::env::vars() {
+            if key.starts_with("BOOM__") && !env.iter().any(|(k, _)| *k == key) {
+                env.push((key, value));
+            }
+        }
         let gateway = start("boom-gateway", &env, free_port()?)?;
         let ingest_service = start("boom-stats-ingest", &env, free_port()?)?;
         wait_healthy(gateway.port).await?;
