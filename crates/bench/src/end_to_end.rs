@@ -330,6 +330,8 @@ async fn ours(
     };
     figures["gatewayMetrics"] = json!({
         "recorderLagMeanMs": delta("recorderLagSumSeconds") * 1000.0 / delta("batchesRecorded").max(1.0),
+        "recorderCommitMeanMs": delta("recorderCommitSumSeconds") * 1000.0 / delta("groupsRecorded").max(1.0),
+        "groupsRecorded": delta("groupsRecorded"),
         "batchesRecorded": delta("batchesRecorded"),
         "clientsLagged": delta("clientsLagged"),
         "framesQueued": delta("framesDelivered"),
@@ -342,7 +344,8 @@ async fn ours(
 }
 
 /// What the gateway's counters say (`/metrics`, since it started): the recorder's summed lag
-/// from ingest to commit and batches recorded, WebSocket clients that fell behind, frames
+/// from ingest to commit and batches recorded, its summed time per group's transaction and
+/// groups recorded, WebSocket clients that fell behind, frames
 /// queued to clients.
 async fn gateway_metrics(port: u16) -> anyhow::Result<Value> {
     let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
@@ -358,6 +361,8 @@ async fn gateway_metrics(port: u16) -> anyhow::Result<Value> {
     Ok(json!({
         "recorderLagSumSeconds": sum("boom_recorder_lag_seconds_sum"),
         "batchesRecorded": sum("boom_recorder_lag_seconds_count"),
+        "recorderCommitSumSeconds": sum("boom_recorder_commit_seconds_sum"),
+        "groupsRecorded": sum("boom_recorder_commit_seconds_count"),
         "clientsLagged": sum("boom_ws_clients_lagged_total"),
         "framesDelivered": sum("boom_ws_frames_delivered_total"),
     }))

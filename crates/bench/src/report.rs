@@ -78,7 +78,7 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
 | end to end, agent POST → browser: {} clients, {} batches/s offered over {} booths at events (booth frames/s; with the events' frames) | {}; {} | bare POST → broadcast {} | {}; {} | ≥ 70 % |
 | end to end latency POST → browser (ms, p50 / p99); booths whose latest state arrived, and when after the last POST (ms) | {} / {}; {} of {}, {} | bare {} / {}; seed {} / {} | — | p99 < 1000; all |
 | end to end vs the original design (frames/s) | {} | seed: POST → PostgreSQL → Socket.IO {} | {} | — |
-| end to end: recorder lag ingest → commit (ms, mean); gateway CPU (s) | {}; {} | — | — | — |
+| end to end: recorder lag ingest → commit (ms, mean), of which a group's transaction (ms, mean, groups); gateway CPU (s) | {}, {} ({} groups); {} | — | — | — |
 | `GET /api/photomatons`, 1,000 booths (req/s, p99 ms) | {} / {} | {} / {} | {} | p99 < 20 ms |
 | `GET /api/events/{{id}}`, 100,000 media (req/s, p99 ms) | {} / {} | {} / {} | {} | — |
 | probing {} booths: one round (s), CPU (s) | {} / {} | — | {} of a core per 30 s | < 25 % |
@@ -141,6 +141,8 @@ pub(crate) fn write(results: &[Value], args: &Args) -> anyhow::Result<()> {
         measured(&e["seed"]["framesPerSecond"], &e["seed"]["error"]),
         pct(&e["ratioToSeed"]),
         num(&e["gatewayMetrics"]["recorderLagMeanMs"]),
+        num(&e["gatewayMetrics"]["recorderCommitMeanMs"]),
+        num(&e["gatewayMetrics"]["groupsRecorded"]),
         num(&e["cpuSeconds"]["gateway"]),
         num(&a["photomatons"]["oursRps"]),
         num(&a["photomatons"]["oursP99Ms"]),

@@ -117,6 +117,43 @@ async fn an_older_paper_level_does_not_overwrite_a_newer_one() -> anyhow::Result
 }
 
 #[tokio::test]
+async fn an_older_printer_report_does_not_overwrite_a_newer_one() -> anyhow::Result<()> {
+    use boom_contracts::agent::{PrinterReport, PrinterState};
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let bus = p.bus().await?;
+    let booth = p.booth_id()?;
+    let batch = |state: PrinterState, observed_at| -> anyhow::Result<AgentBatchAccepted> {
+        Ok(AgentBatchAccepted {
+            printer: Some(PrinterReport {
+                name: "DS620".to_owned(),
+                state,
+                detail: None,
+                observed_at,
+            }),
+            ..accepted(booth, "boom-01", 1, observed_at)?
+        })
+    };
+    redeliver(&bus, &batch(PrinterState::PaperOut, ago(1))?).await?;
+    // Recorded alone first, so that the older one comes in a later commit.
+    p.expect_totals(totals(0, 0, 1, 0, 0), Duration::from_secs(10))
+        .await?;
+    redeliver(&bus, &batch(PrinterState::Ready, ago(2))?).await?;
+    p.expect_totals(totals(0, 0, 2, 0, 0), Duration::from_secs(10))
+        .await?;
+    let view = p
+        .staff
+        .viewer
+        .get(&format!("/api/photomatons/{}", p.booth))
+        .await?;
+    assert_eq!(
+        view.body["printer"]["state"],
+        json!("paper_out"),
+        "{view:?}"
+    );
+    p.staff.app.stop().await
+}
+
+#[tokio::test]
 async fn a_late_notion_upsert_does_not_bring_back_a_completed_event() -> anyhow::Result<()> {
     let p = Pipeline::start(TestContext::new().await?).await?;
     let bus = p.bus().await?;

@@ -44,11 +44,13 @@ struct BoothLabels {
 }
 
 /// `boom_recorder_batches_total{outcome=recorded|duplicate}`, `boom_recorder_lag_seconds`
-/// (ingest to commit), `boom_agent_backlog{hostname}`.
+/// (ingest to commit), `boom_recorder_commit_seconds` (one group's transaction, from taking a
+/// connection to its commit: what of the lag the database takes), `boom_agent_backlog{hostname}`.
 #[derive(Debug, Clone)]
 pub struct RecorderMetrics {
     batches: Family<OutcomeLabels, Counter>,
     lag: Histogram,
+    commit: Histogram,
     backlog: Family<BoothLabels, Gauge>,
 }
 
@@ -57,6 +59,7 @@ impl RecorderMetrics {
         let metrics = Self {
             batches: Family::default(),
             lag: Histogram::new(exponential_buckets(0.001, 2.0, 20)),
+            commit: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
             backlog: Family::default(),
         };
         registry.register(
@@ -68,6 +71,11 @@ impl RecorderMetrics {
             "boom_recorder_lag_seconds",
             "From ingest to commit",
             metrics.lag.clone(),
+        );
+        registry.register(
+            "boom_recorder_commit_seconds",
+            "One group of batches, from taking a database connection to the commit",
+            metrics.commit.clone(),
         );
         registry.register(
             "boom_agent_backlog",
@@ -127,9 +135,11 @@ async fn handle(
             backlog: b.backlog,
         })
         .collect();
+    let started = std::time::Instant::now();
     let mut conn = state.db.get().await.map_err(transient)?;
     let recorded = batches::record(&mut conn, group).await.map_err(failure)?;
     drop(conn);
+    metrics.commit.observe(started.elapsed().as_secs_f64());
     metrics.observe(received, &recorded);
     announce(state, &recorded).await;
     Ok(())

@@ -3,7 +3,8 @@
 //! named steps: lock the booths ([`paper::lock_resets`]), keep the batches not recorded yet
 //! ([`dedupe`]), read their booths' event calendars, then, sent together in one round trip,
 //! write their media, refused lines and speed tests, add them to the day's and the events'
-//! totals, and move each booth's last contact and paper level.
+//! totals, and move each booth's last contact, printer and paper level (one statement for
+//! every booth of the group).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -17,8 +18,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::future::{BoxFuture, FutureExt};
 
 use crate::store::events::{self, Calendar};
-use crate::store::paper::{self, PaperUpdate};
-use crate::store::photomatons;
+use crate::store::paper::{self, PaperUpdate, prints_since};
 use crate::store::refused_lines;
 use crate::store::speed_tests;
 use crate::store::totals::Totals;
@@ -80,9 +80,10 @@ async fn record_in(
     // an `UPDATE` or raw SQL afresh on every call (it never caches them), one preparation at
     // a time under diesel-async's statement cache lock; each statement's execution now goes
     // out with the next one's preparation, so each costs about one round trip where it cost
-    // two (a group of 8 booths at their events: 26 writes, 52 round trips before). PostgreSQL
-    // executes them in this order, except where a statement first looks up a type (the
-    // media's, once per connection).
+    // two. The booths' own columns go in one statement for the whole group
+    // ([`BoothUpdates`]); the events' totals in one per event. PostgreSQL executes them in
+    // this order, except where a statement first looks up a type (the media's, once per
+    // connection).
     let conn: &AsyncPgConnection = conn;
     let mut writes: Vec<BoxFuture<'_, QueryResult<()>>> = vec![
         insert_media(conn, &media).boxed(),
@@ -96,6 +97,7 @@ async fn record_in(
     for (event, totals) in &per_event {
         writes.push(events::add_totals(conn, *event, totals).boxed());
     }
+    let mut updates = BoothUpdates::default();
     for booth in booths {
         let mine: Vec<&AgentBatchAccepted> = batches
             .iter()
@@ -111,19 +113,159 @@ async fn record_in(
         }) else {
             continue;
         };
-        writes.push(
-            photomatons::set_agent_heard(conn, booth, latest.backlog, latest.agent_version.clone())
-                .boxed(),
-        );
-        if let Some(printer) = &latest.printer {
-            writes.push(photomatons::set_printer(conn, booth, printer).boxed());
-        }
         let reset = resets.get(&booth).copied().flatten();
-        let update = PaperUpdate::decide(latest, reset);
-        writes.push(async move { paper::apply(conn, booth, update, &mine).await }.boxed());
+        updates.push(booth, latest, PaperUpdate::decide(latest, reset), &mine);
     }
+    writes.push(updates.apply(conn).boxed());
     first_cause(futures::future::join_all(writes).await)?;
     Ok(recorded)
+}
+
+/// A report newer than the printer kept (`p` the booth's row, `u` its update).
+macro_rules! printer_newer {
+    () => {
+        "(u.printer_at IS NOT NULL \
+          AND (p.printer_observed_at IS NULL OR p.printer_observed_at < u.printer_at))"
+    };
+}
+
+/// The agent's level, observed no earlier than the level kept.
+macro_rules! level_newer {
+    () => {
+        "(u.paper = 1 AND (p.paper_observed_at IS NULL OR p.paper_observed_at <= u.level_at))"
+    };
+}
+
+/// What a group's batches change on their booths, one entry per booth, written by
+/// [`BoothUpdates::apply`] in one statement: when the agent was last heard, its backlog and
+/// version, its printer (unless a later report is kept) and its paper level.
+#[derive(Debug, Default)]
+struct BoothUpdates {
+    ids: Vec<i32>,
+    backlogs: Vec<Option<i64>>,
+    versions: Vec<Option<String>>,
+    printer_names: Vec<Option<String>>,
+    printer_states: Vec<Option<&'static str>>,
+    printer_details: Vec<Option<String>>,
+    printers_observed_at: Vec<Option<DateTime<Utc>>>,
+    /// [`PAPER_NONE`], [`PAPER_LEVEL`], [`PAPER_COUNT_DOWN`] or [`PAPER_PRINTED`].
+    paper: Vec<i16>,
+    levels: Vec<i32>,
+    levels_observed_at: Vec<Option<DateTime<Utc>>>,
+    prints: Vec<i32>,
+}
+
+/// The paper level stays as it is.
+const PAPER_NONE: i16 = 0;
+/// The agent's level, unless a level observed later is kept.
+const PAPER_LEVEL: i16 = 1;
+/// The level counted down by the prints since the roll declared on the dashboard.
+const PAPER_COUNT_DOWN: i16 = 2;
+/// Prints seen, the level unknown: only when the level last moved changes.
+const PAPER_PRINTED: i16 = 3;
+
+impl BoothUpdates {
+    /// The booth's `latest` batch (its state) and all of its `batches` of this group (its
+    /// prints).
+    fn push(
+        &mut self,
+        booth: PhotomatonId,
+        latest: &AgentBatchAccepted,
+        paper: PaperUpdate,
+        batches: &[&AgentBatchAccepted],
+    ) {
+        self.ids.push(booth.0);
+        self.backlogs.push(latest.backlog);
+        self.versions.push(latest.agent_version.clone());
+        let printer = latest.printer.as_ref();
+        self.printer_names.push(printer.map(|p| p.name.clone()));
+        self.printer_states.push(printer.map(|p| p.state.as_str()));
+        self.printer_details
+            .push(printer.and_then(|p| p.detail.clone()));
+        self.printers_observed_at
+            .push(printer.map(|p| p.observed_at));
+        let (kind, level, observed_at, prints) = match paper {
+            PaperUpdate::Level { level, observed_at } => (PAPER_LEVEL, level, Some(observed_at), 0),
+            PaperUpdate::CountDownSince(reset) => match prints_since(batches, reset) {
+                0 => (PAPER_NONE, 0, None, 0),
+                prints => (PAPER_COUNT_DOWN, 0, None, prints),
+            },
+            PaperUpdate::Unknown => match prints_since(batches, DateTime::<Utc>::MIN_UTC) {
+                0 => (PAPER_NONE, 0, None, 0),
+                _ => (PAPER_PRINTED, 0, None, 0),
+            },
+        };
+        self.paper.push(kind);
+        self.levels.push(level);
+        self.levels_observed_at.push(observed_at);
+        self.prints.push(prints);
+    }
+
+    /// One `UPDATE … FROM unnest(…)` for every booth of the group, where there were two or
+    /// three statements per booth, each prepared afresh by Diesel (a round trip each; with
+    /// the machine busy, each round trip waits for both processes to be scheduled). The
+    /// booths' rows are locked already ([`paper::lock_resets`], in id order), so the order
+    /// in which this statement updates them cannot deadlock.
+    async fn apply(self, mut conn: &AsyncPgConnection) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Integer, Nullable, SmallInt, Text, Timestamptz};
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        // `printer_newer!` and `level_newer!` read the row as it was: every expression of a
+        // `SET` does.
+        diesel::sql_query(concat!(
+            "UPDATE photomatons AS p SET \
+                last_seen = greatest(p.last_seen, now()), \
+                agent_seen_at = greatest(p.agent_seen_at, now()), \
+                agent_backlog = u.backlog, \
+                agent_version = u.version, ",
+            "printer_name = CASE WHEN ",
+            printer_newer!(),
+            " THEN u.printer_name ELSE p.printer_name END, ",
+            "printer_state = CASE WHEN ",
+            printer_newer!(),
+            " THEN u.printer_state ELSE p.printer_state END, ",
+            "printer_detail = CASE WHEN ",
+            printer_newer!(),
+            " THEN u.printer_detail ELSE p.printer_detail END, ",
+            "printer_observed_at = CASE WHEN ",
+            printer_newer!(),
+            " THEN u.printer_at ELSE p.printer_observed_at END, ",
+            "remaining_prints = CASE WHEN ",
+            level_newer!(),
+            " THEN u.level \
+                 WHEN u.paper = 2 THEN greatest(p.remaining_prints - u.prints, 0) \
+                 ELSE p.remaining_prints END, ",
+            "last_print_update = CASE WHEN ",
+            level_newer!(),
+            " OR u.paper IN (2, 3) THEN $12 \
+                 ELSE p.last_print_update END, ",
+            "paper_observed_at = CASE WHEN ",
+            level_newer!(),
+            " THEN u.level_at ELSE p.paper_observed_at END \
+             FROM unnest($1::integer[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+                         $6::text[], $7::timestamptz[], $8::smallint[], $9::integer[], \
+                         $10::timestamptz[], $11::integer[]) \
+                  AS u(id, backlog, version, printer_name, printer_state, printer_detail, \
+                       printer_at, paper, level, level_at, prints) \
+             WHERE p.id = u.id",
+        ))
+        .bind::<Array<Integer>, _>(self.ids)
+        .bind::<Array<Nullable<BigInt>>, _>(self.backlogs)
+        .bind::<Array<Nullable<Text>>, _>(self.versions)
+        .bind::<Array<Nullable<Text>>, _>(self.printer_names)
+        .bind::<Array<Nullable<Text>>, _>(self.printer_states)
+        .bind::<Array<Nullable<Text>>, _>(self.printer_details)
+        .bind::<Array<Nullable<Timestamptz>>, _>(self.printers_observed_at)
+        .bind::<Array<SmallInt>, _>(self.paper)
+        .bind::<Array<Integer>, _>(self.levels)
+        .bind::<Array<Nullable<Timestamptz>>, _>(self.levels_observed_at)
+        .bind::<Array<Integer>, _>(self.prints)
+        .bind::<Timestamptz, _>(Utc::now())
+        .execute(&mut conn)
+        .await?;
+        Ok(())
+    }
 }
 
 /// The error that failed a transaction's pipelined statements, if one did: after the first

@@ -17,9 +17,7 @@ use boom_db::models::Photomaton;
 use boom_db::schema::{paper_levels, photomatons};
 use chrono::{DateTime, Utc};
 use diesel::result::QueryResult;
-use diesel::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper,
-};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -180,64 +178,8 @@ impl PaperUpdate {
     }
 }
 
-/// Moves the booth's level as `update` says, given all of the booth's `batches` of this
-/// commit; `last_print_update` says when the level last changed or a print was seen.
-pub async fn apply(
-    mut conn: &AsyncPgConnection,
-    id: PhotomatonId,
-    update: PaperUpdate,
-    batches: &[&AgentBatchAccepted],
-) -> QueryResult<()> {
-    let now = Utc::now();
-    let target = photomatons::table.find(id);
-    match update {
-        PaperUpdate::Level { level, observed_at } => {
-            diesel::update(
-                target.filter(
-                    photomatons::paper_observed_at
-                        .is_null()
-                        .or(photomatons::paper_observed_at.le(observed_at)),
-                ),
-            )
-            .set((
-                photomatons::remaining_prints.eq(level),
-                photomatons::last_print_update.eq(Some(now)),
-                photomatons::paper_observed_at.eq(Some(observed_at)),
-            ))
-            .execute(&mut conn)
-            .await?;
-        }
-        PaperUpdate::CountDownSince(reset) => {
-            let prints = prints_since(batches, reset);
-            if prints > 0 {
-                diesel::update(target)
-                    .set((
-                        photomatons::remaining_prints.eq(diesel::dsl::sql::<
-                            diesel::sql_types::Integer,
-                        >(
-                            "greatest(remaining_prints - "
-                        )
-                        .bind::<diesel::sql_types::Integer, _>(prints)
-                        .sql(", 0)")),
-                        photomatons::last_print_update.eq(Some(now)),
-                    ))
-                    .execute(&mut conn)
-                    .await?;
-            }
-        }
-        PaperUpdate::Unknown if prints_since(batches, DateTime::<Utc>::MIN_UTC) > 0 => {
-            diesel::update(target)
-                .set(photomatons::last_print_update.eq(Some(now)))
-                .execute(&mut conn)
-                .await?;
-        }
-        PaperUpdate::Unknown => {}
-    }
-    Ok(())
-}
-
 /// Prints in `batches` stamped at or after `since`.
-fn prints_since(batches: &[&AgentBatchAccepted], since: DateTime<Utc>) -> i32 {
+pub(crate) fn prints_since(batches: &[&AgentBatchAccepted], since: DateTime<Utc>) -> i32 {
     let prints: i64 = batches
         .iter()
         .flat_map(|b| &b.stats)

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use boom_contracts::agent::{PrinterReport, PrinterState};
+use boom_contracts::agent::PrinterState;
 use boom_contracts::domain::{DEFAULT_WAKE_PORT, MacAddress, WakeTarget};
 use boom_contracts::{EventId, EventStatus, PhotomatonId};
 use boom_db::models::{Event, NewPhotomaton, Photomaton, PhotomatonChanges, SpeedTest};
@@ -473,53 +473,6 @@ pub async fn set_connectivity(
     .get_result(conn)
     .await
     .optional()
-}
-
-/// The agent was heard from (a batch): `last_seen`, its backlog and version.
-pub async fn set_agent_heard(
-    mut conn: &AsyncPgConnection,
-    id: PhotomatonId,
-    backlog: Option<i64>,
-    version: Option<String>,
-) -> QueryResult<()> {
-    diesel::update(photomatons::table.find(id))
-        .set((
-            photomatons::last_seen.eq(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-            >("greatest(last_seen, now())")),
-            photomatons::agent_backlog.eq(backlog),
-            photomatons::agent_version.eq(version),
-            photomatons::agent_seen_at.eq(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-            >("greatest(agent_seen_at, now())")),
-        ))
-        .execute(&mut conn)
-        .await?;
-    Ok(())
-}
-
-/// The printer as the agent reported it, unless a later report is already kept.
-pub async fn set_printer(
-    mut conn: &AsyncPgConnection,
-    id: PhotomatonId,
-    printer: &PrinterReport,
-) -> QueryResult<()> {
-    diesel::update(
-        photomatons::table.find(id).filter(
-            photomatons::printer_observed_at
-                .is_null()
-                .or(photomatons::printer_observed_at.lt(printer.observed_at)),
-        ),
-    )
-    .set((
-        photomatons::printer_name.eq(Some(printer.name.clone())),
-        photomatons::printer_state.eq(Some(printer.state.as_str())),
-        photomatons::printer_detail.eq(printer.detail.clone()),
-        photomatons::printer_observed_at.eq(Some(printer.observed_at)),
-    ))
-    .execute(&mut conn)
-    .await?;
-    Ok(())
 }
 
 /// The agent polled at `at`: moves `agent_seen_at` forward (never back). The booth, when
