@@ -98,8 +98,9 @@ fn schema(conn: &mut SyncConnection) -> anyhow::Result<Vec<String>> {
     Ok(lines.into_iter().map(|l| l.line).collect())
 }
 
-/// What `now` has that `then` had not (`+`), and the other way round (`-`).
-fn changes(then: &[String], now: &[String]) -> String {
+/// Fails with `what`, then what `now` has that `then` had not (`+`) and the other way round
+/// (`-`), unless the two schemas are the same.
+fn assert_same(then: &[String], now: &[String], what: &str) {
     let gone = then
         .iter()
         .filter(|l| !now.contains(l))
@@ -108,7 +109,8 @@ fn changes(then: &[String], now: &[String]) -> String {
         .iter()
         .filter(|l| !then.contains(l))
         .map(|l| format!("+ {l}"));
-    gone.chain(new).collect::<Vec<_>>().join("\n")
+    let changes = gone.chain(new).collect::<Vec<_>>().join("\n");
+    assert!(then == now, "{what}:\n{changes}");
 }
 
 /// Each migration's `down.sql` takes the schema back to what it was before its `up.sql`
@@ -138,29 +140,25 @@ async fn every_migration_reverts_to_the_schema_before_it_and_applies_again() -> 
             conn.revert_last_migration(boom_db::MIGRATIONS)
                 .map_err(|e| anyhow::anyhow!("reverting {version}: {e}"))?;
             let reverted = schema(&mut conn)?;
-            assert!(
-                reverted == before,
-                "the down.sql of {version} leaves the schema changed:\n{}",
-                changes(&before, &reverted)
+            assert_same(
+                &before,
+                &reverted,
+                &format!("the down.sql of {version} leaves the schema changed"),
             );
             conn.run_next_migration(boom_db::MIGRATIONS)
                 .map_err(|e| anyhow::anyhow!("applying {version} again: {e}"))?;
             let again = schema(&mut conn)?;
-            assert!(
-                again == after,
-                "{version} applied again gives another schema:\n{}",
-                changes(&after, &again)
+            assert_same(
+                &after,
+                &again,
+                &format!("{version} applied again gives another schema"),
             );
             stepped.push(version);
         }
         conn.revert_all_migrations(boom_db::MIGRATIONS)
             .map_err(anyhow::Error::msg)?;
         let left = schema(&mut conn)?;
-        assert!(
-            left == empty,
-            "every migration reverted leaves:\n{}",
-            changes(&empty, &left)
-        );
+        assert_same(&empty, &left, "every migration reverted leaves");
         Ok(stepped)
     })
     .await??;

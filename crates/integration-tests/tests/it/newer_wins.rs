@@ -86,24 +86,19 @@ async fn an_older_probe_report_does_not_overwrite_a_newer_one() -> anyhow::Resul
     p.staff.app.stop().await
 }
 
-#[tokio::test]
-async fn an_older_paper_level_does_not_overwrite_a_newer_one() -> anyhow::Result<()> {
-    let p = Pipeline::start(TestContext::new().await?).await?;
+/// Records the booth's batch `newer` (one print), then `older` (one print, received earlier)
+/// in a later commit (in one group the recorder would pick the newest anyway, and a test
+/// could not fail); returns the booth's view once both are counted.
+async fn newer_then_older(
+    p: &Pipeline,
+    newer: AgentBatchAccepted,
+    older: AgentBatchAccepted,
+) -> anyhow::Result<serde_json::Value> {
     let bus = p.bus().await?;
-    let booth = p.booth_id()?;
-    let batch = |paper: i32, received_at| -> anyhow::Result<AgentBatchAccepted> {
-        Ok(AgentBatchAccepted {
-            paper_level: Some(paper),
-            received_at,
-            ..accepted(booth, "boom-01", 1, received_at)?
-        })
-    };
-    redeliver(&bus, &batch(500, ago(1))?).await?;
-    // Recorded alone first, so that the older one comes in a later commit (in one group the
-    // recorder would pick the newest anyway, and the test could not fail).
+    redeliver(&bus, &newer).await?;
     p.expect_totals(totals(0, 0, 1, 0, 0), Duration::from_secs(10))
         .await?;
-    redeliver(&bus, &batch(650, ago(2))?).await?;
+    redeliver(&bus, &older).await?;
     // Both batches count (their prints are not in question).
     p.expect_totals(totals(0, 0, 2, 0, 0), Duration::from_secs(10))
         .await?;
@@ -112,7 +107,22 @@ async fn an_older_paper_level_does_not_overwrite_a_newer_one() -> anyhow::Result
         .viewer
         .get(&format!("/api/photomatons/{}", p.booth))
         .await?;
-    assert_eq!(view.body["remainingPrints"], json!(500), "{view:?}");
+    Ok(view.body)
+}
+
+#[tokio::test]
+async fn an_older_paper_level_does_not_overwrite_a_newer_one() -> anyhow::Result<()> {
+    let p = Pipeline::start(TestContext::new().await?).await?;
+    let booth = p.booth_id()?;
+    let batch = |paper: i32, received_at| -> anyhow::Result<AgentBatchAccepted> {
+        Ok(AgentBatchAccepted {
+            paper_level: Some(paper),
+            received_at,
+            ..accepted(booth, "boom-01", 1, received_at)?
+        })
+    };
+    let view = newer_then_older(&p, batch(500, ago(1))?, batch(650, ago(2))?).await?;
+    assert_eq!(view["remainingPrints"], json!(500), "{view}");
     p.staff.app.stop().await
 }
 
@@ -120,7 +130,6 @@ async fn an_older_paper_level_does_not_overwrite_a_newer_one() -> anyhow::Result
 async fn an_older_printer_report_does_not_overwrite_a_newer_one() -> anyhow::Result<()> {
     use boom_contracts::agent::{PrinterReport, PrinterState};
     let p = Pipeline::start(TestContext::new().await?).await?;
-    let bus = p.bus().await?;
     let booth = p.booth_id()?;
     let batch = |state: PrinterState, observed_at| -> anyhow::Result<AgentBatchAccepted> {
         Ok(AgentBatchAccepted {
@@ -133,23 +142,13 @@ async fn an_older_printer_report_does_not_overwrite_a_newer_one() -> anyhow::Res
             ..accepted(booth, "boom-01", 1, observed_at)?
         })
     };
-    redeliver(&bus, &batch(PrinterState::PaperOut, ago(1))?).await?;
-    // Recorded alone first, so that the older one comes in a later commit.
-    p.expect_totals(totals(0, 0, 1, 0, 0), Duration::from_secs(10))
-        .await?;
-    redeliver(&bus, &batch(PrinterState::Ready, ago(2))?).await?;
-    p.expect_totals(totals(0, 0, 2, 0, 0), Duration::from_secs(10))
-        .await?;
-    let view = p
-        .staff
-        .viewer
-        .get(&format!("/api/photomatons/{}", p.booth))
-        .await?;
-    assert_eq!(
-        view.body["printer"]["state"],
-        json!("paper_out"),
-        "{view:?}"
-    );
+    let view = newer_then_older(
+        &p,
+        batch(PrinterState::PaperOut, ago(1))?,
+        batch(PrinterState::Ready, ago(2))?,
+    )
+    .await?;
+    assert_eq!(view["printer"]["state"], json!("paper_out"), "{view}");
     p.staff.app.stop().await
 }
 
