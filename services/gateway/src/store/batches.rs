@@ -155,6 +155,8 @@ struct BoothUpdates {
     prints: Vec<i32>,
 }
 
+// What `BoothUpdates::paper` holds for each booth; its statement tests these numbers.
+
 /// The paper level stays as it is.
 const PAPER_NONE: i16 = 0;
 /// The agent's level, unless a level observed later is kept.
