@@ -72,12 +72,21 @@ fn main() -> anyhow::Result<()> {
         env.retain(|(k, _)| k != "BOOM__HTTP__WORKERS");
         env.push(("BOOM__INGEST__RATE_LIMIT_PER_MINUTE".into(), "100000".into()));
         env.push(("BOOM__DATABASE__MAX_CONNECTIONS".into(), "16".into()));
-        // A setting tried from the shell reaches both services
-        // (`BOOM__HTTP__LIVE_COALESCE_MS=50 boom-bench --only e2e`); the run's own (its
-        // database, prefixes and the settings above) are kept.
-        for (key, value) in std::env::vars() {
-            if key.starts_with("BOOM__") && !env.iter().any(|(k, _)| *k == key) {
-                env.push((key, value));
+        // An HTTP or ingest setting tried from the shell reaches both services
+        // (`BOOM__HTTP__LIVE_COALESCE_MS=50 boom-bench --only e2e`), and is printed; the run's
+        // own (its database, prefixes and the settings above) are kept. Nothing else of the
+        // shell's `BOOM__…` passes: a Notion token or a notification channel there would
+        // otherwise reach real services from a benchmark.
+        for (key, value) in std::env::vars_os() {
+            let (Some(key), Some(value)) = (key.to_str(), value.to_str()) else {
+                continue;
+            };
+            let tried = ["BOOM__HTTP__", "BOOM__INGEST__"]
+                .iter()
+                .any(|prefix| key.starts_with(prefix));
+            if tried && !env.iter().any(|(k, _)| k == key) {
+                eprintln!("setting from the shell: {key}={value}");
+                env.push((key.to_owned(), value.to_owned()));
             }
         }
         let gateway = start("boom-gateway", &env, free_port()?)?;

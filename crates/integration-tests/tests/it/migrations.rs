@@ -45,17 +45,22 @@ async fn the_gateway_refuses_to_serve_an_unmigrated_database() -> anyhow::Result
 }
 
 /// What a database's schema is made of, one line per thing, sorted: relations (tables,
-/// indexes, sequences, views), columns, constraints, functions, triggers, enums and domains,
-/// extensions. Diesel's own bookkeeping table is left out.
+/// indexes, sequences, views), columns (their exact types, defaults, nullability, identity),
+/// constraints, functions, triggers, enums and domains, extensions. Diesel's own bookkeeping
+/// table is left out.
 const SCHEMA: &str = r#"
 SELECT 'relation ' || c.relname || ' ' || c.relkind::text AS line
   FROM pg_class c
  WHERE c.relnamespace = 'public'::regnamespace AND c.relname NOT LIKE '\_\_diesel%'
 UNION ALL
-SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' '
-       || coalesce(column_default, '') || ' ' || is_nullable
-  FROM information_schema.columns
- WHERE table_schema = 'public' AND table_name NOT LIKE '\_\_diesel%'
+SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+       || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+       || ' ' || a.attnotnull::text || ' ' || a.attidentity::text || ' ' || a.attgenerated::text
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+ WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
+   AND a.attnum > 0 AND NOT a.attisdropped AND c.relname NOT LIKE '\_\_diesel%'
 UNION ALL
 SELECT 'index ' || indexdef
   FROM pg_indexes

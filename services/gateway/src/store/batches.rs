@@ -189,12 +189,12 @@ impl BoothUpdates {
         let (kind, level, observed_at, prints) = match paper {
             PaperUpdate::Level { level, observed_at } => (PAPER_LEVEL, level, Some(observed_at), 0),
             PaperUpdate::CountDownSince(reset) => match prints_since(batches, reset) {
-                0 => (PAPER_NONE, 0, None, 0),
-                prints => (PAPER_COUNT_DOWN, 0, None, prints),
+                prints if prints > 0 => (PAPER_COUNT_DOWN, 0, None, prints),
+                _ => (PAPER_NONE, 0, None, 0),
             },
             PaperUpdate::Unknown => match prints_since(batches, DateTime::<Utc>::MIN_UTC) {
-                0 => (PAPER_NONE, 0, None, 0),
-                _ => (PAPER_PRINTED, 0, None, 0),
+                prints if prints > 0 => (PAPER_PRINTED, 0, None, 0),
+                _ => (PAPER_NONE, 0, None, 0),
             },
         };
         self.paper.push(kind);

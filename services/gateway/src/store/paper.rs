@@ -1,6 +1,7 @@
 //! Paper: the roll in a booth's printer. Owns the thresholds (ok / warning / critical), a
-//! new roll declared on the dashboard, the history of levels, and how an agent's batch moves
-//! the level.
+//! new roll declared on the dashboard, the history of levels, and what an agent's batch does
+//! to the level ([`PaperUpdate`]; the recorder writes it with the rest of the booth's columns,
+//! in `store::batches`).
 //!
 //! Two clocks count the same roll. The agent counts down on the booth and reports its level
 //! in each batch, stamped with the reset its counter started from (`paperResetAt`). A new
