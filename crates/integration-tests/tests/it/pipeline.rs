@@ -1174,7 +1174,19 @@ async fn a_recorded_batch_reaches_browsers_on_another_gateway_within_a_second() 
 /// gathered), but never an older state after a newer one, and the last view is the latest.
 #[tokio::test]
 async fn quick_batches_reach_browsers_in_order_and_the_latest_last() -> anyhow::Result<()> {
-    let p = Pipeline::start(TestContext::new().await?).await?;
+    quick_batches_in_order(TestContext::new().await?).await
+}
+
+/// The same with `http.live_coalesce_ms = 0`: each change sent at once, no beat.
+#[tokio::test]
+async fn quick_batches_reach_browsers_in_order_without_gathering() -> anyhow::Result<()> {
+    let mut ctx = TestContext::new().await?;
+    ctx.settings.http.live_coalesce_ms = 0;
+    quick_batches_in_order(ctx).await
+}
+
+async fn quick_batches_in_order(ctx: TestContext) -> anyhow::Result<()> {
+    let p = Pipeline::start(ctx).await?;
     let viewer = Client::login(&p.staff.app, "viewer", crate::gateway_client::PASSWORD).await?;
     let mut socket = crate::gateway_live::connect(&viewer).await?;
     crate::gateway_live::frame_where(&mut socket, Duration::from_secs(5), |f| {

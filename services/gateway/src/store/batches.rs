@@ -132,7 +132,8 @@ macro_rules! printer_newer {
 /// The agent's level, observed no earlier than the level kept.
 macro_rules! level_newer {
     () => {
-        "(u.paper = 1 AND (p.paper_observed_at IS NULL OR p.paper_observed_at <= u.level_at))"
+        "(u.level_at IS NOT NULL \
+          AND (p.paper_observed_at IS NULL OR p.paper_observed_at <= u.level_at))"
     };
 }
 
@@ -148,23 +149,14 @@ struct BoothUpdates {
     printer_states: Vec<Option<&'static str>>,
     printer_details: Vec<Option<String>>,
     printers_observed_at: Vec<Option<DateTime<Utc>>>,
-    /// [`PAPER_NONE`], [`PAPER_LEVEL`], [`PAPER_COUNT_DOWN`] or [`PAPER_PRINTED`].
-    paper: Vec<i16>,
+    /// The agent's level and when it was observed (none: the level is not the agent's to set).
     levels: Vec<i32>,
     levels_observed_at: Vec<Option<DateTime<Utc>>>,
+    /// Prints to count down from the level kept (after a roll declared on the dashboard).
     prints: Vec<i32>,
+    /// Whether the batches printed: when the level last moved changes.
+    printed: Vec<bool>,
 }
-
-// What `BoothUpdates::paper` holds for each booth; its statement tests these numbers.
-
-/// The paper level stays as it is.
-const PAPER_NONE: i16 = 0;
-/// The agent's level, unless a level observed later is kept.
-const PAPER_LEVEL: i16 = 1;
-/// The level counted down by the prints since the roll declared on the dashboard.
-const PAPER_COUNT_DOWN: i16 = 2;
-/// Prints seen, the level unknown: only when the level last moved changes.
-const PAPER_PRINTED: i16 = 3;
 
 impl BoothUpdates {
     /// The booth's `latest` batch (its state) and all of its `batches` of this group (its
@@ -186,21 +178,23 @@ impl BoothUpdates {
             .push(printer.and_then(|p| p.detail.clone()));
         self.printers_observed_at
             .push(printer.map(|p| p.observed_at));
-        let (kind, level, observed_at, prints) = match paper {
-            PaperUpdate::Level { level, observed_at } => (PAPER_LEVEL, level, Some(observed_at), 0),
-            PaperUpdate::CountDownSince(reset) => match prints_since(batches, reset) {
-                prints if prints > 0 => (PAPER_COUNT_DOWN, 0, None, prints),
-                _ => (PAPER_NONE, 0, None, 0),
-            },
-            PaperUpdate::Unknown => match prints_since(batches, DateTime::<Utc>::MIN_UTC) {
-                prints if prints > 0 => (PAPER_PRINTED, 0, None, 0),
-                _ => (PAPER_NONE, 0, None, 0),
-            },
+        let (level, observed_at, prints, printed) = match paper {
+            PaperUpdate::Level { level, observed_at } => (level, Some(observed_at), 0, false),
+            PaperUpdate::CountDownSince(reset) => {
+                let prints = prints_since(batches, reset).max(0);
+                (0, None, prints, prints > 0)
+            }
+            PaperUpdate::Unknown => (
+                0,
+                None,
+                0,
+                prints_since(batches, DateTime::<Utc>::MIN_UTC) > 0,
+            ),
         };
-        self.paper.push(kind);
         self.levels.push(level);
         self.levels_observed_at.push(observed_at);
         self.prints.push(prints);
+        self.printed.push(printed);
     }
 
     /// One `UPDATE … FROM unnest(…)` for every booth of the group, where there were two or
@@ -209,7 +203,7 @@ impl BoothUpdates {
     /// booths' rows are locked already ([`paper::lock_resets`], in id order), so the order
     /// in which this statement updates them cannot deadlock.
     async fn apply(self, mut conn: &AsyncPgConnection) -> QueryResult<()> {
-        use diesel::sql_types::{Array, BigInt, Integer, Nullable, SmallInt, Text, Timestamptz};
+        use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamptz};
         if self.ids.is_empty() {
             return Ok(());
         }
@@ -236,20 +230,20 @@ impl BoothUpdates {
             "remaining_prints = CASE WHEN ",
             level_newer!(),
             " THEN u.level \
-                 WHEN u.paper = 2 THEN greatest(p.remaining_prints - u.prints, 0) \
+                 WHEN u.prints > 0 THEN greatest(p.remaining_prints - u.prints, 0) \
                  ELSE p.remaining_prints END, ",
             "last_print_update = CASE WHEN ",
             level_newer!(),
-            " OR u.paper IN (2, 3) THEN $12 \
+            " OR u.printed THEN $12 \
                  ELSE p.last_print_update END, ",
             "paper_observed_at = CASE WHEN ",
             level_newer!(),
             " THEN u.level_at ELSE p.paper_observed_at END \
              FROM unnest($1::integer[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
-                         $6::text[], $7::timestamptz[], $8::smallint[], $9::integer[], \
-                         $10::timestamptz[], $11::integer[]) \
+                         $6::text[], $7::timestamptz[], $8::integer[], $9::timestamptz[], \
+                         $10::integer[], $11::boolean[]) \
                   AS u(id, backlog, version, printer_name, printer_state, printer_detail, \
-                       printer_at, paper, level, level_at, prints) \
+                       printer_at, level, level_at, prints, printed) \
              WHERE p.id = u.id",
         ))
         .bind::<Array<Integer>, _>(self.ids)
@@ -259,10 +253,10 @@ impl BoothUpdates {
         .bind::<Array<Nullable<Text>>, _>(self.printer_states)
         .bind::<Array<Nullable<Text>>, _>(self.printer_details)
         .bind::<Array<Nullable<Timestamptz>>, _>(self.printers_observed_at)
-        .bind::<Array<SmallInt>, _>(self.paper)
         .bind::<Array<Integer>, _>(self.levels)
         .bind::<Array<Nullable<Timestamptz>>, _>(self.levels_observed_at)
         .bind::<Array<Integer>, _>(self.prints)
+        .bind::<Array<Bool>, _>(self.printed)
         .bind::<Timestamptz, _>(Utc::now())
         .execute(&mut conn)
         .await?;
