@@ -19,9 +19,10 @@ pub struct HttpSettings {
     pub ws_ping_secs: u64,
     /// Milliseconds during which the changes recorded for a booth or an event (agent batches,
     /// probes) gather before browsers get its latest view: views are read and sent on a beat
-    /// of this period, one per booth and per event changed at most at each beat (a beat that
-    /// comes while the one before is still being sent waits for it, then goes at once). 0
-    /// sends every change at once.
+    /// of this period, one per booth changed at most at each beat (a beat that comes while
+    /// the one before is still being sent waits for it, then goes at once); an event's, whose
+    /// totals its booth's view also carries, at most every 500 ms. 0 sends every change at
+    /// once.
     pub live_coalesce_ms: u64,
 }
 

@@ -1186,39 +1186,55 @@ async fn quick_batches_reach_browsers_in_order_without_gathering() -> anyhow::Re
 }
 
 async fn quick_batches_in_order(ctx: TestContext) -> anyhow::Result<()> {
+    let gathered = ctx.settings.http.live_coalesce_ms > 0;
     let p = Pipeline::start(ctx).await?;
+    let booth = p.booth_id()?;
     let viewer = Client::login(&p.staff.app, "viewer", crate::gateway_client::PASSWORD).await?;
     let mut socket = crate::gateway_live::connect(&viewer).await?;
     crate::gateway_live::frame_where(&mut socket, Duration::from_secs(5), |f| {
         f["event"] == "photomaton:updated"
     })
     .await?;
+    // A batch every 50 ms for a second, each printing once.
     let levels: Vec<i64> = (0..20).map(|i| 690 - i).collect();
-    for level in &levels {
-        let reply = p
-            .post(&batch(
-                uuid::Uuid::new_v4(),
-                "boom-01",
-                &[("print", 1)],
-                Some(*level),
-            ))
-            .await?;
-        assert_eq!(reply.status, 202);
-    }
-    // Every view of the booth until a second passes without one.
-    let mut seen = Vec::new();
-    while let Ok(frame) =
-        crate::gateway_live::frame_where(&mut socket, Duration::from_secs(1), |f| {
-            f["event"] == "photomaton:updated" && f["data"]["hostname"] == "boom-01"
-        })
-        .await
-    {
-        seen.push(
-            frame["data"]["remainingPrints"]
-                .as_i64()
-                .unwrap_or_default(),
-        );
-    }
+    let posting = async {
+        for level in &levels {
+            let reply = p
+                .post(&batch(
+                    uuid::Uuid::new_v4(),
+                    "boom-01",
+                    &[("print", 1)],
+                    Some(*level),
+                ))
+                .await?;
+            assert_eq!(reply.status, 202);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+    // Every view of the booth and of its event until a second passes without one.
+    let reading = async {
+        let mut seen = Vec::new();
+        let mut totals = Vec::new();
+        while let Ok(frame) =
+            crate::gateway_live::frame_where(&mut socket, Duration::from_secs(1), |f| {
+                (f["event"] == "photomaton:updated" && f["data"]["hostname"] == "boom-01")
+                    || (f["event"] == "events:updated" && f["data"]["photomatonId"] == booth.0)
+            })
+            .await
+        {
+            if frame["event"] == "events:updated" {
+                let prints = frame["data"]["totals"]["prints"].as_i64();
+                totals.push((std::time::Instant::now(), prints.unwrap_or_default()));
+            } else {
+                let level = frame["data"]["remainingPrints"].as_i64();
+                seen.push(level.unwrap_or_default());
+            }
+        }
+        (seen, totals)
+    };
+    let (posted, (seen, totals)) = tokio::join!(posting, reading);
+    posted?;
     assert_eq!(
         seen.last(),
         levels.last(),
@@ -1228,6 +1244,28 @@ async fn quick_batches_in_order(ctx: TestContext) -> anyhow::Result<()> {
         seen.windows(2).all(|pair| pair[0] >= pair[1]),
         "never an older state after a newer one: {seen:?}"
     );
+    let prints: Vec<i64> = totals.iter().map(|(_, prints)| *prints).collect();
+    assert_eq!(
+        prints.last(),
+        Some(&20),
+        "the event's latest totals: {prints:?}"
+    );
+    assert!(
+        prints.windows(2).all(|pair| pair[0] <= pair[1]),
+        "never older totals after newer ones: {prints:?}"
+    );
+    if gathered {
+        // The event's views go every 500 ms at most, where the booth's go every beat.
+        let span = totals
+            .last()
+            .zip(<[_]>::first(&totals))
+            .map_or(Duration::ZERO, |(last, first)| last.0 - first.0);
+        assert!(
+            totals.len() as u128 <= 2 + span.as_millis() / 400,
+            "{} views of the event in {span:?}: {prints:?}",
+            totals.len()
+        );
+    }
     p.staff.app.stop().await
 }
 

@@ -98,8 +98,9 @@ fn closing(code: CloseCode, description: &str) -> Option<CloseReason> {
     })
 }
 
-/// Frames a socket may have taken from its queue and not yet written. Beyond, the client's
-/// queue in the hub fills, and the hub skips it until it has caught up.
+/// Messages (a frame, or the frames of updates that arrived together, end to end) a socket may
+/// have taken from its queue and not yet written. Beyond, the client's queue in the hub fills,
+/// and the hub skips it until it has caught up.
 const OUTGOING: usize = 64;
 
 /// Serves one upgraded socket until it closes.
@@ -158,10 +159,10 @@ async fn serve(
             }
             queued = queue.recv(), if backlog.is_none() && outgoing.len() < OUTGOING => match queued {
                 Some(frame) => {
-                    // Whatever else is queued goes in the same write: one system call for a
-                    // flush's frames rather than one per frame.
+                    // Whatever else is queued goes in the same write: one system call for
+                    // what is ready rather than one per message.
                     outgoing.push(frame);
-                    while outgoing.len() < OUTGOING && let Ok(frame) = queue.try_recv() {
+                    while outgoing.len() < OUTGOING && let Some(frame) = queue.try_recv() {
                         outgoing.push(frame);
                     }
                 }

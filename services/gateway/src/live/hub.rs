@@ -1,14 +1,16 @@
 //! The WebSocket clients of this gateway instance and the frames they are sent.
 //!
-//! [`LiveHub::dispatch`] serialises the browser frame `{"event": NAME, "data": …}` once and
-//! queues the same shared bytes to each client whose rooms match. A client's queue is
-//! bounded: a client that falls behind (a phone on 4G, a laptop asleep) is marked *lagged*
-//! and skipped rather than slowing everyone down or growing without bound. Its connection is
-//! kept: once it has read its queue, it is sent the current state of every booth and
-//! `live:resync` (see `http::live`), so it never loops through reconnects and full reloads.
+//! [`LiveHub::dispatch`] serialises each browser frame `{"event": NAME, "data": …}` once and
+//! queues the same shared bytes to each client whose rooms match; updates that arrived
+//! together go to a client as one message, their frames end to end. A client's queue is
+//! bounded in frames: a client that falls behind (a phone on 4G, a laptop asleep) is marked
+//! *lagged* and skipped rather than slowing everyone down or growing without bound. Its
+//! connection is kept: once it has read its queue, it is sent the current state of every
+//! booth and `live:resync` (see `http::live`), so it never loops through reconnects and full
+//! reloads.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use boom_contracts::PhotomatonId;
@@ -19,16 +21,88 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 
-/// Frames a client may have queued before it is marked lagged and skipped.
+/// Frames a client may have queued before it is marked lagged and skipped (counted in frames,
+/// however many arrived together in one message).
 pub const CLIENT_QUEUE: usize = 256;
 
 /// Rooms a client listens to: `None` means every booth.
 pub type Rooms = Arc<RwLock<Option<HashSet<PhotomatonId>>>>;
 
 struct Client {
-    queue: mpsc::Sender<Bytes>,
+    queue: mpsc::Sender<Queued>,
+    /// Frames in `queue`, taken off by the client as it reads them.
+    frames: Arc<AtomicUsize>,
     rooms: Rooms,
     lagged: Arc<AtomicBool>,
+}
+
+/// Why frames were not queued to a client.
+enum Refused {
+    /// Its queue holds [`CLIENT_QUEUE`] frames already, or would with these.
+    Full,
+    /// Its connection has ended.
+    Gone,
+}
+
+impl Client {
+    /// Queues `frames` frames, encoded end to end in `bytes`. Only the hub adds to a client's
+    /// count, under the clients' lock; the client takes off what it reads meanwhile.
+    fn offer(&self, bytes: Bytes, frames: usize) -> Result<(), Refused> {
+        if self.frames.load(Ordering::Acquire) + frames > CLIENT_QUEUE {
+            return Err(Refused::Full);
+        }
+        self.frames.fetch_add(frames, Ordering::AcqRel);
+        self.queue
+            .try_send(Queued { bytes, frames })
+            .map_err(|error| {
+                self.frames.fetch_sub(frames, Ordering::AcqRel);
+                match error {
+                    mpsc::error::TrySendError::Full(_) => Refused::Full,
+                    mpsc::error::TrySendError::Closed(_) => Refused::Gone,
+                }
+            })
+    }
+}
+
+/// Frames queued to a client together: encoded, end to end.
+struct Queued {
+    bytes: Bytes,
+    frames: usize,
+}
+
+/// What is queued to one client, as bytes to write.
+pub struct ClientQueue {
+    receiver: mpsc::Receiver<Queued>,
+    frames: Arc<AtomicUsize>,
+}
+
+impl ClientQueue {
+    fn took(&self, queued: Queued) -> Bytes {
+        self.frames.fetch_sub(queued.frames, Ordering::AcqRel);
+        queued.bytes
+    }
+
+    /// The next frames queued, `None` once the hub is gone.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        let queued = self.receiver.recv().await?;
+        Some(self.took(queued))
+    }
+
+    /// The next frames queued, if any.
+    pub fn try_recv(&mut self) -> Option<Bytes> {
+        let queued = self.receiver.try_recv().ok()?;
+        Some(self.took(queued))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.receiver.is_empty()
+    }
+
+    /// Frames queued and not yet taken.
+    #[cfg(test)]
+    fn frames(&self) -> usize {
+        self.frames.load(Ordering::Acquire)
+    }
 }
 
 /// What a new client reads from: its membership, its queue, its rooms, and whether it fell
@@ -36,7 +110,7 @@ struct Client {
 pub struct Joined {
     /// The client leaves the hub when this is dropped, however its connection ends.
     pub membership: Membership,
-    pub queue: mpsc::Receiver<Bytes>,
+    pub queue: ClientQueue,
     pub rooms: Rooms,
     /// Set by the hub when the queue was full and frames were skipped; the client's task
     /// clears it when it resends the state.
@@ -113,7 +187,9 @@ impl LiveHub {
 
     /// A new client.
     pub fn join(&self) -> Joined {
+        // Every message holds a frame at least: bounded in frames, the channel never fills.
         let (queue, receiver) = mpsc::channel(CLIENT_QUEUE);
+        let frames = Arc::new(AtomicUsize::new(0));
         let rooms: Rooms = Arc::default();
         let lagged = Arc::new(AtomicBool::new(false));
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
@@ -122,6 +198,7 @@ impl LiveHub {
                 id,
                 Client {
                     queue,
+                    frames: frames.clone(),
                     rooms: rooms.clone(),
                     lagged: lagged.clone(),
                 },
@@ -133,7 +210,7 @@ impl LiveHub {
                 hub: self.clone(),
                 id,
             },
-            queue: receiver,
+            queue: ClientQueue { receiver, frames },
             rooms,
             lagged,
         }
@@ -147,10 +224,21 @@ impl LiveHub {
         }
     }
 
-    /// Queues an update to every client whose rooms match; a client whose queue is full is
-    /// marked lagged and skipped until it has caught up.
-    pub fn dispatch(&self, update: &LiveUpdate) {
-        let frame = frame(update.event, &update.data);
+    /// Queues updates that arrived together (a flush's views) to every client whose rooms
+    /// match, in their order, as *one* message per client: the frames encoded once each and
+    /// laid end to end, so that a client is woken once and written to once for the lot rather
+    /// than once per frame. Clients that listen to every booth share the same bytes; a client
+    /// with rooms gets its own, of the frames it wants. A client whose queue is full is marked
+    /// lagged and skipped until it has caught up.
+    pub fn dispatch(&self, updates: &[LiveUpdate]) {
+        if updates.is_empty() {
+            return;
+        }
+        let frames: Vec<(Option<PhotomatonId>, Bytes)> = updates
+            .iter()
+            .map(|update| (update.photomaton_id, frame(update.event, &update.data)))
+            .collect();
+        let everything = joined(frames.iter().map(|(_, frame)| frame));
         let Ok(mut clients) = self.inner.clients.lock() else {
             return;
         };
@@ -159,22 +247,27 @@ impl LiveHub {
             if client.lagged.load(Ordering::Acquire) {
                 continue;
             }
-            let wanted = match update.photomaton_id {
-                Some(booth) => client
-                    .rooms
-                    .read()
-                    .map(|rooms| rooms.as_ref().is_none_or(|rooms| rooms.contains(&booth)))
-                    .unwrap_or(true),
-                None => true,
-            };
-            if !wanted {
-                continue;
-            }
-            match client.queue.try_send(frame.clone()) {
-                Ok(()) => {
-                    self.inner.delivered.inc();
+            let (message, count) = match client.rooms.read().as_deref() {
+                Ok(Some(rooms)) => {
+                    let wanted: Vec<&Bytes> = frames
+                        .iter()
+                        .filter(|(booth, _)| booth.is_none_or(|booth| rooms.contains(&booth)))
+                        .map(|(_, frame)| frame)
+                        .collect();
+                    match wanted.len() {
+                        0 => continue,
+                        n if n == frames.len() => (everything.clone(), n),
+                        n => (joined(wanted.into_iter()), n),
+                    }
                 }
-                Err(mpsc::error::TrySendError::Full(_)) => {
+                // Every booth (or rooms that cannot be read: everything, as before they were set).
+                Ok(None) | Err(_) => (everything.clone(), frames.len()),
+            };
+            match client.offer(message, count) {
+                Ok(()) => {
+                    self.inner.delivered.inc_by(count as u64);
+                }
+                Err(Refused::Full) => {
                     client.lagged.store(true, Ordering::Release);
                     self.inner.lagged.inc();
                     tracing::info!(
@@ -182,13 +275,35 @@ impl LiveHub {
                         "WebSocket client lagged: it will be resynchronised"
                     );
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
+                Err(Refused::Gone) => gone.push(*id),
             }
         }
         for id in gone {
             if clients.remove(&id).is_some() {
                 self.inner.connected.dec();
             }
+        }
+    }
+}
+
+/// Encoded frames laid end to end, as one message to write (one frame as it is, no copy).
+fn joined<'a>(frames: impl Iterator<Item = &'a Bytes> + Clone) -> Bytes {
+    let mut count = 0;
+    let mut size = 0;
+    let mut first = None;
+    for frame in frames.clone() {
+        count += 1;
+        size += frame.len();
+        first.get_or_insert(frame);
+    }
+    match (count, first) {
+        (1, Some(frame)) => frame.clone(),
+        _ => {
+            let mut out = bytes::BytesMut::with_capacity(size);
+            for frame in frames {
+                out.extend_from_slice(frame);
+            }
+            out.freeze()
         }
     }
 }
@@ -209,8 +324,8 @@ mod tests {
         };
         let mut received = 0;
         for _ in 0..CLIENT_QUEUE + 10 {
-            hub.dispatch(&update);
-            while live.queue.try_recv().is_ok() {
+            hub.dispatch(std::slice::from_ref(&update));
+            while live.queue.try_recv().is_some() {
                 received += 1;
             }
         }
@@ -223,6 +338,82 @@ mod tests {
         assert!(stalled.lagged.load(Ordering::Acquire));
         assert!(!live.lagged.load(Ordering::Acquire));
         assert_eq!(hub.inner.lagged.get(), 1, "marked once, then skipped");
-        assert_eq!(stalled.queue.len(), CLIENT_QUEUE, "its queue stays bounded");
+        assert_eq!(
+            stalled.queue.frames(),
+            CLIENT_QUEUE,
+            "its queue stays bounded"
+        );
+    }
+
+    fn update(booth: Option<i32>, n: u32) -> LiveUpdate {
+        LiveUpdate {
+            event: FrameKind::PhotomatonUpdated,
+            photomaton_id: booth.map(PhotomatonId),
+            data: serde_json::json!({"n": n}),
+        }
+    }
+
+    /// The frames of one message, decoded as a browser would.
+    fn numbers(bytes: Option<Bytes>) -> anyhow::Result<Vec<u64>> {
+        use tokio_util::codec::Decoder;
+        let bytes = bytes.ok_or_else(|| anyhow::anyhow!("no message queued"))?;
+        let mut codec = actix_http::ws::Codec::new().client_mode();
+        let mut buffer = bytes::BytesMut::from(&bytes[..]);
+        let mut out = Vec::new();
+        while let Some(frame) = codec.decode(&mut buffer)? {
+            let actix_http::ws::Frame::Text(text) = frame else {
+                anyhow::bail!("not a text frame: {frame:?}")
+            };
+            let value: serde_json::Value = serde_json::from_slice(&text)?;
+            out.extend(value["data"]["n"].as_u64());
+        }
+        anyhow::ensure!(buffer.is_empty(), "whole frames");
+        Ok(out)
+    }
+
+    fn set_rooms(joined: &Joined, booth: i32) {
+        if let Ok(mut rooms) = joined.rooms.write() {
+            *rooms = Some([PhotomatonId(booth)].into_iter().collect());
+        }
+    }
+
+    #[tokio::test]
+    async fn updates_that_arrive_together_go_to_each_client_as_one_message_of_its_frames_in_order()
+    -> anyhow::Result<()> {
+        let hub = LiveHub::default();
+        let mut everything = hub.join();
+        let mut one_booth = hub.join();
+        set_rooms(&one_booth, 1);
+        let mut other_booth = hub.join();
+        set_rooms(&other_booth, 9);
+        hub.dispatch(&[
+            update(Some(1), 1),
+            update(Some(2), 2),
+            update(None, 3),
+            update(Some(1), 4),
+        ]);
+        assert_eq!(numbers(everything.queue.try_recv())?, [1, 2, 3, 4]);
+        assert!(
+            everything.queue.try_recv().is_none(),
+            "one message, not four"
+        );
+        assert_eq!(numbers(one_booth.queue.try_recv())?, [1, 3, 4]);
+        assert_eq!(numbers(other_booth.queue.try_recv())?, [3]);
+        assert_eq!(hub.inner.delivered.get(), 4 + 3 + 1, "counted in frames");
+        assert_eq!(everything.queue.frames(), 0);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_queue_is_bounded_in_frames_however_they_arrive() {
+        let hub = LiveHub::default();
+        let stalled = hub.join();
+        let many: Vec<LiveUpdate> = (0..100).map(|n| update(None, n)).collect();
+        hub.dispatch(&many);
+        hub.dispatch(&many);
+        assert!(!stalled.lagged.load(Ordering::Acquire), "200 frames fit");
+        hub.dispatch(&many);
+        assert!(stalled.lagged.load(Ordering::Acquire), "300 do not");
+        assert_eq!(stalled.queue.frames(), 200);
     }
 }

@@ -34,7 +34,16 @@ struct Pending {
     scheduled: bool,
     /// Reads failed in a row (see [`MAX_FAILED_READS`]).
     failures: u32,
+    /// When the events gathered were last taken to be read (see [`EVENTS_EVERY`]).
+    events_taken: Option<std::time::Instant>,
 }
+
+/// How often the events' views go at most. A recorded batch changes its event's totals as
+/// well as its booth, and the booth's own view already carries its current event's totals (the
+/// card's first line); the events' frames serve the pages of events, where a total half a
+/// second old is as good as a fresh one. At every booth's pace, they would double what each
+/// browser is sent.
+const EVENTS_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Failed reads in a row (one a second) before the gathered views are let go.
 const MAX_FAILED_READS: u32 = 60;
@@ -99,6 +108,16 @@ impl Live {
             .await
         {
             tracing::warn!(%error, "live update not published");
+        }
+    }
+
+    /// How often the events' views go at most: [`EVENTS_EVERY`], or at once when views are
+    /// not gathered (`http.live_coalesce_ms = 0`).
+    fn events_every(&self) -> std::time::Duration {
+        if self.coalesce.is_zero() {
+            std::time::Duration::ZERO
+        } else {
+            EVENTS_EVERY.max(self.coalesce)
         }
     }
 
@@ -193,12 +212,24 @@ impl Live {
                 pending.scheduled = false;
                 return false;
             }
-            (
-                std::mem::take(&mut pending.ids),
-                std::mem::take(&mut pending.events),
-                pending.db.clone(),
-            )
+            // The first change of an event after a quiet spell goes with the next beat, as
+            // a booth's; then at most every `EVENTS_EVERY`.
+            let events_due = pending.events_taken.is_none_or(|taken| {
+                // Half a beat early is on time: the beat that falls due is not missed.
+                taken.elapsed() + self.coalesce / 2 >= self.events_every()
+            });
+            let events = if events_due && !pending.events.is_empty() {
+                pending.events_taken = Some(std::time::Instant::now());
+                std::mem::take(&mut pending.events)
+            } else {
+                std::collections::BTreeSet::new()
+            };
+            (std::mem::take(&mut pending.ids), events, pending.db.clone())
         };
+        if ids.is_empty() && events.is_empty() {
+            // Only events, not due yet: the beat goes on until they are.
+            return true;
+        }
         let Some(db) = db else {
             self.pending
                 .lock()
