@@ -98,9 +98,9 @@ fn closing(code: CloseCode, description: &str) -> Option<CloseReason> {
     })
 }
 
-/// Messages (a frame, or the frames of updates that arrived together, end to end) a socket may
-/// have taken from its queue and not yet written. Beyond, the client's queue in the hub fills,
-/// and the hub skips it until it has caught up.
+/// Frames a socket may have taken from its queue and not yet written (one message more at most:
+/// the frames of updates that arrived together come as one). Beyond, the client's queue in the
+/// hub fills, and the hub skips it until it has caught up.
 const OUTGOING: usize = 64;
 
 /// Serves one upgraded socket until it closes.
@@ -158,12 +158,12 @@ async fn serve(
                 if written.is_err() { break None }
             }
             queued = queue.recv(), if backlog.is_none() && outgoing.len() < OUTGOING => match queued {
-                Some(frame) => {
+                Some((frames, count)) => {
                     // Whatever else is queued goes in the same write: one system call for
                     // what is ready rather than one per message.
-                    outgoing.push(frame);
-                    while outgoing.len() < OUTGOING && let Some(frame) = queue.try_recv() {
-                        outgoing.push(frame);
+                    outgoing.push_frames(frames, count);
+                    while outgoing.len() < OUTGOING && let Some((frames, count)) = queue.try_recv() {
+                        outgoing.push_frames(frames, count);
                     }
                 }
                 None => break None,
@@ -220,7 +220,8 @@ async fn serve(
 const CLOSING: Duration = Duration::from_secs(2);
 
 /// The state of the fleet's booths (or of those of `rooms` only), then `last`, queued as the
-/// socket takes them: a socket never holds more than [`OUTGOING`] frames, whatever the size
+/// socket takes them: a socket never holds more than [`OUTGOING`] frames (one message more at
+/// most), whatever the size
 /// of the fleet. Live updates wait until it is sent, so that they come after it.
 struct Backlog {
     fleet: Arc<Fleet>,

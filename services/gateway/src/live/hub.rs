@@ -77,19 +77,19 @@ pub struct ClientQueue {
 }
 
 impl ClientQueue {
-    fn took(&self, queued: Queued) -> Bytes {
+    fn took(&self, queued: Queued) -> (Bytes, usize) {
         self.frames.fetch_sub(queued.frames, Ordering::AcqRel);
-        queued.bytes
+        (queued.bytes, queued.frames)
     }
 
-    /// The next frames queued, `None` once the hub is gone.
-    pub async fn recv(&mut self) -> Option<Bytes> {
+    /// The next frames queued (their bytes, and how many frames), `None` once the hub is gone.
+    pub async fn recv(&mut self) -> Option<(Bytes, usize)> {
         let queued = self.receiver.recv().await?;
         Some(self.took(queued))
     }
 
-    /// The next frames queued, if any.
-    pub fn try_recv(&mut self) -> Option<Bytes> {
+    /// The next frames queued (their bytes, and how many frames), if any.
+    pub fn try_recv(&mut self) -> Option<(Bytes, usize)> {
         let queued = self.receiver.try_recv().ok()?;
         Some(self.took(queued))
     }
@@ -231,6 +231,13 @@ impl LiveHub {
     /// with rooms gets its own, of the frames it wants. A client whose queue is full is marked
     /// lagged and skipped until it has caught up.
     pub fn dispatch(&self, updates: &[LiveUpdate]) {
+        // A message never holds more than a queue does.
+        for updates in updates.chunks(CLIENT_QUEUE) {
+            self.dispatch_together(updates);
+        }
+    }
+
+    fn dispatch_together(&self, updates: &[LiveUpdate]) {
         if updates.is_empty() {
             return;
         }
@@ -354,9 +361,9 @@ mod tests {
     }
 
     /// The frames of one message, decoded as a browser would.
-    fn numbers(bytes: Option<Bytes>) -> anyhow::Result<Vec<u64>> {
+    fn numbers(queued: Option<(Bytes, usize)>) -> anyhow::Result<Vec<u64>> {
         use tokio_util::codec::Decoder;
-        let bytes = bytes.ok_or_else(|| anyhow::anyhow!("no message queued"))?;
+        let (bytes, count) = queued.ok_or_else(|| anyhow::anyhow!("no message queued"))?;
         let mut codec = actix_http::ws::Codec::new().client_mode();
         let mut buffer = bytes::BytesMut::from(&bytes[..]);
         let mut out = Vec::new();
@@ -368,6 +375,11 @@ mod tests {
             out.extend(value["data"]["n"].as_u64());
         }
         anyhow::ensure!(buffer.is_empty(), "whole frames");
+        anyhow::ensure!(
+            out.len() == count,
+            "{count} frames said, {} found",
+            out.len()
+        );
         Ok(out)
     }
 

@@ -3,8 +3,8 @@
 //! After a commit, the instance that made it publishes a [`LiveUpdate`] on the core NATS
 //! subject `<prefix>.gateway.live.update` ([`Live::publish`]). Every instance hears it
 //! ([`fanout`]) and hands it to its own [`LiveHub`], which queues one shared frame to each of
-//! its WebSocket clients; views of booths are served from the [`FleetCache`], which every
-//! view-changing update invalidates.
+//! its WebSocket clients (the frames of updates that arrive together, as one message); views
+//! of booths are served from the [`FleetCache`], which every view-changing update invalidates.
 
 mod fanout;
 mod fleet;
@@ -58,6 +58,20 @@ impl std::fmt::Debug for Pending {
     }
 }
 
+/// How often the events' views go at most, on a beat of `coalesce`: every so many beats, as few
+/// as make [`EVENTS_EVERY`] or more; at once when views are not gathered
+/// (`http.live_coalesce_ms = 0`).
+fn events_every(coalesce: std::time::Duration) -> std::time::Duration {
+    if coalesce.is_zero() {
+        return std::time::Duration::ZERO;
+    }
+    let beats = EVENTS_EVERY
+        .as_micros()
+        .div_ceil(coalesce.as_micros())
+        .max(1);
+    coalesce * u32::try_from(beats).unwrap_or(u32::MAX)
+}
+
 /// Publishes this instance's committed changes to every instance's browsers.
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -108,16 +122,6 @@ impl Live {
             .await
         {
             tracing::warn!(%error, "live update not published");
-        }
-    }
-
-    /// How often the events' views go at most: [`EVENTS_EVERY`], or at once when views are
-    /// not gathered (`http.live_coalesce_ms = 0`).
-    fn events_every(&self) -> std::time::Duration {
-        if self.coalesce.is_zero() {
-            std::time::Duration::ZERO
-        } else {
-            EVENTS_EVERY.max(self.coalesce)
         }
     }
 
@@ -216,7 +220,7 @@ impl Live {
             // a booth's; then at most every `EVENTS_EVERY`.
             let events_due = pending.events_taken.is_none_or(|taken| {
                 // Half a beat early is on time: the beat that falls due is not missed.
-                taken.elapsed() + self.coalesce / 2 >= self.events_every()
+                taken.elapsed() + self.coalesce / 2 >= events_every(self.coalesce)
             });
             let events = if events_due && !pending.events.is_empty() {
                 pending.events_taken = Some(std::time::Instant::now());
@@ -316,5 +320,22 @@ impl Live {
             )
             .await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn events_go_every_so_many_beats_never_sooner_than_half_a_second() {
+        let every = |ms| super::events_every(Duration::from_millis(ms)).as_millis();
+        assert_eq!(every(100), 500);
+        assert_eq!(every(120), 600);
+        assert_eq!(every(200), 600);
+        assert_eq!(every(350), 700);
+        assert_eq!(every(500), 500);
+        assert_eq!(every(800), 800);
+        assert_eq!(every(0), 0, "not gathered: at once");
     }
 }

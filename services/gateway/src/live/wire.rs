@@ -73,6 +73,10 @@ pub fn close(reason: Option<CloseReason>) -> Bytes {
 #[derive(Debug, Default)]
 pub struct Outgoing {
     frames: VecDeque<Bytes>,
+    /// How many WebSocket frames each entry of `frames` holds (several, end to end, for
+    /// updates that arrived together), and in all.
+    counts: VecDeque<usize>,
+    held: usize,
     /// Since when frames have waited with no byte written.
     waiting_since: Option<Instant>,
 }
@@ -80,14 +84,22 @@ pub struct Outgoing {
 impl Outgoing {
     /// Queues an encoded frame (see [`text`]).
     pub fn push(&mut self, frame: Bytes) {
+        self.push_frames(frame, 1);
+    }
+
+    /// Queues `count` encoded frames laid end to end in `bytes`.
+    pub fn push_frames(&mut self, bytes: Bytes, count: usize) {
         if self.frames.is_empty() {
             self.waiting_since = Some(Instant::now());
         }
-        self.frames.push_back(frame);
+        self.frames.push_back(bytes);
+        self.counts.push_back(count);
+        self.held += count;
     }
 
+    /// WebSocket frames held, not yet (wholly) written.
     pub fn len(&self) -> usize {
-        self.frames.len()
+        self.held
     }
 
     pub fn is_empty(&self) -> bool {
@@ -132,11 +144,13 @@ impl Outgoing {
             }
             written -= front.len();
             self.frames.pop_front();
+            self.held -= self.counts.pop_front().unwrap_or_default();
         }
         self.waiting_since = (!self.frames.is_empty()).then(Instant::now);
         if self.frames.is_empty() && self.frames.capacity() > KEPT_SLOTS {
             // A burst (a resync) is not kept for the connection's life.
             self.frames = VecDeque::new();
+            self.counts = VecDeque::new();
         }
     }
 
@@ -280,6 +294,21 @@ mod tests {
         drop(arriving.await.map_err(std::io::Error::other)??);
         assert!(incoming.next(&server).await.is_none(), "closed");
         Ok(())
+    }
+
+    #[test]
+    fn frames_that_came_together_count_as_frames_until_written() {
+        let mut outgoing = Outgoing::default();
+        outgoing.push_frames(Bytes::from_static(b"abcdef"), 3);
+        outgoing.push(Bytes::from_static(b"g"));
+        assert_eq!(outgoing.len(), 4);
+        outgoing.advance(5);
+        assert_eq!(outgoing.len(), 4, "a message partly written is held whole");
+        outgoing.advance(1);
+        assert_eq!(outgoing.len(), 1);
+        outgoing.advance(1);
+        assert!(outgoing.is_empty());
+        assert_eq!(outgoing.len(), 0);
     }
 
     #[test]
