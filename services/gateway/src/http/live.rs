@@ -221,8 +221,8 @@ const CLOSING: Duration = Duration::from_secs(2);
 
 /// The state of the fleet's booths (or of those of `rooms` only), then `last`, queued as the
 /// socket takes them: a socket never holds more than [`OUTGOING`] frames (one message more at
-/// most), whatever the size
-/// of the fleet. Live updates wait until it is sent, so that they come after it.
+/// most), whatever the size of the fleet. Live updates wait until it is sent, so that they come
+/// after it.
 struct Backlog {
     fleet: Arc<Fleet>,
     next: usize,

@@ -245,7 +245,8 @@ impl LiveHub {
             .iter()
             .map(|update| (update.photomaton_id, frame(update.event, &update.data)))
             .collect();
-        let everything = joined(frames.iter().map(|(_, frame)| frame));
+        let all: Vec<&Bytes> = frames.iter().map(|(_, frame)| frame).collect();
+        let everything = joined(&all);
         let Ok(mut clients) = self.inner.clients.lock() else {
             return;
         };
@@ -264,7 +265,7 @@ impl LiveHub {
                     match wanted.len() {
                         0 => continue,
                         n if n == frames.len() => (everything.clone(), n),
-                        n => (joined(wanted.into_iter()), n),
+                        n => (joined(&wanted), n),
                     }
                 }
                 // Every booth (or rooms that cannot be read: everything, as before they were set).
@@ -294,19 +295,11 @@ impl LiveHub {
 }
 
 /// Encoded frames laid end to end, as one message to write (one frame as it is, no copy).
-fn joined<'a>(frames: impl Iterator<Item = &'a Bytes> + Clone) -> Bytes {
-    let mut count = 0;
-    let mut size = 0;
-    let mut first = None;
-    for frame in frames.clone() {
-        count += 1;
-        size += frame.len();
-        first.get_or_insert(frame);
-    }
-    match (count, first) {
-        (1, Some(frame)) => frame.clone(),
+fn joined(frames: &[&Bytes]) -> Bytes {
+    match frames {
+        [one] => (*one).clone(),
         _ => {
-            let mut out = bytes::BytesMut::with_capacity(size);
+            let mut out = bytes::BytesMut::with_capacity(frames.iter().map(|f| f.len()).sum());
             for frame in frames {
                 out.extend_from_slice(frame);
             }
