@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use boom_bus::{Bus, BusMetrics};
-use boom_contracts::messages::{FrameKind, LiveUpdate};
+use boom_contracts::messages::{BusMessage, FrameKind, LiveUpdate};
 use boom_testkit::TestContext;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -360,5 +360,44 @@ async fn a_client_that_stops_reading_does_not_delay_the_others_and_is_resynchron
     );
     // The reader has hung up; the once-stalled client is still connected.
     assert!(metrics.contains("boom_ws_clients 1\n"), "{metrics}");
+    staff.app.stop().await
+}
+
+/// Updates published in a burst (more than the fan-out hands to the hub at once) reach a
+/// client every one, in the order published, an undecodable one among them skipped without
+/// losing its neighbours.
+#[tokio::test]
+async fn a_burst_of_updates_arrives_whole_and_in_order_past_an_undecodable_one()
+-> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let staff = Staff::start(&ctx).await?;
+    let mut socket = connect(&staff.viewer).await?;
+    let bus = Bus::connect(&ctx.settings.nats, "test", BusMetrics::default()).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let total = 200;
+    let subject = LiveUpdate::subject(bus.namespace());
+    for n in 0..total {
+        if n == 50 {
+            bus.client()
+                .publish(subject.clone(), "{not a live update".into())
+                .await?;
+        }
+        bus.publish(&LiveUpdate {
+            event: FrameKind::EventsUpdated,
+            photomaton_id: None,
+            data: json!({"n": n}),
+        })
+        .await?;
+    }
+    bus.client().flush().await?;
+    let mut received = Vec::new();
+    while received.len() < total {
+        let frame = frame_where(&mut socket, Duration::from_secs(10), |f| {
+            f["event"] == "events:updated"
+        })
+        .await?;
+        received.push(frame["data"]["n"].as_u64().unwrap_or(u64::MAX));
+    }
+    assert_eq!(received, (0..total as u64).collect::<Vec<_>>());
     staff.app.stop().await
 }
