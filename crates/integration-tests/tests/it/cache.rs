@@ -99,3 +99,51 @@ async fn a_connection_that_broke_is_replaced_and_one_that_broke_idle_is_never_ha
         .await?;
     Ok(())
 }
+
+/// A connection's id, asked twice in a row on a single-threaded event loop of its own (as
+/// each of the gateway's HTTP workers is).
+fn ids_on_an_event_loop_of_its_own(cache: &Cache) -> anyhow::Result<(i64, i64)> {
+    let cache = cache.clone();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(async { Ok((client_id(&cache).await?, client_id(&cache).await?)) })
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the event loop's thread panicked"))?
+}
+
+/// Each single-threaded event loop takes its connections from a pool of its own (a
+/// connection's reader runs on the loop that opened it) and keeps using the same one; the
+/// tasks of a multi-threaded runtime share another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_single_threaded_event_loop_has_connections_of_its_own() -> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let cache = Cache::new(&ctx.settings.redis)?;
+    let shared = client_id(&cache).await?;
+    assert_eq!(
+        client_id(&cache).await?,
+        shared,
+        "the shared pool's last used"
+    );
+    let first = tokio::task::spawn_blocking({
+        let cache = cache.clone();
+        move || ids_on_an_event_loop_of_its_own(&cache)
+    })
+    .await??;
+    let second = tokio::task::spawn_blocking({
+        let cache = cache.clone();
+        move || ids_on_an_event_loop_of_its_own(&cache)
+    })
+    .await??;
+    assert_eq!(first.0, first.1, "a loop keeps using its connection");
+    assert_eq!(second.0, second.1, "a loop keeps using its connection");
+    assert_ne!(first.0, second.0, "two loops, two connections");
+    assert!(
+        first.0 != shared && second.0 != shared,
+        "the loops' connections are not the shared pool's"
+    );
+    assert_eq!(client_id(&cache).await?, shared, "the shared pool's, still");
+    Ok(())
+}
