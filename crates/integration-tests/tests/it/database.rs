@@ -506,3 +506,95 @@ async fn moving_media_between_events_does_not_wait_for_their_booth() -> anyhow::
     diesel::sql_query("ROLLBACK").execute(&mut recorder).await?;
     Ok(())
 }
+
+/// The server process behind a pooled connection.
+async fn backend_of(pool: &boom_db::DbPool) -> anyhow::Result<i32> {
+    #[derive(diesel::QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let mut conn = pool.get().await?;
+    let pid: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result(&mut *conn)
+        .await?;
+    Ok(pid.pid)
+}
+
+async fn terminate(ctx: &TestContext, pid: i32) -> anyhow::Result<()> {
+    #[derive(diesel::QueryableByName)]
+    struct Done {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        done: bool,
+    }
+    let mut admin = ctx.connection().await?;
+    let done: Done = diesel::sql_query("SELECT pg_terminate_backend($1) AS done")
+        .bind::<diesel::sql_types::Integer, _>(pid)
+        .get_result(&mut admin)
+        .await?;
+    anyhow::ensure!(done.done, "backend {pid} was not there to terminate");
+    // It is gone once PostgreSQL no longer lists it.
+    for _ in 0..100 {
+        let left: Done = diesel::sql_query(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1) AS done",
+        )
+        .bind::<diesel::sql_types::Integer, _>(pid)
+        .get_result(&mut admin)
+        .await?;
+        if !left.done {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    anyhow::bail!("backend {pid} still there")
+}
+
+/// The pool hands a connection used moments ago out again without a round trip, checks one
+/// idle for a while first (and replaces it, unseen, if its server process is gone), and
+/// never hands out again one whose use failed.
+#[tokio::test]
+async fn the_pool_checks_only_a_connection_idle_for_a_while_and_replaces_a_broken_one()
+-> anyhow::Result<()> {
+    let ctx = TestContext::new().await?;
+    let pool = boom_db::pool(
+        &ctx.database_url(),
+        &PoolOptions {
+            application_name: "boom-test-pool".to_owned(),
+            max_connections: 2,
+            statement_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(5),
+        },
+    )?;
+    // Steady use: one connection, not checked (unless the machine stalled past 250 ms).
+    let first = backend_of(&pool).await?;
+    let mut gaps = Vec::new();
+    for _ in 0..20 {
+        let started = std::time::Instant::now();
+        assert_eq!(backend_of(&pool).await?, first, "the one used last");
+        gaps.push(started.elapsed());
+    }
+    let checks = pool.manager().connection_checks();
+    if gaps.iter().all(|g| *g < Duration::from_millis(150)) {
+        assert_eq!(checks, 0, "checks for gaps {gaps:?}");
+    }
+    // Terminated moments after its last use: its next use fails, then a new one serves.
+    terminate(&ctx, first).await?;
+    match backend_of(&pool).await {
+        Err(_) => {}
+        // The machine stalled past 250 ms: the pool checked it first and replaced it.
+        Ok(pid) => assert_ne!(pid, first, "a terminated backend answered"),
+    }
+    let second = backend_of(&pool).await?;
+    assert_ne!(second, first);
+    // Terminated while idle: checked before it is handed out, replaced, nobody sees an error.
+    terminate(&ctx, second).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let checks = pool.manager().connection_checks();
+    let third = backend_of(&pool).await?;
+    assert_ne!(third, second);
+    assert!(
+        pool.manager().connection_checks() > checks,
+        "an idle connection is checked"
+    );
+    Ok(())
+}
