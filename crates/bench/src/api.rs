@@ -105,6 +105,23 @@ async fn mirror_into_the_registry(ctx: &boom_testkit::TestContext) -> anyhow::Re
     Ok(())
 }
 
+/// The bare handler: `body` as JSON, from memory (`encoding`: what it is compressed with).
+fn bare(body: actix_web::web::Bytes, encoding: Option<&'static str>) -> actix_web::Route {
+    actix_web::web::get().to(move || {
+        let body = body.clone();
+        async move {
+            let mut response = actix_web::HttpResponse::Ok();
+            response.content_type("application/json");
+            if let Some(encoding) = encoding {
+                response
+                    .insert_header(("content-encoding", encoding))
+                    .insert_header(("vary", "Accept-Encoding"));
+            }
+            response.body(body)
+        }
+    })
+}
+
 pub(crate) async fn run(
     ctx: &boom_testkit::TestContext,
     session: &SignedIn,
@@ -170,43 +187,10 @@ pub(crate) async fn run(
     let port = free_port()?;
     let (lb, gb, eb) = (list_bytes.clone(), gzip_bytes.clone(), event_bytes.clone());
     let server = actix_web::HttpServer::new(move || {
-        let (lb, gb, eb) = (lb.clone(), gb.clone(), eb.clone());
         actix_web::App::new()
-            .route(
-                "/list",
-                actix_web::web::get().to(move || {
-                    let b = lb.clone();
-                    async move {
-                        actix_web::HttpResponse::Ok()
-                            .content_type("application/json")
-                            .body(b)
-                    }
-                }),
-            )
-            .route(
-                "/list-gzip",
-                actix_web::web::get().to(move || {
-                    let b = gb.clone();
-                    async move {
-                        actix_web::HttpResponse::Ok()
-                            .content_type("application/json")
-                            .insert_header(("content-encoding", "gzip"))
-                            .insert_header(("vary", "Accept-Encoding"))
-                            .body(b)
-                    }
-                }),
-            )
-            .route(
-                "/event",
-                actix_web::web::get().to(move || {
-                    let b = eb.clone();
-                    async move {
-                        actix_web::HttpResponse::Ok()
-                            .content_type("application/json")
-                            .body(b)
-                    }
-                }),
-            )
+            .route("/list", bare(lb.clone(), None))
+            .route("/list-gzip", bare(gb.clone(), Some("gzip")))
+            .route("/event", bare(eb.clone(), None))
     })
     .workers(2)
     .disable_signals()
