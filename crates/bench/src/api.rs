@@ -1,10 +1,10 @@
 //! Scenario 3: the HTTP API under closed-loop load (the booth list and a large event's detail),
 //! beside a minimal actix-web handler serving the same bytes. The booth list is measured twice:
 //! as a client that takes no compression asks it (the heaviest case), and as the dashboard's
-//! browser asks it (`Accept-Encoding: gzip, deflate, br`, answered with the gzip first page),
-//! each beside the bare handler serving the very same bytes with the same headers. The clients
-//! do not inflate what they receive: a browser does that on the user's device, not on the
-//! server's cores.
+//! browser asks it (`Accept-Encoding: gzip, deflate, br, zstd`, answered with the gzip first
+//! page), each beside the bare handler serving the very same bytes (with their
+//! `Content-Encoding`). The clients do not inflate what they receive: a browser does that on
+//! the user's device, not on the server's cores. Only successful answers are counted.
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,7 @@ async fn closed_loop(
                     request = request.header("accept-encoding", encodings);
                 }
                 if let Ok(response) = request.send().await
+                    && response.status().is_success()
                     && response.bytes().await.is_ok()
                 {
                     latencies.push(started.elapsed().as_secs_f64() * 1000.0);

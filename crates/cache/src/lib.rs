@@ -166,10 +166,19 @@ struct PoolSettings {
     max_size: usize,
 }
 
+/// A thread's own pools (see [`Cache::connection`]): those of the event loop it runs, one per
+/// [`Cache`] it used.
+struct ThreadPools {
+    /// The event loop they serve: their connections' readers are its tasks.
+    runtime: Option<tokio::runtime::Id>,
+    pools: Vec<(Weak<PoolSettings>, Pool)>,
+}
+
 thread_local! {
-    /// This thread's own pools, one per [`Cache`] it used (see [`Cache::connection`]); a
-    /// cache dropped everywhere drops its pool here at this thread's next use of any.
-    static THREAD_POOLS: RefCell<Vec<(Weak<PoolSettings>, Pool)>> = const { RefCell::new(Vec::new()) };
+    /// This thread's own pools. A cache dropped everywhere drops its pool here at this
+    /// thread's next use of any; a thread that runs another event loop starts afresh.
+    static THREAD_POOLS: RefCell<ThreadPools> =
+        const { RefCell::new(ThreadPools { runtime: None, pools: Vec::new() }) };
 }
 
 impl std::fmt::Debug for Cache {
@@ -225,23 +234,38 @@ impl Cache {
     }
 
     /// The pool this thread takes its connections from: its own when it runs a
-    /// single-threaded event loop, the shared one otherwise.
+    /// single-threaded event loop, the shared one otherwise (and while the thread ends).
     fn pool(&self) -> Result<Pool, CacheError> {
-        let single_threaded = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
-        if !single_threaded {
+        let Some(runtime) = tokio::runtime::Handle::try_current()
+            .ok()
+            .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+            .map(|h| h.id())
+        else {
             return Ok(self.pool.clone());
-        }
-        THREAD_POOLS.with_borrow_mut(|pools| {
-            pools.retain(|(owner, _)| owner.strong_count() > 0);
-            let mine = Arc::as_ptr(&self.settings);
-            if let Some((_, pool)) = pools.iter().find(|(owner, _)| owner.as_ptr() == mine) {
-                return Ok(pool.clone());
-            }
-            let pool = build_pool(&self.settings, &self.checks)?;
-            pools.push((Arc::downgrade(&self.settings), pool.clone()));
-            Ok(pool)
-        })
+        };
+        THREAD_POOLS
+            .try_with(|mine| {
+                let mut mine = mine.borrow_mut();
+                if mine.runtime != Some(runtime) {
+                    // Connections of an event loop this thread no longer runs: their readers
+                    // are gone with it.
+                    *mine = ThreadPools {
+                        runtime: Some(runtime),
+                        pools: Vec::new(),
+                    };
+                }
+                mine.pools.retain(|(owner, _)| owner.strong_count() > 0);
+                let this = Arc::as_ptr(&self.settings);
+                if let Some((_, pool)) = mine.pools.iter().find(|(owner, _)| owner.as_ptr() == this)
+                {
+                    return Ok(pool.clone());
+                }
+                let pool = build_pool(&self.settings, &self.checks)?;
+                mine.pools
+                    .push((Arc::downgrade(&self.settings), pool.clone()));
+                Ok(pool)
+            })
+            .unwrap_or_else(|_| Ok(self.pool.clone()))
     }
 
     /// `<prefix>:<rest>`.

@@ -49,8 +49,11 @@ const RECENTLY_USED: Duration = Duration::from_millis(250);
 /// so only when it was last handed out [`RECENTLY_USED`] ago or more (a server restarted
 /// meanwhile is found out before anyone uses the connection); within that, a connection that
 /// broke fails its next use, as one breaking in use always could, and is then not handed
-/// out again. A connection left broken or in a transaction (a use cancelled half-way) is
-/// never handed out again, checked or not.
+/// out again (one whose server closed the socket is known closed without a round trip); a
+/// connection whose network path died silently may be handed out within that window and
+/// wait for TCP to give up, where the check would have timed out. A connection found closed,
+/// or left in a Diesel transaction (a use cancelled half-way), is never handed out again,
+/// checked or not.
 pub struct Manager {
     inner: AsyncDieselConnectionManager<AsyncPgConnection>,
     /// How many times a connection was checked with a round trip before being handed out.

@@ -100,23 +100,48 @@ async fn a_connection_that_broke_is_replaced_and_one_that_broke_idle_is_never_ha
     Ok(())
 }
 
-/// A connection's id, asked twice in a row on a single-threaded event loop of its own (as
-/// each of the gateway's HTTP workers is).
-fn ids_on_an_event_loop_of_its_own(cache: &Cache) -> anyhow::Result<(i64, i64)> {
+/// A connection's id, asked twice in a row on each of `loops` single-threaded event loops run
+/// one after the other on one thread of its own, while `together` more threads do the same
+/// (as each of the gateway's HTTP workers runs one loop for its life).
+fn ids_on_event_loops_of_one_thread(
+    cache: &Cache,
+    loops: usize,
+    together: std::sync::Arc<std::sync::Barrier>,
+) -> std::thread::JoinHandle<anyhow::Result<Vec<(i64, i64)>>> {
     let cache = cache.clone();
     std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(async { Ok((client_id(&cache).await?, client_id(&cache).await?)) })
+        let ids = ids_on_event_loops(&cache, loops);
+        // Each thread's loops are done while the others' connections are all still held
+        // (whether or not they answered).
+        together.wait();
+        ids
     })
-    .join()
-    .map_err(|_| anyhow::anyhow!("the event loop's thread panicked"))?
+}
+
+/// The ids of [`ids_on_event_loops_of_one_thread`], on this thread.
+fn ids_on_event_loops(cache: &Cache, loops: usize) -> anyhow::Result<Vec<(i64, i64)>> {
+    let mut ids = Vec::new();
+    for _ in 0..loops {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        // A connection whose reader died with an earlier loop never answers: bounded, so
+        // that such a regression fails rather than hangs.
+        ids.push(runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), async {
+                let first = client_id(cache).await?;
+                anyhow::Ok((first, client_id(cache).await?))
+            })
+            .await?
+        })?);
+    }
+    Ok(ids)
 }
 
 /// Each single-threaded event loop takes its connections from a pool of its own (a
-/// connection's reader runs on the loop that opened it) and keeps using the same one; the
-/// tasks of a multi-threaded runtime share another.
+/// connection's reader runs on the loop that opened it) and keeps using the same one, two
+/// loops at once have two, a thread that runs another loop opens another, and the tasks of
+/// a multi-threaded runtime share another pool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_single_threaded_event_loop_has_connections_of_its_own() -> anyhow::Result<()> {
     let ctx = TestContext::new().await?;
@@ -127,22 +152,31 @@ async fn each_single_threaded_event_loop_has_connections_of_its_own() -> anyhow:
         shared,
         "the shared pool's last used"
     );
-    let first = tokio::task::spawn_blocking({
-        let cache = cache.clone();
-        move || ids_on_an_event_loop_of_its_own(&cache)
-    })
-    .await??;
-    let second = tokio::task::spawn_blocking({
-        let cache = cache.clone();
-        move || ids_on_an_event_loop_of_its_own(&cache)
-    })
-    .await??;
-    assert_eq!(first.0, first.1, "a loop keeps using its connection");
-    assert_eq!(second.0, second.1, "a loop keeps using its connection");
-    assert_ne!(first.0, second.0, "two loops, two connections");
-    assert!(
-        first.0 != shared && second.0 != shared,
-        "the loops' connections are not the shared pool's"
+    let together = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let one = ids_on_event_loops_of_one_thread(&cache, 1, together.clone());
+    let other = ids_on_event_loops_of_one_thread(&cache, 2, together);
+    let join = |thread: std::thread::JoinHandle<anyhow::Result<Vec<(i64, i64)>>>| {
+        thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("an event loop's thread panicked"))?
+    };
+    let (one, other) =
+        tokio::task::spawn_blocking(move || anyhow::Ok((join(one)?, join(other)?))).await??;
+    let mut firsts = Vec::new();
+    for (first, again) in one.iter().chain(&other) {
+        assert_eq!(first, again, "a loop keeps using its connection");
+        assert_ne!(
+            *first, shared,
+            "a loop's connection is not the shared pool's"
+        );
+        firsts.push(*first);
+    }
+    firsts.sort_unstable();
+    firsts.dedup();
+    assert_eq!(
+        firsts.len(),
+        3,
+        "two threads at once, one of them running two loops in turn: three connections"
     );
     assert_eq!(client_id(&cache).await?, shared, "the shared pool's, still");
     Ok(())

@@ -564,11 +564,12 @@ async fn the_pool_checks_only_a_connection_idle_for_a_while_and_replaces_a_broke
     if gaps.iter().all(|g| *g < Duration::from_millis(150)) {
         assert_eq!(checks, 0, "checks for gaps {gaps:?}");
     }
-    // Terminated moments after its last use: its next use fails, then a new one serves.
+    // Terminated moments after its last use: the server closed the socket, so the pool knows
+    // it closed and replaces it without a round trip; had the socket not said so yet, its
+    // next use fails instead, and a new one serves after that.
     terminate(&ctx, first).await?;
     match backend_of(&pool).await {
         Err(_) => {}
-        // The machine stalled past 250 ms: the pool checked it first and replaced it.
         Ok(pid) => assert_ne!(pid, first, "a terminated backend answered"),
     }
     let second = backend_of(&pool).await?;
@@ -582,6 +583,36 @@ async fn the_pool_checks_only_a_connection_idle_for_a_while_and_replaces_a_broke
     assert!(
         pool.manager().connection_checks() > checks,
         "an idle connection is checked"
+    );
+    Ok(())
+}
+
+/// A connection whose use was cancelled in the middle of a transaction is never handed out
+/// again, however recently it was used.
+#[tokio::test]
+async fn a_connection_left_in_a_transaction_is_not_handed_out_again() -> anyhow::Result<()> {
+    use diesel_async::AsyncConnection;
+    let ctx = TestContext::new().await?;
+    let pool = test_pool(&ctx, Duration::from_secs(10))?;
+    let first = backend_of(&pool).await?;
+    {
+        let mut conn = pool.get().await?;
+        let cancelled = tokio::time::timeout(
+            Duration::from_millis(100),
+            conn.transaction(async |conn| {
+                diesel::sql_query("SELECT pg_sleep(5)")
+                    .execute(conn)
+                    .await?;
+                diesel::QueryResult::Ok(())
+            }),
+        )
+        .await;
+        assert!(cancelled.is_err(), "the transaction was cut short");
+    }
+    let next = backend_of(&pool).await?;
+    assert_ne!(
+        next, first,
+        "the connection left in its transaction was handed out"
     );
     Ok(())
 }
