@@ -11,10 +11,8 @@
 pub mod models;
 pub mod schema;
 
-use std::time::Duration;
-
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, RecycleResult};
 use diesel::result::{ConnectionError, Error as DieselError};
@@ -53,11 +51,11 @@ const RECENTLY_USED: Duration = Duration::from_millis(250);
 /// connection whose network path died silently may be handed out within that window and
 /// wait for TCP to give up, where the check would have timed out. A connection found closed,
 /// or left in a Diesel transaction (a use cancelled half-way), is never handed out again,
-/// checked or not.
+/// checked or not. (`boom-cache`'s Redis pool follows the same rule.)
 pub struct Manager {
     inner: AsyncDieselConnectionManager<AsyncPgConnection>,
     /// How many times a connection was checked with a round trip before being handed out.
-    checks: Arc<AtomicU64>,
+    checks: AtomicU64,
 }
 
 impl std::fmt::Debug for Manager {
@@ -87,7 +85,7 @@ impl managed::Manager for Manager {
         metrics: &Metrics,
     ) -> RecycleResult<Self::Error> {
         if metrics.last_used() < RECENTLY_USED {
-            if std::thread::panicking() || conn.is_broken() {
+            if conn.is_broken() {
                 return Err(managed::RecycleError::message("Broken connection"));
             }
             return Ok(());
@@ -189,7 +187,7 @@ pub fn pool(url: &str, options: &PoolOptions) -> Result<DbPool, DbError> {
     });
     let manager = Manager {
         inner: AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config),
-        checks: Arc::new(AtomicU64::new(0)),
+        checks: AtomicU64::new(0),
     };
     DbPool::builder(manager)
         .max_size(options.max_connections)
